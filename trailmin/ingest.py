@@ -1,0 +1,508 @@
+"""Ingest: list sources, read what the manifest has not seen, decode it into the lake.
+
+The parent process lists and plans; tasks of many source objects go to worker processes, each of
+which reads its objects (S3 with many requests in flight), decodes them and writes Parquet files.
+The parent commits each finished task to the manifest, so a crash loses at most the tasks in
+flight, and their sources are read again by the next run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailmin import sources as src
+from trailmin.errors import SourceError, UsageError
+from trailmin.lake import Lake, PartitionWriter, SourceResult, WrittenFile
+from trailmin.records import BadSource, decode_records, records_to_table
+
+# Source bytes (as stored, usually gzipped) per task: large enough for big Parquet files,
+# small enough that a crash re-reads little and both workers get work.
+TASK_BYTES = 64 * 1024 * 1024
+DEFAULT_IN_FLIGHT = 32
+# Below this many source bytes, starting worker processes costs more than it saves.
+SMALL_RUN_BYTES = 16 * 1024 * 1024
+# How many skipped-record reasons a summary quotes; the manifest keeps them all.
+QUOTED_PROBLEMS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class S3Config:
+    """How workers build their S3 client (each process makes its own)."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Counts so far, sent to the ``on_progress`` callback as the run goes."""
+
+    sources_done: int
+    sources_total: int
+    events: int
+    bytes_read: int
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    """What an ingest run did: the numbers, and every source or record it left out."""
+
+    lake: str
+    run_id: str = ""
+    sources_listed: int = 0
+    sources_ignored: int = 0
+    sources_unchanged: int = 0
+    sources_read: int = 0
+    sources_ingested: int = 0
+    sources_partial: int = 0
+    sources_skipped: int = 0
+    events: int = 0
+    records_skipped: int = 0
+    bytes_read: int = 0
+    files_written: int = 0
+    seconds: float = 0.0
+    workers: int = 1
+    recovered_files: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    record_problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """Return whether nothing was skipped."""
+        return self.sources_skipped == 0 and self.records_skipped == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as plain JSON-ready values."""
+        data = asdict(self)
+        data["clean"] = self.clean
+        data["events_per_second"] = round(self.events / self.seconds) if self.seconds else None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    lake: str
+    tag: str
+    objects: tuple[src.SourceObject, ...]
+    exclude: dict[str, frozenset[str]]
+    s3: S3Config | None
+    max_in_flight: int
+
+
+@dataclass(frozen=True, slots=True)
+class _TaskResult:
+    files: list[WrittenFile]
+    results: list[SourceResult]
+
+
+def ingest(
+    sources: Sequence[str | Path],
+    *,
+    lake: str | Path,
+    accounts: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    workers: int | None = None,
+    max_in_flight: int = DEFAULT_IN_FLIGHT,
+    task_bytes: int = TASK_BYTES,
+    profile: str | None = None,
+    client_region: str | None = None,
+    endpoint_url: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> IngestSummary:
+    """Return the summary of ingesting ``sources`` (paths or ``s3://`` URIs) into ``lake``.
+
+    Only objects the manifest has not recorded (or recorded as skipped, or changed since) are
+    read. ``accounts``, ``regions``, ``start`` and ``end`` narrow what is listed.
+    """
+    if not sources:
+        raise UsageError("no source given; name a directory, a file or an s3://bucket/prefix")
+    if start is not None and end is not None and end <= start:
+        raise UsageError(f"--end {end:%Y-%m-%d %H:%M} is not after --start {start:%Y-%m-%d %H:%M}")
+    if max_in_flight < 1:
+        raise UsageError("--max-in-flight must be at least 1")
+    workers = _worker_count(workers)
+    began = time.perf_counter()
+    the_lake = Lake.create(lake)
+    summary = IngestSummary(lake=str(the_lake.path), workers=workers)
+    s3_config = S3Config(profile=profile, region=client_region, endpoint_url=endpoint_url)
+    with the_lake.locked() as recovery:
+        summary.recovered_files = len(recovery.orphan_files)
+        objects = _list_sources(
+            sources, summary, accounts=accounts, regions=regions, start=start, end=end,
+            s3=s3_config,
+        )
+        todo, exclude = _plan(the_lake, objects, summary)
+        summary.run_id = run_id = the_lake.begin_run()
+        tasks = [
+            _Task(
+                lake=str(the_lake.path),
+                tag=f"{run_id}-{number:04d}",
+                objects=tuple(chunk),
+                exclude={o.uri: exclude[o.uri] for o in chunk if o.uri in exclude},
+                s3=s3_config if any(o.uri.startswith("s3://") for o in chunk) else None,
+                max_in_flight=max_in_flight,
+            )
+            for number, chunk in enumerate(_chunks(todo, task_bytes=task_bytes, workers=workers))
+        ]
+        done = 0
+
+        def commit(result: _TaskResult) -> None:
+            nonlocal done
+            the_lake.commit(run_id, result.files, result.results)
+            _tally(summary, result)
+            done += len(result.results)
+
+        small = sum(o.size for o in todo) < SMALL_RUN_BYTES
+        if workers == 1 or len(tasks) <= 1 or small:
+            for task in tasks:
+                commit(_run_task(task, progress=_local_progress(on_progress, len(todo), done)))
+        else:
+            _run_pool(tasks, workers, commit, on_progress=on_progress, total=len(todo))
+        summary.seconds = round(time.perf_counter() - began, 3)
+        the_lake.finish_run(run_id, summary.to_dict())
+    return summary
+
+
+def _worker_count(workers: int | None) -> int:
+    if workers is None:
+        return max(1, min(os.cpu_count() or 1, 8))
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    return workers
+
+
+# --- listing and planning ------------------------------------------------------------------------
+
+
+def _list_sources(
+    sources: Sequence[str | Path],
+    summary: IngestSummary,
+    *,
+    accounts: Sequence[str] | None,
+    regions: Sequence[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+    s3: S3Config,
+) -> list[src.SourceObject]:
+    objects: dict[str, src.SourceObject] = {}
+    for source in sources:
+        text = str(source)
+        if text.startswith("s3://"):
+            from trailmin import s3 as s3_source  # boto3 is imported only when S3 is used
+
+            bucket, prefix = s3_source.parse_s3_uri(text)
+            client = s3_source.make_client(
+                profile=s3.profile, region=s3.region, endpoint_url=s3.endpoint_url
+            )
+            listing = s3_source.list_cloudtrail_objects(
+                client, bucket, prefix, accounts=accounts, regions=regions, start=start, end=end
+            )
+            if not listing.objects:
+                raise SourceError(
+                    f"No CloudTrail objects under {text} for the accounts, regions and dates "
+                    "asked; check the prefix, --account, --region and --start/--end"
+                )
+        else:
+            listing = src.list_local([Path(text)])
+            listing.objects = [
+                o
+                for o in listing.objects
+                if _name_matches(o.uri, accounts=accounts, regions=regions, start=start, end=end)
+            ]
+        summary.sources_listed += listing.listed
+        summary.sources_ignored += len(listing.ignored)
+        for obj in listing.objects:
+            objects.setdefault(obj.uri, obj)
+    return list(objects.values())
+
+
+def _name_matches(
+    uri: str,
+    *,
+    accounts: Sequence[str] | None,
+    regions: Sequence[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> bool:
+    """Return whether a local file passes the filters, judged by its CloudTrail file name."""
+    match = src.LOG_FILE_NAME.match(uri.rsplit("/", 1)[-1])
+    if match is None:
+        return True  # not named as CloudTrail names files: nothing to judge by, so keep it
+    if accounts and match["account"] not in accounts:
+        return False
+    if regions and match["region"] not in regions:
+        return False
+    stamp = src.stamp_of_name(uri)
+    if stamp is None:
+        return True
+    if start is not None and stamp < start:
+        return False
+    # Records reach a file up to ~15 minutes after they happen: files delivered in the hour
+    # after the window's end can still hold records from inside it.
+    return not (end is not None and stamp >= end + timedelta(hours=1))
+
+
+def _plan(
+    lake: Lake, objects: list[src.SourceObject], summary: IngestSummary
+) -> tuple[list[src.SourceObject], dict[str, frozenset[str]]]:
+    """Return the objects to read and, for those read before, the event ids already landed."""
+    known = lake.known_sources()
+    todo: list[src.SourceObject] = []
+    again: list[str] = []
+    for obj in objects:
+        seen = known.get(obj.uri)
+        if seen is not None and seen.version == obj.version and seen.status == "ingested":
+            summary.sources_unchanged += 1
+            continue
+        todo.append(obj)
+        if seen is not None and seen.rows:
+            again.append(obj.uri)
+    exclude = {uri: frozenset(ids) for uri, ids in lake.event_ids_from(again).items()}
+    return todo, exclude
+
+
+def _chunks(
+    objects: list[src.SourceObject], *, task_bytes: int, workers: int
+) -> Iterator[list[src.SourceObject]]:
+    """Yield consecutive runs of ``objects`` of about ``task_bytes`` each (at least one a worker)."""
+    total = sum(o.size for o in objects)
+    limit = max(1, min(task_bytes, -(-total // max(workers, 1))))
+    chunk: list[src.SourceObject] = []
+    size = 0
+    for obj in objects:
+        chunk.append(obj)
+        size += obj.size
+        if size >= limit:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+# --- running tasks -------------------------------------------------------------------------------
+
+
+def _local_progress(
+    on_progress: Callable[[Progress], None] | None, total: int, done_before: int
+) -> Callable[[int, int, int], None] | None:
+    if on_progress is None:
+        return None
+    counts = [done_before, 0, 0]
+
+    def report(sources: int, events: int, size: int) -> None:
+        counts[0] += sources
+        counts[1] += events
+        counts[2] += size
+        on_progress(Progress(counts[0], total, counts[1], counts[2]))
+
+    return report
+
+
+_PROGRESS_QUEUE: Any = None
+
+
+def _init_worker(progress_queue: Any) -> None:
+    global _PROGRESS_QUEUE  # noqa: PLW0603 - one queue per worker process, set once at start
+    _PROGRESS_QUEUE = progress_queue
+
+
+def _queue_progress(sources: int, events: int, size: int) -> None:
+    if _PROGRESS_QUEUE is not None:
+        _PROGRESS_QUEUE.put((sources, events, size))
+
+
+def _pool_task(task: _Task) -> _TaskResult:
+    return _run_task(task, progress=_queue_progress if _PROGRESS_QUEUE is not None else None)
+
+
+def _run_pool(
+    tasks: list[_Task],
+    workers: int,
+    commit: Callable[[_TaskResult], None],
+    *,
+    on_progress: Callable[[Progress], None] | None,
+    total: int,
+) -> None:
+    # spawn, not fork: the parent may hold threads (progress display, boto3) that fork would copy
+    # in a locked state.
+    context = multiprocessing.get_context("spawn")
+    progress_queue = context.Queue() if on_progress is not None else None
+    stop = threading.Event()
+    drainer = None
+    if on_progress is not None and progress_queue is not None:
+        drainer = threading.Thread(
+            target=_drain_progress, args=(progress_queue, on_progress, total, stop), daemon=True
+        )
+        drainer.start()
+    try:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(tasks)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(progress_queue,),
+        ) as pool:
+            pending: set[Future[_TaskResult]] = set()
+            queue_of_tasks = iter(tasks)
+            # Keep one task queued behind each busy worker, not the whole run in memory.
+            for task in queue_of_tasks:
+                pending.add(pool.submit(_pool_task, task))
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    commit(future.result())
+                    next_task = next(queue_of_tasks, None)
+                    if next_task is not None:
+                        pending.add(pool.submit(_pool_task, next_task))
+    finally:
+        stop.set()
+        if drainer is not None:
+            drainer.join(timeout=5)
+
+
+def _drain_progress(
+    progress_queue: Any,
+    on_progress: Callable[[Progress], None],
+    total: int,
+    stop: threading.Event,
+) -> None:
+    sources = events = size = 0
+    while not stop.is_set():
+        try:
+            done, more_events, more_bytes = progress_queue.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        except (EOFError, OSError):
+            return
+        sources += done
+        events += more_events
+        size += more_bytes
+        on_progress(Progress(sources, total, events, size))
+
+
+def _iter_bodies(task: _Task) -> Iterator[tuple[src.SourceObject, bytes | Exception]]:
+    local = [o for o in task.objects if not o.uri.startswith("s3://")]
+    remote = [o for o in task.objects if o.uri.startswith("s3://")]
+    yield from src.iter_local(local)
+    if remote:
+        from trailmin import s3 as s3_source
+
+        config = task.s3 or S3Config()
+        client = s3_source.make_client(
+            profile=config.profile,
+            region=config.region,
+            endpoint_url=config.endpoint_url,
+            max_pool_connections=max(10, task.max_in_flight),
+        )
+        yield from s3_source.iter_s3_bodies(client, remote, max_in_flight=task.max_in_flight)
+
+
+def _run_task(
+    task: _Task, *, progress: Callable[[int, int, int], None] | None
+) -> _TaskResult:
+    """Return the files written and the fate of each source of ``task``."""
+    writer = PartitionWriter(Lake(task.lake), tag=task.tag)
+    results: list[SourceResult] = []
+    pending = [0, 0, 0]
+    last_report = time.monotonic()
+    try:
+        for obj, body in _iter_bodies(task):
+            result = _ingest_one(obj, body, writer, exclude=task.exclude.get(obj.uri))
+            results.append(result)
+            if progress is not None:
+                pending[0] += 1
+                pending[1] += result.rows
+                pending[2] += obj.size
+                now = time.monotonic()
+                if now - last_report > 0.25:
+                    progress(*pending)
+                    pending = [0, 0, 0]
+                    last_report = now
+        files = writer.close()
+    except BaseException:
+        writer.discard()
+        raise
+    if progress is not None and pending[0]:
+        progress(*pending)
+    return _TaskResult(files=files, results=results)
+
+
+def _ingest_one(
+    obj: src.SourceObject,
+    body: bytes | Exception,
+    writer: PartitionWriter,
+    *,
+    exclude: frozenset[str] | None,
+) -> SourceResult:
+    def skipped(reason: str) -> SourceResult:
+        return SourceResult(
+            uri=obj.uri, version=obj.version, size=obj.size, etag=obj.etag, mtime=obj.mtime,
+            rows=0, status="skipped", reason=reason,
+        )
+
+    if isinstance(body, Exception):
+        return skipped(f"could not be read: {body}; check access to it and run ingest again")
+    try:
+        decoded = decode_records(body)
+    except BadSource as exc:
+        return skipped(exc.reason)
+    except MemoryError:
+        return skipped("too large to decode in memory; split the file and ingest the parts")
+    table, unreadable = records_to_table(
+        decoded.records, source=obj.uri, default_account=src.account_of_name(obj.uri)
+    )
+    if exclude:
+        keep = pc.invert(pc.is_in(table["event_id"], value_set=pa.array(sorted(exclude))))
+        table = table.filter(keep)
+    writer.add(table, source=obj.uri)
+    problems = tuple((s.index, s.reason) for s in [*decoded.skipped, *unreadable])
+    return SourceResult(
+        uri=obj.uri,
+        version=obj.version,
+        size=obj.size,
+        etag=obj.etag,
+        mtime=obj.mtime,
+        rows=table.num_rows,
+        status="partial" if problems else "ingested",
+        reason=f"{len(problems)} record(s) left out" if problems else None,
+        problems=problems,
+    )
+
+
+def _tally(summary: IngestSummary, result: _TaskResult) -> None:
+    summary.files_written += len(result.files)
+    for r in result.results:
+        summary.sources_read += 1
+        summary.bytes_read += r.size
+        summary.events += r.rows
+        summary.records_skipped += len(r.problems)
+        if r.status == "ingested":
+            summary.sources_ingested += 1
+        elif r.status == "partial":
+            summary.sources_partial += 1
+        else:
+            summary.sources_skipped += 1
+            summary.skipped.append({"source": r.uri, "reason": r.reason or ""})
+        for position, reason in r.problems:
+            if len(summary.record_problems) < QUOTED_PROBLEMS:
+                summary.record_problems.append(
+                    {"source": r.uri, "position": position, "reason": reason}
+                )
+

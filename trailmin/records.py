@@ -1,0 +1,795 @@
+"""CloudTrail records: decoding bytes into typed structs and normalizing them into lake columns.
+
+Pure: functions take bytes and values and return values. The shapes accepted are
+
+- a delivery file, ``{"Records": [...]}``, as CloudTrail writes to S3 (gzipped or not);
+- JSON lines, one record a line, bare or inside the wrappers log forwarders add
+  (EventBridge ``detail``, CloudWatch Logs ``message`` / ``logEvents``, extra keys beside it);
+- the output of ``aws cloudtrail lookup-events`` (records inside the ``CloudTrailEvent`` string);
+- a single record, or a JSON array of records.
+
+The fast path decodes a whole delivery file straight into typed structs with msgspec; any file that
+does not fit it (a bad record, another shape) falls back to slower paths that keep every good record
+and say why each bad one was skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# A record whose request and response parameters alone exceed this is skipped: CloudTrail caps a
+# delivered event at 256 KB, so anything this large did not come from CloudTrail as is.
+MAX_RECORD_BYTES = 1024 * 1024
+
+SCHEMA_VERSION = 1
+
+RESOURCE_TYPE = pa.struct(
+    [("arn", pa.string()), ("type", pa.string()), ("account_id", pa.string())]
+)
+PERMISSION_TYPE = pa.struct([("action", pa.string()), ("resource", pa.string())])
+
+# The columns of the events lake (DESIGN section 2). The Hive partition keys ``account`` and
+# ``date`` live in the directory names, not in the files.
+EVENT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("event_version", pa.string()),
+        ("event_source", pa.string()),
+        ("event_name", pa.string()),
+        ("event_type", pa.string()),
+        ("event_category", pa.string()),
+        ("aws_region", pa.string()),
+        ("recipient_account_id", pa.string()),
+        ("principal_arn", pa.string()),
+        ("principal_type", pa.string()),
+        ("principal_account_id", pa.string()),
+        ("identity_type", pa.string()),
+        ("identity_arn", pa.string()),
+        ("principal_id", pa.string()),
+        ("session_name", pa.string()),
+        ("user_name", pa.string()),
+        ("access_key_id", pa.string()),
+        ("mfa_authenticated", pa.bool_()),
+        ("invoked_by", pa.string()),
+        ("user_agent", pa.string()),
+        ("source_ip", pa.string()),
+        ("vpc_endpoint_id", pa.string()),
+        ("tls_version", pa.string()),
+        ("error_code", pa.string()),
+        ("error_message", pa.string()),
+        ("read_only", pa.bool_()),
+        ("management_event", pa.bool_()),
+        ("request_parameters", pa.string()),
+        ("additional_event_data", pa.string()),
+        ("resources", pa.list_(RESOURCE_TYPE)),
+        ("permissions", pa.list_(PERMISSION_TYPE)),
+        ("source", pa.string()),
+    ]
+)
+
+# principal_type values: what kind of identity holds the permissions used by the call.
+PRINCIPAL_TYPES = (
+    "IAMUser",
+    "Role",
+    "IdentityCenterRole",
+    "ServiceLinkedRole",
+    "Root",
+    "FederatedUser",
+    "AWSService",
+    "AWSAccount",
+    "SAMLUser",
+    "WebIdentityUser",
+    "Unknown",
+)
+
+
+# --- typed structs: only the fields trailmin keeps -------------------------------------------
+
+
+class _SessionIssuer(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
+    type: str | None = None
+    arn: str | None = None
+    userName: str | None = None
+    accountId: str | None = None
+
+
+class _SessionAttributes(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
+    mfaAuthenticated: str | bool | None = None
+
+
+class _SessionContext(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
+    sessionIssuer: _SessionIssuer | None = None
+    attributes: _SessionAttributes | None = None
+
+
+class _UserIdentity(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
+    type: str | None = None
+    principalId: str | None = None
+    arn: str | None = None
+    accountId: str | None = None
+    accessKeyId: str | None = None
+    userName: str | None = None
+    invokedBy: str | None = None
+    sessionContext: _SessionContext | None = None
+
+
+class _Resource(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
+    ARN: str | None = None
+    type: str | None = None
+    accountId: str | None = None
+
+
+class _TlsDetails(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
+    tlsVersion: str | None = None
+
+
+class _InsightDetails(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
+    eventSource: str | None = None
+    eventName: str | None = None
+
+
+_NULL = msgspec.Raw(b"null")
+
+
+class Record(msgspec.Struct, gc=False):
+    """One CloudTrail record, as much of it as the lake keeps."""
+
+    eventVersion: str | None = None
+    eventTime: str | None = None
+    eventSource: str | None = None
+    eventName: str | None = None
+    eventType: str | None = None
+    eventCategory: str | None = None
+    eventID: str | None = None
+    awsRegion: str | None = None
+    recipientAccountId: str | None = None
+    userIdentity: _UserIdentity | None = None
+    userAgent: str | None = None
+    sourceIPAddress: str | None = None
+    vpcEndpointId: str | None = None
+    tlsDetails: _TlsDetails | None = None
+    errorCode: str | None = None
+    errorMessage: str | None = None
+    readOnly: bool | None = None
+    managementEvent: bool | None = None
+    requestParameters: msgspec.Raw = _NULL
+    responseElements: msgspec.Raw = _NULL
+    additionalEventData: msgspec.Raw = _NULL
+    serviceEventDetails: msgspec.Raw = _NULL
+    resources: list[_Resource] | None = None
+    insightDetails: _InsightDetails | None = None
+    requestID: str | None = None
+    # Logstash's cloudtrail codec moves eventTime into @timestamp and drops it.
+    timestamp: str | None = msgspec.field(default=None, name="@timestamp")
+
+
+class _Delivery(msgspec.Struct, gc=False):
+    Records: list[Record] | None = None
+
+
+class _RawDelivery(msgspec.Struct):
+    Records: list[msgspec.Raw] | None = None
+
+
+_DELIVERY = msgspec.json.Decoder(_Delivery, strict=False)
+_RAW_DELIVERY = msgspec.json.Decoder(_RawDelivery)
+_RECORD = msgspec.json.Decoder(Record, strict=False)
+_ANY = msgspec.json.Decoder()
+_ENCODE = msgspec.json.encode
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRecord:
+    """A record left out of the lake, with where it was and why."""
+
+    index: int
+    reason: str
+
+
+@dataclass(slots=True)
+class Decoded:
+    """The records decoded from one source, and what had to be left out."""
+
+    records: list[Record] = field(default_factory=list)
+    skipped: list[SkippedRecord] = field(default_factory=list)
+    shape: str = "delivery"
+
+
+class BadSource(Exception):  # noqa: N818 - a value carried out of the decoder, not a TrailminError
+    """The whole source is unreadable; ``reason`` says why and what to do."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- decoding ------------------------------------------------------------------------------------
+
+
+def decompress(data: bytes) -> bytes:
+    """Return ``data`` gunzipped when it starts with the gzip magic bytes, else as is."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except EOFError:
+        raise BadSource(
+            "truncated gzip: the file ends before its end-of-stream marker; "
+            "fetch it again (it may have been cut in transfer or still be uploading)"
+        ) from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise BadSource(f"corrupt gzip ({exc}); fetch the object again") from None
+
+
+def decode_records(data: bytes) -> Decoded:
+    """Return the records in ``data`` (any accepted shape, gzipped or not) and those skipped.
+
+    Raises ``BadSource`` when nothing in the file can be read as CloudTrail.
+    """
+    text = decompress(data)
+    stripped = text.lstrip(b" \t\r\n\xef\xbb\xbf")
+    if not stripped:
+        raise BadSource("empty file: it holds no CloudTrail records; delete it or re-deliver it")
+    if stripped[:1] == b"{":
+        try:
+            delivery = _DELIVERY.decode(text)
+        except msgspec.ValidationError:
+            return _decode_delivery_record_by_record(text)
+        except msgspec.DecodeError as exc:
+            return _decode_json_lines(text, first_error=exc)
+        if delivery.Records is not None:
+            return _checked(delivery.Records, shape="delivery")
+    try:
+        document = _ANY.decode(text)
+    except msgspec.DecodeError as exc:
+        return _decode_json_lines(text, first_error=exc)
+    decoded = Decoded(shape=_shape_of(document))
+    found = False
+    for index, item in enumerate(_iter_unwrapped(document)):
+        found = True
+        _add_generic(decoded, index, item)
+    if not found or not decoded.records and not _looks_like_cloudtrail(document):
+        raise BadSource(
+            "not CloudTrail: no 'Records' list, lookup-events 'Events', or record fields "
+            "(eventTime, eventSource) were found; point trailmin at CloudTrail log files only"
+        )
+    return decoded
+
+
+def _decode_delivery_record_by_record(text: bytes) -> Decoded:
+    """Decode a delivery file whose typed decode failed, keeping every record that is good."""
+    try:
+        raw = _RAW_DELIVERY.decode(text)
+    except msgspec.ValidationError as exc:
+        raise BadSource(f"not CloudTrail: {exc}; expected {{'Records': [...]}}") from None
+    except msgspec.DecodeError as exc:
+        return _decode_json_lines(text, first_error=exc)
+    decoded = Decoded(shape="delivery")
+    for index, item in enumerate(raw.Records or ()):
+        try:
+            record = _RECORD.decode(item)
+        except msgspec.ValidationError as exc:
+            decoded.skipped.append(SkippedRecord(index, f"record {index}: {exc}"))
+            continue
+        _add_checked(decoded, index, record)
+    return decoded
+
+
+def _decode_json_lines(text: bytes, *, first_error: msgspec.DecodeError) -> Decoded:
+    """Decode one JSON document a line; a file where no line parses is reported as invalid JSON."""
+    decoded = Decoded(shape="json-lines")
+    parsed_lines = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = _RECORD.decode(line)
+        except msgspec.ValidationError:
+            record = None
+        except msgspec.DecodeError as exc:
+            decoded.skipped.append(SkippedRecord(number, f"line {number}: invalid JSON ({exc})"))
+            continue
+        parsed_lines += 1
+        if record is not None and _is_record(record):
+            _add_checked(decoded, number, record)
+            continue
+        try:
+            item = _ANY.decode(line)
+        except msgspec.DecodeError as exc:  # pragma: no cover - the typed decode parsed it
+            decoded.skipped.append(SkippedRecord(number, f"line {number}: invalid JSON ({exc})"))
+            continue
+        before = len(decoded.records) + len(decoded.skipped)
+        for inner in _iter_unwrapped(item):
+            _add_generic(decoded, number, inner, label=f"line {number}")
+        if len(decoded.records) + len(decoded.skipped) == before:
+            decoded.skipped.append(
+                SkippedRecord(number, f"line {number}: not a CloudTrail record")
+            )
+    if parsed_lines == 0 or not decoded.records:
+        raise BadSource(
+            f"invalid JSON: {first_error}; the file is neither a CloudTrail delivery file nor "
+            "JSON lines. Repair or re-export it, then ingest again"
+        )
+    return decoded
+
+
+def _shape_of(document: Any) -> str:
+    if isinstance(document, dict) and isinstance(document.get("Events"), list):
+        return "lookup-events"
+    if isinstance(document, list):
+        return "array"
+    return "record"
+
+
+def _looks_like_cloudtrail(document: Any) -> bool:
+    if isinstance(document, dict):
+        return any(k in document for k in ("Records", "Events", "eventVersion", "eventSource"))
+    return False
+
+
+def _iter_unwrapped(item: Any, depth: int = 0) -> Iterator[Any]:
+    """Yield the record dicts inside ``item``, looking through the wrappers forwarders add."""
+    if depth > 4:
+        return
+    if isinstance(item, list):
+        for inner in item:
+            yield from _iter_unwrapped(inner, depth + 1)
+        return
+    if isinstance(item, str):
+        if item.lstrip().startswith("{"):
+            try:
+                yield from _iter_unwrapped(_ANY.decode(item.encode()), depth + 1)
+            except msgspec.DecodeError:
+                return
+        return
+    if not isinstance(item, dict):
+        return
+    if "eventVersion" in item or "eventSource" in item or "eventID" in item:
+        yield item
+    elif isinstance(item.get("Records"), list):
+        yield from _iter_unwrapped(item["Records"], depth + 1)
+    elif isinstance(item.get("Events"), list):  # aws cloudtrail lookup-events
+        yield from _iter_unwrapped(item["Events"], depth + 1)
+    elif "CloudTrailEvent" in item:
+        yield from _iter_unwrapped(item["CloudTrailEvent"], depth + 1)
+    elif isinstance(item.get("detail"), dict):  # EventBridge "AWS API Call via CloudTrail"
+        yield from _iter_unwrapped(item["detail"], depth + 1)
+    elif isinstance(item.get("logEvents"), list):  # CloudWatch Logs subscription payload
+        yield from _iter_unwrapped(item["logEvents"], depth + 1)
+    elif "message" in item:  # CloudWatch Logs export, Splunk, Datadog and most forwarders
+        yield from _iter_unwrapped(item["message"], depth + 1)
+
+
+def _add_generic(decoded: Decoded, index: int, item: Any, *, label: str | None = None) -> None:
+    where = label or f"record {index}"
+    try:
+        record = _RECORD.decode(_ENCODE(item))
+    except msgspec.ValidationError as exc:
+        decoded.skipped.append(SkippedRecord(index, f"{where}: {exc}"))
+        return
+    _add_checked(decoded, index, record, label=where)
+
+
+def _is_record(record: Record) -> bool:
+    return (
+        record.eventSource is not None
+        or record.eventVersion is not None
+        or record.eventID is not None
+        or record.insightDetails is not None
+    )
+
+
+def _checked(records: list[Record], *, shape: str) -> Decoded:
+    """Return ``records`` less those without the fields every lake row needs."""
+    decoded = Decoded(records=records, shape=shape)
+    if all(_problem(r) is None for r in records):
+        return decoded
+    decoded.records = []
+    for index, record in enumerate(records):
+        _add_checked(decoded, index, record)
+    return decoded
+
+
+def _add_checked(
+    decoded: Decoded, index: int, record: Record, *, label: str | None = None
+) -> None:
+    problem = _problem(record)
+    if problem is None:
+        decoded.records.append(record)
+    else:
+        decoded.skipped.append(SkippedRecord(index, f"{label or f'record {index}'}: {problem}"))
+
+
+def _problem(record: Record) -> str | None:
+    """Return why ``record`` cannot be a lake row, or None when it can."""
+    if record.eventTime is None and record.timestamp is None:
+        return "missing eventTime"
+    if record.eventSource is None and (
+        record.insightDetails is None or record.insightDetails.eventSource is None
+    ):
+        return "missing eventSource"
+    size = (
+        len(record.requestParameters)
+        + len(record.responseElements)
+        + len(record.additionalEventData)
+        + len(record.serviceEventDetails)
+    )
+    if size > MAX_RECORD_BYTES:
+        return (
+            f"record too large ({size:,} bytes of parameters, limit {MAX_RECORD_BYTES:,}); "
+            "CloudTrail never delivers events this size, so the file was altered on the way"
+        )
+    return None
+
+
+# --- normalization -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who holds the permissions a call used, and how it appeared in the record."""
+
+    arn: str | None
+    type: str
+    account_id: str | None
+    session_name: str | None
+
+
+def partition_of_region(region: str | None) -> str:
+    """Return the AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``, …) of a region name."""
+    if not region:
+        return "aws"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    if region.startswith("us-isof-"):
+        return "aws-iso-f"
+    if region.startswith("eu-isoe-"):
+        return "aws-iso-e"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    return "aws"
+
+
+def _arn_partition(arn: str | None, region: str | None) -> str:
+    if arn and arn.startswith("arn:"):
+        return arn.split(":", 2)[1]
+    return partition_of_region(region)
+
+
+def normalize_identity(identity: Any, region: str | None = None) -> Principal:
+    """Return the principal holding the permissions for a record's ``userIdentity``.
+
+    An assumed-role session is attributed to its role (with its path, from the session issuer)
+    and keeps the session name apart; Identity Center and service-linked roles are told apart
+    from other roles by their reserved paths and names.
+    """
+    if identity is None:
+        return Principal(None, "Unknown", None, None)
+    kind = identity.type
+    arn = identity.arn
+    account = identity.accountId
+    context = identity.sessionContext
+    issuer = context.sessionIssuer if context is not None else None
+    if kind == "IAMUser":
+        if arn is None and identity.userName and account:
+            arn = f"arn:{partition_of_region(region)}:iam::{account}:user/{identity.userName}"
+        return Principal(arn, "IAMUser", account, None)
+    if kind == "AssumedRole":
+        session = arn.rsplit("/", 1)[1] if arn and arn.count("/") >= 2 else None
+        role_arn = issuer.arn if issuer is not None and issuer.type == "Role" else None
+        if role_arn is None and arn and ":assumed-role/" in arn:
+            # No issuer in the record (old or trimmed events): the role's path cannot be known.
+            head, _, rest = arn.partition(":assumed-role/")
+            role_arn = head.replace(":sts:", ":iam:", 1) + ":role/" + rest.split("/", 1)[0]
+        return Principal(role_arn, _role_type(role_arn), account, session)
+    if kind == "Root":
+        if arn is None and account:
+            arn = f"arn:{partition_of_region(region)}:iam::{account}:root"
+        return Principal(arn, "Root", account, None)
+    if kind == "FederatedUser":
+        session = arn.rsplit("/", 1)[1] if arn and "/" in arn else None
+        holder = issuer.arn if issuer is not None and issuer.arn else arn
+        return Principal(holder, "FederatedUser", account, session)
+    if kind == "AWSAccount":
+        holder = (
+            f"arn:{_arn_partition(arn, region)}:iam::{account}:root" if account else arn
+        )
+        return Principal(holder, "AWSAccount", account, None)
+    if kind == "AWSService" or (kind is None and identity.invokedBy):
+        return Principal(identity.invokedBy, "AWSService", account, None)
+    if kind == "SAMLUser":
+        return Principal(arn, "SAMLUser", account, identity.userName)
+    if kind == "WebIdentityUser":
+        return Principal(arn, "WebIdentityUser", account, identity.userName)
+    return Principal(arn, "Unknown", account, identity.userName)
+
+
+def _role_type(role_arn: str | None) -> str:
+    if role_arn is None:
+        return "Role"
+    path_and_name = role_arn.split(":role/", 1)[-1]
+    if path_and_name.startswith("aws-service-role/"):
+        return "ServiceLinkedRole"
+    if path_and_name.rsplit("/", 1)[-1].startswith("AWSReservedSSO_"):
+        return "IdentityCenterRole"
+    return "Role"
+
+
+def _raw_text(raw: msgspec.Raw) -> str | None:
+    data = bytes(raw)
+    if data == b"null":
+        return None
+    return data.decode("utf-8", "replace")
+
+
+def _mfa(identity: _UserIdentity | None) -> bool | None:
+    if identity is None or identity.sessionContext is None:
+        return None
+    attributes = identity.sessionContext.attributes
+    if attributes is None or attributes.mfaAuthenticated is None:
+        return None
+    value = attributes.mfaAuthenticated
+    return value if isinstance(value, bool) else value.lower() == "true"
+
+
+def _event_id(record: Record) -> str:
+    if record.eventID:
+        return record.eventID
+    # Some exports drop eventID; a digest of what identifies the call keeps re-runs idempotent.
+    identity = record.userIdentity
+    key = "|".join(
+        str(part)
+        for part in (
+            record.eventTime or record.timestamp,
+            record.eventSource,
+            record.eventName,
+            record.requestID,
+            identity.arn if identity is not None else None,
+            record.sourceIPAddress,
+            _raw_text(record.requestParameters),
+        )
+    )
+    return "trailmin-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def records_to_table(
+    records: list[Record], *, source: str, default_account: str | None = None
+) -> tuple[pa.Table, list[SkippedRecord]]:
+    """Return ``records`` as an Arrow table in ``EVENT_SCHEMA`` plus ``account`` and ``date``.
+
+    The two extra trailing columns are the lake's partition keys: the account whose trail
+    delivered the record (``recipientAccountId``, else the caller's account, else
+    ``default_account``) and the UTC day of ``eventTime``. Records whose time cannot be read are
+    returned apart, with the reason.
+
+    Hot path: values that repeat from record to record (the identity, the call's service, name,
+    region, agent, error) are interned and converted once per distinct value, then spread with
+    Arrow's ``take``; only the per-call values are converted per record.
+    """
+    times, bad = _event_times(records)
+    if bad:
+        drop = {index for index, _ in bad}
+        records = [r for i, r in enumerate(records) if i not in drop]
+        times, _ = _event_times(records)
+    skipped = [SkippedRecord(i, f"record {i}: {reason}") for i, reason in bad]
+    n = len(records)
+    # Only an IAM user or root without an ARN needs the region (for its partition): one is enough.
+    region = records[0].awsRegion if records else None
+
+    # A session is told by its ARN and access key (its MFA and issuer go with them); an AWS
+    # service by its name; a failed sign-in without an ARN by its user name.
+    seen: dict[tuple[str | None, ...] | None, int] = {}
+    identities: list[_UserIdentity | None] = []
+    indices: list[int] = []
+    for r in records:
+        ui = r.userIdentity
+        key = (ui.arn, ui.accessKeyId, ui.invokedBy, ui.type, ui.userName) if ui else None
+        index = seen.get(key)
+        if index is None:
+            index = seen[key] = len(identities)
+            identities.append(ui)
+        indices.append(index)
+    identity_index = pa.array(indices, pa.int32())
+    calls: dict[tuple[Any, ...], int] = {}
+    call_index = pa.array(
+        [
+            calls.setdefault(
+                (
+                    r.eventVersion,
+                    r.eventSource,
+                    r.eventName,
+                    r.eventType,
+                    r.eventCategory,
+                    r.awsRegion,
+                    r.recipientAccountId,
+                    r.userAgent,
+                    r.sourceIPAddress,
+                    r.vpcEndpointId,
+                    r.errorCode,
+                    r.errorMessage,
+                    r.readOnly,
+                    r.managementEvent,
+                ),
+                len(calls),
+            )
+            for r in records
+        ],
+        pa.int32(),
+    )
+    identity_columns = _identity_columns(identities, list(calls), region)
+    columns: dict[str, pa.Array] = {}
+    for name, values in identity_columns["identity"].items():
+        columns[name] = values.take(identity_index)
+    for name, values in identity_columns["call"].items():
+        columns[name] = values.take(call_index)
+
+    event_ids = [r.eventID for r in records]
+    if None in event_ids:
+        event_ids = [_event_id(r) for r in records]
+    columns["event_id"] = pa.array(event_ids, pa.string())
+    columns["event_time"] = times
+    columns["tls_version"] = pa.array(
+        [t.tlsVersion if (t := r.tlsDetails) is not None else None for r in records], pa.string()
+    )
+    if pc.any(pc.is_null(columns["event_source"])).as_py():
+        # Insight events name the call they are about in insightDetails, not at the top.
+        for name, attribute in (("event_source", "eventSource"), ("event_name", "eventName")):
+            columns[name] = pc.coalesce(
+                columns[name],
+                pa.array(
+                    [getattr(r.insightDetails, attribute, None) for r in records], pa.string()
+                ),
+            )
+    columns["request_parameters"] = _raw_column([r.requestParameters for r in records])
+    columns["additional_event_data"] = _raw_column([r.additionalEventData for r in records])
+    columns["resources"] = _resources_column([r.resources for r in records])
+    columns["permissions"] = pa.nulls(n, type=PERMISSION_LIST)
+    columns["source"] = pa.array([source] * n, pa.string()).dictionary_encode().cast(pa.string())
+    arrays = [columns[name] for name in EVENT_SCHEMA.names]
+    # The partition: the trail's account, else the caller's, else the one the file is named for.
+    account = pc.coalesce(
+        columns["recipient_account_id"],
+        columns["principal_account_id"],
+        pa.scalar(default_account or "unknown", pa.string()),
+    )
+    return (
+        pa.Table.from_arrays([*arrays, account, times.cast(pa.date32())], schema=TABLE_SCHEMA),
+        skipped,
+    )
+
+
+PERMISSION_LIST = EVENT_SCHEMA.field("permissions").type
+TABLE_SCHEMA = EVENT_SCHEMA.append(pa.field("account", pa.string())).append(
+    pa.field("date", pa.date32())
+)
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def _event_times(records: list[Record]) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """Return the records' times as a UTC timestamp array, and those that cannot be read."""
+    texts = pa.array([r.eventTime or r.timestamp for r in records], pa.string())
+    try:
+        return texts.cast(_TIMESTAMP), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    bad: list[tuple[int, str]] = []
+    for index, text in enumerate(texts.to_pylist()):
+        try:
+            pa.array([text], pa.string()).cast(_TIMESTAMP)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad.append((index, f"eventTime {text!r} is not an ISO 8601 time with a zone"))
+    return texts, bad
+
+
+def _identity_columns(
+    identities: list[_UserIdentity | None],
+    calls: list[tuple[Any, ...]],
+    region: str | None,
+) -> dict[str, dict[str, pa.Array]]:
+    """Return the columns of each distinct identity and each distinct call key."""
+    principals = [
+        normalize_identity(i, region)
+        if i is not None
+        else Principal(None, "Unknown", None, None)
+        for i in identities
+    ]
+
+    def of_identities(values: list[Any], kind: pa.DataType) -> pa.Array:
+        return pa.array(values, kind)
+
+    string = pa.string()
+    identity = {
+        "principal_arn": of_identities([p.arn for p in principals], string),
+        "principal_type": of_identities([p.type for p in principals], string),
+        "principal_account_id": of_identities([p.account_id for p in principals], string),
+        "identity_type": of_identities([i.type if i else None for i in identities], string),
+        "identity_arn": of_identities([i.arn if i else None for i in identities], string),
+        "principal_id": of_identities([i.principalId if i else None for i in identities], string),
+        "session_name": of_identities([p.session_name for p in principals], string),
+        "user_name": of_identities([i.userName if i else None for i in identities], string),
+        "access_key_id": of_identities(
+            [(i.accessKeyId or None) if i else None for i in identities], string
+        ),
+        "mfa_authenticated": of_identities([_mfa(i) for i in identities], pa.bool_()),
+        "invoked_by": of_identities([i.invokedBy if i else None for i in identities], string),
+    }
+    names = (
+        "event_version",
+        "event_source",
+        "event_name",
+        "event_type",
+        "event_category",
+        "aws_region",
+        "recipient_account_id",
+        "user_agent",
+        "source_ip",
+        "vpc_endpoint_id",
+        "error_code",
+        "error_message",
+        "read_only",
+        "management_event",
+    )
+    call = {
+        name: pa.array([c[position] for c in calls], EVENT_SCHEMA.field(name).type)
+        for position, name in enumerate(names)
+    }
+    return {"identity": identity, "call": call}
+
+
+def _raw_column(raws: list[msgspec.Raw]) -> pa.Array:
+    """Return raw JSON values as a string array, JSON ``null`` and absent values as nulls."""
+    n = len(raws)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, raws), dtype=np.int64, count=n), out=offsets[1:])
+    data = b"".join(raws)
+    texts = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    texts.validate(full=True)
+    texts = texts.cast(pa.string())
+    return pc.if_else(pc.equal(texts, "null"), pa.scalar(None, pa.string()), texts)
+
+
+_RESOURCE_FIELDS = [RESOURCE_TYPE.field(i) for i in range(RESOURCE_TYPE.num_fields)]
+
+
+def _resources_column(lists: list[list[_Resource] | None]) -> pa.Array:
+    """Return each record's ``resources`` as a list-of-struct array (null when absent)."""
+    n = len(lists)
+    if not any(lists):
+        return pa.nulls(n, pa.list_(RESOURCE_TYPE))
+    flat = [item for items in lists if items for item in items]
+    values = pa.StructArray.from_arrays(
+        [
+            pa.array([x.ARN for x in flat], pa.string()),
+            pa.array([x.type for x in flat], pa.string()),
+            pa.array([x.accountId for x in flat], pa.string()),
+        ],
+        fields=_RESOURCE_FIELDS,
+    )
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum([len(items) if items else 0 for items in lists], out=offsets[1:])
+    mask = pa.array([not items for items in lists], pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets), values, mask=mask)
+
+
+def iter_record_dicts(records: Iterable[Record]) -> Iterator[dict[str, Any]]:
+    """Yield ``records`` as plain dicts (for debugging and tests)."""
+    for record in records:
+        yield msgspec.structs.asdict(record)
