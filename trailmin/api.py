@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailmin.errors import UsageError
-from trailmin.ingest import IngestSummary, Progress, ingest
+from trailmin.ingestion import IngestSummary, Progress, ingest
 from trailmin.lake import (
     PARQUET_OPTIONS,
     ROW_GROUP_ROWS,

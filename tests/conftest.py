@@ -1,0 +1,78 @@
+"""Shared fixtures: where the real logs are, and small helpers to build trails."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_LOGS = ROOT.parent / "shared" / "real_logs"
+SAMPLE_LOGS = ROOT / "sample_logs"
+
+
+@pytest.fixture(scope="session")
+def real_logs() -> Path:
+    if not REAL_LOGS.is_dir():
+        pytest.fail(f"{REAL_LOGS} is missing: the tests need ../shared/real_logs beside the project")
+    return REAL_LOGS
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so boto3 never looks for real ones."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+
+
+def make_record(n: int, **overrides: Any) -> dict[str, Any]:
+    """Return a valid record numbered ``n`` (its eventID is ``evt-<n>``)."""
+    base: dict[str, Any] = {
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE",
+            "arn": "arn:aws:iam::111122223333:user/alice",
+            "accountId": "111122223333",
+            "accessKeyId": "AKIAEXAMPLE",
+            "userName": "alice",
+        },
+        "eventTime": f"2026-10-05T12:{n // 60 % 60:02d}:{n % 60:02d}Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "ListBuckets",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "192.0.2.1",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"n": n},
+        "responseElements": None,
+        "eventID": f"evt-{n}",
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": "111122223333",
+    }
+    base.update(overrides)
+    return base
+
+
+def write_delivery(path: Path, records: list[dict[str, Any]]) -> Path:
+    """Write ``records`` as a gzipped CloudTrail delivery file at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode(), mtime=0))
+    return path
+
+
+def log_name(account: str, region: str, stamp: str, suffix: str) -> str:
+    """Return a CloudTrail log file name."""
+    return f"{account}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
