@@ -303,6 +303,8 @@ class _Leaf:
 
 @dataclass(slots=True)
 class _Walk:
+    """One listing under way: where it lists, the pool its requests share, what it has found."""
+
     client: S3Client
     bucket: str
     pool: ThreadPoolExecutor
