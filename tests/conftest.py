@@ -17,7 +17,9 @@ SAMPLE_LOGS = ROOT / "sample_logs"
 @pytest.fixture(scope="session")
 def real_logs() -> Path:
     if not REAL_LOGS.is_dir():
-        pytest.fail(f"{REAL_LOGS} is missing: the tests need ../shared/real_logs beside the project")
+        pytest.fail(
+            f"{REAL_LOGS} is missing: the tests need ../shared/real_logs beside the project"
+        )
     return REAL_LOGS
 
 

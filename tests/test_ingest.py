@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import trailmin
+from tests.conftest import log_name, make_record, write_delivery
 from trailmin import ingestion as ingest_module
 from trailmin.errors import LakeError, LakeLockedError, SourceError, UsageError
 from trailmin.lake import Lake
-from tests.conftest import log_name, make_record, write_delivery
 
 
 def event_ids(lake: Path) -> Counter[str]:
@@ -98,8 +98,9 @@ def test_real_invictus_rows_match_the_raw_records(real_lake, real_logs):
     by_id = {r["eventID"]: r for r in raw}
     for row in frame.itertuples():
         assert row.event_name == by_id[row.event_id]["eventName"]
-        assert (None if row.error_code is None or row.error_code != row.error_code
-                else row.error_code) == by_id[row.event_id].get("errorCode")
+        assert (
+            None if row.error_code is None or row.error_code != row.error_code else row.error_code
+        ) == by_id[row.event_id].get("errorCode")
 
 
 def test_real_principals_of_every_identity_type(real_lake, real_logs):
@@ -372,8 +373,15 @@ def test_cli_exit_codes_and_messages(tmp_path, messy_trail, real_logs):
 
     clean = subprocess.run(
         [
-            sys.executable, "-m", "trailmin", "ingest", str(real_logs / "trailscraper"),
-            "--lake", str(tmp_path / "clean"), "--format", "json",
+            sys.executable,
+            "-m",
+            "trailmin",
+            "ingest",
+            str(real_logs / "trailscraper"),
+            "--lake",
+            str(tmp_path / "clean"),
+            "--format",
+            "json",
         ],
         capture_output=True,
         text=True,
@@ -406,7 +414,9 @@ def test_errors_name_the_fix(tmp_path):
         trailmin.ingest([tmp_path / "missing"], lake=tmp_path / "l2")
     with pytest.raises(UsageError, match="is not after --start"):
         trailmin.ingest(
-            [tmp_path], lake=tmp_path / "l3", start=trailmin.parse_time("2026-10-05"),
+            [tmp_path],
+            lake=tmp_path / "l3",
+            start=trailmin.parse_time("2026-10-05"),
             end=trailmin.parse_time("2026-10-04"),
         )
 

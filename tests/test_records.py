@@ -302,8 +302,12 @@ ROLE_SESSION = {
             ("arn:aws:iam::111122223333:user/alice", "IAMUser", None),
         ),
         (
-            {"type": "IAMUser", "principalId": "AIDA", "accountId": "111122223333",
-             "userName": "bob"},
+            {
+                "type": "IAMUser",
+                "principalId": "AIDA",
+                "accountId": "111122223333",
+                "userName": "bob",
+            },
             "cn-north-1",
             ("arn:aws-cn:iam::111122223333:user/bob", "IAMUser", None),
         ),
@@ -340,8 +344,12 @@ ROLE_SESSION = {
             ),
         ),
         (
-            {"type": "Root", "principalId": "111122223333",
-             "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"},
+            {
+                "type": "Root",
+                "principalId": "111122223333",
+                "arn": "arn:aws:iam::111122223333:root",
+                "accountId": "111122223333",
+            },
             "us-east-1",
             ("arn:aws:iam::111122223333:root", "Root", None),
         ),
@@ -379,14 +387,22 @@ ROLE_SESSION = {
             ("arn:aws-us-gov:iam::444455556666:root", "AWSAccount", None),
         ),
         (
-            {"type": "SAMLUser", "principalId": "SAMLUser/jane", "userName": "jane",
-             "identityProvider": "bdGOnTesti4+ErVzLZeTq6W2oS0="},
+            {
+                "type": "SAMLUser",
+                "principalId": "SAMLUser/jane",
+                "userName": "jane",
+                "identityProvider": "bdGOnTesti4+ErVzLZeTq6W2oS0=",
+            },
             "us-east-1",
             (None, "SAMLUser", "jane"),
         ),
         (
-            {"type": "WebIdentityUser", "principalId": "accounts.google.com:app:123",
-             "userName": "123", "identityProvider": "accounts.google.com"},
+            {
+                "type": "WebIdentityUser",
+                "principalId": "accounts.google.com:app:123",
+                "userName": "123",
+                "identityProvider": "accounts.google.com",
+            },
             "us-east-1",
             (None, "WebIdentityUser", "123"),
         ),

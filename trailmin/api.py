@@ -88,9 +88,7 @@ def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
             f"hive_partitioning = true, hive_types = {HIVE_TYPES}, union_by_name = true)"
         )
     else:
-        columns = ", ".join(
-            f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in EVENT_SCHEMA
-        )
+        columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in EVENT_SCHEMA)
         db.execute(
             f"CREATE VIEW events AS SELECT {columns}, CAST(NULL AS VARCHAR) AS account, "
             "CAST(NULL AS DATE) AS date WHERE false"
@@ -145,7 +143,7 @@ def read_events(
         sql += f" LIMIT {int(limit)}"
     with contextlib.closing(connect(lake)) as db:
         table = query_arrow(db, sql, params)
-    frame = table.to_pandas(types_mapper=_pandas_type)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
     for name in ("principal_type", "event_source", "aws_region", "account"):
         if name in frame.columns:
             frame[name] = frame[name].astype("category")
@@ -363,4 +361,3 @@ def _merge(lake: Lake, account: str, day: str, paths: list[str], run_id: str) ->
         bytes=(lake.path / final).stat().st_size,
         sources=tuple(sorted(s for s in sources if s)),
     )
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,7 +47,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """Output formats of the reporting commands."""
 
     text = "text"
@@ -211,7 +211,10 @@ def lake_info(lake: LakeOption, output: FormatOption = Format.text) -> None:
     rows: list[tuple[str, str]] = [
         ("lake", info.lake),
         ("events", f"{info.rows:,}"),
-        ("data files", f"{info.files:,} ({info.bytes / 1e6:,.1f} MB, {info.partitions:,} partitions)"),
+        (
+            "data files",
+            f"{info.files:,} ({info.bytes / 1e6:,.1f} MB, {info.partitions:,} partitions)",
+        ),
         ("accounts", ", ".join(info.accounts) or "-"),
         ("regions", ", ".join(info.regions) or "-"),
         ("principals", f"{info.principals:,}"),
@@ -224,7 +227,9 @@ def lake_info(lake: LakeOption, output: FormatOption = Format.text) -> None:
         ("runs", f"{info.runs:,} (last {info.last_run or '-'})"),
     ]
     if info.uncommitted_files:
-        rows.append(("uncommitted files", f"{info.uncommitted_files:,} (removed by the next ingest)"))
+        rows.append(
+            ("uncommitted files", f"{info.uncommitted_files:,} (removed by the next ingest)")
+        )
     for key, value in rows:
         table.add_row(key, value)
     out.print(table)

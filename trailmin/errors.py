@@ -4,7 +4,7 @@ One root, so that a caller can catch everything trailmin raises on purpose::
 
     TrailminError
     ├── SourceError        a source cannot be read at all (missing path, unreachable bucket)
-    ├── LakeError          the lake directory is unusable (not a lake, newer schema, corrupt manifest)
+    ├── LakeError          the lake directory is unusable (not a lake, other schema, bad manifest)
     │   └── LakeLockedError    another process holds the lake's lock
     └── UsageError         options that contradict each other or name nothing
 

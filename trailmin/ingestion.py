@@ -8,6 +8,7 @@ flight, and their sources are read again by the next run.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
@@ -20,18 +21,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailmin import sources as src
 from trailmin.errors import SourceError, UsageError
 from trailmin.lake import Lake, PartitionWriter, SourceResult, WrittenFile
-from trailmin.records import BadSource, decode_records, records_to_table
+from trailmin.records import BadSource, Decoded, Part, decode_records, parts_to_table
 
 # Source bytes (as stored, usually gzipped) per task: large enough for big Parquet files,
 # small enough that a crash re-reads little and both workers get work.
 TASK_BYTES = 64 * 1024 * 1024
 DEFAULT_IN_FLIGHT = 32
+# Records decoded before they are converted to Arrow together: enough that the fixed cost of
+# each Arrow call vanishes, few enough that the structs stay small in memory (about 60 MB).
+BATCH_RECORDS = 20_000
 # Below this many source bytes, starting worker processes costs more than it saves.
 SMALL_RUN_BYTES = 16 * 1024 * 1024
 # How many skipped-record reasons a summary quotes; the manifest keeps them all.
@@ -144,7 +149,12 @@ def ingest(
     with the_lake.locked() as recovery:
         summary.recovered_files = len(recovery.orphan_files)
         objects = _list_sources(
-            sources, summary, accounts=accounts, regions=regions, start=start, end=end,
+            sources,
+            summary,
+            accounts=accounts,
+            regions=regions,
+            start=start,
+            end=end,
             s3=s3_config,
         )
         todo, exclude = _plan(the_lake, objects, summary)
@@ -280,7 +290,7 @@ def _plan(
 def _chunks(
     objects: list[src.SourceObject], *, task_bytes: int, workers: int
 ) -> Iterator[list[src.SourceObject]]:
-    """Yield consecutive runs of ``objects`` of about ``task_bytes`` each (at least one a worker)."""
+    """Yield consecutive runs of ``objects`` of about ``task_bytes`` each, one a worker at least."""
     total = sum(o.size for o in objects)
     limit = max(1, min(task_bytes, -(-total // max(workers, 1))))
     chunk: list[src.SourceObject] = []
@@ -414,75 +424,130 @@ def _iter_bodies(task: _Task) -> Iterator[tuple[src.SourceObject, bytes | Except
         yield from s3_source.iter_s3_bodies(client, remote, max_in_flight=task.max_in_flight)
 
 
-def _run_task(
-    task: _Task, *, progress: Callable[[int, int, int], None] | None
-) -> _TaskResult:
+def _run_task(task: _Task, *, progress: Callable[[int, int, int], None] | None) -> _TaskResult:
     """Return the files written and the fate of each source of ``task``."""
     writer = PartitionWriter(Lake(task.lake), tag=task.tag)
-    results: list[SourceResult] = []
+    batch = _Batch(task, writer)
     pending = [0, 0, 0]
     last_report = time.monotonic()
+    # Decoding allocates millions of short-lived objects and makes none of them cyclic; the
+    # cycle collector would walk them all again and again for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for obj, body in _iter_bodies(task):
-            result = _ingest_one(obj, body, writer, exclude=task.exclude.get(obj.uri))
-            results.append(result)
+            events = batch.add(obj, body)
             if progress is not None:
                 pending[0] += 1
-                pending[1] += result.rows
+                pending[1] += events
                 pending[2] += obj.size
                 now = time.monotonic()
                 if now - last_report > 0.25:
                     progress(*pending)
                     pending = [0, 0, 0]
                     last_report = now
+        batch.flush()
         files = writer.close()
     except BaseException:
         writer.discard()
         raise
+    finally:
+        if collecting:
+            gc.enable()
     if progress is not None and pending[0]:
         progress(*pending)
-    return _TaskResult(files=files, results=results)
+    return _TaskResult(files=files, results=batch.results)
 
 
-def _ingest_one(
-    obj: src.SourceObject,
-    body: bytes | Exception,
-    writer: PartitionWriter,
-    *,
-    exclude: frozenset[str] | None,
-) -> SourceResult:
-    def skipped(reason: str) -> SourceResult:
-        return SourceResult(
-            uri=obj.uri, version=obj.version, size=obj.size, etag=obj.etag, mtime=obj.mtime,
-            rows=0, status="skipped", reason=reason,
-        )
+class _Batch:
+    """Decoded sources waiting to be converted to Arrow together (per-call costs are fixed)."""
 
-    if isinstance(body, Exception):
-        return skipped(f"could not be read: {body}; check access to it and run ingest again")
-    try:
-        decoded = decode_records(body)
-    except BadSource as exc:
-        return skipped(exc.reason)
-    except MemoryError:
-        return skipped("too large to decode in memory; split the file and ingest the parts")
-    table, unreadable = records_to_table(
-        decoded.records, source=obj.uri, default_account=src.account_of_name(obj.uri)
-    )
-    if exclude:
-        keep = pc.invert(pc.is_in(table["event_id"], value_set=pa.array(sorted(exclude))))
-        table = table.filter(keep)
-    writer.add(table, source=obj.uri)
-    problems = tuple((s.index, s.reason) for s in [*decoded.skipped, *unreadable])
+    def __init__(self, task: _Task, writer: PartitionWriter) -> None:
+        self._task = task
+        self._writer = writer
+        self._parts: list[Part] = []
+        self._decoded: list[tuple[src.SourceObject, Decoded]] = []
+        self._records = 0
+        self.results: list[SourceResult] = []
+
+    def add(self, obj: src.SourceObject, body: bytes | Exception) -> int:
+        """Take one source's bytes; return how many records it holds (0 when skipped)."""
+        if isinstance(body, Exception):
+            self.results.append(
+                _skipped(obj, f"could not be read: {body}; check access to it and run ingest again")
+            )
+            return 0
+        try:
+            decoded = decode_records(body)
+        except BadSource as exc:
+            self.results.append(_skipped(obj, exc.reason))
+            return 0
+        except MemoryError:
+            self.results.append(
+                _skipped(obj, "too large to decode in memory; split the file and ingest the parts")
+            )
+            return 0
+        self._parts.append(Part(decoded.records, obj.uri, src.account_of_name(obj.uri)))
+        self._decoded.append((obj, decoded))
+        self._records += len(decoded.records)
+        if self._records >= BATCH_RECORDS:
+            self.flush()
+        return len(decoded.records)
+
+    def flush(self) -> None:
+        """Convert and write what is waiting, and record each source's result."""
+        if not self._parts:
+            return
+        converted = parts_to_table(self._parts)
+        table, part_of = converted.table, converted.part
+        excluded = [i for i, (obj, _) in enumerate(self._decoded) if obj.uri in self._task.exclude]
+        if excluded:
+            drop = pa.array(
+                sorted({e for i in excluded for e in self._task.exclude[self._decoded[i][0].uri]})
+            )
+            keep = pc.invert(
+                pc.and_(
+                    pc.is_in(pa.array(part_of), value_set=pa.array(excluded, pa.int32())),
+                    pc.is_in(table["event_id"], value_set=drop),
+                )
+            )
+            table = table.filter(keep)
+            part_of = part_of[keep.to_numpy(zero_copy_only=False)]
+        self._writer.add(table)
+        rows = np.bincount(part_of, minlength=len(self._parts))
+        unreadable: dict[int, list[tuple[int, str]]] = {}
+        for owner, record in converted.skipped:
+            unreadable.setdefault(owner, []).append((record.index, record.reason))
+        for index, (obj, decoded) in enumerate(self._decoded):
+            problems = tuple(
+                sorted([(s.index, s.reason) for s in decoded.skipped] + unreadable.get(index, []))
+            )
+            self.results.append(
+                SourceResult(
+                    uri=obj.uri,
+                    version=obj.version,
+                    size=obj.size,
+                    etag=obj.etag,
+                    mtime=obj.mtime,
+                    rows=int(rows[index]),
+                    status="partial" if problems else "ingested",
+                    reason=f"{len(problems)} record(s) left out" if problems else None,
+                    problems=problems,
+                )
+            )
+        self._parts, self._decoded, self._records = [], [], 0
+
+
+def _skipped(obj: src.SourceObject, reason: str) -> SourceResult:
     return SourceResult(
         uri=obj.uri,
         version=obj.version,
         size=obj.size,
         etag=obj.etag,
         mtime=obj.mtime,
-        rows=table.num_rows,
-        status="partial" if problems else "ingested",
-        reason=f"{len(problems)} record(s) left out" if problems else None,
-        problems=problems,
+        rows=0,
+        status="skipped",
+        reason=reason,
     )
 
 
@@ -505,4 +570,3 @@ def _tally(summary: IngestSummary, result: _TaskResult) -> None:
                 summary.record_problems.append(
                     {"source": r.uri, "position": position, "reason": reason}
                 )
-

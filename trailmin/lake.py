@@ -372,9 +372,7 @@ class Lake:
                 [(uri, f.path) for f in files for uri in f.sources],
             )
             for r in results:
-                previous = db.execute(
-                    "SELECT rows FROM sources WHERE uri = ?", (r.uri,)
-                ).fetchone()
+                previous = db.execute("SELECT rows FROM sources WHERE uri = ?", (r.uri,)).fetchone()
                 # A source read again (retried or changed) adds only rows it did not have.
                 rows = r.rows + (previous[0] if previous else 0)
                 db.execute(
@@ -406,9 +404,7 @@ class Lake:
             for path in old:
                 sources.update(
                     uri
-                    for (uri,) in db.execute(
-                        "SELECT uri FROM source_files WHERE path = ?", (path,)
-                    )
+                    for (uri,) in db.execute("SELECT uri FROM source_files WHERE path = ?", (path,))
                 )
                 db.execute("DELETE FROM files WHERE path = ?", (path,))
                 db.execute("DELETE FROM source_files WHERE path = ?", (path,))
@@ -525,7 +521,7 @@ class PartitionWriter:
         self._sequence = 0
         self._done: list[tuple[_OpenFile, int]] = []
 
-    def add(self, table: pa.Table, *, source: str) -> None:
+    def add(self, table: pa.Table) -> None:
         """Buffer ``table`` (``EVENT_SCHEMA`` plus ``account`` and ``date``) for writing."""
         if table.num_rows == 0:
             return
@@ -534,7 +530,7 @@ class PartitionWriter:
             handle.buffered.append(part)
             handle.buffered_rows += part.num_rows
             handle.rows += part.num_rows
-            handle.sources.add(source)
+            handle.sources.update(pc.unique(part["source"]).cast(pa.string()).to_pylist())
             self._buffered_rows += part.num_rows
             if handle.buffered_rows >= self._row_group_rows:
                 self._flush(handle)
@@ -561,7 +557,7 @@ class PartitionWriter:
     def _flush(self, handle: _OpenFile) -> None:
         if not handle.buffered:
             return
-        table = pa.concat_tables(handle.buffered).select(EVENT_SCHEMA.names)
+        table = pa.concat_tables(handle.buffered).select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
         if handle.writer is None:
             handle.staged.parent.mkdir(parents=True, exist_ok=True)
             handle.writer = pq.ParquetWriter(handle.staged, EVENT_SCHEMA, **PARQUET_OPTIONS)
@@ -617,9 +613,10 @@ def _split_partitions(table: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Tab
     dates = table["date"]
     first_account = accounts[0].as_py()
     first_date = dates[0].as_py()
-    if pc.all(pc.equal(accounts, first_account)).as_py() and pc.all(
-        pc.equal(dates, dates[0])
-    ).as_py():
+    if (
+        pc.all(pc.equal(accounts, first_account)).as_py()
+        and pc.all(pc.equal(dates, dates[0])).as_py()
+    ):
         yield (first_account, first_date.isoformat()), table
         return
     keys = table.select(["account", "date"]).group_by(["account", "date"]).aggregate([])

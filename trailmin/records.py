@@ -209,7 +209,7 @@ class Decoded:
     shape: str = "delivery"
 
 
-class BadSource(Exception):  # noqa: N818 - a value carried out of the decoder, not a TrailminError
+class BadSource(Exception):
     """The whole source is unreadable; ``reason`` says why and what to do."""
 
     def __init__(self, reason: str) -> None:
@@ -252,7 +252,7 @@ def decode_records(data: bytes) -> Decoded:
         except msgspec.DecodeError as exc:
             return _decode_json_lines(text, first_error=exc)
         if delivery.Records is not None:
-            return _checked(delivery.Records, shape="delivery")
+            return _checked(delivery.Records, shape="delivery", size=len(text))
     try:
         document = _ANY.decode(text)
     except msgspec.DecodeError as exc:
@@ -262,7 +262,7 @@ def decode_records(data: bytes) -> Decoded:
     for index, item in enumerate(_iter_unwrapped(document)):
         found = True
         _add_generic(decoded, index, item)
-    if not found or not decoded.records and not _looks_like_cloudtrail(document):
+    if not found or (not decoded.records and not _looks_like_cloudtrail(document)):
         raise BadSource(
             "not CloudTrail: no 'Records' list, lookup-events 'Events', or record fields "
             "(eventTime, eventSource) were found; point trailmin at CloudTrail log files only"
@@ -316,9 +316,7 @@ def _decode_json_lines(text: bytes, *, first_error: msgspec.DecodeError) -> Deco
         for inner in _iter_unwrapped(item):
             _add_generic(decoded, number, inner, label=f"line {number}")
         if len(decoded.records) + len(decoded.skipped) == before:
-            decoded.skipped.append(
-                SkippedRecord(number, f"line {number}: not a CloudTrail record")
-            )
+            decoded.skipped.append(SkippedRecord(number, f"line {number}: not a CloudTrail record"))
     if parsed_lines == 0 or not decoded.records:
         raise BadSource(
             f"invalid JSON: {first_error}; the file is neither a CloudTrail delivery file nor "
@@ -393,10 +391,17 @@ def _is_record(record: Record) -> bool:
     )
 
 
-def _checked(records: list[Record], *, shape: str) -> Decoded:
+def _checked(records: list[Record], *, shape: str, size: int) -> Decoded:
     """Return ``records`` less those without the fields every lake row needs."""
     decoded = Decoded(records=records, shape=shape)
-    if all(_problem(r) is None for r in records):
+    # The common case, checked a field at a time (this is the hot path): nothing is missing,
+    # and a file smaller than the record limit cannot hold a record over it.
+    fine = (
+        None not in [r.eventTime or r.timestamp for r in records]
+        and None not in [r.eventSource for r in records]
+        and (size <= MAX_RECORD_BYTES or max(map(_parameter_bytes, records)) <= MAX_RECORD_BYTES)
+    )
+    if fine:
         return decoded
     decoded.records = []
     for index, record in enumerate(records):
@@ -404,14 +409,21 @@ def _checked(records: list[Record], *, shape: str) -> Decoded:
     return decoded
 
 
-def _add_checked(
-    decoded: Decoded, index: int, record: Record, *, label: str | None = None
-) -> None:
+def _add_checked(decoded: Decoded, index: int, record: Record, *, label: str | None = None) -> None:
     problem = _problem(record)
     if problem is None:
         decoded.records.append(record)
     else:
         decoded.skipped.append(SkippedRecord(index, f"{label or f'record {index}'}: {problem}"))
+
+
+def _parameter_bytes(record: Record) -> int:
+    return (
+        len(record.requestParameters)
+        + len(record.responseElements)
+        + len(record.additionalEventData)
+        + len(record.serviceEventDetails)
+    )
 
 
 def _problem(record: Record) -> str | None:
@@ -422,12 +434,7 @@ def _problem(record: Record) -> str | None:
         record.insightDetails is None or record.insightDetails.eventSource is None
     ):
         return "missing eventSource"
-    size = (
-        len(record.requestParameters)
-        + len(record.responseElements)
-        + len(record.additionalEventData)
-        + len(record.serviceEventDetails)
-    )
+    size = _parameter_bytes(record)
     if size > MAX_RECORD_BYTES:
         return (
             f"record too large ({size:,} bytes of parameters, limit {MAX_RECORD_BYTES:,}); "
@@ -509,9 +516,7 @@ def normalize_identity(identity: Any, region: str | None = None) -> Principal:
         holder = issuer.arn if issuer is not None and issuer.arn else arn
         return Principal(holder, "FederatedUser", account, session)
     if kind == "AWSAccount":
-        holder = (
-            f"arn:{_arn_partition(arn, region)}:iam::{account}:root" if account else arn
-        )
+        holder = f"arn:{_arn_partition(arn, region)}:iam::{account}:root" if account else arn
         return Principal(holder, "AWSAccount", account, None)
     if kind == "AWSService" or (kind is None and identity.invokedBy):
         return Principal(identity.invokedBy, "AWSService", account, None)
@@ -570,43 +575,79 @@ def _event_id(record: Record) -> str:
     return "trailmin-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """The records of one source, to be converted together with others."""
+
+    records: list[Record]
+    source: str
+    default_account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Rows converted from several sources, and which source each row came from."""
+
+    table: pa.Table
+    part: np.ndarray  # the index in ``parts`` of each row's source
+    skipped: list[tuple[int, SkippedRecord]]  # (part index, record) left out
+
+
 def records_to_table(
     records: list[Record], *, source: str, default_account: str | None = None
 ) -> tuple[pa.Table, list[SkippedRecord]]:
-    """Return ``records`` as an Arrow table in ``EVENT_SCHEMA`` plus ``account`` and ``date``.
+    """Return the records of one source as a table (see ``parts_to_table``) and those left out."""
+    batch = parts_to_table([Part(records, source, default_account)])
+    return batch.table, [skipped for _, skipped in batch.skipped]
 
-    The two extra trailing columns are the lake's partition keys: the account whose trail
-    delivered the record (``recipientAccountId``, else the caller's account, else
-    ``default_account``) and the UTC day of ``eventTime``. Records whose time cannot be read are
-    returned apart, with the reason.
 
-    Hot path: values that repeat from record to record (the identity, the call's service, name,
-    region, agent, error) are interned and converted once per distinct value, then spread with
-    Arrow's ``take``; only the per-call values are converted per record.
+def parts_to_table(parts: list[Part]) -> Batch:
+    """Return the records of several sources as one table with ``TABLE_SCHEMA``'s columns.
+
+    Repetitive columns come dictionary-encoded; ``table.cast(TABLE_SCHEMA)`` gives plain ones.
+    The two columns after ``EVENT_SCHEMA``'s are the lake's partition keys: the account whose
+    trail delivered the record (``recipientAccountId``, else the caller's account, else the
+    part's ``default_account``) and the UTC day of ``eventTime``. Records whose time cannot be
+    read are left out and returned with the reason.
+
+    Hot path, and the reason sources are converted many at a time: CloudTrail writes thousands of
+    small files, and each Arrow call has a fixed cost. Values that repeat from record to record
+    (the identity; the call's service, name, region, agent, error) are interned and converted
+    once per distinct value; only the per-call values are converted per record.
     """
+    records = [r for part in parts for r in part.records]
+    counts = np.fromiter((len(part.records) for part in parts), dtype=np.int64, count=len(parts))
+    part_of = np.repeat(np.arange(len(parts), dtype=np.int32), counts)
     times, bad = _event_times(records)
+    skipped: list[tuple[int, SkippedRecord]] = []
     if bad:
-        drop = {index for index, _ in bad}
-        records = [r for i, r in enumerate(records) if i not in drop]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        for index, reason in bad:
+            owner = int(part_of[index])
+            local = index - int(starts[owner])
+            skipped.append((owner, SkippedRecord(local, f"record {local}: {reason}")))
+        keep = np.ones(len(records), dtype=bool)
+        keep[[index for index, _ in bad]] = False
+        records = [r for r, kept in zip(records, keep, strict=True) if kept]
+        part_of = part_of[keep]
         times, _ = _event_times(records)
-    skipped = [SkippedRecord(i, f"record {i}: {reason}") for i, reason in bad]
     n = len(records)
-    # Only an IAM user or root without an ARN needs the region (for its partition): one is enough.
-    region = records[0].awsRegion if records else None
 
     # A session is told by its ARN and access key (its MFA and issuer go with them); an AWS
     # service by its name; a failed sign-in without an ARN by its user name.
     seen: dict[tuple[str | None, ...] | None, int] = {}
     identities: list[_UserIdentity | None] = []
+    regions: list[str | None] = []  # the partition of an ARN-less user or root comes from it
     indices: list[int] = []
     for r in records:
         ui = r.userIdentity
         key = (ui.arn, ui.accessKeyId, ui.invokedBy, ui.type, ui.userName) if ui else None
-        index = seen.get(key)
-        if index is None:
-            index = seen[key] = len(identities)
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = len(identities)
             identities.append(ui)
-        indices.append(index)
+            regions.append(r.awsRegion)
+        indices.append(found)
     identity_index = pa.array(indices, pa.int32())
     calls: dict[tuple[Any, ...], int] = {}
     call_index = pa.array(
@@ -634,12 +675,12 @@ def records_to_table(
         ],
         pa.int32(),
     )
-    identity_columns = _identity_columns(identities, list(calls), region)
     columns: dict[str, pa.Array] = {}
-    for name, values in identity_columns["identity"].items():
-        columns[name] = values.take(identity_index)
-    for name, values in identity_columns["call"].items():
-        columns[name] = values.take(call_index)
+    # Dictionary arrays over the distinct values: nothing is copied per record here.
+    for name, values in _identity_columns(identities, regions).items():
+        columns[name] = _dictionary(identity_index, values)
+    for name, values in _call_columns(list(calls)).items():
+        columns[name] = _dictionary(call_index, values)
 
     event_ids = [r.eventID for r in records]
     if None in event_ids:
@@ -649,11 +690,11 @@ def records_to_table(
     columns["tls_version"] = pa.array(
         [t.tlsVersion if (t := r.tlsDetails) is not None else None for r in records], pa.string()
     )
-    if pc.any(pc.is_null(columns["event_source"])).as_py():
+    if columns["event_source"].null_count:
         # Insight events name the call they are about in insightDetails, not at the top.
         for name, attribute in (("event_source", "eventSource"), ("event_name", "eventName")):
             columns[name] = pc.coalesce(
-                columns[name],
+                columns[name].cast(pa.string()),
                 pa.array(
                     [getattr(r.insightDetails, attribute, None) for r in records], pa.string()
                 ),
@@ -662,18 +703,38 @@ def records_to_table(
     columns["additional_event_data"] = _raw_column([r.additionalEventData for r in records])
     columns["resources"] = _resources_column([r.resources for r in records])
     columns["permissions"] = pa.nulls(n, type=PERMISSION_LIST)
-    columns["source"] = pa.array([source] * n, pa.string()).dictionary_encode().cast(pa.string())
+    part_index = pa.array(part_of, pa.int32())
+    columns["source"] = pa.DictionaryArray.from_arrays(
+        part_index, pa.array([part.source for part in parts], pa.string())
+    )
     arrays = [columns[name] for name in EVENT_SCHEMA.names]
     # The partition: the trail's account, else the caller's, else the one the file is named for.
     account = pc.coalesce(
-        columns["recipient_account_id"],
-        columns["principal_account_id"],
-        pa.scalar(default_account or "unknown", pa.string()),
+        columns["recipient_account_id"].cast(pa.string()),
+        columns["principal_account_id"].cast(pa.string()),
+        pa.array([p.default_account or "unknown" for p in parts], pa.string()).take(part_index),
     )
-    return (
-        pa.Table.from_arrays([*arrays, account, times.cast(pa.date32())], schema=TABLE_SCHEMA),
-        skipped,
+    table = pa.Table.from_arrays(
+        [*arrays, account, times.cast(pa.date32())], names=TABLE_SCHEMA.names
     )
+    return Batch(table=table, part=part_of, skipped=skipped)
+
+
+def _dictionary(indices: pa.Array, values: pa.Array) -> pa.Array:
+    """Return ``values[indices]`` as a dictionary array whose nulls are in the indices."""
+    if values.null_count:
+        # Parquet writes a dictionary column only when no dictionary entry is null.
+        null_at = pa.array(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False)))
+        indices = pc.if_else(
+            pc.is_in(indices, value_set=null_at.cast(pa.int32())),
+            pa.scalar(None, pa.int32()),
+            indices,
+        )
+        values = values.fill_null(_FILLER[values.type.id])
+    return pa.DictionaryArray.from_arrays(indices, values)
+
+
+_FILLER: dict[int, Any] = {pa.string().id: "", pa.bool_().id: False}
 
 
 PERMISSION_LIST = EVENT_SCHEMA.field("permissions").type
@@ -700,58 +761,56 @@ def _event_times(records: list[Record]) -> tuple[pa.Array, list[tuple[int, str]]
 
 
 def _identity_columns(
-    identities: list[_UserIdentity | None],
-    calls: list[tuple[Any, ...]],
-    region: str | None,
-) -> dict[str, dict[str, pa.Array]]:
-    """Return the columns of each distinct identity and each distinct call key."""
+    identities: list[_UserIdentity | None], regions: list[str | None]
+) -> dict[str, pa.Array]:
+    """Return the identity columns of each distinct identity."""
     principals = [
-        normalize_identity(i, region)
-        if i is not None
-        else Principal(None, "Unknown", None, None)
-        for i in identities
+        normalize_identity(i, region) if i is not None else Principal(None, "Unknown", None, None)
+        for i, region in zip(identities, regions, strict=True)
     ]
-
-    def of_identities(values: list[Any], kind: pa.DataType) -> pa.Array:
-        return pa.array(values, kind)
-
     string = pa.string()
-    identity = {
-        "principal_arn": of_identities([p.arn for p in principals], string),
-        "principal_type": of_identities([p.type for p in principals], string),
-        "principal_account_id": of_identities([p.account_id for p in principals], string),
-        "identity_type": of_identities([i.type if i else None for i in identities], string),
-        "identity_arn": of_identities([i.arn if i else None for i in identities], string),
-        "principal_id": of_identities([i.principalId if i else None for i in identities], string),
-        "session_name": of_identities([p.session_name for p in principals], string),
-        "user_name": of_identities([i.userName if i else None for i in identities], string),
-        "access_key_id": of_identities(
+    return {
+        "principal_arn": pa.array([p.arn for p in principals], string),
+        "principal_type": pa.array([p.type for p in principals], string),
+        "principal_account_id": pa.array([p.account_id for p in principals], string),
+        "identity_type": pa.array([i.type if i else None for i in identities], string),
+        "identity_arn": pa.array([i.arn if i else None for i in identities], string),
+        "principal_id": pa.array([i.principalId if i else None for i in identities], string),
+        "session_name": pa.array([p.session_name for p in principals], string),
+        "user_name": pa.array([i.userName if i else None for i in identities], string),
+        "access_key_id": pa.array(
             [(i.accessKeyId or None) if i else None for i in identities], string
         ),
-        "mfa_authenticated": of_identities([_mfa(i) for i in identities], pa.bool_()),
-        "invoked_by": of_identities([i.invokedBy if i else None for i in identities], string),
+        "mfa_authenticated": pa.array([_mfa(i) for i in identities], pa.bool_()),
+        "invoked_by": pa.array([i.invokedBy if i else None for i in identities], string),
     }
-    names = (
-        "event_version",
-        "event_source",
-        "event_name",
-        "event_type",
-        "event_category",
-        "aws_region",
-        "recipient_account_id",
-        "user_agent",
-        "source_ip",
-        "vpc_endpoint_id",
-        "error_code",
-        "error_message",
-        "read_only",
-        "management_event",
-    )
-    call = {
+
+
+# The fields of the call key built in ``parts_to_table``, in its order.
+_CALL_COLUMNS = (
+    "event_version",
+    "event_source",
+    "event_name",
+    "event_type",
+    "event_category",
+    "aws_region",
+    "recipient_account_id",
+    "user_agent",
+    "source_ip",
+    "vpc_endpoint_id",
+    "error_code",
+    "error_message",
+    "read_only",
+    "management_event",
+)
+
+
+def _call_columns(calls: list[tuple[Any, ...]]) -> dict[str, pa.Array]:
+    """Return the call columns of each distinct call key."""
+    return {
         name: pa.array([c[position] for c in calls], EVENT_SCHEMA.field(name).type)
-        for position, name in enumerate(names)
+        for position, name in enumerate(_CALL_COLUMNS)
     }
-    return {"identity": identity, "call": call}
 
 
 def _raw_column(raws: list[msgspec.Raw]) -> pa.Array:

