@@ -32,9 +32,10 @@ from trailmin.lake import (
     Lake,
     WrittenFile,
     partition_dir,
+    row_group,
     utc_now,
 )
-from trailmin.records import EVENT_SCHEMA
+from trailmin.records import EVENT_SCHEMA, FILE_SCHEMA
 
 __all__ = [
     "CompactSummary",
@@ -333,7 +334,7 @@ def _merge(lake: Lake, account: str, day: str, paths: list[str], run_id: str) ->
     final = f"{partition_dir(account, day)}/{name}"
     sources: set[str] = set()
     rows = 0
-    with pq.ParquetWriter(staged, EVENT_SCHEMA, **PARQUET_OPTIONS) as writer:
+    with pq.ParquetWriter(staged, FILE_SCHEMA, **PARQUET_OPTIONS) as writer:
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
         for path in paths:
@@ -343,11 +344,11 @@ def _merge(lake: Lake, account: str, day: str, paths: list[str], run_id: str) ->
                 pending_rows += batch.num_rows
                 sources.update(batch.column("source").unique().to_pylist())
                 if pending_rows >= ROW_GROUP_ROWS:
-                    writer.write_table(pa.Table.from_batches(pending), ROW_GROUP_ROWS)
+                    writer.write_table(row_group(pa.Table.from_batches(pending)), ROW_GROUP_ROWS)
                     rows += pending_rows
                     pending, pending_rows = [], 0
         if pending:
-            writer.write_table(pa.Table.from_batches(pending), ROW_GROUP_ROWS)
+            writer.write_table(row_group(pa.Table.from_batches(pending)), ROW_GROUP_ROWS)
             rows += pending_rows
     with open(staged, "rb") as handle:
         os.fsync(handle.fileno())

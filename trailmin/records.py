@@ -604,8 +604,7 @@ def records_to_table(
 def parts_to_table(parts: list[Part]) -> Batch:
     """Return the records of several sources as one table with ``TABLE_SCHEMA``'s columns.
 
-    Repetitive columns come dictionary-encoded; ``table.cast(TABLE_SCHEMA)`` gives plain ones.
-    The two columns after ``EVENT_SCHEMA``'s are the lake's partition keys: the account whose
+    Repetitive columns come dictionary-encoded, as ``FILE_SCHEMA`` has them. The two columns after ``EVENT_SCHEMA``'s are the lake's partition keys: the account whose
     trail delivered the record (``recipientAccountId``, else the caller's account, else the
     part's ``default_account``) and the UTC day of ``eventTime``. Records whose time cannot be
     read are left out and returned with the reason.
@@ -678,9 +677,9 @@ def parts_to_table(parts: list[Part]) -> Batch:
     columns: dict[str, pa.Array] = {}
     # Dictionary arrays over the distinct values: nothing is copied per record here.
     for name, values in _identity_columns(identities, regions).items():
-        columns[name] = _dictionary(identity_index, values)
+        columns[name] = _spread(name, identity_index, values)
     for name, values in _call_columns(list(calls)).items():
-        columns[name] = _dictionary(call_index, values)
+        columns[name] = _spread(name, call_index, values)
 
     event_ids = [r.eventID for r in records]
     if None in event_ids:
@@ -698,7 +697,7 @@ def parts_to_table(parts: list[Part]) -> Batch:
                 pa.array(
                     [getattr(r.insightDetails, attribute, None) for r in records], pa.string()
                 ),
-            )
+            ).dictionary_encode()
     columns["request_parameters"] = _raw_column([r.requestParameters for r in records])
     columns["additional_event_data"] = _raw_column([r.additionalEventData for r in records])
     columns["resources"] = _resources_column([r.resources for r in records])
@@ -720,8 +719,10 @@ def parts_to_table(parts: list[Part]) -> Batch:
     return Batch(table=table, part=part_of, skipped=skipped)
 
 
-def _dictionary(indices: pa.Array, values: pa.Array) -> pa.Array:
-    """Return ``values[indices]`` as a dictionary array whose nulls are in the indices."""
+def _spread(name: str, indices: pa.Array, values: pa.Array) -> pa.Array:
+    """Return ``values[indices]``: a dictionary array for a dictionary column, else plain."""
+    if name not in DICTIONARY_COLUMNS:
+        return values.take(indices)
     if values.null_count:
         # Parquet writes a dictionary column only when no dictionary entry is null.
         null_at = pa.array(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False)))
@@ -734,10 +735,47 @@ def _dictionary(indices: pa.Array, values: pa.Array) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, values)
 
 
-_FILLER: dict[int, Any] = {pa.string().id: "", pa.bool_().id: False}
+_FILLER: dict[int, Any] = {pa.string().id: ""}
 
 
 PERMISSION_LIST = EVENT_SCHEMA.field("permissions").type
+# Columns whose values repeat from record to record: held and written dictionary-encoded.
+DICTIONARY_COLUMNS = frozenset(
+    {
+        "event_version",
+        "event_source",
+        "event_name",
+        "event_type",
+        "event_category",
+        "aws_region",
+        "recipient_account_id",
+        "principal_arn",
+        "principal_type",
+        "principal_account_id",
+        "identity_type",
+        "identity_arn",
+        "principal_id",
+        "session_name",
+        "user_name",
+        "access_key_id",
+        "invoked_by",
+        "user_agent",
+        "source_ip",
+        "vpc_endpoint_id",
+        "error_code",
+        "error_message",
+        "source",
+    }
+)
+# The Arrow schema of the lake's files: EVENT_SCHEMA with the repetitive columns as dictionaries.
+# Parquet stores them as plain (dictionary-encoded) strings and booleans; DuckDB and Athena read
+# them as such, pyarrow reads them back as dictionaries (pandas categoricals).
+FILE_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in DICTIONARY_COLUMNS else f
+        for f in EVENT_SCHEMA
+    ]
+)
 TABLE_SCHEMA = EVENT_SCHEMA.append(pa.field("account", pa.string())).append(
     pa.field("date", pa.date32())
 )

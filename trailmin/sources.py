@@ -96,7 +96,7 @@ def list_local(paths: list[Path]) -> Listing:
 
 def _local_object(path: Path) -> SourceObject:
     stat = path.stat()
-    return SourceObject(uri=str(path.resolve()), size=stat.st_size, mtime=stat.st_mtime)
+    return SourceObject(uri=os.path.abspath(path), size=stat.st_size, mtime=stat.st_mtime)
 
 
 def read_local(obj: SourceObject) -> bytes:
