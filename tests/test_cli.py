@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-
 from typing import Any
 
 import pytest
@@ -42,7 +41,8 @@ def test_the_commands_are_the_expected_ones():
 
 @pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[n for n, _ in COMMANDS])
 def test_every_command_has_help_and_is_in_the_readme(name, command):
-    assert command.help and len(command.help.strip()) > 20
+    assert command.help
+    assert len(command.help.strip()) > 20
     for parameter in command.params:
         if parameter.param_type_name == "option" and parameter.name != "help":
             assert parameter.help, f"{name} {parameter.opts} has no help text"
@@ -60,25 +60,39 @@ def test_python_dash_m_and_version():
 def test_lake_info_json_and_compact_cli(tmp_path, real_logs):
     lake = tmp_path / "lake"
     subprocess.run(
-        [sys.executable, "-m", "trailmin", "ingest", str(real_logs / "trailscraper"),
-         "--lake", str(lake)],
-        capture_output=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "trailmin",
+            "ingest",
+            str(real_logs / "trailscraper"),
+            "--lake",
+            str(lake),
+        ],
+        capture_output=True,
+        check=True,
     )
     info = subprocess.run(
         [sys.executable, "-m", "trailmin", "lake", "info", "--lake", str(lake), "--format", "json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     data = json.loads(info.stdout)
     assert data["rows"] == 7
     assert data["accounts"] == ["111111111111", "123456789012"]
     compact = subprocess.run(
         [sys.executable, "-m", "trailmin", "lake", "compact", "--lake", str(lake)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert compact.stdout.startswith("Compacted ")
     missing = subprocess.run(
         [sys.executable, "-m", "trailmin", "lake", "info", "--lake", str(tmp_path / "none")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert missing.returncode == 2
     assert "is not a trailmin lake" in missing.stderr

@@ -604,8 +604,9 @@ def records_to_table(
 def parts_to_table(parts: list[Part]) -> Batch:
     """Return the records of several sources as one table with ``TABLE_SCHEMA``'s columns.
 
-    Repetitive columns come dictionary-encoded, as ``FILE_SCHEMA`` has them. The two columns after ``EVENT_SCHEMA``'s are the lake's partition keys: the account whose
-    trail delivered the record (``recipientAccountId``, else the caller's account, else the
+    Repetitive columns come dictionary-encoded, as ``FILE_SCHEMA`` has them. The two columns
+    after ``EVENT_SCHEMA``'s are the lake's partition keys: the account whose trail delivered
+    the record (``recipientAccountId``, else the caller's account, else the
     part's ``default_account``) and the UTC day of ``eventTime``. Records whose time cannot be
     read are left out and returned with the reason.
 
