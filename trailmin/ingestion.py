@@ -159,6 +159,8 @@ def ingest(
         )
         todo, exclude = _plan(the_lake, objects, summary)
         summary.run_id = run_id = the_lake.begin_run()
+        if sum(o.size for o in todo) < SMALL_RUN_BYTES:
+            workers = summary.workers = 1  # starting processes would cost more than they save
         tasks = [
             _Task(
                 lake=str(the_lake.path),
@@ -178,8 +180,7 @@ def ingest(
             _tally(summary, result)
             done += len(result.results)
 
-        small = sum(o.size for o in todo) < SMALL_RUN_BYTES
-        if workers == 1 or len(tasks) <= 1 or small:
+        if workers == 1 or len(tasks) <= 1:
             for task in tasks:
                 commit(_run_task(task, progress=_local_progress(on_progress, len(todo), done)))
         else:
