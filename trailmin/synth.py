@@ -1,4 +1,4 @@
-"""Synthetic CloudTrail logs: seeded, deterministic records and delivery trees shaped like real ones.
+"""Synthetic CloudTrail logs: seeded, deterministic records and S3 trees shaped like real ones.
 
 ``iter_records`` yields CloudTrail records in time order for the cast of a fictional organization
 (Acme), repeated in every account given:
@@ -17,22 +17,28 @@
 ``write_trail`` lays them out as CloudTrail delivers them to S3: gzipped ``{"Records": [...]}``
 files about every five minutes per account and region, and hourly digest files.
 
-Determinism: everything random comes from ``random.Random`` seeded with the ``seed`` argument; no
-clock, no ``uuid4``, gzip headers carry no time. The same arguments give byte-identical files.
+Deterministic: everything random comes from ``random.Random`` seeded with ``seed``; no clock, no
+``uuid4``, no time in gzip headers. The same arguments give byte-identical files.
 
-Records share nested values (identities, TLS details, constant request parameters) to stay fast
-enough for corpora of millions of events: treat them as read-only and copy before changing one.
+Records share nested values (identities, TLS details, constant request parameters) so that corpora
+of millions of events are quick to make: treat them as read-only, copy before changing one.
 """
 
 from __future__ import annotations
 
 import base64
+import gc
 import gzip
 import hashlib
+import os
 import random
 import re
 import string
+from bisect import bisect, bisect_left
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,13 +49,14 @@ import msgspec
 from trailmin.errors import UsageError
 
 Record = dict[str, Any]
+_Timed = tuple[int, int, Record]  # (epoch ms, order of creation, record)
 
-# Global services (IAM, the STS global endpoint, sign-in, CloudFront, Organizations) are recorded
-# in us-east-1 by a multi-region trail, whatever region the caller works in.
+# A multi-region trail records global services (IAM, the STS global endpoint, sign-in, CloudFront,
+# Organizations) in us-east-1, whatever region the caller works in.
 GLOBAL_REGION = "us-east-1"
 TRAIL_NAME = "acme-trail"
-# CloudTrail's own deflate level is not documented; level 1 keeps write_trail fast (about 8x
-# smaller than the JSON, against 9x at level 6 which costs twice the time).
+# CloudTrail's own deflate level is not documented. Level 1 makes files about 7x smaller than
+# their JSON (level 6: about 9x) in half the time, and compression is write_trail's largest cost.
 COMPRESSLEVEL = 1
 DELIVERY_MS = 5 * 60 * 1000
 
@@ -59,16 +66,19 @@ _SECONDS = tuple(f"{s:02d}Z" for s in range(60))
 _ALNUM = string.ascii_letters + string.digits
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+_BASE32HEX = bytes(b"0123456789ABCDEFGHIJKLMNOPQRSTUV"[b & 31] for b in range(256))
+# Byte maps that set a random UUID's version (4) and variant (RFC 4122) bits.
+_UUID_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))
+_UUID_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ENCODE = msgspec.json.Encoder().encode
 
-# User agents, as the SDKs and the console send them.
+# User agents, as the SDKs, the CLI and the console send them.
 _UA_LAMBDA = (
-    "Boto3/1.34.145 md/Botocore#1.34.145 ua/2.0 os/linux#5.10.226-235.879.amzn2.x86_64 "
-    "md/arch#x86_64 lang/python#3.12.6 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 "
-    "cfg/retry-mode#legacy Botocore/1.34.145"
+    "aws-sdk-js/3.632.0 ua/2.1 os/linux#5.10.227-239.884.amzn2.x86_64 lang/js md/nodejs#20.18.0 "
+    "api/{service}#3.632.0 exec-env/AWS_Lambda_nodejs20.x"
 )
 _UA_ECS = (
     "aws-sdk-js/3.675.0 ua/2.1 os/linux#5.10.227-219.884.amzn2.x86_64 lang/js md/nodejs#20.18.0 "
@@ -103,7 +113,7 @@ _UA_S3_CONSOLE = (
 )
 _INTERNAL = "AWS Internal"
 
-# Hourly weights (UTC) for people in a European office, for CI pushes, and for steady machines.
+# Hourly weights (UTC): people in a European office, CI runs after their pushes, steady machines.
 _HUMAN_HOURS = (
     0.05, 0.03, 0.03, 0.03, 0.05, 0.2, 0.8, 3, 6, 8, 8, 7,
     5, 7, 8, 7, 6, 4, 2, 1, 0.6, 0.4, 0.2, 0.1,
@@ -113,6 +123,19 @@ _CI_HOURS = (
     5, 6, 7, 7, 6, 5, 3, 2, 1.5, 1, 0.6, 0.3,
 )  # fmt: skip
 _FLAT_HOURS = (1.0,) * 24
+
+# eventVersion by service: the data planes and newer APIs write 1.09, the rest 1.08.
+_VERSION_109 = frozenset({"s3", "dynamodb", "sqs", "lambda", "cloudformation", "cloudtrail"})
+# Services whose endpoint has no region in its name.
+_GLOBAL_HOSTS = {
+    "iam": "iam.amazonaws.com",
+    "cloudfront": "cloudfront.amazonaws.com",
+    "organizations": "organizations.us-east-1.amazonaws.com",
+    "ce": "ce.us-east-1.amazonaws.com",
+    "health": "health.us-east-1.amazonaws.com",
+    "signin": "signin.aws.amazon.com",
+    "sts-global": "sts.amazonaws.com",
+}
 
 
 def _cumulative(weights: tuple[float, ...]) -> list[float]:
@@ -127,12 +150,11 @@ def _cumulative(weights: tuple[float, ...]) -> list[float]:
 _HUMAN_CUM = _cumulative(_HUMAN_HOURS)
 _CI_CUM = _cumulative(_CI_HOURS)
 _FLAT_CUM = _cumulative(_FLAT_HOURS)
-_HOURS = range(24)
 
 
 @dataclass(frozen=True, slots=True)
 class SynthSummary:
-    """What ``write_trail`` wrote: counts of files and events, sizes of the log files."""
+    """What ``write_trail`` wrote: file counts, events, and the log files' sizes."""
 
     files: int
     digest_files: int
@@ -142,25 +164,33 @@ class SynthSummary:
 
 
 class _Clock:
-    """Formats epoch milliseconds the way CloudTrail does, caching one prefix per minute."""
+    """Formats epoch milliseconds as CloudTrail does, caching one prefix per minute."""
 
-    __slots__ = ("_minutes",)
+    __slots__ = ("_last", "_last_second", "_minutes")
 
     def __init__(self) -> None:
         self._minutes: dict[int, str] = {}
+        self._last_second = -1
+        self._last = ""
 
     def stamp(self, t: int) -> str:
-        minute, second = divmod(t // 1000, 60)
+        seconds = t // 1000
+        if seconds == self._last_second:
+            return self._last
+        minute, second = divmod(seconds, 60)
         prefix = self._minutes.get(minute)
         if prefix is None:
             if len(self._minutes) > 4096:
                 self._minutes.clear()
             prefix = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")
             self._minutes[minute] = prefix
-        return prefix + _SECONDS[second]
+        self._last_second = seconds
+        self._last = prefix + _SECONDS[second]
+        return self._last
 
 
 def _expiration(t: int) -> str:
+    """Return a credential expiry as STS logs it: ``Oct 5, 2026, 6:17:23 PM``."""
     moment = datetime.fromtimestamp(t // 1000, UTC)
     hour = moment.hour % 12 or 12
     half = "AM" if moment.hour < 12 else "PM"
@@ -171,153 +201,6 @@ def _epoch_ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
 
 
-class _Region:
-    """One account's resources in one region."""
-
-    __slots__ = (
-        "app_ips",
-        "bucket",
-        "bucket_arn",
-        "function_arn",
-        "kms_arn",
-        "kms_id",
-        "name",
-        "queue_arn",
-        "queue_url",
-        "s3_host",
-        "secret_arn",
-        "stack_arn",
-        "table_arn",
-        "vpce",
-        "worker_ip",
-    )
-
-    def __init__(self, rng: random.Random, account: str, name: str, octet: int) -> None:
-        self.name = name
-        self.bucket = f"acme-app-data-{account}-{name}"
-        self.bucket_arn = f"arn:aws:s3:::{self.bucket}"
-        self.s3_host = f"{self.bucket}.s3.{name}.amazonaws.com"
-        self.table_arn = f"arn:aws:dynamodb:{name}:{account}:table/orders"
-        self.queue_url = f"https://sqs.{name}.amazonaws.com/{account}/order-events"
-        self.queue_arn = f"arn:aws:sqs:{name}:{account}:order-events"
-        self.kms_id = _uuid(rng)
-        self.kms_arn = f"arn:aws:kms:{name}:{account}:key/{self.kms_id}"
-        suffix = "".join(rng.choices(_ALNUM, k=6))
-        self.secret_arn = f"arn:aws:secretsmanager:{name}:{account}:secret:prod/app-backend/db-{suffix}"
-        self.function_arn = f"arn:aws:lambda:{name}:{account}:function:app-backend-api"
-        self.stack_arn = f"arn:aws:cloudformation:{name}:{account}:stack/app-backend/{_uuid(rng)}"
-        # Lambda outside a VPC calls from AWS public addresses; ECS tasks go through VPC endpoints.
-        self.app_ips = tuple(
-            f"{rng.choice((3, 18, 34, 44, 52, 54))}.{rng.randrange(256)}.{rng.randrange(256)}."
-            f"{rng.randrange(1, 255)}"
-            for _ in range(6)
-        )
-        self.worker_ip = f"10.{octet}.{rng.randrange(16, 32)}.{rng.randrange(1, 255)}"
-        self.vpce = {
-            service: f"vpce-0{rng.randbytes(8).hex()[:16]}"
-            for service in ("s3", "dynamodb", "sqs", "kms", "secretsmanager")
-        }
-
-
-class _Person:
-    """A human: how they sign in and from where."""
-
-    __slots__ = ("arn", "email", "ip", "name", "principal_id", "ua")
-
-    def __init__(self, name: str, arn: str, principal_id: str, ip: str, ua: str) -> None:
-        self.name = name
-        self.email = name
-        self.arn = arn
-        self.principal_id = principal_id
-        self.ip = ip
-        self.ua = ua
-
-
-class _Cast:
-    """The fictional organization's principals and resources in one account."""
-
-    def __init__(
-        self, rng: random.Random, index: int, account: str, regions: tuple[str, ...]
-    ) -> None:
-        self.index = index
-        self.account = account
-        self.primary = regions[0]
-        self.regions = {
-            name: _Region(rng, account, name, 20 + 10 * i) for i, name in enumerate(regions)
-        }
-        self.shown: set[str] = set()
-        a = account
-
-        self.app_role_arn = f"arn:aws:iam::{a}:role/service/app-backend"
-        self.app_role_id = "AROA" + _key(rng, 17)
-        self.app_issuer = _issuer(self.app_role_id, self.app_role_arn, a, "app-backend")
-
-        self.ci_role_arn = f"arn:aws:iam::{a}:role/ci-deploy"
-        self.ci_role_id = "AROA" + _key(rng, 17)
-        self.ci_issuer = _issuer(self.ci_role_id, self.ci_role_arn, a, "ci-deploy")
-        self.oidc_arn = f"arn:aws:iam::{a}:oidc-provider/token.actions.githubusercontent.com"
-        self.ci_web_id = {"federatedProvider": self.oidc_arn, "attributes": {}}
-        self.ci_ips = tuple(
-            f"{rng.choice((4, 13, 20, 40, 52))}.{rng.randrange(256)}.{rng.randrange(256)}."
-            f"{rng.randrange(1, 255)}"
-            for _ in range(8)
-        )
-        self.artifacts = f"acme-ci-artifacts-{a}"
-
-        self.sso_region = regions[-1]
-        self.sso_role_name = f"AWSReservedSSO_AdministratorAccess_{rng.randbytes(8).hex()}"
-        self.sso_role_arn = (
-            f"arn:aws:iam::{a}:role/aws-reserved/sso.amazonaws.com/{self.sso_region}/"
-            f"{self.sso_role_name}"
-        )
-        self.sso_role_id = "AROA" + _key(rng, 17)
-        self.sso_issuer = _issuer(self.sso_role_id, self.sso_role_arn, a, self.sso_role_name)
-        self.saml_provider_arn = (
-            f"arn:aws:iam::{a}:saml-provider/AWSSSO_{rng.randbytes(8).hex()}_DO_NOT_DELETE"
-        )
-        self.saml_idp = base64.b64encode(rng.randbytes(20)).decode()
-        self.sso_people = tuple(
-            _Person(email, "", "", ip, ua)
-            for email, ip, ua in (
-                ("maria.garcia@acme.example", "203.0.113.24", _UA_CHROME),
-                ("dev.patel@acme.example", "198.51.100.77", _UA_EDGE),
-                ("li.wei@acme.example", "203.0.113.51", _UA_CHROME),
-            )
-        )
-
-        self.alice = _Person(
-            "alice",
-            f"arn:aws:iam::{a}:user/alice",
-            "AIDA" + _key(rng, 17),
-            "203.0.113.10",
-            _UA_CHROME,
-        )
-        self.bob = _Person(
-            "bob", f"arn:aws:iam::{a}:user/bob", "AIDA" + _key(rng, 17), "198.51.100.23", _UA_FIREFOX
-        )
-        batch_id = "AIDA" + _key(rng, 17)
-        self.batch_identity: Record = {
-            "type": "IAMUser",
-            "principalId": batch_id,
-            "arn": f"arn:aws:iam::{a}:user/legacy-batch",
-            "accountId": a,
-            "accessKeyId": "AKIA" + _key(rng, 16),
-            "userName": "legacy-batch",
-        }
-        self.batch_ip = f"54.{rng.randrange(144, 176)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        self.reports = f"acme-legacy-reports-{a}"
-
-        self.trail_key_arn = f"arn:aws:kms:{self.primary}:{a}:key/{_uuid(rng)}"
-        self.trail_arn = f"arn:aws:cloudtrail:{self.primary}:{a}:trail/{TRAIL_NAME}"
-        self.trail_bucket = f"acme-cloudtrail-{a}"
-        # Credentials of the app's runtimes rotate on a schedule: (runtime, region) -> phase (ms).
-        self.app_phase = {
-            (runtime, name): rng.randrange(_MS_HOUR)
-            for runtime in ("lambda", "ecs")
-            for name in regions
-        }
-
-
 def _key(rng: random.Random, length: int) -> str:
     return "".join(rng.choices(_KEY_CHARS, k=length))
 
@@ -325,6 +208,10 @@ def _key(rng: random.Random, length: int) -> str:
 def _uuid(rng: random.Random) -> str:
     h = rng.randbytes(16).hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def _public_ip(rng: random.Random, first: tuple[int, ...]) -> str:
+    return f"{rng.choice(first)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
 def _issuer(principal_id: str, arn: str, account: str, name: str) -> Record:
@@ -348,34 +235,218 @@ def _denied(caller: str, action: str, resource: str) -> str:
     )
 
 
-class _Session:
-    """A set of temporary credentials and the identity CloudTrail shows for calls made with them."""
+def _service_identity(service: str) -> Record:
+    return {"type": "AWSService", "invokedBy": service}
 
-    __slots__ = ("access_key", "created", "identity", "invoked", "ip", "name", "token")
+
+class _Region:
+    """One account's application resources in one region."""
+
+    __slots__ = (
+        "app_ips",
+        "bucket",
+        "function_arn",
+        "kms_arn",
+        "kms_id",
+        "name",
+        "queue_arn",
+        "queue_url",
+        "secret_arn",
+        "stack_arn",
+        "table_arn",
+        "vpce",
+        "worker_ip",
+    )
+
+    def __init__(self, rng: random.Random, account: str, name: str, octet: int) -> None:
+        self.name = name
+        self.bucket = f"acme-app-data-{account}-{name}"
+        self.table_arn = f"arn:aws:dynamodb:{name}:{account}:table/orders"
+        self.queue_url = f"https://sqs.{name}.amazonaws.com/{account}/order-events"
+        self.queue_arn = f"arn:aws:sqs:{name}:{account}:order-events"
+        self.kms_id = _uuid(rng)
+        self.kms_arn = f"arn:aws:kms:{name}:{account}:key/{self.kms_id}"
+        suffix = "".join(rng.choices(_ALNUM, k=6))
+        self.secret_arn = f"arn:aws:secretsmanager:{name}:{account}:secret:prod/app/db-{suffix}"
+        self.function_arn = f"arn:aws:lambda:{name}:{account}:function:app-backend-api"
+        self.stack_arn = f"arn:aws:cloudformation:{name}:{account}:stack/app-backend/{_uuid(rng)}"
+        # Lambda outside a VPC calls from AWS public addresses; ECS tasks go through VPC endpoints.
+        self.app_ips = tuple(_public_ip(rng, (3, 18, 34, 44, 52, 54)) for _ in range(6))
+        self.worker_ip = f"10.{octet}.{rng.randrange(16, 32)}.{rng.randrange(1, 255)}"
+        self.vpce = {
+            service: "vpce-0" + rng.randbytes(8).hex()[:16]
+            for service in ("s3", "dynamodb", "sqs", "kms", "secretsmanager")
+        }
+
+
+class _Person:
+    """Someone at the console: their IAM identity (if a user), address and browser."""
+
+    __slots__ = ("arn", "ip", "name", "principal_id", "ua")
 
     def __init__(
-        self, identity: Record, access_key: str, created: int, name: str, ip: str, token: str
+        self, name: str, *, arn: str = "", principal_id: str = "", ip: str, ua: str
     ) -> None:
+        self.name = name
+        self.arn = arn
+        self.principal_id = principal_id
+        self.ip = ip
+        self.ua = ua
+
+
+class _Cast:
+    """The fictional organization's principals and resources in one account."""
+
+    def __init__(
+        self, rng: random.Random, index: int, account: str, regions: tuple[str, ...]
+    ) -> None:
+        a = account
+        self.index = index
+        self.account = a
+        self.primary = regions[0]
+        self.regions = {name: _Region(rng, a, name, 20 + 10 * i) for i, name in enumerate(regions)}
+        # Rare cases already shown in this account (see _Synth.first).
+        self.shown: set[str] = set()
+
+        self.app_role_arn = f"arn:aws:iam::{a}:role/service/app-backend"
+        self.app_role_id = "AROA" + _key(rng, 17)
+        self.app_issuer = _issuer(self.app_role_id, self.app_role_arn, a, "app-backend")
+        # Credentials of the app's runtimes rotate on a schedule: (runtime, region) -> phase.
+        self.app_phase = {
+            (runtime, name): rng.randrange(_MS_HOUR)
+            for runtime in ("lambda", "ecs")
+            for name in regions
+        }
+
+        self.ci_role_arn = f"arn:aws:iam::{a}:role/ci-deploy"
+        self.ci_role_id = "AROA" + _key(rng, 17)
+        self.ci_issuer = _issuer(self.ci_role_id, self.ci_role_arn, a, "ci-deploy")
+        self.oidc_arn = f"arn:aws:iam::{a}:oidc-provider/token.actions.githubusercontent.com"
+        self.ci_web_id = {"federatedProvider": self.oidc_arn, "attributes": {}}
+        self.ci_ips = tuple(_public_ip(rng, (4, 13, 20, 40, 52)) for _ in range(8))
+        self.artifacts = f"acme-ci-artifacts-{a}"
+
+        self.sso_region = regions[-1]
+        self.sso_role_name = f"AWSReservedSSO_AdministratorAccess_{rng.randbytes(8).hex()}"
+        self.sso_role_arn = (
+            f"arn:aws:iam::{a}:role/aws-reserved/sso.amazonaws.com/{self.sso_region}/"
+            + self.sso_role_name
+        )
+        self.sso_role_id = "AROA" + _key(rng, 17)
+        self.sso_issuer = _issuer(self.sso_role_id, self.sso_role_arn, a, self.sso_role_name)
+        self.saml_provider_arn = (
+            f"arn:aws:iam::{a}:saml-provider/AWSSSO_{rng.randbytes(8).hex()}_DO_NOT_DELETE"
+        )
+        self.saml_idp = base64.b64encode(rng.randbytes(20)).decode()
+        self.sso_people = (
+            _Person("maria.garcia@acme.example", ip="203.0.113.24", ua=_UA_CHROME),
+            _Person("dev.patel@acme.example", ip="198.51.100.77", ua=_UA_EDGE),
+            _Person("li.wei@acme.example", ip="203.0.113.51", ua=_UA_CHROME),
+        )
+
+        self.alice = _Person(
+            "alice",
+            arn=f"arn:aws:iam::{a}:user/alice",
+            principal_id="AIDA" + _key(rng, 17),
+            ip="203.0.113.10",
+            ua=_UA_CHROME,
+        )
+        self.bob = _Person(
+            "bob",
+            arn=f"arn:aws:iam::{a}:user/bob",
+            principal_id="AIDA" + _key(rng, 17),
+            ip="198.51.100.23",
+            ua=_UA_FIREFOX,
+        )
+        self.root = _Person(
+            "root", arn=f"arn:aws:iam::{a}:root", principal_id=a, ip="203.0.113.10", ua=_UA_CHROME
+        )
+        self.batch_identity: Record = {
+            "type": "IAMUser",
+            "principalId": "AIDA" + _key(rng, 17),
+            "arn": f"arn:aws:iam::{a}:user/legacy-batch",
+            "accountId": a,
+            "accessKeyId": "AKIA" + _key(rng, 16),
+            "userName": "legacy-batch",
+        }
+        self.batch_ip = _public_ip(rng, (54,))
+        self.reports = f"acme-legacy-reports-{a}"
+
+        self.trail_key_arn = f"arn:aws:kms:{self.primary}:{a}:key/{_uuid(rng)}"
+        self.trail_arn = f"arn:aws:cloudtrail:{self.primary}:{a}:trail/{TRAIL_NAME}"
+        self.trail_bucket = f"acme-cloudtrail-{a}"
+
+
+class _Who:
+    """Who calls which service, and how: identity, account, region, address, agent, endpoint."""
+
+    __slots__ = (
+        "account",
+        "identity",
+        "ip",
+        "region",
+        "service",
+        "templates",
+        "tls",
+        "ua",
+        "vpce",
+    )
+
+    def __init__(
+        self,
+        service: str,
+        identity: Record,
+        *,
+        account: str,
+        region: str,
+        ip: str,
+        ua: str,
+        tls: Record | None = None,
+        vpce: str | None = None,
+    ) -> None:
+        self.service = service
         self.identity = identity
-        self.access_key = access_key
-        self.created = created
+        self.account = account
+        self.region = region
+        self.ip = ip
+        self.ua = ua
+        self.tls = tls
+        self.vpce = vpce
+        self.templates: dict[str, Record] = {}
+
+
+class _AppSession:
+    """Credentials of the app role held by one runtime (a Lambda function or an ECS task)."""
+
+    __slots__ = (
+        "access_key",
+        "cast",
+        "identity",
+        "ip",
+        "name",
+        "region",
+        "runtime",
+        "templates",
+        "token",
+        "who",
+    )
+
+    def __init__(self, cast: _Cast, runtime: str, region: str, *, name: str, ip: str) -> None:
+        self.cast = cast
+        self.runtime = runtime
+        self.region = region
         self.name = name
         self.ip = ip
-        self.token = token
-        self.invoked: dict[str, Record] = {}
-
-    def invoked_by(self, service: str) -> Record:
-        """Return this identity with ``invokedBy``, as logged when a service calls for it."""
-        found = self.invoked.get(service)
-        if found is None:
-            found = {**self.identity, "invokedBy": service}
-            self.invoked[service] = found
-        return found
+        self.access_key = ""
+        self.token = ""
+        self.identity: Record = {}
+        self.who: dict[str, _Who] = {}
+        self.templates: dict[str, Record] = {}
 
 
-# A console action: (eventSource prefix, eventName, global?, readOnly, request parameters).
+# A console action: (service, eventName, global?, readOnly, request parameters).
 _Params = Callable[["_Cast", str], Record | None]
-_ConsoleAction = tuple[str, str, bool, bool, _Params]
+_Action = tuple[str, str, bool, bool, _Params]
 
 
 def _none(_c: _Cast, _r: str) -> Record | None:
@@ -389,168 +460,99 @@ def _const(value: Record) -> _Params:
     return params
 
 
-_COMMON_READS: tuple[_ConsoleAction, ...] = (
-    ("ec2", "DescribeInstances", False, True, _const({"instancesSet": {}, "filterSet": {}})),
-    (
-        "ec2",
-        "DescribeSecurityGroups",
-        False,
-        True,
-        _const({"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}}),
-    ),
+def _bucket_params(kind: str) -> _Params:
+    def params(c: _Cast, r: str) -> Record | None:
+        bucket = c.regions[r].bucket
+        return {kind: "", "bucketName": bucket, "Host": f"{bucket}.s3.{r}.amazonaws.com"}
+
+    return params
+
+
+_NO_FILTER = _const({"instancesSet": {}, "filterSet": {}})
+_COMMON_READS: tuple[_Action, ...] = (
+    ("ec2", "DescribeInstances", False, True, _NO_FILTER),
+    ("ec2", "DescribeSecurityGroups", False, True,
+     _const({"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}})),
     ("ec2", "DescribeVpcs", False, True, _const({"vpcSet": {}, "filterSet": {}})),
     ("lambda", "ListFunctions20150331", False, True, _none),
-    (
-        "lambda",
-        "GetFunction20150331v2",
-        False,
-        True,
-        _const({"functionName": "app-backend-api"}),
-    ),
+    ("lambda", "GetFunction20150331v2", False, True, _const({"functionName": "app-backend-api"})),
     ("logs", "DescribeLogGroups", False, True, _const({"limit": 50})),
-    (
-        "logs",
-        "DescribeLogStreams",
-        False,
-        True,
-        _const(
-            {
-                "logGroupName": "/aws/lambda/app-backend-api",
-                "orderBy": "LastEventTime",
-                "descending": True,
-                "limit": 25,
-            }
-        ),
-    ),
+    ("logs", "DescribeLogStreams", False, True,
+     _const({"logGroupName": "/aws/lambda/app-backend-api", "orderBy": "LastEventTime",
+             "descending": True, "limit": 25})),
     ("monitoring", "DescribeAlarms", False, True, _const({"maxRecords": 100})),
     ("dynamodb", "DescribeTable", False, True, _const({"tableName": "orders"})),
     ("cloudformation", "DescribeStacks", False, True, _const({"stackName": "app-backend"})),
     ("s3", "ListBuckets", True, True, _const({"Host": "s3.amazonaws.com"})),
-    (
-        "s3",
-        "GetBucketPolicy",
-        False,
-        True,
-        lambda c, r: {"policy": "", "bucketName": c.regions[r].bucket, "Host": c.regions[r].s3_host},
-    ),
+    ("s3", "GetBucketPolicy", False, True, _bucket_params("policy")),
     ("sqs", "ListQueues", False, True, _none),
-    (
-        "secretsmanager",
-        "ListSecrets",
-        False,
-        True,
-        _const({"maxResults": 100, "includePlannedDeletion": False}),
-    ),
+    ("secretsmanager", "ListSecrets", False, True,
+     _const({"maxResults": 100, "includePlannedDeletion": False})),
     ("kms", "ListAliases", False, True, _none),
-)
+)  # fmt: skip
 
-_ADMIN_ACTIONS: tuple[_ConsoleAction, ...] = (
+_ADMIN_ACTIONS: tuple[_Action, ...] = (
     *_COMMON_READS,
     ("iam", "ListRoles", True, True, _none),
     ("iam", "GetRole", True, True, _const({"roleName": "app-backend"})),
     ("iam", "ListAttachedRolePolicies", True, True, _const({"roleName": "ci-deploy"})),
     ("iam", "ListRolePolicies", True, True, _const({"roleName": "app-backend"})),
-    (
-        "iam",
-        "GetPolicyVersion",
-        True,
-        True,
-        lambda c, r: {
-            "policyArn": f"arn:aws:iam::{c.account}:policy/ci-deploy-permissions",
-            "versionId": "v3",
-        },
-    ),
+    ("iam", "GetPolicyVersion", True, True,
+     lambda c, r: {"policyArn": f"arn:aws:iam::{c.account}:policy/ci-deploy-permissions",
+                   "versionId": "v3"}),
     ("iam", "GetAccountAuthorizationDetails", True, True, _const({"filter": ["Role", "User"]})),
     ("cloudfront", "ListDistributions2020_05_31", True, True, _none),
     ("organizations", "DescribeOrganization", True, True, _none),
     ("rds", "DescribeDBInstances", False, True, _none),
     ("ecs", "ListClusters", False, True, _none),
-    (
-        "ecs",
-        "DescribeServices",
-        False,
-        True,
-        _const({"cluster": "app", "services": ["app-worker"], "include": ["TAGS"]}),
-    ),
+    ("ecs", "DescribeServices", False, True,
+     _const({"cluster": "app", "services": ["app-worker"], "include": ["TAGS"]})),
     ("cloudtrail", "DescribeTrails", False, True, _const({"includeShadowTrails": True})),
-    (
-        "cloudtrail",
-        "LookupEvents",
-        False,
-        True,
-        _const({"maxResults": 50, "lookupAttributes": [{"attributeKey": "ReadOnly", "attributeValue": "false"}]}),
-    ),
+    ("cloudtrail", "LookupEvents", False, True,
+     _const({"maxResults": 50,
+             "lookupAttributes": [{"attributeKey": "ReadOnly", "attributeValue": "false"}]})),
     ("ssm", "DescribeParameters", False, True, _const({"maxResults": 50})),
-    (
-        "ssm",
-        "PutParameter",
-        False,
-        False,
-        _const(
-            {
-                "name": "/app/feature-flags",
-                "type": "String",
-                "overwrite": True,
-                "value": "HIDDEN_DUE_TO_SECURITY_REASONS",
-            }
-        ),
-    ),
-    (
-        "lambda",
-        "UpdateFunctionConfiguration20150331v2",
-        False,
-        False,
-        _const({"functionName": "app-backend-api", "timeout": 30, "memorySize": 1024}),
-    ),
-)
+    ("ssm", "PutParameter", False, False,
+     _const({"name": "/app/feature-flags", "type": "String", "overwrite": True,
+             "value": "HIDDEN_DUE_TO_SECURITY_REASONS"})),
+    ("lambda", "UpdateFunctionConfiguration20150331v2", False, False,
+     _const({"functionName": "app-backend-api", "timeout": 30, "memorySize": 1024})),
+)  # fmt: skip
 
-_DEV_ACTIONS: tuple[_ConsoleAction, ...] = (
+_DEV_ACTIONS: tuple[_Action, ...] = (
     *_COMMON_READS,
     ("iam", "GetRole", True, True, _const({"roleName": "app-backend"})),
     ("iam", "ListRoles", True, True, _none),
-    (
-        "sqs",
-        "GetQueueAttributes",
-        False,
-        True,
-        lambda c, r: {"queueUrl": c.regions[r].queue_url, "attributeNames": ["All"]},
-    ),
+    ("sqs", "GetQueueAttributes", False, True,
+     lambda c, r: {"queueUrl": c.regions[r].queue_url, "attributeNames": ["All"]}),
     ("kms", "DescribeKey", False, True, lambda c, r: {"keyId": c.regions[r].kms_arn}),
-    (
-        "s3",
-        "PutBucketTagging",
-        False,
-        False,
-        lambda c, r: {"tagging": "", "bucketName": c.regions[r].bucket, "Host": c.regions[r].s3_host},
-    ),
+    ("s3", "PutBucketTagging", False, False, _bucket_params("tagging")),
     ("ssm", "DescribeParameters", False, True, _const({"maxResults": 50})),
-)
+)  # fmt: skip
 
-_ANALYST_ACTIONS: tuple[_ConsoleAction, ...] = (
-    (
-        "ce",
-        "GetCostAndUsage",
-        True,
-        True,
-        _const(
-            {
-                "timePeriod": {"start": "2026-09-01", "end": "2026-10-01"},
-                "granularity": "MONTHLY",
-                "metrics": ["UnblendedCost"],
-                "groupBy": [{"type": "DIMENSION", "key": "SERVICE"}],
-            }
-        ),
-    ),
+_ANALYST_ACTIONS: tuple[_Action, ...] = (
+    ("ce", "GetCostAndUsage", True, True,
+     _const({"timePeriod": {"start": "2026-09-01", "end": "2026-10-01"},
+             "granularity": "MONTHLY", "metrics": ["UnblendedCost"],
+             "groupBy": [{"type": "DIMENSION", "key": "SERVICE"}]})),
     ("s3", "ListBuckets", True, True, _const({"Host": "s3.amazonaws.com"})),
     ("monitoring", "DescribeAlarms", False, True, _const({"maxRecords": 100})),
-    ("health", "DescribeEventAggregates", True, True, _const({"aggregateField": "eventTypeCategory"})),
+    ("health", "DescribeEventAggregates", True, True,
+     _const({"aggregateField": "eventTypeCategory"})),
     ("dynamodb", "DescribeTable", False, True, _const({"tableName": "orders"})),
-    ("ec2", "DescribeInstances", False, True, _const({"instancesSet": {}, "filterSet": {}})),
+    ("ec2", "DescribeInstances", False, True, _NO_FILTER),
     ("logs", "DescribeLogGroups", False, True, _const({"limit": 50})),
-)
+)  # fmt: skip
 
-# eventVersion by service: the data planes and newer consoles write 1.09, the rest 1.08.
-_VERSION_109 = frozenset({"s3", "dynamodb", "sqs", "lambda", "cloudformation", "cloudtrail"})
+
+_QUERY: Record = {
+    "tableName": "orders",
+    "indexName": "by-customer",
+    "keyConditionExpression": "customerId = :c",
+    "scanIndexForward": False,
+    "limit": 25,
+}
+_QUERY_ERROR = "Query condition missed key schema element: customerId"
 
 
 class _Synth:
@@ -565,67 +567,146 @@ class _Synth:
         events_per_day: int,
         accounts: tuple[str, ...],
         regions: tuple[str, ...],
+        raw: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
         self.clock = _Clock()
-        self.start_ms = _epoch_ms(start)
         self.start = start
+        self.start_ms = _epoch_ms(start)
         self.days = days
         self.events_per_day = events_per_day
         self.regions = regions
         self.casts = [_Cast(self.rng, i, a, regions) for i, a in enumerate(accounts)]
-        self.sessions: dict[tuple[int, str, str, int], _Session] = {}
-        self.tls: dict[tuple[str, str], Record] = {}
-        self.out: list[tuple[int, int, Record]] = []
+        self.sessions: dict[tuple[int, str, str, int], _AppSession] = {}
+        self.tls_cache: dict[tuple[str, bool], Record] = {}
+        self.console_templates: dict[tuple[int, str, str], tuple[Record, Record]] = {}
+        self.trail_templates: dict[tuple[int, str], Record] = {}
+        self.out: list[_Timed] = []
         self.seq = 0
+        # Pools of random hex, base64 and UUIDs, cut into IDs: far cheaper than a call per ID.
+        self.hex_pool = ""
+        self.hex_at = 0
+        self.b64_pool = ""
+        self.b64_at = 0
+        self.uuids: list[str] = []
+        self.b32_pool = ""
+        self.b32_at = 0
+        # With ``raw``, shared nested values go into records as pre-encoded JSON (write_trail
+        # encodes them once, not once per record); iter_records keeps plain dicts.
+        self.raw = raw
+        self.raw_cache: dict[int, tuple[Record, msgspec.Raw]] = {}
 
-    # ------------------------------------------------------------------ small random helpers
+    # ------------------------------------------------------------------ shared small values
+
+    def hex(self, length: int) -> str:
+        """Return ``length`` random lowercase hex digits."""
+        at = self.hex_at
+        end = at + length
+        if end > len(self.hex_pool):
+            self.hex_pool = self.rng.randbytes(4096).hex()
+            at, end = 0, length
+        self.hex_at = end
+        return self.hex_pool[at:end]
 
     def uuid(self) -> str:
-        h = self.rng.randbytes(16).hex()
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+        """Return a random (version 4) UUID."""
+        uuids = self.uuids
+        if not uuids:
+            self.more_uuids()
+        return uuids.pop()
+
+    def more_uuids(self) -> None:
+        """Refill the pool of UUIDs, a thousand at a time, with C-level byte work."""
+        raw = bytearray(self.rng.randbytes(16 * 1024))
+        raw[6::16] = raw[6::16].translate(_UUID_VERSION)
+        raw[8::16] = raw[8::16].translate(_UUID_VARIANT)
+        h = raw.hex()
+        self.uuids.extend(
+            [
+                f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-"
+                + h[i + 20 : i + 32]
+                for i in range(0, len(h), 32)
+            ]
+        )
+
+    def dynamodb_request_id(self) -> str:
+        """Return a request ID as DynamoDB writes them: 52 characters of base32hex."""
+        at = self.b32_at
+        if at + 52 > len(self.b32_pool):
+            self.b32_pool = self.rng.randbytes(52 * 64).translate(_BASE32HEX).decode()
+            at = 0
+        self.b32_at = at + 52
+        return self.b32_pool[at : at + 52]
+
+    def frozen(self, value: Record) -> Any:
+        """Return ``value``, pre-encoded once when records are made for write_trail."""
+        if not self.raw:
+            return value
+        key = id(value)
+        found = self.raw_cache.get(key)
+        if found is None or found[0] is not value:
+            if len(self.raw_cache) > 50_000:
+                self.raw_cache.clear()
+            found = (value, msgspec.Raw(_ENCODE(value)))
+            self.raw_cache[key] = found
+        return found[1]
+
+    def amz_id_2(self) -> str:
+        """Return a made-up S3 ``x-amz-id-2`` (base64 of 56 bytes)."""
+        at = self.b64_at
+        if at + 75 > len(self.b64_pool):
+            self.b64_pool = base64.b64encode(self.rng.randbytes(57 * 128)).decode()
+            at = 0
+        self.b64_at = at + 76
+        return self.b64_pool[at : at + 75] + "="
 
     def token(self) -> str:
+        """Return a made-up STS session token, as long as real ones are."""
         return "IQoJb3JpZ2luX2Vj" + base64.b64encode(self.rng.randbytes(540)).decode()
 
-    def host(self, service: str, region: str, *, tls13: bool = True) -> Record:
-        """Return the (shared) tlsDetails of a call to ``service`` in ``region``."""
-        key = (service, region if tls13 else region + "/1.2")
-        found = self.tls.get(key)
+    def tls(self, service: str, region: str, *, tls13: bool = True) -> Record:
+        """Return the (shared) tlsDetails of a call to ``service``'s endpoint in ``region``."""
+        host = _GLOBAL_HOSTS.get(service)
+        if host is None:
+            prefix = "api.ecr" if service == "ecr" else service
+            host = f"{prefix}.{region}.amazonaws.com"
+        return self.tls_host(host, tls13=tls13)
+
+    def tls_host(self, host: str, *, tls13: bool = True) -> Record:
+        """Return the (shared) tlsDetails of a call to ``host``."""
+        key = (host, tls13)
+        found = self.tls_cache.get(key)
         if found is None:
-            if service in ("iam", "cloudfront", "organizations", "ce", "health"):
-                name = f"{service}.amazonaws.com"
-            elif service == "sts-global":
-                name = "sts.amazonaws.com"
-            else:
-                name = f"{service}.{region}.amazonaws.com"
             found = {
                 "tlsVersion": "TLSv1.3" if tls13 else "TLSv1.2",
                 "cipherSuite": "TLS_AES_128_GCM_SHA256" if tls13 else "ECDHE-RSA-AES128-GCM-SHA256",
-                "clientProvidedHostHeader": name,
+                "clientProvidedHostHeader": host,
             }
-            self.tls[key] = found
+            if len(self.tls_cache) > 10_000:
+                self.tls_cache.clear()
+            self.tls_cache[key] = found
         return found
 
-    def emit(self, t: int, record: Record) -> None:
-        self.out.append((t, self.seq, record))
-        self.seq += 1
+    def first(self, c: _Cast, case: str, probability: float) -> bool:
+        """Return whether a rare case happens: always the first time in an account, then by chance.
+
+        Forcing the first time makes even a small corpus show every case.
+        """
+        if case not in c.shown:
+            c.shown.add(case)
+            return True
+        return self.rng.random() < probability
 
     # ------------------------------------------------------------------ the record itself
 
     def call(
         self,
         t: int,
-        identity: Record,
-        service: str,
+        who: _Who,
         name: str,
-        region: str,
-        ip: str,
-        ua: str,
         request: Record | None,
-        response: Record | None,
-        account: str,
         *,
+        response: Record | None = None,
         read_only: bool,
         error: tuple[str, str] | None = None,
         extra: Record | None = None,
@@ -635,31 +716,37 @@ class _Synth:
         api_version: str | None = None,
         data: bool = False,
         shared: bool = False,
-        vpce: str | None = None,
         details: Record | None = None,
-        tls: Record | None = None,
         console: bool = False,
+        template: bool = False,
     ) -> Record:
-        """Return one record with its keys in the order CloudTrail writes them."""
+        """Emit one record, its keys in the order CloudTrail writes them, and return it.
+
+        ``error`` is (errorCode, errorMessage); an empty code is left out, as for a failed
+        sign-in. ``request_id`` "" makes a UUID, None leaves the key out. A ``template`` is
+        returned with empty times and IDs, not emitted: ``fill`` copies it for each event.
+        """
         r: Record = {
-            "eventVersion": "1.09" if service in _VERSION_109 else "1.08",
-            "userIdentity": identity,
-            "eventTime": self.clock.stamp(t),
-            "eventSource": f"{service}.amazonaws.com",
+            "eventVersion": "1.09" if who.service in _VERSION_109 else "1.08",
+            "userIdentity": self.frozen(who.identity),
+            "eventTime": "" if template else self.clock.stamp(t),
+            "eventSource": f"{who.service}.amazonaws.com",
             "eventName": name,
-            "awsRegion": region,
-            "sourceIPAddress": ip,
-            "userAgent": ua,
+            "awsRegion": who.region,
+            "sourceIPAddress": who.ip,
+            "userAgent": who.ua,
         }
         if error is not None:
-            r["errorCode"], r["errorMessage"] = error
+            if error[0]:
+                r["errorCode"] = error[0]
+            r["errorMessage"] = error[1]
         r["requestParameters"] = request
         r["responseElements"] = response
         if extra is not None:
             r["additionalEventData"] = extra
         if request_id is not None:
-            r["requestID"] = request_id or self.uuid()
-        r["eventID"] = self.uuid()
+            r["requestID"] = request_id or ("" if template else self.uuid())
+        r["eventID"] = "" if template else self.uuid()
         r["readOnly"] = read_only
         if resources is not None:
             r["resources"] = resources
@@ -667,32 +754,112 @@ class _Synth:
         if api_version is not None:
             r["apiVersion"] = api_version
         r["managementEvent"] = not data
-        r["recipientAccountId"] = account
+        r["recipientAccountId"] = who.account
         if shared:
-            r["sharedEventID"] = self.uuid()
-        if vpce is not None:
-            r["vpcEndpointId"] = vpce
+            r["sharedEventID"] = "" if template else self.uuid()
+        if who.vpce is not None:
+            r["vpcEndpointId"] = who.vpce
         if details is not None:
             r["serviceEventDetails"] = details
         r["eventCategory"] = "Data" if data else "Management"
-        if tls is not None:
-            r["tlsDetails"] = tls
+        if who.tls is not None:
+            r["tlsDetails"] = self.frozen(who.tls)
         if console:
             r["sessionCredentialFromConsole"] = "true"
-        self.emit(t, r)
+        if not template:
+            self.out.append((t, self.seq, r))
+            self.seq += 1
         return r
 
-    def first(self, c: _Cast, case: str, probability: float) -> bool:
-        """Return True when a rare case happens: always the first time, then by chance."""
-        if case not in c.shown:
-            c.shown.add(case)
-            return True
-        return self.rng.random() < probability
+    def fill(
+        self, t: int, template: Record, request: Record | None, request_id: str = ""
+    ) -> Record:
+        """Emit a copy of ``template`` at ``t`` with ``request`` and new IDs; return it."""
+        r = template.copy()
+        r["eventTime"] = self.clock.stamp(t)
+        r["requestParameters"] = request
+        uuids = self.uuids
+        if len(uuids) < 2:
+            self.more_uuids()
+        r["requestID"] = request_id or uuids.pop()
+        r["eventID"] = uuids.pop()
+        if "sharedEventID" in r:
+            r["sharedEventID"] = self.uuid()
+        self.out.append((t, self.seq, r))
+        self.seq += 1
+        return r
+
+    def s3_object(
+        self,
+        t: int,
+        who: _Who,
+        name: str,
+        key: str,
+        *,
+        bucket: str,
+        size: int,
+        kms_arn: str | None = None,
+        error: tuple[str, str] | None = None,
+    ) -> None:
+        """Emit an S3 object data event (GetObject, PutObject) as CloudTrail logs it."""
+        put = name == "PutObject"
+        template = who.templates.get(name) if error is None else None
+        if template is None:
+            response = None
+            if put and kms_arn is not None:  # the bucket encrypts with its default KMS key
+                response = {
+                    "x-amz-server-side-encryption": "aws:kms",
+                    "x-amz-server-side-encryption-aws-kms-key-id": kms_arn,
+                    "x-amz-server-side-encryption-bucket-key-enabled": "true",
+                }
+            elif put:
+                response = {"x-amz-server-side-encryption": "AES256"}
+            sse = ("SSE_KMS" if kms_arn else "Default_SSE_S3") if put else "Default_SSE_S3"
+            template = self.call(
+                t,
+                who,
+                name,
+                None,
+                response=None if error else response,
+                read_only=not put,
+                error=error,
+                extra={
+                    "SignatureVersion": "SigV4",
+                    "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                    "bytesTransferredIn": 0,
+                    "SSEApplied": sse,
+                    "AuthenticationMethod": "AuthHeader",
+                    "x-amz-id-2": "",
+                    "bytesTransferredOut": 0,
+                },
+                resources=[],
+                data=True,
+                template=True,
+            )
+            if error is None:
+                who.templates[name] = template
+        r = self.fill(
+            t,
+            template,
+            {"bucketName": bucket, "Host": f"{bucket}.s3.{who.region}.amazonaws.com", "key": key},
+            self.hex(16).upper(),
+        )
+        extra = r["additionalEventData"].copy()
+        extra["x-amz-id-2"] = self.amz_id_2()
+        if put:
+            extra["bytesTransferredIn"] = size
+        else:
+            extra["bytesTransferredOut"] = 243 if error else size
+        r["additionalEventData"] = extra
+        r["resources"] = [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
+            _resource("AWS::S3::Bucket", f"arn:aws:s3:::{bucket}", who.account),
+        ]
 
     # ------------------------------------------------------------------ the application role
 
-    def app_session(self, c: _Cast, runtime: str, region: str, t: int) -> _Session:
-        """Return the app role session that a runtime holds at ``t`` (credentials rotate)."""
+    def app_session(self, c: _Cast, runtime: str, region: str, t: int) -> _AppSession:
+        """Return the app role session a runtime holds at ``t`` (its credentials rotate)."""
         period = 8 * _MS_HOUR if runtime == "lambda" else 12 * _MS_HOUR
         phase = c.app_phase[(runtime, region)]
         index = (t - phase) // period
@@ -700,118 +867,102 @@ class _Synth:
         session = self.sessions.get(key)
         if session is None:
             rng = self.rng
-            created = phase + index * period
-            name = "app-backend-api" if runtime == "lambda" else rng.randbytes(16).hex()
-            access_key = "ASIA" + _key(rng, 16)
-            identity = {
+            where = c.regions[region]
+            if runtime == "lambda":
+                session = _AppSession(
+                    c, runtime, region, name="app-backend-api", ip=rng.choice(where.app_ips)
+                )
+            else:
+                session = _AppSession(c, runtime, region, name=self.hex(32), ip=where.worker_ip)
+            session.access_key = "ASIA" + _key(rng, 16)
+            session.token = self.token()
+            session.identity = {
                 "type": "AssumedRole",
-                "principalId": f"{c.app_role_id}:{name}",
-                "arn": f"arn:aws:sts::{c.account}:assumed-role/app-backend/{name}",
+                "principalId": f"{c.app_role_id}:{session.name}",
+                "arn": f"arn:aws:sts::{c.account}:assumed-role/app-backend/{session.name}",
                 "accountId": c.account,
-                "accessKeyId": access_key,
+                "accessKeyId": session.access_key,
                 "sessionContext": {
                     "sessionIssuer": c.app_issuer,
                     "webIdFederationData": {},
                     "attributes": {
-                        "creationDate": self.clock.stamp(created),
+                        "creationDate": self.clock.stamp(phase + index * period),
                         "mfaAuthenticated": "false",
                     },
                 },
             }
-            where = c.regions[region]
-            ip = where.worker_ip if runtime == "ecs" else rng.choice(where.app_ips)
-            session = _Session(identity, access_key, created, name, ip, self.token())
             self.sessions[key] = session
         return session
 
-    def app_context(
-        self, c: _Cast, runtime: str, region: str, service: str, session: _Session
-    ) -> tuple[str, str | None]:
-        """Return the user agent and VPC endpoint of an app call to ``service``."""
-        if runtime == "lambda":
-            return _UA_LAMBDA, None
-        return _UA_ECS.format(service=service), c.regions[region].vpce.get(service)
+    def app_who(self, session: _AppSession, service: str) -> _Who:
+        """Return how the app calls ``service``: Lambda over the internet, ECS via endpoints."""
+        who = session.who.get(service)
+        if who is None:
+            ecs = session.runtime == "ecs"
+            region = session.region
+            where = session.cast.regions[region]
+            tls = self.tls(service, region)
+            if service == "s3":
+                tls = self.tls_host(f"{where.bucket}.s3.{region}.amazonaws.com")
+            who = _Who(
+                service,
+                session.identity,
+                account=session.cast.account,
+                region=region,
+                ip=session.ip,
+                ua=(_UA_ECS if ecs else _UA_LAMBDA).format(service=service),
+                tls=tls,
+                vpce=where.vpce.get(service) if ecs else None,
+            )
+            session.who[service] = who
+        return who
 
-    def s3_object(
-        self,
-        t: int,
-        c: _Cast,
-        region: str,
-        identity: Record,
-        ip: str,
-        ua: str,
-        name: str,
-        bucket: str,
-        key: str,
-        *,
-        size: int,
-        vpce: str | None = None,
-        error: tuple[str, str] | None = None,
-    ) -> Record:
-        """Return an S3 object data event (GetObject, PutObject) as CloudTrail logs it."""
-        rng = self.rng
-        put = name == "PutObject"
-        host = f"{bucket}.s3.{region}.amazonaws.com"
-        request: Record = {"bucketName": bucket, "Host": host, "key": key}
-        if put:
-            request["x-amz-server-side-encryption"] = "aws:kms"
-            request["x-amz-server-side-encryption-aws-kms-key-id"] = c.regions[region].kms_arn
-            request["x-amz-server-side-encryption-bucket-key-enabled"] = "true"
-        extra = {
-            "SignatureVersion": "SigV4",
-            "CipherSuite": "TLS_AES_128_GCM_SHA256",
-            "bytesTransferredIn": size if put else 0,
-            "SSEApplied": "SSE_KMS" if put else "Default_SSE_S3",
-            "AuthenticationMethod": "AuthHeader",
-            "x-amz-id-2": base64.b64encode(rng.randbytes(56)).decode(),
-            "bytesTransferredOut": 0 if put or error else size,
-        }
-        response = (
-            {
-                "x-amz-server-side-encryption": "aws:kms",
-                "x-amz-server-side-encryption-aws-kms-key-id": c.regions[region].kms_arn,
-                "x-amz-server-side-encryption-bucket-key-enabled": "true",
-            }
-            if put and error is None
-            else None
-        )
+    def app_template(self, session: _AppSession, step: str) -> Record:
+        """Return the template of an error-free app call to DynamoDB, SQS or KMS."""
+        where = session.cast.regions[session.region]
+        account = session.cast.account
+        if step == "SendMessage":
+            return self.call(
+                0,
+                self.app_who(session, "sqs"),
+                step,
+                {"queueUrl": where.queue_url, "messageBody": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+                read_only=False,
+                resources=[_resource("AWS::SQS::Queue", where.queue_arn, account)],
+                data=True,
+                template=True,
+            )
+        if step == "GenerateDataKey":
+            return self.call(
+                0,
+                self.app_who(session, "kms"),
+                step,
+                None,
+                read_only=True,
+                resources=[_resource("AWS::KMS::Key", where.kms_arn, account)],
+                template=True,
+            )
         return self.call(
-            t,
-            identity,
-            "s3",
-            name,
-            region,
-            ip,
-            ua,
-            request,
-            response,
-            c.account,
-            read_only=not put,
-            error=error,
-            extra=extra,
-            request_id=rng.randbytes(8).hex().upper(),
-            resources=[
-                {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
-                {"accountId": c.account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
-            ],
+            0,
+            self.app_who(session, "dynamodb"),
+            step,
+            None,
+            read_only=step != "PutItem",
+            resources=[_resource("AWS::DynamoDB::Table", where.table_arn, account)],
+            api_version="2012-08-10",
             data=True,
-            vpce=vpce,
-            tls=self.host("s3", region) if vpce is None else None,
+            template=True,
         )
 
-    def app_step(
-        self, step: str, t: int, c: _Cast, runtime: str, region: str, session: _Session
-    ) -> None:
-        """Emit one call of an app invocation: ``step`` names which."""
+    def app_step(self, step: str, t: int, session: _AppSession) -> None:
+        """Emit one call of an app invocation; ``step`` names the API."""
         rng = self.rng
-        where = c.regions[region]
-        identity = session.identity
-        account = c.account
-        order = f"{rng.getrandbits(48):012x}"
-        day = self.clock.stamp(t)[:10]
+        c = session.cast
+        order = self.hex(12)
         if step in ("GetObject", "PutObject"):
-            ua, vpce = self.app_context(c, runtime, region, "s3", session)
-            if runtime == "ecs":
+            where = c.regions[session.region]
+            day = self.clock.stamp(t)[:10]
+            if session.runtime == "ecs":
                 key = f"exports/daily/{day}/batch-{order[:6]}.csv.gz"
             elif rng.random() < 0.7:
                 key = f"orders/{day[:7]}/{order}.json"
@@ -820,105 +971,67 @@ class _Synth:
             error = None
             if step == "GetObject" and self.first(c, "NoSuchKey", 0.03):
                 error = ("NoSuchKey", "The specified key does not exist.")
+            size = 400 + int(rng.random() * 90_000)
+            who = self.app_who(session, "s3")
             self.s3_object(
                 t,
-                c,
-                region,
-                identity,
-                session.ip,
-                ua,
+                who,
                 step,
-                where.bucket,
                 key,
-                size=rng.randrange(400, 90_000),
-                vpce=vpce,
+                bucket=where.bucket,
+                size=size,
+                kms_arn=where.kms_arn,
                 error=error,
             )
             return
-        if step in ("GetItem", "PutItem", "Query"):
-            ua, vpce = self.app_context(c, runtime, region, "dynamodb", session)
-            error = None
-            if step == "Query":
-                request: Record = {
-                    "tableName": "orders",
-                    "indexName": "by-customer",
-                    "keyConditionExpression": "customerId = :c",
-                    "scanIndexForward": False,
-                    "limit": 25,
-                }
-                if self.first(c, "ValidationException", 0.01):
-                    error = (
-                        "ValidationException",
-                        "Query condition missed key schema element: customerId",
-                    )
-            else:
-                request = {"tableName": "orders", "key": {"pk": f"ORDER#{order}", "sk": "META"}}
-                if step == "GetItem":
-                    request["consistentRead"] = False
-                else:
-                    request["conditionExpression"] = "attribute_not_exists(pk)"
-            self.call(
-                t,
-                identity,
-                "dynamodb",
-                step,
-                region,
-                session.ip,
-                ua,
-                request,
-                None,
-                account,
-                read_only=step != "PutItem",
-                error=error,
-                resources=[_resource("AWS::DynamoDB::Table", where.table_arn, account)],
-                api_version="2012-08-10",
-                data=True,
-                vpce=vpce,
-                tls=self.host("dynamodb", region),
-            )
-            return
-        if step == "SendMessage":
-            ua, vpce = self.app_context(c, runtime, region, "sqs", session)
-            self.call(
-                t,
-                identity,
-                "sqs",
-                "SendMessage",
-                region,
-                session.ip,
-                ua,
-                {"queueUrl": where.queue_url, "messageBody": "HIDDEN_DUE_TO_SECURITY_REASONS"},
-                {"mD5OfMessageBody": rng.randbytes(16).hex(), "messageId": self.uuid()},
-                account,
-                read_only=False,
-                resources=[_resource("AWS::SQS::Queue", where.queue_arn, account)],
-                data=True,
-                vpce=vpce,
-                tls=self.host("sqs", region),
-            )
-            return
-        # GenerateDataKey: envelope encryption of an order's payload, called directly.
-        ua, vpce = self.app_context(c, runtime, region, "kms", session)
-        self.call(
-            t,
-            identity,
-            "kms",
-            "GenerateDataKey",
-            region,
-            session.ip,
-            ua,
-            {
+        if step == "Query":
+            request: Record | None = _QUERY
+            if self.first(c, "ValidationException", 0.01):
+                table = c.regions[session.region].table_arn
+                self.call(
+                    t,
+                    self.app_who(session, "dynamodb"),
+                    step,
+                    request,
+                    read_only=True,
+                    error=("ValidationException", _QUERY_ERROR),
+                    resources=[_resource("AWS::DynamoDB::Table", table, c.account)],
+                    api_version="2012-08-10",
+                    data=True,
+                )
+                return
+        elif step == "GetItem":
+            request = {
+                "tableName": "orders",
+                "key": {"pk": "ORDER#" + order, "sk": "META"},
+                "consistentRead": False,
+            }
+        elif step == "PutItem":
+            request = {
+                "tableName": "orders",
+                "key": {"pk": "ORDER#" + order, "sk": "META"},
+                "conditionExpression": "attribute_not_exists(pk)",
+            }
+        elif step == "SendMessage":
+            request = None
+        else:
+            request = {
                 "keyId": "alias/app-backend",
-                "encryptionContext": {"service": "app-backend", "order": order},
                 "keySpec": "AES_256",
-            },
-            None,
-            account,
-            read_only=True,
-            resources=[_resource("AWS::KMS::Key", where.kms_arn, account)],
-            vpce=vpce,
-            tls=self.host("kms", region),
+                "encryptionContext": {"service": "app-backend", "order": order},
+            }
+        templates = session.templates
+        found = templates.get(step)
+        if found is None:
+            found = templates[step] = self.app_template(session, step)
+        if request is None:  # SendMessage: the request is the same each time
+            request = found["requestParameters"]
+        request_id = (
+            "" if step in ("SendMessage", "GenerateDataKey") else self.dynamodb_request_id()
         )
+        r = self.fill(t, found, request, request_id)
+        if step == "SendMessage":
+            r["responseElements"] = {"mD5OfMessageBody": self.hex(32), "messageId": self.uuid()}
 
     def ep_app(self, c: _Cast, region: str, t: int, n: int, runtime: str) -> None:
         """Emit one invocation of the app (a Lambda request or an ECS job): ``n`` calls."""
@@ -926,135 +1039,131 @@ class _Synth:
         session = self.app_session(c, runtime, region, t)
         roll = rng.random()
         if runtime == "ecs":
-            steps: tuple[str, ...] = ("GetObject", "PutItem", "PutObject", "SendMessage")
+            steps: tuple[str, ...] = ("GetObject", "PutItem", "SendMessage", "PutObject")
         elif roll < 0.4:
-            steps = ("GetItem", "GetObject", "GetItem", "GetObject")
+            steps = ("GetItem", "GetItem", "GetObject", "Query")
         elif roll < 0.7:
-            steps = ("PutItem", "GenerateDataKey", "PutObject", "SendMessage")
+            steps = ("PutItem", "SendMessage", "GenerateDataKey", "PutObject")
         else:
             steps = ("Query", "GetItem", "GetObject", "GetItem")
         for i in range(n):
-            self.app_step(steps[i % 4], t, c, runtime, region, session)
-            t += rng.randrange(5, 400)
+            self.app_step(steps[i % 4], t, session)
+            t += 5 + int(rng.random() * 395)
 
     def ep_cold_start(self, c: _Cast, region: str, t: int, n: int, runtime: str) -> None:
-        """Emit a runtime getting new app role credentials, then reading its secret."""
+        """Emit a runtime getting new app role credentials from STS, then reading its secret."""
         rng = self.rng
         session = self.app_session(c, runtime, region, t)
-        account = c.account
         where = c.regions[region]
         service = "lambda.amazonaws.com" if runtime == "lambda" else "ecs-tasks.amazonaws.com"
-        response: Record = {
-            "credentials": {
-                "accessKeyId": session.access_key,
-                "sessionToken": session.token,
-                "expiration": _expiration(t + 12 * _MS_HOUR),
-            }
+        expires = _expiration(t + (12 if runtime == "lambda" else 6) * _MS_HOUR)
+        credentials = {
+            "accessKeyId": session.access_key,
+            "sessionToken": session.token,
+            "expiration": expires,
         }
+        response: Record = {"credentials": credentials}
         if runtime == "ecs":
             response["assumedRoleUser"] = {
                 "assumedRoleId": f"{c.app_role_id}:{session.name}",
                 "arn": session.identity["arn"],
             }
-        steps = 0
+        aws = _Who(
+            "sts",
+            _service_identity(service),
+            account=c.account,
+            region=region,
+            ip=service,
+            ua=service,
+        )
         self.call(
             t,
-            {"type": "AWSService", "invokedBy": service},
-            "sts",
+            aws,
             "AssumeRole",
-            region,
-            service,
-            service,
             {"roleArn": c.app_role_arn, "roleSessionName": session.name},
-            response,
-            account,
+            response=response,
             read_only=True,
-            resources=[_resource("AWS::IAM::Role", c.app_role_arn, account)],
+            resources=[_resource("AWS::IAM::Role", c.app_role_arn, c.account)],
             shared=True,
         )
-        steps += 1
-        while steps < n:
+        secret_id = where.secret_arn.split(":secret:")[1][:-7]
+        for i in range(1, n):
             t += rng.randrange(80, 900)
-            ua, vpce = self.app_context(c, runtime, region, "secretsmanager", session)
-            version = self.uuid().upper()
+            if i % 2:
+                self.call(
+                    t,
+                    self.app_who(session, "secretsmanager"),
+                    "GetSecretValue",
+                    {"secretId": secret_id},
+                    read_only=True,
+                )
+                continue
+            # Secrets Manager decrypts the secret with KMS on the caller's behalf.
+            invoked = _Who(
+                "kms",
+                {**session.identity, "invokedBy": "secretsmanager.amazonaws.com"},
+                account=c.account,
+                region=region,
+                ip="secretsmanager.amazonaws.com",
+                ua="secretsmanager.amazonaws.com",
+            )
+            context = {"SecretARN": where.secret_arn, "SecretVersionId": self.uuid().upper()}
             self.call(
                 t,
-                session.identity,
-                "secretsmanager",
-                "GetSecretValue",
-                region,
-                session.ip,
-                ua,
-                {"secretId": where.secret_arn.split(":secret:")[1][:-7]},
-                None,
-                account,
-                read_only=True,
-                vpce=vpce,
-                tls=self.host("secretsmanager", region),
-            )
-            steps += 1
-            if steps >= n:
-                break
-            self.call(
-                t + rng.randrange(3, 40),
-                session.invoked_by("secretsmanager.amazonaws.com"),
-                "kms",
+                invoked,
                 "Decrypt",
-                region,
-                "secretsmanager.amazonaws.com",
-                "secretsmanager.amazonaws.com",
-                {
-                    "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
-                    "encryptionContext": {
-                        "SecretARN": where.secret_arn,
-                        "SecretVersionId": version,
-                    },
-                },
-                None,
-                account,
+                {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context},
                 read_only=True,
-                resources=[_resource("AWS::KMS::Key", where.kms_arn, account)],
+                resources=[_resource("AWS::KMS::Key", where.kms_arn, c.account)],
             )
-            steps += 1
 
     def ep_trail_key(self, c: _Cast, region: str, t: int, n: int) -> None:
-        """Emit CloudTrail itself asking KMS for data keys to encrypt log files it delivers."""
-        for _ in range(n):
-            self.call(
-                t,
-                {"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"},
+        """Emit CloudTrail asking KMS for data keys to encrypt the log files it delivers."""
+        template = self.trail_templates.get((c.index, region))
+        if template is None:
+            aws = _Who(
                 "kms",
+                _service_identity("cloudtrail.amazonaws.com"),
+                account=c.account,
+                region=region,
+                ip="cloudtrail.amazonaws.com",
+                ua="cloudtrail.amazonaws.com",
+            )
+            request = {
+                "keyId": c.trail_key_arn,
+                "encryptionContext": {"aws:cloudtrail:arn": c.trail_arn},
+                "keySpec": "AES_256",
+            }
+            template = self.trail_templates[(c.index, region)] = self.call(
+                t,
+                aws,
                 "GenerateDataKey",
-                region,
-                "cloudtrail.amazonaws.com",
-                "cloudtrail.amazonaws.com",
-                {
-                    "keyId": c.trail_key_arn,
-                    "encryptionContext": {"aws:cloudtrail:arn": c.trail_arn},
-                    "keySpec": "AES_256",
-                },
-                None,
-                c.account,
+                request,
                 read_only=True,
                 resources=[_resource("AWS::KMS::Key", c.trail_key_arn, c.account)],
                 shared=True,
+                template=True,
             )
-            t += self.rng.randrange(1000, 30_000)
+        for _ in range(n):
+            self.fill(t, template, template["requestParameters"])
+            t += self.rng.randrange(1_000, 30_000)
 
     def ep_rotate_key(self, c: _Cast, region: str, t: int, n: int) -> None:
-        """Emit KMS rotating a key on its own: an ``AwsServiceEvent``."""
+        """Emit KMS rotating the app's key on its own: an ``AwsServiceEvent``."""
         where = c.regions[region]
+        aws = _Who(
+            "kms",
+            {"accountId": c.account, "invokedBy": _INTERNAL},
+            account=c.account,
+            region=region,
+            ip=_INTERNAL,
+            ua=_INTERNAL,
+        )
         self.call(
             t,
-            {"accountId": c.account, "invokedBy": _INTERNAL},
-            "kms",
+            aws,
             "RotateKey",
-            region,
-            _INTERNAL,
-            _INTERNAL,
             None,
-            None,
-            c.account,
             read_only=False,
             request_id=None,
             resources=[_resource("AWS::KMS::Key", where.kms_arn, c.account)],
@@ -1065,7 +1174,7 @@ class _Synth:
     # ------------------------------------------------------------------ CI through GitHub OIDC
 
     def ep_ci(self, c: _Cast, region: str, t: int, n: int) -> None:
-        """Emit one GitHub Actions deploy run of ``n`` calls by ``role/ci-deploy``."""
+        """Emit one GitHub Actions deploy run by ``role/ci-deploy``: ``n`` calls."""
         rng = self.rng
         account = c.account
         where = c.regions[region]
@@ -1087,106 +1196,36 @@ class _Synth:
             },
         }
         artifact = f"builds/app-backend/{sha}.zip"
-        canary = f"arn:aws:lambda:{region}:{account}:function:app-backend-canary"
+        code = {"s3Bucket": c.artifacts, "s3Key": artifact}
+        canary_arn = f"arn:aws:lambda:{region}:{account}:function:app-backend-canary"
 
-        def sts_web_identity(t: int) -> None:
-            self.call(
-                t,
-                {
-                    "type": "WebIdentityUser",
-                    "principalId": f"{c.oidc_arn}:sts.amazonaws.com:{subject}",
-                    "userName": subject,
-                    "identityProvider": c.oidc_arn,
-                },
-                "sts",
-                "AssumeRoleWithWebIdentity",
-                region,
-                ip,
-                _UA_GITHUB.format(service="sts"),
-                {
-                    "roleArn": c.ci_role_arn,
-                    "roleSessionName": "GitHubActions",
-                    "durationSeconds": 3600,
-                },
-                {
-                    "credentials": {
-                        "accessKeyId": access_key,
-                        "sessionToken": self.token(),
-                        "expiration": _expiration(t + _MS_HOUR),
-                    },
-                    "subjectFromWebIdentityToken": subject,
-                    "assumedRoleUser": {
-                        "assumedRoleId": f"{c.ci_role_id}:GitHubActions",
-                        "arn": session_arn,
-                    },
-                    "provider": c.oidc_arn,
-                    "audience": "sts.amazonaws.com",
-                },
-                account,
-                read_only=True,
-                extra={"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
-                resources=[_resource("AWS::IAM::Role", c.ci_role_arn, account)],
-                tls=self.host("sts", region),
-            )
-
-        def simple(
-            service: str,
-            name: str,
-            request: Record | None,
-            response: Record | None = None,
-            *,
-            read_only: bool = True,
-            error: tuple[str, str] | None = None,
-            api: str | None = None,
-        ) -> Callable[[int], None]:
-            def step(t: int) -> None:
-                self.call(
-                    t,
-                    identity,
-                    service,
-                    name,
-                    region,
-                    ip,
-                    _UA_CLI.format(command=f"{service}.{name.lower()}")
-                    if service == "cloudformation"
-                    else _UA_GITHUB.format(service=service),
-                    request,
-                    response,
-                    account,
-                    read_only=read_only,
-                    error=error,
-                    api_version=api,
-                    tls=self.host(service, region),
-                )
-
-            return step
-
-        def put_artifact(t: int) -> None:
-            self.s3_object(
-                t,
-                c,
-                c.primary,
+        def by(service: str) -> _Who:
+            if service == "cloudformation":
+                ua = _UA_CLI.format(command="cloudformation.deploy")
+            else:
+                ua = _UA_GITHUB.format(service=service)
+            return _Who(
+                service,
                 identity,
-                ip,
-                _UA_GITHUB.format(service="s3"),
-                "PutObject",
-                c.artifacts,
-                artifact,
-                size=rng.randrange(2_000_000, 9_000_000),
+                account=account,
+                region=region,
+                ip=ip,
+                ua=ua,
+                tls=self.tls(service, region),
             )
 
-        def function_config(name: str, arn: str) -> Record:
+        def function(name: str, arn: str, at: int) -> Record:
             return {
                 "functionName": name,
                 "functionArn": arn,
-                "runtime": "python3.12",
+                "runtime": "nodejs20.x",
                 "role": c.app_role_arn,
-                "handler": "app.handler",
+                "handler": "index.handler",
                 "codeSize": rng.randrange(2_000_000, 9_000_000),
                 "description": "",
                 "timeout": 30,
                 "memorySize": 1024,
-                "lastModified": self.clock.stamp(t)[:-1] + ".000+0000",
+                "lastModified": self.clock.stamp(at)[:-1] + ".000+0000",
                 "codeSha256": base64.b64encode(rng.randbytes(32)).decode(),
                 "version": "$LATEST",
                 "tracingConfig": {"mode": "PassThrough"},
@@ -1202,65 +1241,133 @@ class _Synth:
                 "loggingConfig": {"logFormat": "Text", "logGroup": f"/aws/lambda/{name}"},
             }
 
-        code = {"s3Bucket": c.artifacts, "s3Key": artifact}
-        update_stack_error = None
+        def web_identity(at: int) -> None:
+            web_user = {
+                "type": "WebIdentityUser",
+                "principalId": f"{c.oidc_arn}:sts.amazonaws.com:{subject}",
+                "userName": subject,
+                "identityProvider": c.oidc_arn,
+            }
+            credentials = {
+                "accessKeyId": access_key,
+                "sessionToken": self.token(),
+                "expiration": _expiration(at + _MS_HOUR),
+            }
+            self.call(
+                at,
+                _Who(
+                    "sts",
+                    web_user,
+                    account=account,
+                    region=region,
+                    ip=ip,
+                    ua=_UA_GITHUB.format(service="sts"),
+                    tls=self.tls("sts", region),
+                ),
+                "AssumeRoleWithWebIdentity",
+                {
+                    "roleArn": c.ci_role_arn,
+                    "roleSessionName": "GitHubActions",
+                    "durationSeconds": 3600,
+                },
+                response={
+                    "credentials": credentials,
+                    "subjectFromWebIdentityToken": subject,
+                    "assumedRoleUser": {
+                        "assumedRoleId": f"{c.ci_role_id}:GitHubActions",
+                        "arn": session_arn,
+                    },
+                    "provider": c.oidc_arn,
+                    "audience": "sts.amazonaws.com",
+                },
+                read_only=True,
+                extra={"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
+                resources=[_resource("AWS::IAM::Role", c.ci_role_arn, account)],
+            )
+
+        def put_artifact(at: int) -> None:
+            who = _Who(
+                "s3",
+                identity,
+                account=account,
+                region=c.primary,
+                ip=ip,
+                ua=_UA_GITHUB.format(service="s3"),
+                tls=self.tls_host(f"{c.artifacts}.s3.{c.primary}.amazonaws.com"),
+            )
+            size = rng.randrange(2_000_000, 9_000_000)
+            self.s3_object(at, who, "PutObject", artifact, bucket=c.artifacts, size=size)
+
+        def api(service: str, name: str, request: Record | None, **options: Any) -> _Step:
+            def step(at: int) -> None:
+                opts = {"read_only": True, **options}
+                if service == "lambda":
+                    opts["api_version"] = "2015-03-31"
+                    if (
+                        name.startswith(("UpdateFunction", "CreateFunction"))
+                        and "error" not in opts
+                    ):
+                        function_name = request["functionName"] if request else ""
+                        arn = canary_arn if "canary" in function_name else where.function_arn
+                        opts["response"] = function(function_name, arn, at)
+                self.call(at, by(service), name, request, **opts)
+
+            return step
+
+        stack_error = None
         roll = rng.random()
         if roll < 0.05:
-            update_stack_error = (
-                "AccessDenied",
-                _denied(session_arn, "cloudformation:UpdateStack", where.stack_arn),
-            )
+            message = _denied(session_arn, "cloudformation:UpdateStack", where.stack_arn)
+            stack_error = ("AccessDenied", message)
         elif roll < 0.25:
-            update_stack_error = ("ValidationError", "No updates are to be performed.")
-        steps: list[Callable[[int], None]] = [
-            sts_web_identity,
-            simple("sts", "GetCallerIdentity", None),
-            simple("ecr", "GetAuthorizationToken", {"registryIds": [account]}),
+            stack_error = ("ValidationError", "No updates are to be performed.")
+        template = f"https://{c.artifacts}.s3.amazonaws.com/templates/{sha}.yaml"
+        update_stack = {
+            "stackName": "app-backend",
+            "templateURL": template,
+            "parameters": [{"parameterKey": "CodeVersion", "parameterValue": sha[:12]}],
+            "capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        }
+        get_function = api("lambda", "GetFunction20150331v2", {"functionName": "app-backend-api"})
+        describe_stack = api("cloudformation", "DescribeStacks", {"stackName": "app-backend"})
+        steps: list[_Step] = [
+            web_identity,
+            api("sts", "GetCallerIdentity", None),
+            api("ecr", "GetAuthorizationToken", {"registryIds": [account]}),
             put_artifact,
-            simple("cloudformation", "DescribeStacks", {"stackName": "app-backend"}),
-            simple(
+            describe_stack,
+            api(
                 "cloudformation",
                 "UpdateStack",
-                {
-                    "stackName": "app-backend",
-                    "templateURL": f"https://{c.artifacts}.s3.amazonaws.com/templates/{sha}.yaml",
-                    "parameters": [{"parameterKey": "CodeVersion", "parameterValue": sha[:12]}],
-                    "capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-                },
-                None if update_stack_error else {"stackId": where.stack_arn},
+                update_stack,
                 read_only=False,
-                error=update_stack_error,
+                error=stack_error,
+                response=None if stack_error else {"stackId": where.stack_arn},
             ),
-            simple(
-                "lambda",
-                "GetFunction20150331v2",
-                {"functionName": "app-backend-api"},
-                api="2015-03-31",
-            ),
-            simple(
+            get_function,
+            api(
                 "lambda",
                 "UpdateFunctionCode20150331v2",
                 {"functionName": "app-backend-api", **code, "publish": False, "dryRun": False},
-                function_config("app-backend-api", where.function_arn),
                 read_only=False,
-                api="2015-03-31",
             ),
         ]
-        if self.first(c, "ci-canary", 0.12):
+        # Now and then the run tries to create a canary function, passing the app role to it.
+        if n >= len(steps) + 2 and self.first(c, "ci-canary", 0.12):
+            missing = ("ResourceNotFoundException", f"Function not found: {canary_arn}")
             steps.append(
-                simple(
+                api(
                     "lambda",
                     "GetFunction20150331v2",
                     {"functionName": "app-backend-canary"},
-                    error=("ResourceNotFoundException", f"Function not found: {canary}"),
-                    api="2015-03-31",
+                    error=missing,
                 )
             )
             create = {
                 "functionName": "app-backend-canary",
-                "runtime": "python3.12",
+                "runtime": "nodejs20.x",
                 "role": c.app_role_arn,
-                "handler": "app.handler",
+                "handler": "index.handler",
                 "code": code,
                 "description": "canary",
                 "timeout": 30,
@@ -1269,91 +1376,26 @@ class _Synth:
                 "packageType": "Zip",
                 "architectures": ["arm64"],
             }
-            if self.first(c, "ci-passrole-denied", 0.6):
-                error = (
-                    "AccessDeniedException",
-                    _denied(session_arn, "iam:PassRole", c.app_role_arn),
-                )
+            if self.first(c, "PassRole-denied", 0.6):
+                denied = _denied(session_arn, "iam:PassRole", c.app_role_arn)
                 steps.append(
-                    simple(
+                    api(
                         "lambda",
                         "CreateFunction20150331",
                         create,
                         read_only=False,
-                        error=error,
-                        api="2015-03-31",
+                        error=("AccessDeniedException", denied),
                     )
                 )
             else:
-                steps.append(
-                    simple(
-                        "lambda",
-                        "CreateFunction20150331",
-                        create,
-                        function_config("app-backend-canary", canary),
-                        read_only=False,
-                        api="2015-03-31",
-                    )
-                )
-        poll = (
-            simple(
-                "lambda",
-                "GetFunction20150331v2",
-                {"functionName": "app-backend-api"},
-                api="2015-03-31",
-            ),
-            simple("cloudformation", "DescribeStacks", {"stackName": "app-backend"}),
-        )
+                steps.append(api("lambda", "CreateFunction20150331", create, read_only=False))
         while len(steps) < n:
-            steps.append(poll[len(steps) % 2])
+            steps.append(get_function if len(steps) % 2 else describe_stack)
         for step in steps[:n]:
             step(t)
             t += rng.randrange(800, 25_000)
 
     # ------------------------------------------------------------------ people at the console
-
-    def console_calls(
-        self,
-        c: _Cast,
-        t: int,
-        n: int,
-        identity: Record,
-        person: _Person,
-        actions: tuple[_ConsoleAction, ...],
-        *,
-        denied: Callable[[int], bool] | None = None,
-    ) -> None:
-        """Emit ``n`` console calls by a signed-in person, from ``t`` on."""
-        rng = self.rng
-        account = c.account
-        regions = tuple(c.regions)
-        for _ in range(n):
-            t += rng.randrange(2_000, 45_000)
-            if denied is not None and denied(t):
-                continue
-            service, name, is_global, read_only, params = rng.choice(actions)
-            if is_global:
-                region = GLOBAL_REGION
-                params_region = c.primary
-            else:
-                region = c.primary if rng.random() < 0.8 else rng.choice(regions)
-                params_region = region
-            ua = _UA_S3_CONSOLE if service == "s3" else _INTERNAL
-            self.call(
-                t,
-                identity,
-                service,
-                name,
-                region,
-                person.ip,
-                ua,
-                params(c, params_region),
-                None,
-                account,
-                read_only=read_only,
-                api_version="2012-08-10" if service == "dynamodb" else None,
-                console=True,
-            )
 
     def console_login(
         self,
@@ -1365,129 +1407,92 @@ class _Synth:
         mfa: str | None,
         failed: bool = False,
     ) -> None:
-        """Emit a ``ConsoleLogin`` sign-in event."""
+        """Emit a ``ConsoleLogin`` sign-in event, successful or not."""
         extra: Record = {
             "LoginTo": f"https://console.aws.amazon.com/console/home?region={c.primary}",
             "MobileVersion": "No",
         }
         if mfa is not None:
             extra["MFAIdentifier"] = mfa
-            extra["MFAUsed"] = "Yes"
-        else:
-            extra["MFAUsed"] = "No"
+        extra["MFAUsed"] = "Yes" if mfa is not None else "No"
+        who = _Who(
+            "signin",
+            identity,
+            account=c.account,
+            region=GLOBAL_REGION,
+            ip=person.ip,
+            ua=person.ua,
+            tls=self.tls("signin", GLOBAL_REGION),
+        )
         self.call(
             t,
-            identity,
-            "signin",
+            who,
             "ConsoleLogin",
-            GLOBAL_REGION,
-            person.ip,
-            person.ua,
             None,
-            {"ConsoleLogin": "Failure" if failed else "Success"},
-            c.account,
+            response={"ConsoleLogin": "Failure" if failed else "Success"},
             read_only=False,
             error=("", "Failed authentication") if failed else None,
             extra=extra,
             request_id=None,
             event_type="AwsConsoleSignIn",
-            tls=self.host("signin", GLOBAL_REGION),
         )
-        if failed:
-            # A failed sign-in has an errorMessage and no errorCode.
-            record = self.out[-1][2]
-            del record["errorCode"]
 
-    def ep_sso(self, c: _Cast, region: str, t: int, n: int) -> None:
-        """Emit an IAM Identity Center sign-in to the console, then ``n - 2`` console calls."""
+    def console_calls(
+        self,
+        c: _Cast,
+        t: int,
+        n: int,
+        *,
+        identity: Record,
+        person: _Person,
+        actions: tuple[_Action, ...],
+    ) -> None:
+        """Emit ``n`` console calls by a signed-in person after ``t``, picked from ``actions``."""
         rng = self.rng
-        account = c.account
-        person = rng.choice(c.sso_people)
-        access_key = "ASIA" + _key(rng, 16)
-        session_arn = f"arn:aws:sts::{account}:assumed-role/{c.sso_role_name}/{person.email}"
-        context = {
-            "sessionIssuer": c.sso_issuer,
-            "webIdFederationData": {},
-            "attributes": {"creationDate": self.clock.stamp(t), "mfaAuthenticated": "false"},
-        }
-        self.call(
-            t,
-            {
-                "type": "SAMLUser",
-                "principalId": f"{c.saml_idp}:{person.email}",
-                "userName": person.email,
-                "identityProvider": c.saml_idp,
-            },
-            "sts",
-            "AssumeRoleWithSAML",
-            GLOBAL_REGION,
-            person.ip,
-            person.ua,
-            {
-                "sAMLAssertionID": "_" + self.uuid(),
-                "roleSessionName": person.email,
-                "roleArn": c.sso_role_arn,
-                "principalArn": c.saml_provider_arn,
-                "durationSeconds": 43200,
-            },
-            {
-                "credentials": {
-                    "accessKeyId": access_key,
-                    "sessionToken": self.token(),
-                    "expiration": _expiration(t + 12 * _MS_HOUR),
-                },
-                "assumedRoleUser": {
-                    "assumedRoleId": f"{c.sso_role_id}:{person.email}",
-                    "arn": session_arn,
-                },
-                "subject": person.email,
-                "subjectType": "persistent",
-                "issuer": f"https://portal.sso.{c.sso_region}.amazonaws.com/saml/assertion/"
-                + base64.b64encode(rng.randbytes(24)).decode(),
-                "audience": "https://signin.aws.amazon.com/saml",
-                "nameQualifier": c.saml_idp,
-            },
-            account,
-            read_only=True,
-            resources=[
-                _resource("AWS::IAM::Role", c.sso_role_arn, account),
-                _resource("AWS::IAM::SAMLProvider", c.saml_provider_arn, account),
-            ],
-        )
-        if n < 2:
-            return
-        t += rng.randrange(500, 3_000)
-        self.console_login(
-            t,
-            c,
-            {
-                "type": "AssumedRole",
-                "principalId": f"{c.sso_role_id}:{person.email}",
-                "arn": session_arn,
-                "accountId": account,
-                "sessionContext": context,
-            },
-            person,
-            mfa=None,
-        )
-        identity = {
-            "type": "AssumedRole",
-            "principalId": f"{c.sso_role_id}:{person.email}",
-            "arn": session_arn,
-            "accountId": account,
-            "accessKeyId": access_key,
-            "sessionContext": context,
-        }
-        self.console_calls(c, t, n - 2, identity, person, _ADMIN_ACTIONS)
+        regions = tuple(c.regions)
+        templates = self.console_templates
+        for _ in range(n):
+            t += rng.randrange(2_000, 45_000)
+            service, name, is_global, read_only, params = rng.choice(actions)
+            if is_global:
+                region, home = GLOBAL_REGION, c.primary
+            else:
+                region = c.primary if rng.random() < 0.8 else rng.choice(regions)
+                home = region
+            key = (id(identity), f"{service}:{name}", region)
+            cached = templates.get(key)
+            if cached is None or cached[0] is not identity:
+                ua = _UA_S3_CONSOLE if service == "s3" else _INTERNAL
+                who = _Who(service, identity, account=c.account, region=region, ip=person.ip, ua=ua)
+                template = self.call(
+                    t,
+                    who,
+                    name,
+                    None,
+                    read_only=read_only,
+                    api_version="2012-08-10" if service == "dynamodb" else None,
+                    console=True,
+                    template=True,
+                )
+                if len(templates) > 10_000:
+                    templates.clear()
+                cached = templates[key] = (identity, template)
+            self.fill(t, cached[1], params(c, home))
 
-    def user_identities(self, c: _Cast, person: _Person, t: int, mfa: bool) -> tuple[Record, Record]:
-        """Return an IAM user's sign-in identity and the console session identity after it."""
+    def user_identities(
+        self, c: _Cast, person: _Person, t: int, *, mfa: bool
+    ) -> tuple[Record, Record]:
+        """Return an IAM user's sign-in identity and that of the console session it opens."""
         login = {
             "type": "IAMUser",
             "principalId": person.principal_id,
             "arn": person.arn,
             "accountId": c.account,
             "userName": person.name,
+        }
+        attributes = {
+            "creationDate": self.clock.stamp(t),
+            "mfaAuthenticated": "true" if mfa else "false",
         }
         session = {
             "type": "IAMUser",
@@ -1499,114 +1504,156 @@ class _Synth:
             "sessionContext": {
                 "sessionIssuer": {},
                 "webIdFederationData": {},
-                "attributes": {
-                    "creationDate": self.clock.stamp(t),
-                    "mfaAuthenticated": "true" if mfa else "false",
-                },
+                "attributes": attributes,
             },
         }
         return login, session
 
+    def ep_sso(self, c: _Cast, region: str, t: int, n: int) -> None:
+        """Emit an IAM Identity Center sign-in to the console, then ``n - 2`` console calls."""
+        rng = self.rng
+        account = c.account
+        person = rng.choice(c.sso_people)
+        email = person.name
+        access_key = "ASIA" + _key(rng, 16)
+        session_arn = f"arn:aws:sts::{account}:assumed-role/{c.sso_role_name}/{email}"
+        saml_user = {
+            "type": "SAMLUser",
+            "principalId": f"{c.saml_idp}:{email}",
+            "userName": email,
+            "identityProvider": c.saml_idp,
+        }
+        credentials = {
+            "accessKeyId": access_key,
+            "sessionToken": self.token(),
+            "expiration": _expiration(t + 12 * _MS_HOUR),
+        }
+        assertion = base64.b64encode(rng.randbytes(24)).decode()
+        self.call(
+            t,
+            _Who(
+                "sts", saml_user, account=account, region=GLOBAL_REGION, ip=person.ip, ua=person.ua
+            ),
+            "AssumeRoleWithSAML",
+            {
+                "sAMLAssertionID": "_" + self.uuid(),
+                "roleSessionName": email,
+                "roleArn": c.sso_role_arn,
+                "principalArn": c.saml_provider_arn,
+                "durationSeconds": 43200,
+            },
+            response={
+                "credentials": credentials,
+                "assumedRoleUser": {
+                    "assumedRoleId": f"{c.sso_role_id}:{email}",
+                    "arn": session_arn,
+                },
+                "subject": email,
+                "subjectType": "persistent",
+                "issuer": f"https://portal.sso.{c.sso_region}.amazonaws.com/saml/assertion/"
+                + assertion,
+                "audience": "https://signin.aws.amazon.com/saml",
+                "nameQualifier": c.saml_idp,
+            },
+            read_only=True,
+            resources=[
+                _resource("AWS::IAM::Role", c.sso_role_arn, account),
+                _resource("AWS::IAM::SAMLProvider", c.saml_provider_arn, account),
+            ],
+        )
+        if n < 2:
+            return
+        t += rng.randrange(500, 3_000)
+        context = {
+            "sessionIssuer": c.sso_issuer,
+            "webIdFederationData": {},
+            "attributes": {"creationDate": self.clock.stamp(t), "mfaAuthenticated": "false"},
+        }
+        login = {
+            "type": "AssumedRole",
+            "principalId": f"{c.sso_role_id}:{email}",
+            "arn": session_arn,
+            "accountId": account,
+        }
+        self.console_login(t, c, {**login, "sessionContext": context}, person, mfa=None)
+        identity = {**login, "accessKeyId": access_key, "sessionContext": context}
+        self.console_calls(c, t, n - 2, identity=identity, person=person, actions=_ADMIN_ACTIONS)
+
     def ep_alice(self, c: _Cast, region: str, t: int, n: int) -> None:
         """Emit alice signing in with MFA, then working in the console."""
-        login, session = self.user_identities(c, c.alice, t, True)
-        mfa = f"arn:aws:iam::{c.account}:mfa/alice-iphone"
-        self.console_login(t, c, login, c.alice, mfa=mfa)
-        self.console_calls(c, t, n - 1, session, c.alice, _DEV_ACTIONS)
+        login, session = self.user_identities(c, c.alice, t, mfa=True)
+        self.console_login(t, c, login, c.alice, mfa=f"arn:aws:iam::{c.account}:mfa/alice-iphone")
+        self.console_calls(c, t, n - 1, identity=session, person=c.alice, actions=_DEV_ACTIONS)
 
     def ep_bob(self, c: _Cast, region: str, t: int, n: int, *, fail_first: bool = False) -> None:
         """Emit bob signing in without MFA (after a failed try, when asked), then his calls."""
         rng = self.rng
-        person = c.bob
+        bob = c.bob
         if fail_first:
-            self.console_login(
-                t,
-                c,
-                {
-                    "type": "IAMUser",
-                    "principalId": person.principal_id,
-                    "accountId": c.account,
-                    "accessKeyId": "",
-                    "userName": person.name,
-                },
-                person,
-                mfa=None,
-                failed=True,
-            )
+            # A failed sign-in shows the user name but no ARN, and an empty access key.
+            attempt = {
+                "type": "IAMUser",
+                "principalId": bob.principal_id,
+                "accountId": c.account,
+                "accessKeyId": "",
+                "userName": bob.name,
+            }
+            self.console_login(t, c, attempt, bob, mfa=None, failed=True)
             n -= 1
             t += rng.randrange(8_000, 40_000)
             if n <= 0:
                 return
-        login, session = self.user_identities(c, person, t, False)
-        self.console_login(t, c, login, person, mfa=None)
-        denied_done = False
-
-        def denied(at: int) -> bool:
-            nonlocal denied_done
-            if denied_done or not self.first(c, "bob-denied", 0.25):
-                denied_done = True
-                return False
-            denied_done = True
+        login, session = self.user_identities(c, bob, t, mfa=False)
+        self.console_login(t, c, login, bob, mfa=None)
+        n -= 1
+        if n > 0 and self.first(c, "bob-denied", 0.25):
+            # bob opens the IAM users page, which his policies do not allow.
+            t += rng.randrange(3_000, 20_000)
+            resource = f"arn:aws:iam::{c.account}:user/"
             self.call(
-                at,
-                session,
-                "iam",
-                "ListUsers",
-                GLOBAL_REGION,
-                person.ip,
-                _INTERNAL,
-                {"maxItems": 100},
-                None,
-                c.account,
-                read_only=True,
-                error=(
-                    "AccessDenied",
-                    _denied(person.arn, "iam:ListUsers", f"arn:aws:iam::{c.account}:user/"),
+                t,
+                _Who(
+                    "iam", session, account=c.account, region=GLOBAL_REGION, ip=bob.ip, ua=_INTERNAL
                 ),
+                "ListUsers",
+                {"maxItems": 100},
+                read_only=True,
+                error=("AccessDenied", _denied(bob.arn, "iam:ListUsers", resource)),
                 console=True,
             )
-            return True
-
-        self.console_calls(c, t, n - 1, session, person, _ANALYST_ACTIONS, denied=denied)
+            n -= 1
+        self.console_calls(c, t, n, identity=session, person=bob, actions=_ANALYST_ACTIONS)
 
     def ep_root(self, c: _Cast, region: str, t: int, n: int) -> None:
         """Emit the root user signing in (with MFA) and making one call."""
         account = c.account
-        arn = f"arn:aws:iam::{account}:root"
-        person = _Person("root", arn, account, "203.0.113.10", _UA_CHROME)
-        self.console_login(
-            t,
-            c,
-            {"type": "Root", "principalId": account, "arn": arn, "accountId": account, "accessKeyId": ""},
-            person,
-            mfa=f"arn:aws:iam::{account}:mfa/root-account-mfa-device",
-        )
+        root = c.root
+        login = {
+            "type": "Root",
+            "principalId": account,
+            "arn": root.arn,
+            "accountId": account,
+            "accessKeyId": "",
+        }
+        mfa = f"arn:aws:iam::{account}:mfa/root-account-mfa-device"
+        self.console_login(t, c, login, root, mfa=mfa)
         if n < 2:
             return
-        created = self.clock.stamp(t)
-        t += self.rng.randrange(10_000, 60_000)
-        self.call(
-            t,
-            {
-                "type": "Root",
-                "principalId": account,
-                "arn": arn,
-                "accountId": account,
-                "accessKeyId": "ASIA" + _key(self.rng, 16),
-                "sessionContext": {
-                    "sessionIssuer": {},
-                    "webIdFederationData": {},
-                    "attributes": {"creationDate": created, "mfaAuthenticated": "true"},
-                },
+        attributes = {"creationDate": self.clock.stamp(t), "mfaAuthenticated": "true"}
+        identity = {
+            **login,
+            "accessKeyId": "ASIA" + _key(self.rng, 16),
+            "sessionContext": {
+                "sessionIssuer": {},
+                "webIdFederationData": {},
+                "attributes": attributes,
             },
-            "iam",
+        }
+        self.call(
+            t + self.rng.randrange(10_000, 60_000),
+            _Who("iam", identity, account=account, region=GLOBAL_REGION, ip=root.ip, ua=_INTERNAL),
             "GetAccountSummary",
-            GLOBAL_REGION,
-            person.ip,
-            _INTERNAL,
             None,
-            None,
-            account,
             read_only=True,
             console=True,
         )
@@ -1617,52 +1664,44 @@ class _Synth:
         """Emit a run of the ``legacy-batch`` script with its long-term access key."""
         rng = self.rng
         account = c.account
-        identity = c.batch_identity
-        ip = c.batch_ip
         region = c.primary
+        bucket = c.reports
         prefix = "reports/daily/"
         day = self.clock.stamp(t)[:10]
-        done = 0
 
-        def plain(
-            service: str,
-            name: str,
-            request: Record | None,
-            *,
-            where: str = region,
-            tls: Record | None = None,
-            error: tuple[str, str] | None = None,
-        ) -> None:
-            self.call(
-                t,
-                identity,
+        def by(service: str, *, where: str = region, tls: Record | None = None) -> _Who:
+            return _Who(
                 service,
-                name,
-                where,
-                ip,
-                _UA_BATCH,
-                request,
-                None,
-                account,
-                read_only=True,
-                error=error,
-                tls=tls or self.host(service, where),
+                c.batch_identity,
+                account=account,
+                region=where,
+                ip=c.batch_ip,
+                ua=_UA_BATCH,
+                tls=tls or self.tls(service, where),
             )
 
+        parameter = {"name": "/legacy/batch/db-password", "withDecryption": True}
+        done = 0
         while done < n:
             stage = done % 6
-            if stage == 0:
-                plain("sts", "GetCallerIdentity", None, where=GLOBAL_REGION, tls=self.host("sts-global", GLOBAL_REGION))
+            if stage in (0, 5):
+                # boto3 1.34 still calls the STS global endpoint, recorded in us-east-1.
+                sts = by("sts", where=GLOBAL_REGION, tls=self.tls("sts-global", GLOBAL_REGION))
+                self.call(t, sts, "GetCallerIdentity", None, read_only=True)
             elif stage == 1:
-                bucket = c.reports
+                s3 = by("s3", tls=self.tls_host(f"{bucket}.s3.{region}.amazonaws.com", tls13=False))
+                extra = {
+                    "SignatureVersion": "SigV4",
+                    "CipherSuite": "ECDHE-RSA-AES128-GCM-SHA256",
+                    "bytesTransferredIn": 0,
+                    "AuthenticationMethod": "AuthHeader",
+                    "x-amz-id-2": base64.b64encode(rng.randbytes(56)).decode(),
+                    "bytesTransferredOut": rng.randrange(600, 9_000),
+                }
                 self.call(
                     t,
-                    identity,
-                    "s3",
+                    s3,
                     "ListObjects",
-                    region,
-                    ip,
-                    _UA_BATCH,
                     {
                         "list-type": "2",
                         "bucketName": bucket,
@@ -1670,70 +1709,39 @@ class _Synth:
                         "prefix": prefix,
                         "Host": f"{bucket}.s3.{region}.amazonaws.com",
                     },
-                    None,
-                    account,
                     read_only=True,
-                    extra={
-                        "SignatureVersion": "SigV4",
-                        "CipherSuite": "TLS_AES_128_GCM_SHA256",
-                        "bytesTransferredIn": 0,
-                        "AuthenticationMethod": "AuthHeader",
-                        "x-amz-id-2": base64.b64encode(rng.randbytes(56)).decode(),
-                        "bytesTransferredOut": rng.randrange(600, 9_000),
-                    },
+                    extra=extra,
                     request_id=rng.randbytes(8).hex().upper(),
                     resources=[
                         {"type": "AWS::S3::Object", "ARNPrefix": f"arn:aws:s3:::{bucket}/{prefix}"},
-                        {"accountId": account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+                        _resource("AWS::S3::Bucket", f"arn:aws:s3:::{bucket}", account),
                     ],
                     data=True,
-                    tls=self.host("s3", region, tls13=False),
                 )
             elif stage == 2:
-                self.s3_object(
-                    t,
-                    c,
-                    region,
-                    identity,
-                    ip,
-                    _UA_BATCH,
-                    "GetObject",
-                    c.reports,
-                    f"{prefix}{day}.csv",
-                    size=rng.randrange(50_000, 400_000),
-                )
+                s3 = by("s3", tls=self.tls_host(f"{bucket}.s3.{region}.amazonaws.com", tls13=False))
+                size = rng.randrange(50_000, 400_000)
+                self.s3_object(t, s3, "GetObject", f"{prefix}{day}.csv", bucket=bucket, size=size)
             elif stage == 3:
-                plain(
-                    "ec2",
-                    "DescribeInstances",
-                    {
-                        "instancesSet": {},
-                        "filterSet": {
-                            "items": [{"name": "tag:Role", "valueSet": {"items": [{"value": "batch"}]}}]
-                        },
-                    },
-                )
-            elif stage == 4:
+                batch_tag = {"name": "tag:Role", "valueSet": {"items": [{"value": "batch"}]}}
+                request = {"instancesSet": {}, "filterSet": {"items": [batch_tag]}}
+                self.call(t, by("ec2"), "DescribeInstances", request, read_only=True)
+            else:
                 if self.first(c, "ThrottlingException", 0.1):
-                    plain(
-                        "ssm",
-                        "GetParameter",
-                        {"name": "/legacy/batch/db-password", "withDecryption": True},
-                        error=("ThrottlingException", "Rate exceeded"),
+                    throttled = ("ThrottlingException", "Rate exceeded")
+                    self.call(
+                        t, by("ssm"), "GetParameter", parameter, read_only=True, error=throttled
                     )
                     done += 1
                     t += rng.randrange(300, 2_000)
                     if done >= n:
                         break
-                plain("ssm", "GetParameter", {"name": "/legacy/batch/db-password", "withDecryption": True})
-            else:
-                plain("sts", "GetCallerIdentity", None, where=GLOBAL_REGION, tls=self.host("sts-global", GLOBAL_REGION))
+                self.call(t, by("ssm"), "GetParameter", parameter, read_only=True)
             done += 1
             t += rng.randrange(150, 3_000)
 
-    # ------------------------------------------------------------------ planning a day
 
-
+_Step = Callable[[int], None]
 _Builder = Callable[[_Synth, _Cast, str, int, int], None]
 
 
@@ -1759,27 +1767,26 @@ def _bob_failing(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Kind:
-    """A kind of episode: its share of a weekday's and a weekend's events, and its shape."""
+    """A kind of episode: its share of weekday and weekend events, hours, sizes and place."""
 
-    name: str
     builder: _Builder
     weekday: float
     weekend: float
     hours: list[float]
     sizes: tuple[int, ...]
-    where: str  # "app": any region, "primary", "trail": the first account's primary region
-    span_ms: int
+    where: str  # "any": any region, "primary", "trail": the first account's primary region only
+    span_ms: int  # how long an episode can last
 
 
 _KINDS = (
-    _Kind("app", _lambda_app, 0.40, 0.46, _FLAT_CUM, (1, 1, 2, 2, 3, 4), "app", 2_000),
-    _Kind("worker", _ecs_app, 0.16, 0.20, _FLAT_CUM, (2, 3, 4, 4), "primary", 2_000),
-    _Kind("trail", _Synth.ep_trail_key, 0.03, 0.04, _FLAT_CUM, (1, 1, 2), "trail", 60_000),
-    _Kind("ci", _Synth.ep_ci, 0.08, 0.01, _CI_CUM, (9, 10, 11, 12, 13, 14, 16), "app", 600_000),
-    _Kind("sso", _Synth.ep_sso, 0.13, 0.02, _HUMAN_CUM, (4, 6, 8, 10, 14, 18, 24), "primary", 1_500_000),
-    _Kind("alice", _Synth.ep_alice, 0.08, 0.01, _HUMAN_CUM, (3, 5, 8, 12, 16), "primary", 1_500_000),
-    _Kind("bob", _Synth.ep_bob, 0.05, 0.005, _HUMAN_CUM, (3, 4, 6, 8, 10), "primary", 1_500_000),
-    _Kind("batch", _Synth.ep_batch, 0.07, 0.08, _FLAT_CUM, (4, 5, 6, 6, 7, 8), "primary", 60_000),
+    _Kind(_lambda_app, 0.40, 0.46, _FLAT_CUM, (1, 1, 2, 2, 3, 4), "any", 2_000),
+    _Kind(_ecs_app, 0.16, 0.20, _FLAT_CUM, (2, 3, 4, 4), "primary", 2_000),
+    _Kind(_Synth.ep_trail_key, 0.03, 0.04, _FLAT_CUM, (1, 1, 2), "trail", 60_000),
+    _Kind(_Synth.ep_ci, 0.08, 0.01, _CI_CUM, (9, 10, 11, 12, 13, 14, 16), "any", 400_000),
+    _Kind(_Synth.ep_sso, 0.13, 0.02, _HUMAN_CUM, (4, 6, 8, 10, 14, 18, 24), "primary", 1_200_000),
+    _Kind(_Synth.ep_alice, 0.08, 0.01, _HUMAN_CUM, (3, 5, 8, 12, 16), "primary", 800_000),
+    _Kind(_Synth.ep_bob, 0.05, 0.005, _HUMAN_CUM, (3, 4, 6, 8, 10), "primary", 500_000),
+    _Kind(_Synth.ep_batch, 0.07, 0.08, _FLAT_CUM, (4, 5, 6, 6, 7, 8), "primary", 30_000),
 )
 
 # An episode planned for a day: (start ms, order, builder, cast, region, events).
@@ -1787,100 +1794,109 @@ _Episode = tuple[int, int, _Builder, _Cast, str, int]
 
 
 def _plan_day(s: _Synth, day_index: int) -> list[_Episode]:
-    """Return the day's episodes: scheduled ones first, then a weighted fill to the budget."""
+    """Return a day's episodes, account by account: scheduled ones, then a weighted fill."""
     rng = s.rng
-    day = date.fromordinal(s.start.toordinal() + day_index)
     day_start = s.start_ms + day_index * _MS_DAY
     day_end = day_start + _MS_DAY
     last_day = day_index == s.days - 1
-    budget = s.events_per_day
+    weekend = date.fromordinal(s.start.toordinal() + day_index).weekday() >= 5
+    others = s.regions[1:]
     plan: list[_Episode] = []
+    budget = 0
 
-    def add(t: int, builder: _Builder, c: _Cast, region: str, n: int, span: int = 0) -> None:
+    def add(t: int, builder: _Builder, c: _Cast, region: str, n: int, *, span: int = 0) -> None:
         nonlocal budget
         n = min(n, budget)
         if n <= 0:
             return
-        if last_day:
+        if last_day:  # keep the corpus inside its days
             t = min(t, day_end - span - 1)
         plan.append((t, len(plan), builder, c, region, n))
         budget -= n
 
     def at(cum: list[float]) -> int:
-        hour = rng.choices(_HOURS, cum_weights=cum)[0]
-        return day_start + hour * _MS_HOUR + rng.randrange(_MS_HOUR)
+        hour = bisect(cum, rng.random() * cum[-1])
+        return day_start + hour * _MS_HOUR + int(rng.random() * _MS_HOUR)
 
     for c in s.casts:
+        budget = s.events_per_day
         # Rare and scheduled events first, so that even a small corpus shows each of them.
         if day_index % 30 == 0:
-            add(at(_HUMAN_CUM), _Synth.ep_root, c, GLOBAL_REGION, 2, 120_000)
+            add(at(_HUMAN_CUM), _Synth.ep_root, c, GLOBAL_REGION, 2, span=60_000)
         if day_index % 365 == 0:
             for region in s.regions:
-                add(day_start + rng.randrange(_MS_HOUR, 5 * _MS_HOUR), _Synth.ep_rotate_key, c, region, 1)
+                t = day_start + rng.randrange(_MS_HOUR, 5 * _MS_HOUR)
+                add(t, _Synth.ep_rotate_key, c, region, 1)
         if day_index % 7 == 0:
-            add(at(_HUMAN_CUM), _bob_failing, c, c.primary, 6, 1_500_000)
-        # Credentials of the app's runtimes rotate: an AssumeRole by the service, then the secret.
+            add(at(_HUMAN_CUM), _bob_failing, c, c.primary, 6, span=600_000)
+        # The app's credentials rotate: each time, an AssumeRole by the service and a secret read.
         for (runtime, region), phase in c.app_phase.items():
             if runtime == "ecs" and region != c.primary:
                 continue
             period = 8 * _MS_HOUR if runtime == "lambda" else 12 * _MS_HOUR
-            first = phase + -(-(day_start - phase) // period) * period
+            first = phase - (phase - day_start) // period * period
+            cold = _lambda_cold if runtime == "lambda" else _ecs_cold
             for t in range(first, day_end, period):
-                add(t, _lambda_cold if runtime == "lambda" else _ecs_cold, c, region, 3, 2_000)
-
-    weekend = day.weekday() >= 5
-    kinds = _KINDS
-    weights = [
-        (k.weekend if weekend else k.weekday) / (sum(k.sizes) / len(k.sizes)) for k in kinds
-    ]
-    cum = _cumulative(tuple(weights))
-    casts = s.casts
-    regions = s.regions
-    others = regions[1:]
-    while budget > 0:
-        kind = rng.choices(kinds, cum_weights=cum)[0]
-        c = casts[0] if kind.where == "trail" else rng.choice(casts)
-        if kind.where == "app" and others and rng.random() < 0.4:
-            region = rng.choice(others)
-        else:
+                add(t, cold, c, region, 3, span=2_000)
+        # CloudTrail's own KMS calls belong to the account that owns the trail: the first.
+        cum = _cumulative(
+            tuple(
+                (k.weekend if weekend else k.weekday) * len(k.sizes) / sum(k.sizes)
+                if k.where != "trail" or c.index == 0
+                else 0.0
+                for k in _KINDS
+            )
+        )
+        while budget > 0:
+            kind = _KINDS[bisect(cum, rng.random() * cum[-1])]
             region = c.primary
-        add(at(kind.hours), kind.builder, c, region, rng.choice(kind.sizes), kind.span_ms)
+            if kind.where == "any" and others and rng.random() < 0.4:
+                region = rng.choice(others)
+            add(at(kind.hours), kind.builder, c, region, rng.choice(kind.sizes), span=kind.span_ms)
     return plan
 
 
-def _iter_timed(s: _Synth) -> Iterator[tuple[int, Record]]:
-    """Yield (epoch ms, record) in time order, building one hour of episodes at a time."""
-    carry: list[tuple[int, int, Record]] = []
+def _iter_timed(s: _Synth) -> Iterator[_Timed]:
+    """Yield (epoch ms, order, record) in time order, building one hour's episodes at a time."""
+    carry: list[_Timed] = []
     for day_index in range(s.days):
-        plan = _plan_day(s, day_index)
-        plan.sort()
+        with _no_gc():
+            plan = _plan_day(s, day_index)
+            plan.sort(key=lambda episode: (episode[0], episode[1]))
         day_start = s.start_ms + day_index * _MS_DAY
         i = 0
         for hour in range(1, 25):
             until = day_start + hour * _MS_HOUR
-            s.out = carry
-            while i < len(plan) and plan[i][0] < until:
-                t, _, builder, c, region, n = plan[i]
-                builder(s, c, region, t, n)
-                i += 1
-            pending = s.out
-            pending.sort(key=_time_and_order)
-            cut = 0
-            for cut, item in enumerate(pending):  # noqa: B007 - the index is used after the loop
-                if item[0] >= until:
-                    break
-            else:
-                cut = len(pending)
-            for t, _, record in pending[:cut]:
-                yield t, record
+            with _no_gc():
+                s.out = carry
+                while i < len(plan) and plan[i][0] < until:
+                    t, _, builder, c, region, n = plan[i]
+                    builder(s, c, region, t, n)
+                    i += 1
+                pending = s.out
+                # (time, order, record): the orders are unique, so records are never compared.
+                pending.sort()
+                cut = bisect_left(pending, (until,))
+            yield from pending[:cut]
             carry = pending[cut:]
-    carry.sort(key=_time_and_order)
-    for t, _, record in carry:
-        yield t, record
+    carry.sort()
+    yield from carry
 
 
-def _time_and_order(item: tuple[int, int, Record]) -> tuple[int, int]:
-    return item[0], item[1]
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while records are built, restoring its state after.
+
+    Building allocates many short dicts and no cycles: the collector would only spend time (about
+    half of it) traversing them. The caller's code between yields runs with its GC as it was.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _check(
@@ -1893,11 +1909,11 @@ def _check(
     if not accounts or not all(_ACCOUNT.match(a) for a in accounts):
         raise UsageError(f"accounts must be 12-digit AWS account IDs, not {accounts!r}.")
     if len(set(accounts)) != len(accounts):
-        raise UsageError(f"accounts must be distinct: {accounts!r}.")
+        raise UsageError(f"accounts must be distinct, not {accounts!r}.")
     if not regions or not all(_REGION.match(r) for r in regions):
         raise UsageError(f"regions must be AWS region names such as us-east-1, not {regions!r}.")
     if len(set(regions)) != len(regions):
-        raise UsageError(f"regions must be distinct: {regions!r}.")
+        raise UsageError(f"regions must be distinct, not {regions!r}.")
 
 
 def iter_records(
@@ -1909,10 +1925,12 @@ def iter_records(
     accounts: tuple[str, ...] = ("111122223333",),
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1"),
 ) -> Iterator[Record]:
-    """Yield ``days * events_per_day`` CloudTrail records in time order, the same for a seed.
+    """Yield ``days * events_per_day * len(accounts)`` CloudTrail records in time order.
 
-    ``events_per_day`` counts every account's events together; global services are recorded in
-    us-east-1 as CloudTrail does. Nested values are shared between records: do not mutate them.
+    The same arguments give the same records. ``events_per_day`` is per account. The first region
+    is where the organization mostly works; global services are recorded in us-east-1, as
+    CloudTrail does.
+    Nested values are shared between records: do not mutate them.
     """
     _check(days=days, events_per_day=events_per_day, accounts=accounts, regions=regions)
     synth = _Synth(
@@ -1923,7 +1941,7 @@ def iter_records(
         accounts=accounts,
         regions=regions,
     )
-    for _, record in _iter_timed(synth):
+    for _, _, record in _iter_timed(synth):
         yield record
 
 
@@ -1932,7 +1950,7 @@ def iter_records(
 
 @dataclass(slots=True)
 class _Delivered:
-    """A log file written: what its digest needs to list it."""
+    """A log file written: what a digest needs to list it."""
 
     delivered: int
     key: str
@@ -1942,15 +1960,14 @@ class _Delivered:
 
 
 class _Stream:
-    """The log files of one account and region being filled, and those already delivered."""
+    """One account and region: the log file being filled, and those already delivered."""
 
-    __slots__ = ("delivered", "first_t", "last_t", "phase", "prefix", "records", "window_end")
+    __slots__ = ("delivered", "last_t", "phase", "prefix", "records", "window_end")
 
     def __init__(self, prefix: str, phase: int) -> None:
         self.prefix = prefix
         self.phase = phase
         self.records: list[Record] = []
-        self.first_t = 0
         self.last_t = 0
         self.window_end = 0
         self.delivered: list[_Delivered] = []
@@ -1969,13 +1986,14 @@ def write_trail(
     events_per_file: int = 100,
     digest: bool = True,
 ) -> SynthSummary:
-    """Return what was written: a CloudTrail S3 tree of ``iter_records`` under ``out_dir``.
+    """Return what was written: ``iter_records`` laid out under ``out_dir`` as CloudTrail does.
 
     Log files go to ``AWSLogs/[<org_id>/]<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/``, one
     about every five minutes per account and region with at most ``events_per_file`` records,
-    named after their delivery time; with ``digest``, hourly digest files go beside them under
-    ``CloudTrail-Digest/``, chained and listing the SHA-256 of each log file's JSON as CloudTrail
-    computes it (over the uncompressed content). Existing files are left alone.
+    named after their delivery time. With ``digest``, hourly digest files go to
+    ``CloudTrail-Digest/`` beside them, chained, each listing the SHA-256 of the log files
+    delivered in its hour (of their uncompressed content, as CloudTrail computes it). Files
+    already in ``out_dir`` are left alone.
     """
     _check(days=days, events_per_day=events_per_day, accounts=accounts, regions=regions)
     if events_per_file < 1:
@@ -1989,80 +2007,83 @@ def write_trail(
         events_per_day=events_per_day,
         accounts=accounts,
         regions=regions,
+        raw=True,
     )
-    # File names and delivery delays come from their own stream so that records do not depend on
-    # how they are split into files.
+    # Names and delivery delays have their own random stream, so that the records do not depend
+    # on how they are cut into files.
     rng = random.Random(f"trailmin.synth.files:{seed}")
     root = "AWSLogs/" + (f"{org_id}/" if org_id else "")
     streams: dict[tuple[str, str], _Stream] = {}
-    made_dirs: set[Path] = set()
-    totals = [0, 0, 0, 0]  # files, events, bytes, uncompressed bytes
-    minutes: dict[int, tuple[str, str]] = {}
-
-    def stream_for(account: str, region: str) -> _Stream:
-        key = (account, region)
-        found = streams.get(key)
-        if found is None:
-            found = _Stream(f"{root}{account}", rng.randrange(DELIVERY_MS))
-            streams[key] = found
-        return found
-
     for account in accounts:
         for region in dict.fromkeys((*regions, GLOBAL_REGION)):
-            stream_for(account, region)
+            streams[(account, region)] = _Stream(f"{root}{account}", rng.randrange(DELIVERY_MS))
+    made: set[Path] = set()
+    names: dict[int, tuple[str, str]] = {}
+    totals = [0, 0, 0, 0]  # files, events, bytes, uncompressed bytes
+    # zlib and hashlib release the GIL: files are compressed, hashed and written by threads
+    # while this one makes records. The bytes do not depend on which thread did what.
+    pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+    in_flight: deque[tuple[Future[tuple[int, str]], _Delivered]] = deque()
 
-    def flush(account: str, region: str, stream: _Stream) -> None:
+    def settle(limit: int) -> None:
+        while len(in_flight) > limit:
+            future, done = in_flight.popleft()
+            size, done.sha256 = future.result()
+            totals[2] += size
+
+    def deliver(account: str, region: str, stream: _Stream) -> None:
         records = stream.records
         delivered = stream.last_t + rng.randrange(15_000, 110_000)
         minute = delivered // 60_000
-        names = minutes.get(minute)
-        if names is None:
+        folder_stamp = names.get(minute)
+        if folder_stamp is None:
             moment = datetime.fromtimestamp(minute * 60, UTC)
-            names = (moment.strftime("%Y/%m/%d"), moment.strftime("%Y%m%dT%H%MZ"))
-            minutes[minute] = names
-        folder, stamp = names
+            folder_stamp = (moment.strftime("%Y/%m/%d"), moment.strftime("%Y%m%dT%H%MZ"))
+            names[minute] = folder_stamp
+        folder, stamp = folder_stamp
         suffix = "".join(rng.choices(_ALNUM, k=16))
         key = (
             f"{stream.prefix}/CloudTrail/{region}/{folder}/"
             f"{account}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
         )
         body = _ENCODE({"Records": records})
-        packed = gzip.compress(body, compresslevel=COMPRESSLEVEL, mtime=0)
         path = out_dir / key
-        if path.parent not in made_dirs:
+        if path.parent not in made:
             path.parent.mkdir(parents=True, exist_ok=True)
-            made_dirs.add(path.parent)
-        path.write_bytes(packed)
-        stream.delivered.append(
-            _Delivered(
-                delivered,
-                key,
-                hashlib.sha256(body).hexdigest(),
-                records[0]["eventTime"],
-                records[-1]["eventTime"],
-            )
-        )
+            made.add(path.parent)
+        entry = _Delivered(delivered, key, "", records[0]["eventTime"], records[-1]["eventTime"])
+        stream.delivered.append(entry)
+        in_flight.append((pool.submit(_pack, path, body), entry))
+        settle(8)
         totals[0] += 1
         totals[1] += len(records)
-        totals[2] += len(packed)
         totals[3] += len(body)
         stream.records = []
 
-    for t, record in _iter_timed(synth):
-        account = record["recipientAccountId"]
-        region = record["awsRegion"]
-        stream = streams.get((account, region)) or stream_for(account, region)
-        if stream.records and (t >= stream.window_end or len(stream.records) >= events_per_file):
-            flush(account, region, stream)
-        if not stream.records:
-            stream.first_t = t
-            phase = stream.phase
-            stream.window_end = phase + ((t - phase) // DELIVERY_MS + 1) * DELIVERY_MS
-        stream.records.append(record)
-        stream.last_t = t
-    for (account, region), stream in streams.items():
-        if stream.records:
-            flush(account, region, stream)
+    # Records are short-lived and hold no cycles: the cyclic GC would only slow this loop down.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for t, _, record in _iter_timed(synth):
+            account, region = record["recipientAccountId"], record["awsRegion"]
+            stream = streams[(account, region)]
+            if stream.records and (
+                t >= stream.window_end or len(stream.records) >= events_per_file
+            ):
+                deliver(account, region, stream)
+            if not stream.records:
+                phase = stream.phase
+                stream.window_end = phase + ((t - phase) // DELIVERY_MS + 1) * DELIVERY_MS
+            stream.records.append(record)
+            stream.last_t = t
+        for (account, region), stream in streams.items():
+            if stream.records:
+                deliver(account, region, stream)
+        settle(0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if collecting:
+            gc.enable()
 
     digests = 0
     if digest:
@@ -2070,17 +2091,17 @@ def write_trail(
         for (account, region), stream in streams.items():
             if region not in regions and not stream.delivered:
                 continue
+            last = max([end_ms, *(d.delivered for d in stream.delivered)])
             digests += _write_digests(
                 out_dir,
                 rng,
+                stream,
                 account=account,
                 region=region,
                 home=regions[0],
-                prefix=stream.prefix,
                 bucket=synth.casts[0].trail_bucket,
                 start_ms=synth.start_ms,
-                end_ms=max([end_ms, *(d.delivered for d in stream.delivered)]),
-                delivered=stream.delivered,
+                end_ms=last,
             )
     return SynthSummary(
         files=totals[0],
@@ -2091,42 +2112,46 @@ def write_trail(
     )
 
 
+def _pack(path: Path, body: bytes) -> tuple[int, str]:
+    """Write ``body`` gzipped to ``path``; return the file's size and the body's SHA-256."""
+    packed = gzip.compress(body, compresslevel=COMPRESSLEVEL, mtime=0)
+    path.write_bytes(packed)
+    return len(packed), hashlib.sha256(body).hexdigest()
+
+
 def _write_digests(
     out_dir: Path,
     rng: random.Random,
+    stream: _Stream,
     *,
     account: str,
     region: str,
     home: str,
-    prefix: str,
     bucket: str,
     start_ms: int,
     end_ms: int,
-    delivered: list[_Delivered],
 ) -> int:
-    """Write one account and region's hourly digest chain; return how many files it has."""
-    delivered = sorted(delivered, key=lambda d: d.delivered)
+    """Write one account and region's chain of hourly digests; return how many were written."""
+    delivered = sorted(stream.delivered, key=lambda d: d.delivered)
     fingerprint = rng.randbytes(16).hex()
-    offset = rng.randrange(60_000, 300_000)
     clock = _Clock()
-    previous: tuple[str, str, str] | None = None  # key, sha256 of its JSON, its signature
+    previous: tuple[str, str, str] | None = None  # key, SHA-256 of its JSON, its signature
     written = 0
     i = 0
-    digest_end = start_ms + offset
+    digest_end = start_ms + rng.randrange(60_000, 300_000)
     while True:
-        digest_start = digest_end - _MS_HOUR
         files = []
         while i < len(delivered) and delivered[i].delivered < digest_end:
             files.append(delivered[i])
             i += 1
         moment = datetime.fromtimestamp(digest_end // 1000, UTC)
         key = (
-            f"{prefix}/CloudTrail-Digest/{region}/{moment:%Y/%m/%d}/"
-            f"{account}_CloudTrail-Digest_{region}_{TRAIL_NAME}_{home}_{moment:%Y%m%dT%H%M%SZ}.json.gz"
+            f"{stream.prefix}/CloudTrail-Digest/{region}/{moment:%Y/%m/%d}/{account}_CloudTrail-"
+            f"Digest_{region}_{TRAIL_NAME}_{home}_{moment:%Y%m%dT%H%M%SZ}.json.gz"
         )
         content: Record = {
             "awsAccountId": account,
-            "digestStartTime": clock.stamp(digest_start),
+            "digestStartTime": clock.stamp(digest_end - _MS_HOUR),
             "digestEndTime": clock.stamp(digest_end),
             "digestS3Bucket": bucket,
             "digestS3Object": key,
@@ -2156,7 +2181,7 @@ def _write_digests(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(gzip.compress(body, compresslevel=COMPRESSLEVEL, mtime=0))
         written += 1
-        # The signature itself lives in the S3 object's metadata; only the next digest shows it.
+        # A digest's own RSA signature lives in its S3 object metadata; the next digest quotes it.
         previous = (key, hashlib.sha256(body).hexdigest(), rng.randbytes(256).hex())
         if digest_end >= end_ms and i >= len(delivered):
             return written

@@ -1,0 +1,427 @@
+"""The synthetic trail: deterministic, laid out as CloudTrail writes it, and realistic."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import json
+import re
+from collections import Counter
+from datetime import date
+from itertools import pairwise
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pytest
+
+from trailmin.errors import UsageError
+from trailmin.synth import iter_records, write_trail
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_logs"
+SCRIPT = ROOT / "scripts" / "make_sample_logs.py"
+
+REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
+LOG_KEY = re.compile(
+    rf"^AWSLogs/(?:o-[a-z0-9]{{10,32}}/)?(?P<account>\d{{12}})/CloudTrail/(?P<region>{REGION})/"
+    r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
+    r"(?P=account)_CloudTrail_(?P=region)_(?P=y)(?P=m)(?P=d)T(?P<hhmm>\d{4})Z_"
+    r"[A-Za-z0-9]{16}\.json\.gz$"
+)
+DIGEST_KEY = re.compile(
+    rf"^AWSLogs/(?:o-[a-z0-9]{{10,32}}/)?(?P<account>\d{{12}})/CloudTrail-Digest/"
+    rf"(?P<region>{REGION})/(?P<y>\d{{4}})/(?P<m>\d{{2}})/(?P<d>\d{{2}})/"
+    r"(?P=account)_CloudTrail-Digest_(?P=region)_(?P<trail>[A-Za-z0-9._-]+)_"
+    rf"(?P<home>{REGION})_(?P=y)(?P=m)(?P=d)T\d{{6}}Z\.json\.gz$"
+)
+SMALL: dict[str, Any] = {
+    "seed": 3,
+    "start": date(2026, 3, 2),
+    "days": 1,
+    "events_per_day": 400,
+    "events_per_file": 40,
+}
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def gunzip_json(data: bytes) -> Any:
+    return json.loads(gzip.decompress(data))
+
+
+def log_records(files: dict[str, bytes]) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for key in sorted(files):
+        if LOG_KEY.match(key):
+            records.extend(gunzip_json(files[key])["Records"])
+    return records
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_sample_logs", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[dict[str, Any]]:
+    return log_records(tree(SAMPLE))
+
+
+# ---------------------------------------------------------------------- determinism
+
+
+def test_same_seed_writes_the_same_bytes(tmp_path: Path) -> None:
+    """Two runs with the same arguments write byte-identical trees; another seed does not."""
+    first = write_trail(tmp_path / "a", **SMALL)
+    second = write_trail(tmp_path / "b", **SMALL)
+    other = write_trail(tmp_path / "c", **{**SMALL, "seed": 4})
+    a, b, c = tree(tmp_path / "a"), tree(tmp_path / "b"), tree(tmp_path / "c")
+    assert first == second
+    assert a == b
+    assert len(a) == first.files + first.digest_files
+    assert set(a) != set(c)
+    assert log_records(a) != log_records(c)
+    assert other.events == first.events == 400
+
+
+def test_iter_records_is_ordered_counted_and_unique() -> None:
+    """Records come in time order, exactly days x events_per_day x accounts, IDs unique."""
+    accounts = ("111122223333", "444455556666")
+    records = list(
+        iter_records(seed=5, start=date(2026, 1, 3), days=2, events_per_day=700, accounts=accounts)
+    )
+    assert len(records) == 2 * 700 * 2
+    times = [r["eventTime"] for r in records]
+    assert times == sorted(times)
+    assert times[0] >= "2026-01-03T00:00:00Z"
+    assert times[-1] < "2026-01-05T00:00:00Z"
+    assert len({r["eventID"] for r in records}) == len(records)
+    per_account = Counter(r["recipientAccountId"] for r in records)
+    assert per_account == {"111122223333": 1400, "444455556666": 1400}
+
+
+def test_written_records_are_iter_records(tmp_path: Path) -> None:
+    """write_trail writes exactly the records iter_records yields, none lost or changed."""
+    summary = write_trail(tmp_path, **SMALL)
+    written = log_records(tree(tmp_path))
+    options = {k: v for k, v in SMALL.items() if k != "events_per_file"}
+    expected = json.loads(msgspec.json.encode(list(iter_records(**options))))
+    assert summary.events == len(written) == 400
+    assert sorted(written, key=lambda r: r["eventID"]) == sorted(
+        expected, key=lambda r: r["eventID"]
+    )
+    assert summary.uncompressed_bytes > 3 * summary.bytes
+
+
+# ---------------------------------------------------------------------- layout and digests
+
+
+def test_files_are_named_and_laid_out_as_cloudtrail_does(tmp_path: Path) -> None:
+    """Every file is a log or a digest at its CloudTrail key, in the date folder of its name."""
+    accounts = ("111122223333", "444455556666")
+    summary = write_trail(
+        tmp_path, **{**SMALL, "accounts": accounts, "org_id": "o-exampleorg1"}, digest=True
+    )
+    files = tree(tmp_path)
+    logs = [k for k in files if LOG_KEY.match(k)]
+    digests = [k for k in files if DIGEST_KEY.match(k)]
+    assert sorted(logs + digests) == sorted(files)
+    assert len(logs) == summary.files
+    assert len(digests) == summary.digest_files
+    assert {k.split("/")[1] for k in files} == {"o-exampleorg1"}
+    places = {(m["account"], m["region"]) for m in map(LOG_KEY.match, logs) if m}
+    assert places == {(a, r) for a in accounts for r in ("us-east-1", "eu-west-1")}
+    for key in digests:
+        match = DIGEST_KEY.match(key)
+        assert match is not None
+        assert (match["trail"], match["home"]) == ("acme-trail", "us-east-1")
+    for key in logs:
+        records = gunzip_json(files[key])["Records"]
+        assert 1 <= len(records) <= SMALL["events_per_file"]
+        match = LOG_KEY.match(key)
+        assert match is not None
+        stamp = f"{match['y']}-{match['m']}-{match['d']}T{match['hhmm'][:2]}:{match['hhmm'][2:]}"
+        # Named after its delivery: just after the newest event in it.
+        assert stamp >= records[-1]["eventTime"][:16]
+        assert {r["recipientAccountId"] for r in records} == {match["account"]}
+        assert {r["awsRegion"] for r in records} == {match["region"]}
+
+
+def test_digests_list_every_log_file_with_its_hash(tmp_path: Path) -> None:
+    """Hourly digests chain, and list each log file once with the SHA-256 of its JSON."""
+    write_trail(tmp_path, **SMALL)
+    files = tree(tmp_path)
+    logs = {k for k in files if LOG_KEY.match(k)}
+    listed: list[str] = []
+    chains: dict[tuple[str, str], list[str]] = {}
+    for key in sorted(k for k in files if DIGEST_KEY.match(k)):
+        digest = gunzip_json(files[key])
+        assert digest["digestS3Object"] == key
+        assert digest["digestSignatureAlgorithm"] == "SHA256withRSA"
+        chains.setdefault((digest["awsAccountId"], key.split("/")[3]), []).append(key)
+        for entry in digest["logFiles"]:
+            assert entry["hashAlgorithm"] == "SHA-256"
+            # As CloudTrail (and aws cloudtrail validate-logs) hashes it: the uncompressed file.
+            body = gzip.decompress(files[entry["s3Object"]])
+            assert entry["hashValue"] == hashlib.sha256(body).hexdigest()
+            records = json.loads(body)["Records"]
+            assert entry["oldestEventTime"] == records[0]["eventTime"]
+            assert entry["newestEventTime"] == records[-1]["eventTime"]
+            assert digest["digestStartTime"] <= digest["digestEndTime"]
+            listed.append(entry["s3Object"])
+    assert sorted(listed) == sorted(logs)
+    assert set(chains) == {("111122223333", "us-east-1"), ("111122223333", "eu-west-1")}
+    for chain in chains.values():
+        assert len(chain) == 25  # one an hour, and one for what was delivered after midnight
+        first = gunzip_json(files[chain[0]])
+        assert first["previousDigestS3Object"] is None
+        assert first["previousDigestHashValue"] is None
+        for previous, key in pairwise(chain):
+            digest = gunzip_json(files[key])
+            assert digest["previousDigestS3Object"] == previous
+            body = gzip.decompress(files[previous])
+            assert digest["previousDigestHashValue"] == hashlib.sha256(body).hexdigest()
+            assert json.loads(body)["digestEndTime"] == digest["digestStartTime"]
+
+
+# ---------------------------------------------------------------------- the committed sample
+
+
+def test_committed_sample_is_what_the_script_writes(tmp_path: Path) -> None:
+    """sample_logs/ is exactly what scripts/make_sample_logs.py writes today.
+
+    Gzipped files are compared on their content: another zlib build (zlib-ng) deflates the same
+    bytes differently, and that is not a difference in the trail.
+    """
+    script = load_script()
+    summary = script.make_sample_logs(tmp_path / "sample_logs")
+    fresh, committed = tree(tmp_path / "sample_logs"), tree(SAMPLE)
+    assert sorted(fresh) == sorted(committed), "run scripts/make_sample_logs.py"
+    for key, data in fresh.items():
+        if key.endswith(".gz"):
+            assert gzip.decompress(data) == gzip.decompress(committed[key]), key
+        else:
+            assert data == committed[key], key
+    assert (summary.files, summary.digest_files, summary.events) == (232, 146, 750)
+    assert "scripts/make_sample_logs.py" in committed["README.md"].decode()
+
+
+def test_sample_is_small() -> None:
+    """The committed sample stays a few hundred files and well under 2 MB."""
+    files = tree(SAMPLE)
+    assert len(files) == 379
+    assert sum(len(data) for data in files.values()) < 1_000_000
+    assert any("/CloudTrail-Digest/" in key for key in files)
+
+
+def test_sample_shows_every_principal(sample: list[dict[str, Any]]) -> None:
+    """Each principal of the cast appears, with the identity shape CloudTrail gives it."""
+    types = Counter(r["userIdentity"].get("type") for r in sample)
+    assert types == {
+        "AssumedRole": 520,
+        "IAMUser": 171,
+        "AWSService": 44,
+        "SAMLUser": 9,
+        "Root": 2,
+        "WebIdentityUser": 2,
+        None: 2,  # KMS rotating a key: accountId and invokedBy only
+    }
+    issuers = Counter(
+        r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
+        for r in sample
+        if r["userIdentity"].get("type") == "AssumedRole"
+    )
+    sso = (
+        "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+        "AWSReservedSSO_AdministratorAccess_2f8a155da0e21d9d"
+    )
+    assert issuers == {
+        "arn:aws:iam::111122223333:role/service/app-backend": 421,
+        sso: 77,
+        "arn:aws:iam::111122223333:role/ci-deploy": 22,
+    }
+    users = Counter(
+        r["userIdentity"].get("userName")
+        for r in sample
+        if r["userIdentity"].get("type") == "IAMUser"
+    )
+    assert users == {"legacy-batch": 80, "bob": 51, "alice": 40}
+    batch = next(r for r in sample if r["userIdentity"].get("userName") == "legacy-batch")
+    assert batch["userIdentity"]["accessKeyId"].startswith("AKIA")
+    assert batch["userAgent"].startswith("Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 ")
+    ci = next(
+        r
+        for r in sample
+        if r["eventName"] == "GetCallerIdentity" and "ci-deploy" in r["userIdentity"].get("arn", "")
+    )
+    web = ci["userIdentity"]["sessionContext"]["webIdFederationData"]
+    assert web["federatedProvider"].endswith(":oidc-provider/token.actions.githubusercontent.com")
+    sso_user = next(r for r in sample if r["userIdentity"].get("type") == "SAMLUser")
+    assert sso_user["eventName"] == "AssumeRoleWithSAML"
+    assert sso_user["userIdentity"]["userName"].endswith("@acme.example")
+
+
+def test_sample_shows_sign_ins(sample: list[dict[str, Any]]) -> None:
+    """Console sign-ins: root and alice with MFA, bob without and failing once, SSO users."""
+    logins = Counter(
+        (
+            r["userIdentity"]["type"],
+            r["userIdentity"].get("userName") or r["userIdentity"]["arn"].rsplit("/", 1)[-1],
+            r["additionalEventData"]["MFAUsed"],
+            r["responseElements"]["ConsoleLogin"],
+        )
+        for r in sample
+        if r["eventName"] == "ConsoleLogin"
+    )
+    assert logins == {
+        ("Root", "arn:aws:iam::111122223333:root", "Yes", "Success"): 1,
+        ("IAMUser", "alice", "Yes", "Success"): 5,
+        ("IAMUser", "bob", "No", "Success"): 10,
+        ("IAMUser", "bob", "No", "Failure"): 1,
+        ("AssumedRole", "dev.patel@acme.example", "No", "Success"): 4,
+        ("AssumedRole", "li.wei@acme.example", "No", "Success"): 3,
+        ("AssumedRole", "maria.garcia@acme.example", "No", "Success"): 2,
+    }
+    failed = next(r for r in sample if r.get("errorMessage") == "Failed authentication")
+    assert "errorCode" not in failed
+    assert "arn" not in failed["userIdentity"]
+    assert all(
+        r["eventType"] == "AwsConsoleSignIn" for r in sample if r["eventName"] == "ConsoleLogin"
+    )
+    root = [r["eventName"] for r in sample if r["userIdentity"].get("type") == "Root"]
+    assert root == ["ConsoleLogin", "GetAccountSummary"]
+
+
+def test_sample_shows_errors(sample: list[dict[str, Any]]) -> None:
+    """Refused and failed calls, with the codes and messages real ones have."""
+    errors = Counter((r["errorCode"], r["eventName"]) for r in sample if "errorCode" in r)
+    assert errors == {
+        ("NoSuchKey", "GetObject"): 5,
+        ("AccessDenied", "ListUsers"): 3,
+        ("ThrottlingException", "GetParameter"): 2,
+        ("AccessDeniedException", "CreateFunction20150331"): 1,
+        ("ResourceNotFoundException", "GetFunction20150331v2"): 1,
+        ("ValidationError", "UpdateStack"): 1,
+        ("ValidationException", "Query"): 1,
+    }
+    pass_role = next(r for r in sample if r.get("errorCode") == "AccessDeniedException")
+    assert pass_role["errorMessage"] == (
+        "User: arn:aws:sts::111122223333:assumed-role/ci-deploy/GitHubActions is not authorized "
+        "to perform: iam:PassRole on resource: arn:aws:iam::111122223333:role/service/app-backend"
+        " because no identity-based policy allows the iam:PassRole action"
+    )
+    assert (
+        pass_role["requestParameters"]["role"]
+        == "arn:aws:iam::111122223333:role/service/app-backend"
+    )
+
+
+def test_sample_shows_data_and_service_events(sample: list[dict[str, Any]]) -> None:
+    """S3 and DynamoDB data events, AWS service events, calls services make for principals."""
+    categories = Counter((r["eventCategory"], r["managementEvent"]) for r in sample)
+    assert categories == {("Data", False): 392, ("Management", True): 358}
+    put = next(
+        r
+        for r in sample
+        if r["eventName"] == "PutObject" and "app-data" in r["requestParameters"]["bucketName"]
+    )
+    bucket = put["requestParameters"]["bucketName"]
+    key = put["requestParameters"]["key"]
+    assert put["resources"] == [
+        {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
+        {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+    ]
+    assert put["additionalEventData"]["bytesTransferredIn"] > 0
+    assert key.startswith(("orders/", "invoices/", "exports/"))
+    service_events = [r for r in sample if r["eventType"] == "AwsServiceEvent"]
+    assert sorted((r["eventName"], r["awsRegion"]) for r in service_events) == [
+        ("RotateKey", "eu-west-1"),
+        ("RotateKey", "us-east-1"),
+    ]
+    assert {r["serviceEventDetails"]["keyId"] for r in service_events} == {
+        r["resources"][0]["ARN"].rsplit("/", 1)[1] for r in service_events
+    }
+    invoked = Counter(
+        (r["userIdentity"].get("type"), r["userIdentity"]["invokedBy"], r["eventName"])
+        for r in sample
+        if "invokedBy" in r["userIdentity"]
+    )
+    assert invoked == {
+        ("AWSService", "lambda.amazonaws.com", "AssumeRole"): 18,
+        ("AWSService", "ecs-tasks.amazonaws.com", "AssumeRole"): 6,
+        ("AWSService", "cloudtrail.amazonaws.com", "GenerateDataKey"): 20,
+        ("AssumedRole", "secretsmanager.amazonaws.com", "Decrypt"): 24,
+        (None, "AWS Internal", "RotateKey"): 2,
+    }
+    callers = Counter(
+        r["userIdentity"]["type"] for r in sample if r["eventName"] == "GetCallerIdentity"
+    )
+    assert callers == {"IAMUser": 27, "AssumedRole": 2}
+
+
+def test_sample_records_global_services_in_us_east_1(sample: list[dict[str, Any]]) -> None:
+    """IAM, sign-in and the STS global endpoint are recorded in us-east-1, as CloudTrail does."""
+    regions = Counter(r["awsRegion"] for r in sample)
+    assert set(regions) == {"us-east-1", "eu-west-1"}
+    for record in sample:
+        source = record["eventSource"]
+        host = (record.get("tlsDetails") or {}).get("clientProvidedHostHeader")
+        if source in ("iam.amazonaws.com", "signin.amazonaws.com") or host == "sts.amazonaws.com":
+            assert record["awsRegion"] == "us-east-1", record["eventID"]
+
+
+def test_sample_records_have_cloudtrail_key_order(sample: list[dict[str, Any]]) -> None:
+    """Keys come in the order CloudTrail writes them, with 1.08 or 1.09 versions."""
+    order = [
+        "eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
+        "sourceIPAddress", "userAgent", "errorCode", "errorMessage", "requestParameters",
+        "responseElements", "additionalEventData", "requestID", "eventID", "readOnly", "resources",
+        "eventType", "apiVersion", "managementEvent", "recipientAccountId", "sharedEventID",
+        "vpcEndpointId", "serviceEventDetails", "eventCategory", "tlsDetails",
+        "sessionCredentialFromConsole",
+    ]  # fmt: skip
+    for record in sample:
+        keys = list(record)
+        assert keys == [k for k in order if k in record], keys
+    assert {r["eventVersion"] for r in sample} == {"1.08", "1.09"}
+
+
+# ---------------------------------------------------------------------- size and arguments
+
+
+def test_mean_record_size_is_realistic() -> None:
+    """Records average 1.0 to 1.7 KB of JSON, as real ones do (about 1.3 KB)."""
+    records = list(iter_records(seed=7, start=date(2026, 10, 5), days=2, events_per_day=10_000))
+    sizes = [len(msgspec.json.encode(r)) for r in records]
+    mean = sum(sizes) / len(sizes)
+    print(f"mean record size over {len(sizes):,} records: {mean:,.0f} bytes")
+    assert len(sizes) == 20_000
+    assert 1_000 < mean < 1_700
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"days": 0}, "days must be at least 1"),
+        ({"events_per_day": -1}, "events_per_day must be 0 or more"),
+        ({"accounts": ("12345",)}, "12-digit AWS account IDs"),
+        ({"accounts": ("111122223333", "111122223333")}, "accounts must be distinct"),
+        ({"regions": ()}, "AWS region names"),
+        ({"events_per_file": 0}, "events_per_file must be at least 1"),
+        ({"org_id": "acme"}, "org_id must look like o-a1b2c3d4e5"),
+    ],
+)
+def test_bad_arguments_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:
+    """Arguments that name nothing sensible raise UsageError, writing nothing."""
+    with pytest.raises(UsageError, match=message):
+        write_trail(tmp_path / "out", **{**SMALL, **options})
+    assert not (tmp_path / "out").exists()
