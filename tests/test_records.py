@@ -219,6 +219,7 @@ def test_columns_follow_the_schema_and_keep_raw_values():
             resources=[
                 {"ARN": "arn:aws:s3:::b/k", "type": "AWS::S3::Object"},
                 {"accountId": "111122223333", "ARN": "arn:aws:s3:::b", "type": "AWS::S3::Bucket"},
+                {"type": "AWS::S3::Object", "ARNPrefix": "arn:aws:s3:::b/logs/"},
             ],
             tlsDetails={"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
             vpcEndpointId="vpce-1234",
@@ -233,8 +234,24 @@ def test_columns_follow_the_schema_and_keep_raw_values():
     assert json.loads(row["request_parameters"]) == {"Host": "s3.amazonaws.com"}
     assert json.loads(row["additional_event_data"]) == {"bytesTransferredIn": 0}
     assert row["resources"] == [
-        {"arn": "arn:aws:s3:::b/k", "type": "AWS::S3::Object", "account_id": None},
-        {"arn": "arn:aws:s3:::b", "type": "AWS::S3::Bucket", "account_id": "111122223333"},
+        {
+            "arn": "arn:aws:s3:::b/k",
+            "arn_prefix": None,
+            "type": "AWS::S3::Object",
+            "account_id": None,
+        },
+        {
+            "arn": "arn:aws:s3:::b",
+            "arn_prefix": None,
+            "type": "AWS::S3::Bucket",
+            "account_id": "111122223333",
+        },
+        {
+            "arn": None,
+            "arn_prefix": "arn:aws:s3:::b/logs/",
+            "type": "AWS::S3::Object",
+            "account_id": None,
+        },
     ]
     assert row["tls_version"] == "TLSv1.3"
     assert row["vpc_endpoint_id"] == "vpce-1234"

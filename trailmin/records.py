@@ -33,8 +33,14 @@ MAX_RECORD_BYTES = 1024 * 1024
 
 SCHEMA_VERSION = 1
 
+# ``arn_prefix``: CloudTrail names the objects a ListObjects call reached by prefix (ARNPrefix).
 RESOURCE_TYPE = pa.struct(
-    [("arn", pa.string()), ("type", pa.string()), ("account_id", pa.string())]
+    [
+        ("arn", pa.string()),
+        ("arn_prefix", pa.string()),
+        ("type", pa.string()),
+        ("account_id", pa.string()),
+    ]
 )
 PERMISSION_TYPE = pa.struct([("action", pa.string()), ("resource", pa.string())])
 
@@ -126,6 +132,7 @@ class _UserIdentity(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
 
 class _Resource(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
     ARN: str | None = None
+    ARNPrefix: str | None = None
     type: str | None = None
     accountId: str | None = None
 
@@ -876,6 +883,7 @@ def _resources_column(lists: list[list[_Resource] | None]) -> pa.Array:
     values = pa.StructArray.from_arrays(
         [
             pa.array([x.ARN for x in flat], pa.string()),
+            pa.array([x.ARNPrefix for x in flat], pa.string()),
             pa.array([x.type for x in flat], pa.string()),
             pa.array([x.accountId for x in flat], pa.string()),
         ],
