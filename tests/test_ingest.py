@@ -521,3 +521,20 @@ def test_lake_info(real_lake):
     assert info.last_event == "2023-07-10T12:37:50Z"
     assert info.uncommitted_files == 0
     assert info.skipped[0]["source"].endswith("aws.execution.ec2-user-data.json")
+
+
+def test_progress_in_one_process_counts_the_whole_run(tmp_path, real_logs):
+    """Progress adds up across tasks when they run one after another in this process."""
+    progress: list[trailmin.Progress] = []
+    trailmin.ingest(
+        [real_logs / "invictus-ir"],
+        lake=tmp_path / "lake",
+        workers=1,
+        task_bytes=100_000,
+        on_progress=progress.append,
+    )
+    last = progress[-1]
+    assert (last.sources_done, last.sources_total, last.events) == (55, 55, 2900)
+    assert last.bytes_read == sum(
+        p.stat().st_size for p in (real_logs / "invictus-ir").rglob("*.json")
+    )

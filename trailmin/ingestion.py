@@ -172,17 +172,15 @@ def ingest(
             )
             for number, chunk in enumerate(_chunks(todo, task_bytes=task_bytes, workers=workers))
         ]
-        done = 0
 
         def commit(result: _TaskResult) -> None:
-            nonlocal done
             the_lake.commit(run_id, result.files, result.results)
             _tally(summary, result)
-            done += len(result.results)
 
         if workers == 1 or len(tasks) <= 1:
+            report = _local_progress(on_progress, len(todo))
             for task in tasks:
-                commit(_run_task(task, progress=_local_progress(on_progress, len(todo), done)))
+                commit(_run_task(task, progress=report))
         else:
             _run_pool(tasks, workers, commit, on_progress=on_progress, total=len(todo))
         summary.seconds = round(time.perf_counter() - began, 3)
@@ -310,11 +308,11 @@ def _chunks(
 
 
 def _local_progress(
-    on_progress: Callable[[Progress], None] | None, total: int, done_before: int
+    on_progress: Callable[[Progress], None] | None, total: int
 ) -> Callable[[int, int, int], None] | None:
     if on_progress is None:
         return None
-    counts = [done_before, 0, 0]
+    counts = [0, 0, 0]
 
     def report(sources: int, events: int, size: int) -> None:
         counts[0] += sources
