@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -538,3 +539,47 @@ def test_progress_in_one_process_counts_the_whole_run(tmp_path, real_logs):
     assert last.bytes_read == sum(
         p.stat().st_size for p in (real_logs / "invictus-ir").rglob("*.json")
     )
+
+
+def test_naive_times_are_taken_as_utc(tmp_path):
+    trail = tmp_path / "AWSLogs"
+    for n, stamp in ((1, "20261005T1205Z"), (2, "20261009T1205Z")):
+        write_delivery(
+            trail / log_name("111122223333", "us-east-1", stamp, f"f{n}"), [make_record(n)]
+        )
+    summary = trailmin.ingest(
+        [trail],
+        lake=tmp_path / "lake",
+        workers=1,
+        start=datetime(2026, 10, 5),
+        end=datetime(2026, 10, 6),
+    )
+    assert summary.events == 1
+    assert event_ids(tmp_path / "lake") == Counter(["evt-1"])
+
+
+def test_a_source_that_fails_leaves_no_lake_behind(tmp_path):
+    with pytest.raises(SourceError):
+        trailmin.ingest([tmp_path / "missing"], lake=tmp_path / "lake")
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_record_delivered_in_two_changed_files_stays_in_both(tmp_path):
+    """Files read again drop only their own earlier rows, not another file's copy of an event."""
+    trail = tmp_path / "trail"
+    a = write_delivery(trail / "a.json.gz", [make_record(1)])
+    b = write_delivery(trail / "b.json.gz", [make_record(2)])
+    lake = tmp_path / "lake"
+    trailmin.ingest([trail], lake=lake, workers=1)
+    # Both files change; each now also holds the record the other had before.
+    write_delivery(a, [make_record(1), make_record(2)])
+    write_delivery(b, [make_record(2), make_record(1)])
+    summary = trailmin.ingest([trail], lake=lake, workers=1)
+    assert summary.events == 2
+    assert event_ids(lake) == Counter({"evt-1": 2, "evt-2": 2})
+    assert {
+        uri.rsplit("/", 1)[1]: k.rows for uri, k in Lake.open(lake).known_sources().items()
+    } == {
+        "a.json.gz": 2,
+        "b.json.gz": 2,
+    }

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from trailmin import api
 from trailmin.errors import TrailminError
+from trailmin.ingestion import DEFAULT_IN_FLIGHT
 
 EXIT_CLEAN = 0
 EXIT_SKIPPED = 1
@@ -90,7 +91,7 @@ def ingest(
     ] = None,
     max_in_flight: Annotated[
         int, typer.Option("--max-in-flight", help="S3 requests in flight per worker.")
-    ] = 32,
+    ] = DEFAULT_IN_FLIGHT,
     profile: Annotated[
         str | None, typer.Option("--profile", help="AWS profile for S3 (else boto3's chain).")
     ] = None,
@@ -174,7 +175,7 @@ def _print_ingest(summary: api.IngestSummary) -> None:
     if summary.sources_skipped:
         parts.append(f"{summary.sources_skipped:,} skipped")
     if summary.sources_ignored:
-        parts.append(f"{summary.sources_ignored:,} not logs (digests, other files)")
+        parts.append(f"{summary.sources_ignored:,} passed over (digests, other objects)")
     line = (
         f"Ingested {summary.events:,} events from {summary.sources_listed:,} files "
         f"({', '.join(parts)}) into {summary.lake} in {summary.seconds:.1f} s"

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,26 +137,29 @@ def ingest(
     """
     if not sources:
         raise UsageError("no source given; name a directory, a file or an s3://bucket/prefix")
+    start, end = _utc(start), _utc(end)
     if start is not None and end is not None and end <= start:
         raise UsageError(f"--end {end:%Y-%m-%d %H:%M} is not after --start {start:%Y-%m-%d %H:%M}")
     if max_in_flight < 1:
         raise UsageError("--max-in-flight must be at least 1")
     workers = _worker_count(workers)
     began = time.perf_counter()
-    the_lake = Lake.create(lake)
-    summary = IngestSummary(lake=str(the_lake.path), workers=workers)
+    Lake.check_target(lake)
+    summary = IngestSummary(lake=str(Path(lake)), workers=workers)
     s3_config = S3Config(profile=profile, region=client_region, endpoint_url=endpoint_url)
+    # Listed before the lake is created, so that a mistyped bucket leaves no empty lake behind.
+    objects = _list_sources(
+        sources,
+        summary,
+        accounts=accounts,
+        regions=regions,
+        start=start,
+        end=end,
+        s3=s3_config,
+    )
+    the_lake = Lake.create(lake)
     with the_lake.locked() as recovery:
         summary.recovered_files = len(recovery.orphan_files)
-        objects = _list_sources(
-            sources,
-            summary,
-            accounts=accounts,
-            regions=regions,
-            start=start,
-            end=end,
-            s3=s3_config,
-        )
         todo, exclude = _plan(the_lake, objects, summary)
         summary.run_id = run_id = the_lake.begin_run()
         if sum(o.size for o in todo) < SMALL_RUN_BYTES:
@@ -186,6 +189,13 @@ def ingest(
         summary.seconds = round(time.perf_counter() - began, 3)
         the_lake.finish_run(run_id, summary.to_dict())
     return summary
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Return ``moment`` as an aware datetime, a naive one being taken as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _worker_count(workers: int | None) -> int:
@@ -499,19 +509,16 @@ class _Batch:
             return
         converted = parts_to_table(self._parts)
         table, part_of = converted.table, converted.part
-        excluded = [i for i, (obj, _) in enumerate(self._decoded) if obj.uri in self._task.exclude]
-        if excluded:
-            drop = pa.array(
-                sorted({e for i in excluded for e in self._task.exclude[self._decoded[i][0].uri]})
-            )
-            keep = pc.invert(
-                pc.and_(
-                    pc.is_in(pa.array(part_of), value_set=pa.array(excluded, pa.int32())),
-                    pc.is_in(table["event_id"], value_set=drop),
-                )
-            )
-            table = table.filter(keep)
-            part_of = part_of[keep.to_numpy(zero_copy_only=False)]
+        # A source read again drops the rows it landed before: its own, matched by event id.
+        drop = np.zeros(table.num_rows, dtype=bool)
+        for index, (obj, _) in enumerate(self._decoded):
+            landed = self._task.exclude.get(obj.uri)
+            if landed:
+                known = pc.is_in(table["event_id"], value_set=pa.array(sorted(landed)))
+                drop |= (part_of == index) & known.to_numpy(zero_copy_only=False)
+        if drop.any():
+            table = table.filter(pa.array(~drop))
+            part_of = part_of[~drop]
         self._writer.add(table)
         rows = np.bincount(part_of, minlength=len(self._parts))
         unreadable: dict[int, list[tuple[int, str]]] = {}

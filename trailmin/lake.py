@@ -175,8 +175,8 @@ class Lake:
     # --- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: Path | str) -> Lake:
-        """Return the lake at ``path``, creating an empty one when the directory has none."""
+    def check_target(cls, path: Path | str) -> None:
+        """Raise ``LakeError`` unless ``path`` is a lake, an empty directory or nothing yet."""
         lake = cls(path)
         if lake.path.exists() and not lake.path.is_dir():
             raise LakeError(f"{lake.path} is a file; give --lake a directory")
@@ -189,6 +189,12 @@ class Lake:
                 f"{lake.path} is not empty and is not a trailmin lake; give --lake a new or "
                 "empty directory"
             )
+
+    @classmethod
+    def create(cls, path: Path | str) -> Lake:
+        """Return the lake at ``path``, creating an empty one when the directory has none."""
+        cls.check_target(path)
+        lake = cls(path)
         lake.events_dir.mkdir(parents=True, exist_ok=True)
         lake.staging_dir.mkdir(parents=True, exist_ok=True)
         with lake._connect() as db:
