@@ -35,8 +35,8 @@ from trailmin.records import BadSource, Decoded, Part, decode_records, parts_to_
 TASK_BYTES = 64 * 1024 * 1024
 DEFAULT_IN_FLIGHT = 32
 # Records decoded before they are converted to Arrow together: enough that the fixed cost of
-# each Arrow call vanishes, few enough that the structs stay small in memory (about 60 MB).
-BATCH_RECORDS = 20_000
+# each Arrow call vanishes, few enough that the structs stay small in memory (about 30 MB).
+BATCH_RECORDS = 10_000
 # Below this many source bytes, starting worker processes costs more than it saves.
 SMALL_RUN_BYTES = 16 * 1024 * 1024
 # How many skipped-record reasons a summary quotes; the manifest keeps them all.
@@ -299,9 +299,13 @@ def _plan(
 def _chunks(
     objects: list[src.SourceObject], *, task_bytes: int, workers: int
 ) -> Iterator[list[src.SourceObject]]:
-    """Yield consecutive runs of ``objects`` of about ``task_bytes`` each, one a worker at least."""
+    """Yield consecutive runs of ``objects`` of about ``task_bytes`` each, four a worker at least.
+
+    Several tasks a worker keep the workers busy to the end: with one or two each, a worker
+    that drew the larger share would finish long after the other.
+    """
     total = sum(o.size for o in objects)
-    limit = max(1, min(task_bytes, -(-total // max(workers, 1))))
+    limit = max(1, min(task_bytes, -(-total // (4 * max(workers, 1)))))
     chunk: list[src.SourceObject] = []
     size = 0
     for obj in objects:

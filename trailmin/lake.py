@@ -41,8 +41,9 @@ MANIFEST = "manifest.sqlite"
 
 # Row groups large enough for DuckDB and Athena to scan well (DuckDB's own default is 122,880).
 ROW_GROUP_ROWS = 131_072
-# Rows buffered per worker before the largest partition is flushed as a (smaller) row group.
-MAX_BUFFERED_ROWS = 262_144
+# Rows buffered per worker before the largest partition is flushed as a (smaller) row group:
+# one full row group (about 100 MB of Arrow data for CloudTrail rows).
+MAX_BUFFERED_ROWS = 131_072
 # A data file is closed and a new one begun past this many rows.
 MAX_FILE_ROWS = 4_194_304
 # Open Parquet writers per worker; past this the least recently used is closed.
@@ -593,9 +594,12 @@ class PartitionWriter:
             handle.staged.parent.mkdir(parents=True, exist_ok=True)
             handle.writer = pq.ParquetWriter(handle.staged, FILE_SCHEMA, **PARQUET_OPTIONS)
         handle.writer.write_table(table, row_group_size=self._row_group_rows)
-        self._buffered_rows -= table.num_rows
+        self._buffered_rows -= handle.buffered_rows
         handle.buffered = []
         handle.buffered_rows = 0
+        del table
+        # Hand the row group's buffers back to the system, so memory stays flat over a long run.
+        pa.default_memory_pool().release_unused()
 
     def _finish(self, key: tuple[str, str]) -> None:
         handle = self._open.pop(key)
