@@ -23,19 +23,18 @@ def real_logs() -> Path:
     return REAL_LOGS
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials so boto3 never looks for real ones."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+def fake_aws_env(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """Fake credentials in os.environ (spawned workers and subprocesses inherit them).
+
+    Config and credentials files point into ``home``, so no real profile is ever read.
+    """
+    mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+    mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    mp.setenv("AWS_CONFIG_FILE", str(home / "config"))
+    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        mp.delenv(name, raising=False)
 
 
 def make_record(n: int, **overrides: Any) -> dict[str, Any]:

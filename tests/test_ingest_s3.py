@@ -26,7 +26,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 import trailmin
-from tests.conftest import log_name, make_record
+from tests.conftest import fake_aws_env, log_name, make_record
 from trailmin import ingestion
 from trailmin.errors import SourceError
 from trailmin.lake import Lake
@@ -123,17 +123,6 @@ def selected(d: Delivery) -> bool:
         and d.region == SELECTED_REGION
         and START <= d.stamp < END + timedelta(hours=1)
     )
-
-
-def fake_aws_env(mp: pytest.MonkeyPatch, home: Path) -> None:
-    """Fake credentials in os.environ (spawned workers and subprocesses inherit them)."""
-    mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-    mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    mp.setenv("AWS_CONFIG_FILE", str(home / "no-config"))
-    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        mp.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)

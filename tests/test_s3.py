@@ -20,6 +20,7 @@ from moto import mock_aws
 from moto.core import enable_iam_authentication
 from moto.server import ThreadedMotoServer
 
+from tests.conftest import fake_aws_env
 from trailmin.errors import SourceError, UsageError
 from trailmin.s3 import iter_s3_bodies, list_cloudtrail_objects, make_client, parse_s3_uri
 from trailmin.sources import SourceObject
@@ -35,19 +36,9 @@ TIMES = ("0005", "1200", "2230")  # three deliveries a day, hhmm UTC
 PLAIN_DAY = f"AWSLogs/{PLAIN_ACCOUNT}/CloudTrail/us-east-1/2024/03/05/"
 
 
-def _fake_aws_env(mp: pytest.MonkeyPatch, home: Path) -> None:
-    mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-    mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    mp.setenv("AWS_CONFIG_FILE", str(home / "config"))
-    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        mp.delenv(name, raising=False)
-
-
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _fake_aws_env(monkeypatch, tmp_path)
+    fake_aws_env(monkeypatch, tmp_path)
 
 
 @dataclass(frozen=True)
@@ -127,7 +118,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[boto3.session.
     left behind, credentials cached, for other test modules.
     """
     with pytest.MonkeyPatch.context() as mp:
-        _fake_aws_env(mp, tmp_path_factory.mktemp("aws"))
+        fake_aws_env(mp, tmp_path_factory.mktemp("aws"))
         shared = boto3.session.Session(region_name="us-east-1")
         shared.get_credentials()
         yield shared

@@ -158,6 +158,17 @@ class Recovery:
     staging_files: list[str] = field(default_factory=list)
 
 
+def _insert_files(db: sqlite3.Connection, files: Sequence[WrittenFile], run_id: str) -> None:
+    db.executemany(
+        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+        [(f.path, f.account, f.date, f.rows, f.bytes, run_id) for f in files],
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO source_files VALUES (?, ?)",
+        [(uri, f.path) for f in files for uri in f.sources],
+    )
+
+
 def utc_now() -> str:
     """Return the current UTC time as an ISO 8601 string (seconds)."""
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -388,14 +399,7 @@ class Lake:
         """Record, in one transaction, data files already in ``events/`` and their sources."""
         now = utc_now()
         with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                [(f.path, f.account, f.date, f.rows, f.bytes, run_id) for f in files],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO source_files VALUES (?, ?)",
-                [(uri, f.path) for f in files for uri in f.sources],
-            )
+            _insert_files(db, files, run_id)
             for r in results:
                 previous = db.execute("SELECT rows FROM sources WHERE uri = ?", (r.uri,)).fetchone()
                 # A source read again (retried or changed) adds only rows it did not have.
@@ -425,22 +429,10 @@ class Lake:
     def replace_files(self, old: Sequence[str], new: Sequence[WrittenFile], run_id: str) -> None:
         """Swap committed files ``old`` for ``new`` (already in place) in one transaction."""
         with self._transaction() as db:
-            sources: set[str] = set()
             for path in old:
-                sources.update(
-                    uri
-                    for (uri,) in db.execute("SELECT uri FROM source_files WHERE path = ?", (path,))
-                )
                 db.execute("DELETE FROM files WHERE path = ?", (path,))
                 db.execute("DELETE FROM source_files WHERE path = ?", (path,))
-            db.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                [(f.path, f.account, f.date, f.rows, f.bytes, run_id) for f in new],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO source_files VALUES (?, ?)",
-                [(uri, f.path) for f in new for uri in f.sources],
-            )
+            _insert_files(db, new, run_id)
 
     # --- summaries -------------------------------------------------------------------------
 
