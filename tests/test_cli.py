@@ -34,6 +34,7 @@ def test_the_commands_are_the_expected_ones():
         "ingest",
         "lake compact",
         "lake info",
+        "mapping-report",
         "synth",
         "version",
     ]

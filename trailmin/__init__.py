@@ -18,6 +18,7 @@ from trailmin.api import (
     connect,
     ingest,
     lake_info,
+    mapping_report,
     parse_time,
     read_events,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "connect",
     "ingest",
     "lake_info",
+    "mapping_report",
     "parse_time",
     "read_events",
 ]

@@ -35,6 +35,7 @@ from trailmin.lake import (
     row_group,
     utc_now,
 )
+from trailmin.mapping.report import DENIED_CODES, MappingReport, build_report
 from trailmin.records import EVENT_SCHEMA, FILE_SCHEMA
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "connect",
     "ingest",
     "lake_info",
+    "mapping_report",
     "parse_time",
     "read_events",
 ]
@@ -184,6 +186,34 @@ def _filters(
             params.append(pattern)
         clauses.append("(" + " OR ".join(ors) + ")")
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+# --- mapping report ------------------------------------------------------------------------------
+
+
+def mapping_report(
+    lake: str | Path,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+) -> MappingReport:
+    """Return how the lake's events map to IAM actions: totals, a row per kind, findings."""
+    where, params = _filters(parse_time(start), parse_time(end, end=True), None, None)
+    with contextlib.closing(connect(lake)) as db:
+        kinds = db.sql(
+            f"SELECT event_source, event_name, event_type, count(*) FROM events {where} "
+            "GROUP BY ALL",
+            params=params or None,
+        ).fetchall()
+        codes = ", ".join(f"'{code}'" for code in sorted(DENIED_CODES))
+        denied_filter = f"error_code IN ({codes})"
+        denied_where = f"{where} AND {denied_filter}" if where else f"WHERE {denied_filter}"
+        denials = db.sql(
+            "SELECT event_source, event_name, error_code, error_message, event_id FROM events "
+            f"{denied_where}",
+            params=params or None,
+        ).fetchall()
+    return build_report(kinds, denials)
 
 
 # --- lake info -----------------------------------------------------------------------------------

@@ -260,6 +260,50 @@ def lake_compact(
         )
 
 
+@app.command("mapping-report")
+def mapping_report(
+    lake: LakeOption,
+    start: Annotated[
+        str | None, typer.Option("--start", help="Only events from this UTC date or time on.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Only events before this UTC date or time.")
+    ] = None,
+    output: FormatOption = Format.text,
+) -> None:
+    """Show how each kind of event maps to IAM actions, what is unmapped, and the findings."""
+    try:
+        report = api.mapping_report(lake, start=start, end=end)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is Format.json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    totals = report.totals
+    share = totals["mapped_share"]
+    out.print(
+        f"{totals['events']:,} events; {totals['needing_permission']:,} needed a permission, "
+        f"{totals['mapped']:,} of them mapped to catalog actions"
+        + (f" ({share:.2%})" if share is not None else "")
+        + f"; {totals['kinds_unmapped']:,} kinds of event unmapped."
+    )
+    out.print("By status: " + ", ".join(f"{k} {v:,}" for k, v in totals["by_status"].items()))
+    table = Table(box=None)
+    for column in ("eventSource", "eventName", "status", "actions", "events"):
+        table.add_column(column, justify="right" if column == "events" else "left")
+    for row in report.rows:
+        table.add_row(
+            row.event_source,
+            row.event_name,
+            row.status,
+            " ".join(row.actions) or "-",
+            f"{row.events:,}",
+        )
+    out.print(table)
+    for finding in report.findings:
+        out.print(f"{finding.code}: {finding.message} (events {', '.join(finding.evidence)})")
+
+
 @app.command()
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Where to write the trail (S3 layout).")],
