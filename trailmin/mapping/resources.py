@@ -228,7 +228,7 @@ def _extract(service: str, variable: str, ctx: Context) -> list[Value]:
     return extractor(ctx) if extractor is not None else []
 
 
-# --- templates -------------------------------------------------------------------------------------
+# --- templates ------------------------------------------------------------------------------------
 
 
 # Variables whose values may hold "/" (paths, keys, hierarchical names); others hold neither
