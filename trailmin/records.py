@@ -625,7 +625,8 @@ def parts_to_table(parts: list[Part]) -> Batch:
     records = [r for part in parts for r in part.records]
     counts = np.fromiter((len(part.records) for part in parts), dtype=np.int64, count=len(parts))
     part_of = np.repeat(np.arange(len(parts), dtype=np.int32), counts)
-    times, bad = _event_times(records)
+    pass_ = _Pass(records)
+    times, bad = _event_times(pass_.times)
     skipped: list[tuple[int, SkippedRecord]] = []
     if bad:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -637,66 +638,24 @@ def parts_to_table(parts: list[Part]) -> Batch:
         keep[[index for index, _ in bad]] = False
         records = [r for r, kept in zip(records, keep, strict=True) if kept]
         part_of = part_of[keep]
-        times, _ = _event_times(records)
+        pass_ = _Pass(records)
+        times, _ = _event_times(pass_.times)
     n = len(records)
 
-    # A session is told by its ARN and access key (its MFA and issuer go with them); an AWS
-    # service by its name; a failed sign-in without an ARN by its user name.
-    seen: dict[tuple[str | None, ...] | None, int] = {}
-    identities: list[_UserIdentity | None] = []
-    regions: list[str | None] = []  # the partition of an ARN-less user or root comes from it
-    indices: list[int] = []
-    for r in records:
-        ui = r.userIdentity
-        key = (ui.arn, ui.accessKeyId, ui.invokedBy, ui.type, ui.userName) if ui else None
-        found = seen.get(key)
-        if found is None:
-            found = seen[key] = len(identities)
-            identities.append(ui)
-            regions.append(r.awsRegion)
-        indices.append(found)
-    identity_index = pa.array(indices, pa.int32())
-    calls: dict[tuple[Any, ...], int] = {}
-    call_index = pa.array(
-        [
-            calls.setdefault(
-                (
-                    r.eventVersion,
-                    r.eventSource,
-                    r.eventName,
-                    r.eventType,
-                    r.eventCategory,
-                    r.awsRegion,
-                    r.recipientAccountId,
-                    r.userAgent,
-                    r.sourceIPAddress,
-                    r.vpcEndpointId,
-                    r.errorCode,
-                    r.errorMessage,
-                    r.readOnly,
-                    r.managementEvent,
-                ),
-                len(calls),
-            )
-            for r in records
-        ],
-        pa.int32(),
-    )
     columns: dict[str, pa.Array] = {}
     # Dictionary arrays over the distinct values: nothing is copied per record here.
-    for name, values in _identity_columns(identities, regions).items():
+    identity_index = pa.array(pass_.identity_index, pa.int32())
+    for name, values in _identity_columns(pass_.identities, pass_.regions).items():
         columns[name] = _spread(name, identity_index, values)
-    for name, values in _call_columns(list(calls)).items():
+    call_index = pa.array(pass_.call_index, pa.int32())
+    for name, values in _call_columns(list(pass_.calls)).items():
         columns[name] = _spread(name, call_index, values)
-
-    event_ids = [r.eventID for r in records]
+    event_ids = pass_.event_ids
     if None in event_ids:
         event_ids = [_event_id(r) for r in records]
     columns["event_id"] = pa.array(event_ids, pa.string())
     columns["event_time"] = times
-    columns["tls_version"] = pa.array(
-        [t.tlsVersion if (t := r.tlsDetails) is not None else None for r in records], pa.string()
-    )
+    columns["tls_version"] = pa.array(pass_.tls_versions, pa.string())
     if columns["event_source"].null_count:
         # Insight events name the call they are about in insightDetails, not at the top.
         for name, attribute in (("event_source", "eventSource"), ("event_name", "eventName")):
@@ -706,9 +665,9 @@ def parts_to_table(parts: list[Part]) -> Batch:
                     [getattr(r.insightDetails, attribute, None) for r in records], pa.string()
                 ),
             ).dictionary_encode()
-    columns["request_parameters"] = _raw_column([r.requestParameters for r in records])
-    columns["additional_event_data"] = _raw_column([r.additionalEventData for r in records])
-    columns["resources"] = _resources_column([r.resources for r in records])
+    columns["request_parameters"] = _raw_column(pass_.request_parameters)
+    columns["additional_event_data"] = _raw_column(pass_.additional_event_data)
+    columns["resources"] = _resources_column(pass_.resources)
     columns["permissions"] = pa.nulls(n, type=PERMISSION_LIST)
     part_index = pa.array(part_of, pa.int32())
     columns["source"] = pa.DictionaryArray.from_arrays(
@@ -725,6 +684,90 @@ def parts_to_table(parts: list[Part]) -> Batch:
         [*arrays, account, times.cast(pa.date32())], names=TABLE_SCHEMA.names
     )
     return Batch(table=table, part=part_of, skipped=skipped)
+
+
+class _Pass:
+    """The values of a batch of records, gathered in one pass while each record is in cache.
+
+    A session is told by its ARN and access key (its MFA and issuer go with them); an AWS
+    service by its name; a failed sign-in without an ARN by its user name. A call is told by the
+    fields that repeat from record to record (service, name, region, agent, address, error).
+    """
+
+    __slots__ = (
+        "additional_event_data",
+        "call_index",
+        "calls",
+        "event_ids",
+        "identities",
+        "identity_index",
+        "regions",
+        "request_parameters",
+        "resources",
+        "times",
+        "tls_versions",
+    )
+
+    def __init__(self, records: list[Record]) -> None:
+        seen: dict[tuple[str | None, ...] | None, int] = {}
+        identities: list[_UserIdentity | None] = []
+        regions: list[str | None] = []  # the partition of an ARN-less user or root comes from it
+        calls: dict[tuple[Any, ...], int] = {}
+        identity_index: list[int] = []
+        call_index: list[int] = []
+        event_ids: list[str | None] = []
+        times: list[str | None] = []
+        tls_versions: list[str | None] = []
+        request_parameters: list[msgspec.Raw] = []
+        additional_event_data: list[msgspec.Raw] = []
+        resources: list[list[_Resource] | None] = []
+        # Bound methods, looked up once: this loop runs for every record ingested.
+        add_identity, add_call = identity_index.append, call_index.append
+        add_id, add_time, add_tls = event_ids.append, times.append, tls_versions.append
+        add_params, add_data = request_parameters.append, additional_event_data.append
+        add_resources = resources.append
+        for r in records:
+            ui = r.userIdentity
+            key = (ui.arn, ui.accessKeyId, ui.invokedBy, ui.type, ui.userName) if ui else None
+            found = seen.get(key)
+            if found is None:
+                found = seen[key] = len(identities)
+                identities.append(ui)
+                regions.append(r.awsRegion)
+            add_identity(found)
+            call = (
+                r.eventVersion,
+                r.eventSource,
+                r.eventName,
+                r.eventType,
+                r.eventCategory,
+                r.awsRegion,
+                r.recipientAccountId,
+                r.userAgent,
+                r.sourceIPAddress,
+                r.vpcEndpointId,
+                r.errorCode,
+                r.errorMessage,
+                r.readOnly,
+                r.managementEvent,
+            )
+            number = calls.get(call)
+            if number is None:
+                number = calls[call] = len(calls)
+            add_call(number)
+            add_id(r.eventID)
+            add_time(r.eventTime or r.timestamp)
+            tls = r.tlsDetails
+            add_tls(tls.tlsVersion if tls is not None else None)
+            add_params(r.requestParameters)
+            add_data(r.additionalEventData)
+            add_resources(r.resources)
+        self.identities, self.regions, self.calls = identities, regions, calls
+        self.identity_index, self.call_index = identity_index, call_index
+        self.event_ids, self.times, self.tls_versions = event_ids, times, tls_versions
+        self.request_parameters = request_parameters
+        self.additional_event_data = additional_event_data
+        self.resources = resources
 
 
 def _spread(name: str, indices: pa.Array, values: pa.Array) -> pa.Array:
@@ -790,9 +833,9 @@ TABLE_SCHEMA = EVENT_SCHEMA.append(pa.field("account", pa.string())).append(
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def _event_times(records: list[Record]) -> tuple[pa.Array, list[tuple[int, str]]]:
+def _event_times(times: list[str | None]) -> tuple[pa.Array, list[tuple[int, str]]]:
     """Return the records' times as a UTC timestamp array, and those that cannot be read."""
-    texts = pa.array([r.eventTime or r.timestamp for r in records], pa.string())
+    texts = pa.array(times, pa.string())
     try:
         return texts.cast(_TIMESTAMP), []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
