@@ -1,9 +1,12 @@
-"""Resources: the catalog's ARN templates filled from resources[] and request parameters."""
+"""Resources: ARN templates filled from resources[] and request parameters; inferred PassRole."""
 
 from __future__ import annotations
 
 import pytest
 
+from trailmin import catalog
+from trailmin.mapping import map_event
+from trailmin.mapping.inferred import infer, rule_events
 from trailmin.mapping.resources import Context, scope
 
 ACCT = "111122223333"
@@ -234,3 +237,119 @@ def test_an_action_outside_the_catalog_is_unscoped():
     scoped = scope("s3:NoSuchAction", ctx({"bucketName": "b"}))
     assert scoped.resources == ("*",)
     assert scoped.unscoped
+
+
+# --- inferred permissions: iam:PassRole -----------------------------------------------------------
+
+
+ROLE = "arn:aws:iam::111122223333:role/service/app-backend"
+
+PASS_ROLE_CASES = [
+    (
+        "lambda",
+        "CreateFunction",
+        {"functionName": "f", "role": ROLE},
+        (ROLE,),
+        "exact",
+        "lambda.amazonaws.com",
+    ),
+    (
+        "lambda",
+        "UpdateFunctionConfiguration",
+        {"functionName": "f", "role": ROLE},
+        (ROLE,),
+        "exact",
+        "lambda.amazonaws.com",
+    ),
+    (
+        "ecs",
+        "RegisterTaskDefinition",
+        {
+            "family": "web",
+            "taskRoleArn": ROLE,
+            "executionRoleArn": "arn:aws:iam::111122223333:role/ecs-exec",
+        },
+        (ROLE, "arn:aws:iam::111122223333:role/ecs-exec"),
+        "exact",
+        "ecs-tasks.amazonaws.com",
+    ),
+    (
+        "cloudformation",
+        "CreateStack",
+        {"stackName": "s", "roleARN": ROLE},
+        (ROLE,),
+        "exact",
+        "cloudformation.amazonaws.com",
+    ),
+    (
+        "glue",
+        "CreateJob",
+        {"name": "etl", "role": "GlueJobRole"},
+        (
+            "arn:aws:iam::111122223333:role/*/GlueJobRole",
+            "arn:aws:iam::111122223333:role/GlueJobRole",
+        ),
+        "pattern",
+        "glue.amazonaws.com",
+    ),
+    (
+        "states",
+        "CreateStateMachine",
+        {"name": "m", "roleArn": ROLE},
+        (ROLE,),
+        "exact",
+        "states.amazonaws.com",
+    ),
+    (
+        "events",
+        "PutTargets",
+        {"rule": "r", "targets": [{"id": "1", "roleArn": ROLE}, {"id": "2"}]},
+        (ROLE,),
+        "exact",
+        "events.amazonaws.com",
+    ),
+    (
+        "ec2",
+        "RunInstances",
+        {"iamInstanceProfile": {"arn": "arn:aws:iam::111122223333:instance-profile/web"}},
+        ("*",),
+        "unscoped",
+        "ec2.amazonaws.com",
+    ),
+    (
+        "s3",
+        "PutBucketReplication",
+        {"bucketName": "b", "ReplicationConfiguration": {"Role": ROLE}},
+        (ROLE,),
+        "exact",
+        "s3.amazonaws.com",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("service", "name", "params", "resources", "derivation", "passed_to"), PASS_ROLE_CASES
+)
+def test_pass_role_is_inferred(service, name, params, resources, derivation, passed_to):
+    found = infer(service, name, ctx(params))
+    got = tuple(sorted(r for i in found for r in i.resources))
+    assert got == tuple(sorted(resources))
+    assert {i.action for i in found} == {"iam:PassRole"}
+    assert {i.derivation.split(":")[0].split(";")[0] for i in found} == {derivation}
+    assert all(i.derivation.count("inferred") == 1 for i in found)
+    assert {i.passed_to for i in found} == {passed_to}
+
+
+def test_no_role_passed_means_nothing_inferred():
+    assert infer("lambda", "CreateFunction", ctx({"functionName": "f"})) == []
+    assert infer("lambda", "Invoke", ctx({"functionName": "f", "role": ROLE})) == []
+
+
+def test_every_inferred_rule_is_for_a_mapped_call():
+    """Each rule names a call the mapping knows, so its PassRole goes with a real action."""
+    for service, name in rule_events():
+        host = f"{service}.amazonaws.com"
+        mapped = map_event(host, name)
+        assert mapped.actions, (service, name)
+        assert all(catalog.action(a) for a in mapped.actions)
+    assert catalog.action("iam:PassRole") is not None
