@@ -65,11 +65,11 @@ def _values(params: Any, path: str) -> list[Any]:
 
 def infer(service: str, event_name: str, ctx: Context) -> list[Inferred]:
     """Return the permissions the call needed besides its own actions (iam:PassRole)."""
-    found: list[Inferred] = []
-    for parameter, passed_to, provenance in _rules().get((service, event_name), ()):
-        for value in _values(ctx.params, parameter):
-            found.append(_pass_role(value, parameter, passed_to, provenance, ctx))
-    return found
+    return [
+        _pass_role(value, parameter, passed_to, provenance, ctx)
+        for parameter, passed_to, provenance in _rules().get((service, event_name), ())
+        for value in _values(ctx.params, parameter)
+    ]
 
 
 def _pass_role(
