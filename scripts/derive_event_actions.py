@@ -25,10 +25,13 @@ TARGET = ROOT / "trailmin" / "mapping" / "data" / "sdk_renames.csv"
 def main() -> None:
     data = json.loads(SOURCE.read_text())
     services = data["sdk_service_mappings"]
+    # The map's method keys spell some services without the space of its service table
+    # ("APIGateway.GetResource" beside "API Gateway").
+    squeezed = {name.replace(" ", "").lower(): p for name, p in services.items()}
     rows: dict[tuple[str, str], str] = {}
     for method, mappings in sorted(data["sdk_method_iam_mappings"].items()):
         service, _, operation = method.partition(".")
-        prefix = services.get(service)
+        prefix = services.get(service) or squeezed.get(service.lower())
         if prefix is None or len(mappings) != 1 or mappings[0].get("conditions"):
             continue
         wanted = catalog.action(mappings[0]["action"])

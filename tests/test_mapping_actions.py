@@ -138,6 +138,9 @@ REFERENCE_CASES = [
     ("budgets.amazonaws.com", "CreateBudget", None, "renamed", ("budgets:ModifyBudget",)),
     ("budgets.amazonaws.com", "UpdateBudget", None, "renamed", ("budgets:ModifyBudget",)),
     ("glue.amazonaws.com", "GetColumnStatisticsForTable", None, "renamed", ("glue:GetTable",)),
+    ("apigateway.amazonaws.com", "CreateRestApi", None, "renamed", ("apigateway:POST",)),
+    ("apigateway.amazonaws.com", "GetRestApis", None, "renamed", ("apigateway:GET",)),
+    ("apigateway.amazonaws.com", "UpdateStage", None, "renamed", ("apigateway:PATCH",)),
     ("sts.amazonaws.com", "GetCallerIdentity", "AwsApiCall", "no-permission", ()),
     ("signin.amazonaws.com", "ConsoleLogin", "AwsConsoleSignIn", "sign-in", ()),
     ("signin.amazonaws.com", "CheckMfa", "AwsConsoleSignIn", "sign-in", ()),
@@ -173,7 +176,11 @@ def test_reference_exceptions(source, name, kind, status, expected):
 
 
 def test_every_reference_row_is_covered():
-    """Each event name the reference file lists has a case above (API Gateway comes later)."""
+    """Each event name the reference file lists has a case above.
+
+    DynamoDB's rows are left out: which actions TransactWriteItems and ExecuteStatement need
+    depends on the request (the items, the statement), which the mapping does not read yet.
+    """
     covered = {(s, n) for s, n, *_ in REFERENCE_CASES}
     text = (REFERENCE / "cloudtrail-event-exceptions.csv").read_text()
     rows = list(csv.DictReader(text.splitlines()))
@@ -184,7 +191,6 @@ def test_every_reference_row_is_covered():
             (row["eventSource"], n)
             for n in names
             if (row["eventSource"], n) not in covered
-            and row["eventSource"] != "apigateway.amazonaws.com"
             and row["eventSource"] != "dynamodb.amazonaws.com"
         ]
     assert missing == []
@@ -313,9 +319,4 @@ def test_real_logs_map_to_catalog_actions(tmp_path, real_logs):
             unmapped[(source, name)] += count
     needing = sum(statuses[s] for s in ("direct", "renamed", "several", "unmapped"))
     assert statuses["unmapped"] / needing <= 0.01
-    assert unmapped == Counter(
-        {
-            ("s3.amazonaws.com", "GetStorageLensDashboardDataInternal"): 4,
-            ("apigateway.amazonaws.com", "GetResource"): 1,
-        }
-    )
+    assert unmapped == Counter({("s3.amazonaws.com", "GetStorageLensDashboardDataInternal"): 4})

@@ -109,10 +109,7 @@ def test_mapping_report_over_the_sample_and_real_logs(tmp_path, real_logs):
     assert totals["events"] == 3044 + 750
     assert totals["mapped_share"] >= 0.99
     unmapped = {(r.event_source, r.event_name) for r in report.rows if r.status == "unmapped"}
-    assert unmapped == {
-        ("s3.amazonaws.com", "GetStorageLensDashboardDataInternal"),
-        ("apigateway.amazonaws.com", "GetResource"),
-    }
+    assert unmapped == {("s3.amazonaws.com", "GetStorageLensDashboardDataInternal")}
     # The sample's CI role was refused iam:PassRole while creating a function: PassRole is
     # needed beside lambda:CreateFunction, and the report says the mapping does not show it yet.
     assert [(f.event_name, f.code) for f in report.findings] == [
