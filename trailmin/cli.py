@@ -285,7 +285,8 @@ def mapping_report(
         f"{totals['events']:,} events; {totals['needing_permission']:,} needed a permission, "
         f"{totals['mapped']:,} of them mapped to catalog actions"
         + (f" ({share:.2%})" if share is not None else "")
-        + f"; {totals['kinds_unmapped']:,} kinds of event unmapped."
+        + f"; {totals['kinds_unmapped']:,} kind{'' if totals['kinds_unmapped'] == 1 else 's'} "
+        "of event unmapped."
     )
     out.print("By status: " + ", ".join(f"{k} {v:,}" for k, v in totals["by_status"].items()))
     table = Table(box=None)
