@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,23 @@ def fake_aws_env(mp: pytest.MonkeyPatch, home: Path) -> None:
     mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
         mp.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """Run moto's server on a free loopback port for a test module; return its endpoint URL.
+
+    Each test fills its own bucket: an in-process ``mock_aws`` elsewhere resets moto's state.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 def make_record(n: int, **overrides: Any) -> dict[str, Any]:

@@ -23,7 +23,6 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 import trailmin
 from tests.conftest import fake_aws_env, log_name, make_record
@@ -335,21 +334,6 @@ def test_a_selection_matching_nothing_is_a_source_error(
 
 
 # --- over HTTP: worker processes and the CLI -----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """Run moto's server on a free loopback port; return its endpoint URL.
-
-    Each test fills its own bucket: an in-process ``mock_aws`` elsewhere resets moto's state.
-    """
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def test_worker_processes_over_http_match_one_worker(

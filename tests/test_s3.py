@@ -18,7 +18,6 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core import enable_iam_authentication
-from moto.server import ThreadedMotoServer
 
 from tests.conftest import fake_aws_env
 from trailmin.errors import SourceError, UsageError
@@ -564,18 +563,6 @@ def test_iter_s3_bodies_rejects_an_empty_window(session: boto3.session.Session) 
 
 
 # Over real HTTP ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """Run moto's server on a free local port; return its endpoint URL. Tests use own buckets."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def test_round_trip_over_http(moto_server: str) -> None:
