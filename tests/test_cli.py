@@ -97,3 +97,17 @@ def test_lake_info_json_and_compact_cli(tmp_path, real_logs):
     )
     assert missing.returncode == 2
     assert "is not a trailmin lake" in missing.stderr
+
+
+def test_the_package_exports_what_it_lists_and_loads_lazily():
+    """Every name in trailmin.__all__ resolves; importing trailmin pulls in neither pandas nor
+    DuckDB (ingest worker processes start faster without them)."""
+    code = (
+        "import sys, trailmin\n"
+        "assert 'pandas' not in sys.modules and 'duckdb' not in sys.modules\n"
+        "missing = [n for n in trailmin.__all__ if getattr(trailmin, n, None) is None]\n"
+        "assert missing == [], missing\n"
+        "print('ok')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "ok"

@@ -5,28 +5,52 @@ The library surface, for scripts and notebooks::
     import trailmin
     trailmin.ingest(["s3://bucket/AWSLogs/"], lake="lake/")
     events = trailmin.read_events("lake/", start="2026-10-01")
+
+Names are imported on first use, so that ``import trailmin`` (and each ingest worker process)
+does not pay for pandas and DuckDB until they are needed.
 """
 
 from __future__ import annotations
 
-from trailmin.api import (
-    CompactSummary,
-    IngestSummary,
-    LakeInfo,
-    Progress,
-    compact,
-    connect,
-    ingest,
-    lake_info,
-    mapping_report,
-    parse_time,
-    read_events,
-)
-from trailmin.errors import TrailminError
-from trailmin.lake import Lake
-from trailmin.records import EVENT_SCHEMA
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trailmin.api import (
+        CompactSummary,
+        IngestSummary,
+        LakeInfo,
+        Progress,
+        compact,
+        connect,
+        ingest,
+        lake_info,
+        mapping_report,
+        parse_time,
+        read_events,
+    )
+    from trailmin.errors import TrailminError
+    from trailmin.lake import Lake
+    from trailmin.records import EVENT_SCHEMA
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "CompactSummary": "trailmin.api",
+    "IngestSummary": "trailmin.api",
+    "LakeInfo": "trailmin.api",
+    "Progress": "trailmin.api",
+    "compact": "trailmin.api",
+    "connect": "trailmin.api",
+    "ingest": "trailmin.api",
+    "lake_info": "trailmin.api",
+    "mapping_report": "trailmin.api",
+    "parse_time": "trailmin.api",
+    "read_events": "trailmin.api",
+    "TrailminError": "trailmin.errors",
+    "Lake": "trailmin.lake",
+    "EVENT_SCHEMA": "trailmin.records",
+}
 
 __all__ = [
     "EVENT_SCHEMA",
@@ -45,3 +69,12 @@ __all__ = [
     "parse_time",
     "read_events",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trailmin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -17,10 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -37,6 +35,10 @@ from trailmin.lake import (
 )
 from trailmin.mapping.report import DENIED_CODES, MappingReport, build_report
 from trailmin.records import EVENT_SCHEMA, FILE_SCHEMA
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
 
 __all__ = [
     "CompactSummary",
@@ -80,6 +82,8 @@ def parse_time(value: str | date | datetime | None, *, end: bool = False) -> dat
 
 def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
     """Return a DuckDB connection with an ``events`` view over the lake's committed files."""
+    import duckdb  # loaded when first asked for: ingest does not need it
+
     the_lake = Lake.open(lake)
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'")
@@ -154,6 +158,8 @@ def read_events(
 
 
 def _pandas_type(kind: pa.DataType) -> Any:
+    import pandas as pd
+
     if pa.types.is_boolean(kind):
         return pd.BooleanDtype()
     return None
