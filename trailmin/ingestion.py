@@ -299,21 +299,25 @@ def _plan(
 def _chunks(
     objects: list[src.SourceObject], *, task_bytes: int, workers: int
 ) -> Iterator[list[src.SourceObject]]:
-    """Yield consecutive runs of ``objects`` of about ``task_bytes`` each, four a worker at least.
+    """Yield consecutive runs of ``objects``, large first and smaller towards the end.
 
-    Several tasks a worker keep the workers busy to the end: with one or two each, a worker
-    that drew the larger share would finish long after the other.
+    Each task takes ``1 / (2 × workers)`` of what is left (at most ``task_bytes``, at least a
+    sixteenth of the first task), so the last tasks are small and the workers finish together
+    instead of one waiting on the other.
     """
-    total = sum(o.size for o in objects)
-    limit = max(1, min(task_bytes, -(-total // (4 * max(workers, 1)))))
+    remaining = sum(o.size for o in objects)
+    floor = max(1, min(task_bytes, remaining) // 16)
     chunk: list[src.SourceObject] = []
     size = 0
+    limit = max(floor, min(task_bytes, remaining // (2 * max(workers, 1))))
     for obj in objects:
         chunk.append(obj)
         size += obj.size
         if size >= limit:
             yield chunk
+            remaining -= size
             chunk, size = [], 0
+            limit = max(floor, min(task_bytes, remaining // (2 * max(workers, 1))))
     if chunk:
         yield chunk
 
