@@ -301,7 +301,7 @@ def _chunks(
 ) -> Iterator[list[src.SourceObject]]:
     """Yield consecutive runs of ``objects``, large first and smaller towards the end.
 
-    Each task takes ``1 / (2 × workers)`` of what is left (at most ``task_bytes``, at least a
+    Each task takes ``1 / (2 * workers)`` of what is left (at most ``task_bytes``, at least a
     sixteenth of the first task), so the last tasks are small and the workers finish together
     instead of one waiting on the other.
     """

@@ -119,19 +119,22 @@ def _queue_name(ctx: Context) -> list[Value]:
 
 
 def _with_path(parameter: str) -> Extractor:
-    """An IAM name whose path the request does not give: the root path, or any path."""
+    """An IAM name with the path the request gives, else the root path or any path."""
 
     def extract(ctx: Context) -> list[Value]:
         name = ctx.params.get(parameter)
         if not isinstance(name, str) or not name:
             return []
+        path = ctx.params.get("path")
+        if isinstance(path, str) and path.startswith("/") and path.endswith("/"):
+            return [(path.lstrip("/") + name, False)]
         return [(name, False), (f"*/{name}", True)]
 
     return extract
 
 
 def _secret_id(ctx: Context) -> list[Value]:
-    value = ctx.params.get("secretId")
+    value = ctx.params.get("secretId") or ctx.params.get("name")
     if not isinstance(value, str) or not value:
         return []
     if value.startswith("arn:"):
@@ -141,12 +144,15 @@ def _secret_id(ctx: Context) -> list[Value]:
 
 
 def _parameter_name(ctx: Context) -> list[Value]:
-    value = ctx.params.get("name")
-    if not isinstance(value, str) or not value:
-        return []
-    if value.startswith("arn:"):
-        value = value.split(":parameter", 1)[-1]
-    return [(value.lstrip("/"), False)]
+    names = ctx.params.get("names")
+    values = names if isinstance(names, list) else [ctx.params.get("name")]
+    found: list[Value] = []
+    for value in values:
+        if not isinstance(value, str) or not value:
+            continue
+        name = value.split(":parameter", 1)[-1] if value.startswith("arn:") else value
+        found.append((name.lstrip("/"), False))
+    return found
 
 
 def _key_id(ctx: Context) -> list[Value]:
@@ -179,6 +185,18 @@ def _stack_id(ctx: Context) -> list[Value]:
     return [("*", True)]  # a stack's id is not in a request that names it
 
 
+def _task_definition(ctx: Context, part: int) -> list[Value]:
+    """Return the family (0) or revision (1) of ``taskDefinition``: family[:revision] or ARN."""
+    value = ctx.params.get("taskDefinition") or ctx.params.get("family")
+    if not isinstance(value, str) or not value:
+        return []
+    family, _, revision = _last_segment(value, "/").partition(":")
+    if part == 0:
+        return [(family, False)]
+    # Without a revision the latest is used, and which one that is the record does not say.
+    return [(revision, False)] if revision else [("*", True)]
+
+
 def _object_key(ctx: Context) -> list[Value]:
     key = ctx.params.get("key")
     return [(key, False)] if isinstance(key, str) and key else []
@@ -188,10 +206,15 @@ def _object_key(ctx: Context) -> list[Value]:
 EXTRACTORS: dict[tuple[str | None, str], Extractor] = {
     ("s3", "BucketName"): _param("bucketName"),
     ("s3", "ObjectName"): _object_key,
-    ("dynamodb", "TableName"): _param("tableName", transform=lambda v: _last_segment(v, "/")),
+    ("dynamodb", "TableName"): _param(
+        "tableName", transform=lambda v: v.split(":table/", 1)[-1].split("/", 1)[0]
+    ),
+    ("dynamodb", "IndexName"): _param("indexName"),
     ("lambda", "FunctionName"): _function_name,
     ("sqs", "QueueName"): _queue_name,
-    ("sns", "TopicName"): _param("topicArn", "targetArn", transform=lambda v: v.split(":")[-1]),
+    ("sns", "TopicName"): _param(
+        "topicArn", "targetArn", "name", transform=lambda v: v.split(":")[-1]
+    ),
     ("logs", "LogGroupName"): _param("logGroupName"),
     ("logs", "LogStreamName"): _param("logStreamName"),
     ("secretsmanager", "SecretId"): _secret_id,
@@ -212,8 +235,11 @@ EXTRACTORS: dict[tuple[str | None, str], Extractor] = {
     ("glue", "TableName"): _param("tableName", "name"),
     ("athena", "WorkGroupName"): _param("workGroup"),
     ("events", "EventBusName"): _param("eventBusName", transform=lambda v: _last_segment(v, "/")),
+    ("events", "RuleName"): _param("name", "rule"),
     ("cloudwatch", "AlarmName"): _param("alarmName"),
     ("ecs", "ClusterName"): _param("cluster", transform=lambda v: _last_segment(v, "/")),
+    ("ecs", "TaskDefinitionFamilyName"): lambda ctx: _task_definition(ctx, 0),
+    ("ecs", "TaskDefinitionRevisionNumber"): lambda ctx: _task_definition(ctx, 1),
 }
 
 
@@ -278,6 +304,10 @@ def _fill(service: str, template: str, ctx: Context) -> tuple[list[str], bool] |
             arn = arn.replace("${" + variable + "}", value, 1)
             patterned = patterned or is_pattern
         arns.append(arn)
+        if template.endswith(":log-group:${LogGroupName}"):
+            # CloudWatch Logs authorizes many log-group actions against "log-group:NAME:*".
+            arns.append(arn + ":*")
+            patterned = True
         if len(arns) > MAX_RESOURCES:
             return None
     return arns, patterned
@@ -290,21 +320,38 @@ def scope(action_name: str, ctx: Context) -> Scoped:
         return Scoped(action_name, (ANY,), f"{UNSCOPED}: {action_name} is not in the catalog")
     if action.takes_no_resource:
         return Scoped(action.full_name, (ANY,), "no resource type")
-    templates = [rt.arn_template for rt in action.resource_types if rt.arn_template]
-    # 1. What CloudTrail logged in resources[] and a template of the action accepts.
-    logged = [
-        arn
-        for arn in ctx.logged
-        if any(_template_regex(template).match(arn) for template in templates)
+    required = [rt.arn_template for rt in action.resource_types if rt.required and rt.arn_template]
+    if len(required) > 1:
+        # The action is authorized against each of these (Glue: catalog, database and table):
+        # every one must be derived.
+        return _scope_all(action, required, ctx)
+    # The required type first: an optional one (an index, a cluster) is an alternative only
+    # when the action requires none.
+    templates = required + [
+        rt.arn_template for rt in action.resource_types if rt.arn_template and not rt.required
     ]
-    if logged:
-        return Scoped(action.full_name, tuple(sorted(set(logged))), EXACT)
-    # 2. The request's parameters, one resource type after the other.
+    # 1. What CloudTrail logged in resources[], then ARNs the request gives whole (roleArn,
+    # topicArn, a function or table named by ARN), where a template of the action accepts them.
+    for candidates in (ctx.logged, _parameter_arns(ctx.params)):
+        matched = [
+            arn
+            for arn in candidates
+            if any(_template_regex(template).match(arn) for template in templates)
+        ]
+        if matched:
+            return Scoped(action.full_name, tuple(sorted(set(matched))), EXACT)
+    # 2. Templates filled from the request's parameters: the one that uses the most of them
+    # (an index named beside its table is the index).
+    best: tuple[int, list[str], bool, str] | None = None
     for template in templates:
         filled = _fill(action.service, template, ctx)
         if filled is None:
             continue
-        arns, patterned = filled
+        named = len([v for v in _VARIABLE.findall(template) if v not in _PARTS])
+        if best is None or named > best[0]:
+            best = (named, filled[0], filled[1], template)
+    if best is not None:
+        _, arns, patterned, template = best
         derivation = EXACT
         if patterned:
             derivation = (
@@ -319,7 +366,39 @@ def scope(action_name: str, ctx: Context) -> Scoped:
     )
 
 
+def _parameter_arns(params: dict[str, Any]) -> list[str]:
+    """Return the whole ARNs among the request's top-level parameters."""
+    return [v for v in params.values() if isinstance(v, str) and v.startswith("arn:")]
+
+
+def _scope_all(action: catalog.Action, templates: list[str], ctx: Context) -> Scoped:
+    arns: set[str] = set()
+    patterned: list[str] = []
+    for template in templates:
+        logged = [arn for arn in ctx.logged if _template_regex(template).match(arn)]
+        if logged:
+            arns.update(logged)
+            continue
+        filled = _fill(action.service, template, ctx)
+        if filled is None:
+            return Scoped(
+                action.full_name,
+                (ANY,),
+                f"{UNSCOPED}: {action.full_name} is authorized against several resources and "
+                f"{template} could not be derived from the record",
+            )
+        arns.update(filled[0])
+        if filled[1]:
+            patterned.append(_pattern_reason(template))
+    derivation = EXACT
+    if patterned:
+        derivation = f"{PATTERN}: part of the ARN is not in the record ({', '.join(patterned)})"
+    return Scoped(action.full_name, tuple(sorted(arns)), derivation)
+
+
 def _pattern_reason(template: str) -> str:
+    if template.endswith(":log-group:${LogGroupName}"):
+        return "a log group is authorized with and without a trailing :*"
     if "RoleNameWithPath" in template or "UserNameWithPath" in template:
         return "an IAM name's path"
     if "SecretId" in template:
