@@ -35,6 +35,7 @@ def test_the_commands_are_the_expected_ones():
         "lake compact",
         "lake info",
         "mapping-report",
+        "remap",
         "synth",
         "version",
     ]

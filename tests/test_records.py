@@ -258,7 +258,15 @@ def test_columns_follow_the_schema_and_keep_raw_values():
     assert row["source"] == "s3://b/k.json.gz"
     assert row["account"] == "111122223333"
     assert row["date"].isoformat() == "2026-10-05"
-    assert row["permissions"] is None
+    # ListBuckets needs s3:ListAllMyBuckets, which takes no resource (mapping fills this column).
+    assert row["permissions"] == [
+        {
+            "action": "s3:ListAllMyBuckets",
+            "resource": "*",
+            "derivation": "renamed; no resource type",
+            "inferred": False,
+        }
+    ]
 
 
 def test_null_request_parameters_are_null_not_text():

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         mapping_report,
         parse_time,
         read_events,
+        remap,
     )
     from trailmin.errors import TrailminError
     from trailmin.lake import Lake
@@ -47,6 +48,7 @@ _EXPORTS = {
     "mapping_report": "trailmin.api",
     "parse_time": "trailmin.api",
     "read_events": "trailmin.api",
+    "remap": "trailmin.api",
     "TrailminError": "trailmin.errors",
     "Lake": "trailmin.lake",
     "EVENT_SCHEMA": "trailmin.records",
@@ -68,6 +70,7 @@ __all__ = [
     "mapping_report",
     "parse_time",
     "read_events",
+    "remap",
 ]
 
 

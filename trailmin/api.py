@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from trailmin.lake import (
     row_group,
     utc_now,
 )
+from trailmin.mapping.permissions import mapping_version, permissions_column
 from trailmin.mapping.report import DENIED_CODES, MappingReport, build_report
 from trailmin.records import EVENT_SCHEMA, FILE_SCHEMA
 
@@ -52,6 +53,7 @@ __all__ = [
     "mapping_report",
     "parse_time",
     "read_events",
+    "remap",
 ]
 
 # DuckDB would read ``account=012345678901`` as a number and drop the leading zero.
@@ -246,6 +248,8 @@ class LakeInfo:
     runs: int
     last_run: str | None
     uncommitted_files: int
+    mapping_versions: dict[str, int] = field(default_factory=dict)
+    mapping_current: bool = True
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -295,6 +299,8 @@ def lake_info(lake: str | Path) -> LakeInfo:
         runs=stats["runs"],
         last_run=stats["last_run"],
         uncommitted_files=uncommitted,
+        mapping_versions=stats["mapping_versions"],
+        mapping_current=set(stats["mapping_versions"]) <= {mapping_version()},
         skipped=the_lake.source_problems(),
     )
 
@@ -333,12 +339,12 @@ def compact(lake: str | Path, *, target_rows: int = 4_000_000) -> CompactSummary
     summary = CompactSummary()
     with the_lake.locked():
         run_id = "compact-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        for account, day, paths in the_lake.small_partitions(min_files=2):
+        for account, day, version, paths in the_lake.small_partitions(min_files=2):
             groups = list(_groups_by_rows(the_lake, paths, target_rows))
             for group in groups:
                 if len(group) < 2:
                     continue
-                new = _merge(the_lake, account, day, group, run_id)
+                new = _rewrite(the_lake, account, day, group, run_id, version)
                 the_lake.replace_files(group, [new], run_id)
                 for old in group:
                     (the_lake.path / old).unlink(missing_ok=True)
@@ -364,7 +370,16 @@ def _groups_by_rows(lake: Lake, paths: list[str], target_rows: int) -> Iterator[
         yield group
 
 
-def _merge(lake: Lake, account: str, day: str, paths: list[str], run_id: str) -> WrittenFile:
+def _rewrite(
+    lake: Lake,
+    account: str,
+    day: str,
+    paths: list[str],
+    run_id: str,
+    version: str,
+    transform: Callable[[pa.Table], pa.Table] | None = None,
+) -> WrittenFile:
+    """Return the file written (staged, then moved into place) from the rows of ``paths``."""
     name = f"part-{run_id}-{uuid.uuid4().hex[:8]}.parquet"
     staged = lake.staging_dir / name
     final = f"{partition_dir(account, day)}/{name}"
@@ -380,11 +395,11 @@ def _merge(lake: Lake, account: str, day: str, paths: list[str], run_id: str) ->
                 pending_rows += batch.num_rows
                 sources.update(batch.column("source").unique().to_pylist())
                 if pending_rows >= ROW_GROUP_ROWS:
-                    writer.write_table(row_group(pa.Table.from_batches(pending)), ROW_GROUP_ROWS)
+                    writer.write_table(_group(pending, transform), ROW_GROUP_ROWS)
                     rows += pending_rows
                     pending, pending_rows = [], 0
         if pending:
-            writer.write_table(row_group(pa.Table.from_batches(pending)), ROW_GROUP_ROWS)
+            writer.write_table(_group(pending, transform), ROW_GROUP_ROWS)
             rows += pending_rows
     with open(staged, "rb") as handle:
         os.fsync(handle.fileno())
@@ -397,4 +412,81 @@ def _merge(lake: Lake, account: str, day: str, paths: list[str], run_id: str) ->
         rows=rows,
         bytes=(lake.path / final).stat().st_size,
         sources=tuple(sorted(s for s in sources if s)),
+        mapping_version=version,
     )
+
+
+def _group(
+    batches: list[pa.RecordBatch], transform: Callable[[pa.Table], pa.Table] | None
+) -> pa.Table:
+    table = pa.Table.from_batches(batches)
+    if transform is not None:
+        table = transform(table)
+    return row_group(table)
+
+
+# --- remapping -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RemapSummary:
+    """What ``remap`` rewrote."""
+
+    mapping_version: str
+    files: int = 0
+    rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as plain JSON-ready values."""
+        return asdict(self)
+
+
+def remap(lake: str | Path) -> RemapSummary:
+    """Return what was rewritten after filling ``permissions`` again with today's mapping.
+
+    Only files filled by another mapping version are rewritten, from their stored columns (the
+    sources are not read again); each swap is one manifest transaction, as in compaction.
+    """
+    the_lake = Lake.open(lake)
+    version = mapping_version()
+    summary = RemapSummary(mapping_version=version)
+    with the_lake.locked():
+        run_id = "remap-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for path, account, day in the_lake.files_mapped_otherwise(version):
+            new = _rewrite(the_lake, account, day, [path], run_id, version, _remap_table)
+            the_lake.replace_files([path], [new], run_id)
+            (the_lake.path / path).unlink(missing_ok=True)
+            summary.files += 1
+            summary.rows += new.rows
+        the_lake.finish_run(run_id, {"remap": summary.to_dict(), "finished": utc_now()})
+    return summary
+
+
+def _remap_table(table: pa.Table) -> pa.Table:
+    """Return ``table`` with its permissions filled again from its other columns."""
+    keys = zip(
+        table["event_source"].to_pylist(),
+        table["event_name"].to_pylist(),
+        table["event_type"].to_pylist(),
+        table["aws_region"].to_pylist(),
+        table["recipient_account_id"].to_pylist(),
+        strict=True,
+    )
+    calls: dict[tuple[Any, ...], int] = {}
+    index = [
+        calls.setdefault((None, src, name, kind, None, region, account), len(calls))
+        for src, name, kind, region, account in keys
+    ]
+    permissions = permissions_column(
+        list(calls),
+        index,
+        table["request_parameters"].to_pylist(),
+        table["resources"].to_pylist(),
+        _stored_arns,
+    )
+    position = table.schema.get_field_index("permissions")
+    return table.set_column(position, "permissions", permissions)
+
+
+def _stored_arns(resources: list[dict[str, Any]] | None) -> tuple[str, ...]:
+    return tuple(r["arn"] for r in resources or () if r.get("arn"))

@@ -226,6 +226,12 @@ def lake_info(lake: LakeOption, output: FormatOption = Format.text) -> None:
         ("sources skipped", f"{info.sources_skipped:,}"),
         ("records skipped", f"{info.records_skipped:,}"),
         ("runs", f"{info.runs:,} (last {info.last_run or '-'})"),
+        (
+            "mapping",
+            "current"
+            if info.mapping_current
+            else f"{len(info.mapping_versions)} version(s); run `trailmin remap`",
+        ),
     ]
     if info.uncommitted_files:
         rows.append(
@@ -236,6 +242,22 @@ def lake_info(lake: LakeOption, output: FormatOption = Format.text) -> None:
     out.print(table)
     for item in info.skipped[:SHOWN_PROBLEMS]:
         out.print(f"{item['status']}: {item['source']}: {item['reason']}")
+
+
+@app.command()
+def remap(lake: LakeOption, output: FormatOption = Format.text) -> None:
+    """Fill the lake's permissions again with today's mapping, from the stored columns."""
+    try:
+        summary = api.remap(lake)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is Format.json:
+        out.print_json(json.dumps(summary.to_dict()))
+    else:
+        out.print(
+            f"Remapped {summary.rows:,} events in {summary.files:,} files "
+            f"with {summary.mapping_version}."
+        )
 
 
 @lake_app.command("compact")

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from trailmin import sources as src
 from trailmin.errors import SourceError, UsageError
 from trailmin.lake import Lake, PartitionWriter, SourceResult, WrittenFile
+from trailmin.mapping.permissions import mapping_version
 from trailmin.records import BadSource, Decoded, Part, decode_records, parts_to_table
 
 # Source bytes (as stored, usually gzipped) per task: large enough for big Parquet files,
@@ -106,6 +107,7 @@ class _Task:
     exclude: dict[str, frozenset[str]]
     s3: S3Config | None
     max_in_flight: int
+    mapping_version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,7 @@ def ingest(
         summary.recovered_files = len(recovery.orphan_files)
         todo, exclude = _plan(the_lake, objects, summary)
         summary.run_id = run_id = the_lake.begin_run()
+        version = mapping_version()
         if sum(o.size for o in todo) < SMALL_RUN_BYTES:
             workers = summary.workers = 1  # starting processes would cost more than they save
         tasks = [
@@ -172,6 +175,7 @@ def ingest(
                 exclude={o.uri: exclude[o.uri] for o in chunk if o.uri in exclude},
                 s3=s3_config if any(o.uri.startswith("s3://") for o in chunk) else None,
                 max_in_flight=max_in_flight,
+                mapping_version=version,
             )
             for number, chunk in enumerate(_chunks(todo, task_bytes=task_bytes, workers=workers))
         ]
@@ -443,7 +447,7 @@ def _iter_bodies(task: _Task) -> Iterator[tuple[src.SourceObject, bytes | Except
 
 def _run_task(task: _Task, *, progress: Callable[[int, int, int], None] | None) -> _TaskResult:
     """Return the files written and the fate of each source of ``task``."""
-    writer = PartitionWriter(Lake(task.lake), tag=task.tag)
+    writer = PartitionWriter(Lake(task.lake), tag=task.tag, mapping_version=task.mapping_version)
     batch = _Batch(task, writer)
     pending = [0, 0, 0]
     last_report = time.monotonic()

@@ -90,7 +90,8 @@ CREATE TABLE IF NOT EXISTS files (
     date TEXT NOT NULL,
     rows INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
-    run_id TEXT NOT NULL
+    run_id TEXT NOT NULL,
+    mapping_version TEXT NOT NULL  -- the event -> permissions mapping its rows were filled with
 );
 CREATE TABLE IF NOT EXISTS source_files (
     uri TEXT NOT NULL,
@@ -124,6 +125,7 @@ class WrittenFile:
     rows: int
     bytes: int
     sources: tuple[str, ...]
+    mapping_version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +162,8 @@ class Recovery:
 
 def _insert_files(db: sqlite3.Connection, files: Sequence[WrittenFile], run_id: str) -> None:
     db.executemany(
-        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-        [(f.path, f.account, f.date, f.rows, f.bytes, run_id) for f in files],
+        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(f.path, f.account, f.date, f.rows, f.bytes, run_id, f.mapping_version) for f in files],
     )
     db.executemany(
         "INSERT OR IGNORE INTO source_files VALUES (?, ?)",
@@ -452,11 +454,15 @@ class Lake:
             partitions = db.execute(
                 "SELECT count(*) FROM (SELECT DISTINCT account, date FROM files)"
             ).fetchone()[0]
+            versions = dict(
+                db.execute("SELECT mapping_version, count(*) FROM files GROUP BY mapping_version")
+            )
         return {
             "files": files,
             "rows": rows,
             "bytes": size,
             "partitions": partitions,
+            "mapping_versions": versions,
             "sources_ingested": by_status.get("ingested", 0),
             "sources_partial": by_status.get("partial", 0),
             "sources_skipped": by_status.get("skipped", 0),
@@ -466,15 +472,28 @@ class Lake:
             "last_run_finished_at": last[1] if last else None,
         }
 
-    def small_partitions(self, *, min_files: int = 2) -> list[tuple[str, str, list[str]]]:
-        """Return (account, date, files) for each partition holding ``min_files`` files or more."""
+    def small_partitions(self, *, min_files: int = 2) -> list[tuple[str, str, str, list[str]]]:
+        """Return (account, date, mapping version, files) for each partition holding
+        ``min_files`` files or more of the same mapping version."""
         with contextlib.closing(self._connect()) as db:
-            grouped: dict[tuple[str, str], list[str]] = {}
-            for account, date, path in db.execute(
-                "SELECT account, date, path FROM files ORDER BY account, date, path"
+            grouped: dict[tuple[str, str, str], list[str]] = {}
+            for account, date, version, path in db.execute(
+                "SELECT account, date, mapping_version, path FROM files "
+                "ORDER BY account, date, mapping_version, path"
             ):
-                grouped.setdefault((account, date), []).append(path)
-        return [(a, d, paths) for (a, d), paths in grouped.items() if len(paths) >= min_files]
+                grouped.setdefault((account, date, version), []).append(path)
+        return [(a, d, v, paths) for (a, d, v), paths in grouped.items() if len(paths) >= min_files]
+
+    def files_mapped_otherwise(self, version: str) -> list[tuple[str, str, str]]:
+        """Return (path, account, date) of the committed files not filled by mapping ``version``."""
+        with contextlib.closing(self._connect()) as db:
+            return list(
+                db.execute(
+                    "SELECT path, account, date FROM files WHERE mapping_version != ? "
+                    "ORDER BY path",
+                    (version,),
+                )
+            )
 
 
 # --- writing data files --------------------------------------------------------------------------
@@ -529,6 +548,7 @@ class PartitionWriter:
         lake: Lake,
         *,
         tag: str,
+        mapping_version: str,
         row_group_rows: int = ROW_GROUP_ROWS,
         max_buffered_rows: int = MAX_BUFFERED_ROWS,
         max_file_rows: int = MAX_FILE_ROWS,
@@ -536,6 +556,7 @@ class PartitionWriter:
     ) -> None:
         self._lake = lake
         self._tag = tag
+        self._mapping_version = mapping_version
         self._row_group_rows = row_group_rows
         self._max_buffered_rows = max_buffered_rows
         self._max_file_rows = max_file_rows
@@ -619,6 +640,7 @@ class PartitionWriter:
                     rows=rows,
                     bytes=final.stat().st_size,
                     sources=tuple(sorted(handle.sources)),
+                    mapping_version=self._mapping_version,
                 )
             )
         self._done = []

@@ -27,11 +27,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trailmin.mapping.permissions import permissions_column
+from trailmin.partitions import partition_of_region
+
 # A record whose request and response parameters alone exceed this is skipped: CloudTrail caps a
 # delivered event at 256 KB, so anything this large did not come from CloudTrail as is.
 MAX_RECORD_BYTES = 1024 * 1024
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # ``arn_prefix``: CloudTrail names the objects a ListObjects call reached by prefix (ARNPrefix).
 RESOURCE_TYPE = pa.struct(
@@ -42,7 +45,17 @@ RESOURCE_TYPE = pa.struct(
         ("account_id", pa.string()),
     ]
 )
-PERMISSION_TYPE = pa.struct([("action", pa.string()), ("resource", pa.string())])
+# What a call needed (filled by trailmin.mapping at ingest): an IAM action, the resource ARN or
+# pattern it applied to ("*" when none), how that was derived, and whether CloudTrail did not log
+# it as a call of its own (iam:PassRole).
+PERMISSION_TYPE = pa.struct(
+    [
+        ("action", pa.string()),
+        ("resource", pa.string()),
+        ("derivation", pa.string()),
+        ("inferred", pa.bool_()),
+    ]
+)
 
 # The columns of the events lake (DESIGN section 2). The Hive partition keys ``account`` and
 # ``date`` live in the directory names, not in the files.
@@ -463,25 +476,6 @@ class Principal:
     session_name: str | None
 
 
-def partition_of_region(region: str | None) -> str:
-    """Return the AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``, …) of a region name."""
-    if not region:
-        return "aws"
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    if region.startswith("us-isof-"):
-        return "aws-iso-f"
-    if region.startswith("eu-isoe-"):
-        return "aws-iso-e"
-    if region.startswith("us-iso-"):
-        return "aws-iso"
-    return "aws"
-
-
 def _arn_partition(arn: str | None, region: str | None) -> str:
     if arn and arn.startswith("arn:"):
         return arn.split(":", 2)[1]
@@ -640,7 +634,6 @@ def parts_to_table(parts: list[Part]) -> Batch:
         part_of = part_of[keep]
         pass_ = _Pass(records)
         times, _ = _event_times(pass_.times)
-    n = len(records)
 
     columns: dict[str, pa.Array] = {}
     # Dictionary arrays over the distinct values: nothing is copied per record here.
@@ -668,7 +661,13 @@ def parts_to_table(parts: list[Part]) -> Batch:
     columns["request_parameters"] = _raw_column(pass_.request_parameters)
     columns["additional_event_data"] = _raw_column(pass_.additional_event_data)
     columns["resources"] = _resources_column(pass_.resources)
-    columns["permissions"] = pa.nulls(n, type=PERMISSION_LIST)
+    columns["permissions"] = permissions_column(
+        list(pass_.calls),
+        pass_.call_index,
+        pass_.request_parameters,
+        pass_.resources,
+        _logged_arns,
+    )
     part_index = pa.array(part_of, pa.int32())
     columns["source"] = pa.DictionaryArray.from_arrays(
         part_index, pa.array([part.source for part in parts], pa.string())
@@ -684,6 +683,10 @@ def parts_to_table(parts: list[Part]) -> Batch:
         [*arrays, account, times.cast(pa.date32())], names=TABLE_SCHEMA.names
     )
     return Batch(table=table, part=part_of, skipped=skipped)
+
+
+def _logged_arns(resources: list[_Resource] | None) -> tuple[str, ...]:
+    return tuple(r.ARN for r in resources or () if r.ARN)
 
 
 class _Pass:

@@ -50,9 +50,19 @@ class ActionMapping:
     provenance: str
 
 
+def data_files() -> list[str]:
+    """Return the names of the mapping's data tables."""
+    folder = resources.files("trailmin.mapping").joinpath("data")
+    return sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".csv"))
+
+
+def data_file(name: str) -> str:
+    """Return the text of one of the mapping's data tables."""
+    return resources.files("trailmin.mapping").joinpath("data", name).read_text()
+
+
 def _rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("trailmin.mapping").joinpath("data", name).read_text()
-    return list(csv.DictReader(text.splitlines()))
+    return list(csv.DictReader(data_file(name).splitlines()))
 
 
 @functools.cache

@@ -40,6 +40,11 @@ def _rules() -> dict[tuple[str, str], list[tuple[str, str, str]]]:
     return rules
 
 
+def has_inferred(service: str, event_name: str) -> bool:
+    """Return whether calls of this kind can pass a role."""
+    return (service, event_name) in _rules()
+
+
 def rule_events() -> list[tuple[str, str]]:
     """Return the (service, eventName) pairs that pass a role."""
     return sorted(_rules())

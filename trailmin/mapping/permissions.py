@@ -6,16 +6,24 @@ Pure. Combines the action mapping (``actions.py``), the resources of each action
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import functools
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
 
-from trailmin.mapping.actions import map_event, service_prefix
-from trailmin.mapping.inferred import infer
+import msgspec
+import numpy as np
+import pyarrow as pa
+
+from trailmin import catalog
+from trailmin.mapping.actions import data_file, data_files, map_event, service_prefix
+from trailmin.mapping.inferred import has_inferred, infer
 from trailmin.mapping.resources import Context, scope
+from trailmin.partitions import partition_of_region
 
 
-@dataclass(frozen=True, slots=True)
-class Permission:
+class Permission(NamedTuple):
     """One (action, resource) pair a call needed, how it was derived, and whether inferred."""
 
     action: str
@@ -83,3 +91,148 @@ def _base_name(event_name: str, actions: tuple[str, ...]) -> str:
         if event_name.startswith(name) and event_name != name:
             return name
     return event_name
+
+
+# --- many events at once: the lake's permissions column -----------------------------------------
+
+_DECODE = msgspec.json.Decoder()
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    """Return request parameters (raw JSON: msgspec.Raw, bytes or str) as a dict."""
+    if raw is None or (len(raw) == 4 and bytes(raw) == b"null"):
+        return {}
+    try:
+        value = _DECODE.decode(raw)
+    except msgspec.DecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@functools.cache
+def _fixed(
+    event_source: str, event_name: str, event_type: str | None
+) -> tuple[Permission, ...] | None:
+    """Return the permissions of a kind of event when they do not depend on the record, else None.
+
+    They do not when no action takes a resource and no role can be passed: then every event of
+    the kind needed the same ``(action, "*")`` pairs.
+    """
+    mapped = map_event(event_source, event_name, event_type)
+    service = service_prefix(event_source)
+    if mapped.actions and any(not _takes_no_resource(a) for a in mapped.actions):
+        return None
+    if has_inferred(service, _base_name(event_name, mapped.actions)):
+        return None
+    return event_permissions(event_source, event_name, event_type, Context("aws", "", "", {}, ()))
+
+
+def _takes_no_resource(action: str) -> bool:
+    found = catalog.action(action)
+    return found is not None and found.takes_no_resource
+
+
+def permissions_of(
+    event_source: str,
+    event_name: str,
+    event_type: str | None,
+    *,
+    region: str | None,
+    account: str | None,
+    params: Any,
+    logged: tuple[str, ...],
+) -> tuple[Permission, ...]:
+    """Return the permissions of one event from the values the lake stores for it."""
+    fixed = _fixed(event_source, event_name, event_type)
+    if fixed is not None:
+        return fixed
+    context = Context(
+        partition=partition_of_region(region),
+        region=region or "",
+        account=account or "",
+        params=_params(params),
+        logged=logged,
+    )
+    return event_permissions(event_source, event_name, event_type, context)
+
+
+def mapping_version() -> str:
+    """Return a name for the mapping in force: the catalog's version and the tables' digest."""
+    digest = hashlib.blake2b(digest_size=8)
+    for name in sorted(data_files()):
+        digest.update(name.encode())
+        digest.update(data_file(name).encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(Path(__file__).with_name("resources.py").read_bytes())
+    return f"{catalog.catalog_version()}; tables {digest.hexdigest()}"
+
+
+PERMISSION_STRUCT = pa.struct(
+    [
+        ("action", pa.string()),
+        ("resource", pa.string()),
+        ("derivation", pa.string()),
+        ("inferred", pa.bool_()),
+    ]
+)
+
+
+def permissions_column(
+    calls: list[tuple[Any, ...]],
+    call_index: list[int],
+    params: list[Any],
+    resources: list[Any],
+    arns_of: Callable[[Any], tuple[str, ...]],
+) -> pa.Array:
+    """Return the permissions of a batch of records as a list-of-struct array.
+
+    ``calls`` are the batch's distinct call keys (version, source, name, type, category,
+    region, account, …) and ``call_index`` each record's; ``params`` and ``resources`` are each
+    record's raw request parameters and logged resources, whose ARNs ``arns_of`` returns. Kinds
+    of event whose permissions do not depend on the record are worked out once; the others once
+    a record.
+    """
+    fixed = [_fixed(c[1] or "", c[2] or "", c[3]) for c in calls]
+    seen: dict[tuple[Permission, ...], int] = {}
+    distinct: list[tuple[Permission, ...]] = []
+    by_call: dict[int, int] = {}
+    index: list[int] = []
+    for record, call in enumerate(call_index):
+        known = by_call.get(call)
+        if known is not None:
+            index.append(known)
+            continue
+        permissions = fixed[call]
+        if permissions is None:
+            key = calls[call]
+            logged = arns_of(resources[record])
+            permissions = permissions_of(
+                key[1] or "",
+                key[2] or "",
+                key[3],
+                region=key[5],
+                account=key[6],
+                params=params[record],
+                logged=logged,
+            )
+        number = seen.get(permissions)
+        if number is None:
+            number = seen[permissions] = len(distinct)
+            distinct.append(permissions)
+        if fixed[call] is not None:
+            by_call[call] = number
+        index.append(number)
+    flat = [p for permissions in distinct for p in permissions]
+    values = pa.StructArray.from_arrays(
+        [
+            pa.array([p.action for p in flat], pa.string()),
+            pa.array([p.resource for p in flat], pa.string()),
+            pa.array([p.derivation for p in flat], pa.string()),
+            pa.array([p.inferred for p in flat], pa.bool_()),
+        ],
+        names=["action", "resource", "derivation", "inferred"],
+    )
+    offsets = np.zeros(len(distinct) + 1, dtype=np.int32)
+    np.cumsum([len(p) for p in distinct], out=offsets[1:])
+    lists = pa.ListArray.from_arrays(pa.array(offsets), values)
+    return lists.take(pa.array(index, pa.int32()))
