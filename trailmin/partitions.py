@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 
+
+@functools.cache
 def partition_of_region(region: str | None) -> str:
     """Return the AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``, …) of a region name."""
     if not region:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 from trailmin import catalog
 from trailmin.mapping.actions import data_file, data_files, map_event, service_prefix
 from trailmin.mapping.inferred import has_inferred, infer
-from trailmin.mapping.resources import Context, scope
+from trailmin.mapping.resources import UNSCOPED, Context, scope
 from trailmin.partitions import partition_of_region
 
 
@@ -63,25 +64,63 @@ def _contexts(service: str, event_name: str, action: str, ctx: Context) -> Conte
     return ctx
 
 
+@dataclass(frozen=True, slots=True)
+class _CallPlan:
+    """What mapping a kind of event needs, worked out once per kind."""
+
+    status: str
+    actions: tuple[str, ...]
+    service: str
+    event_name: str
+    base_name: str  # without an API version suffix, as the inferred table names calls
+    special: bool  # a call whose actions apply to different resources (CopyObject, ReEncrypt)
+    infers: bool
+
+
+@functools.cache
+def _call_plan(event_source: str, event_name: str, event_type: str | None) -> _CallPlan:
+    mapped = map_event(event_source, event_name, event_type)
+    service = service_prefix(event_source)
+    base = _base_name(event_name, mapped.actions)
+    return _CallPlan(
+        status=mapped.status,
+        actions=mapped.actions,
+        service=service,
+        event_name=event_name,
+        base_name=base,
+        special=(service, event_name) in _SPECIAL,
+        infers=has_inferred(service, base),
+    )
+
+
+_SPECIAL = frozenset({("s3", "CopyObject"), ("s3", "UploadPartCopy"), ("kms", "ReEncrypt")})
+
+
 def event_permissions(
     event_source: str, event_name: str, event_type: str | None, ctx: Context
 ) -> tuple[Permission, ...]:
     """Return the permissions an event needed, sorted; empty when it needs none or is unmapped."""
-    mapped = map_event(event_source, event_name, event_type)
-    if not mapped.actions:
+    return _permissions(_call_plan(event_source, event_name, event_type), ctx)
+
+
+def _permissions(plan: _CallPlan, ctx: Context) -> tuple[Permission, ...]:
+    if not plan.actions:
         return ()
-    service = service_prefix(event_source)
-    found: set[Permission] = set()
-    for action in mapped.actions:
-        scoped = scope(action, _contexts(service, event_name, action, ctx))
-        derivation = f"{mapped.status}; {scoped.derivation}"
-        found.update(Permission(scoped.action, arn, derivation) for arn in scoped.resources)
-    for extra in infer(service, _base_name(event_name, mapped.actions), ctx):
-        found.update(
-            Permission(extra.action, arn, extra.derivation, inferred=True)
-            for arn in extra.resources
-        )
-    return tuple(sorted(found, key=lambda p: (p.action, p.resource, p.inferred)))
+    found: list[Permission] = []
+    for action in plan.actions:
+        context = _contexts(plan.service, plan.event_name, action, ctx) if plan.special else ctx
+        scoped = scope(action, context)
+        derivation = f"{plan.status}; {scoped.derivation}"
+        found.extend(Permission(scoped.action, arn, derivation) for arn in scoped.resources)
+    if plan.infers:
+        for extra in infer(plan.service, plan.base_name, ctx):
+            found.extend(
+                Permission(extra.action, arn, extra.derivation, inferred=True)
+                for arn in extra.resources
+            )
+    if len(found) == 1:
+        return (found[0],)
+    return tuple(sorted(set(found)))
 
 
 def _base_name(event_name: str, actions: tuple[str, ...]) -> str:
@@ -146,14 +185,42 @@ def permissions_of(
     fixed = _fixed(event_source, event_name, event_type)
     if fixed is not None:
         return fixed
-    context = Context(
-        partition=partition_of_region(region),
-        region=region or "",
-        account=account or "",
-        params=_params(params),
-        logged=logged,
+    return _record_permissions(
+        _call_plan(event_source, event_name, event_type), region, account, params, logged
     )
-    return event_permissions(event_source, event_name, event_type, context)
+
+
+def _raw_bytes(raw: Any) -> bytes:
+    """Return raw request parameters (msgspec.Raw, bytes, str or None) as bytes, for a key."""
+    if raw is None:
+        return b""
+    if isinstance(raw, str):
+        return raw.encode()
+    return bytes(raw)
+
+
+def _logged_permissions(
+    plan: _CallPlan, region: str | None, account: str | None, logged: tuple[str, ...]
+) -> tuple[Permission, ...] | None:
+    """Return the permissions when what CloudTrail logged settles them, else None.
+
+    It often does (S3 objects, KMS keys), and then the request parameters need not be decoded.
+    """
+    context = Context(partition_of_region(region), region or "", account or "", {}, logged)
+    found = _permissions(plan, context)
+    return None if any(UNSCOPED in p.derivation for p in found) else found
+
+
+def _record_permissions(
+    plan: _CallPlan, region: str | None, account: str | None, params: Any, logged: tuple[str, ...]
+) -> tuple[Permission, ...]:
+    if logged and not plan.infers:
+        found = _logged_permissions(plan, region, account, logged)
+        if found is not None:
+            return found
+    partition = partition_of_region(region)
+    context = Context(partition, region or "", account or "", _params(params), logged)
+    return _permissions(plan, context)
 
 
 def mapping_version() -> str:
@@ -193,6 +260,14 @@ def permissions_column(
     a record.
     """
     fixed = [_fixed(c[1] or "", c[2] or "", c[3]) for c in calls]
+    plans = [_call_plan(c[1] or "", c[2] or "", c[3]) for c in calls]
+    # What a record's permissions depend on: its kind of call (source, name, type, region,
+    # account), what CloudTrail logged, and, when that does not settle it, its parameters.
+    # Records that agree on these share a result: a role reading one table all day maps once.
+    kinds: dict[tuple[Any, ...], int] = {}
+    kind_of = [kinds.setdefault((c[1], c[2], c[3], c[5], c[6]), len(kinds)) for c in calls]
+    by_logged: dict[tuple[int, tuple[str, ...]], tuple[Permission, ...] | None] = {}
+    by_params: dict[tuple[int, tuple[str, ...], bytes], tuple[Permission, ...]] = {}
     seen: dict[tuple[Permission, ...], int] = {}
     distinct: list[tuple[Permission, ...]] = []
     by_call: dict[int, int] = {}
@@ -205,16 +280,22 @@ def permissions_column(
         permissions = fixed[call]
         if permissions is None:
             key = calls[call]
+            plan = plans[call]
+            kind = kind_of[call]
             logged = arns_of(resources[record])
-            permissions = permissions_of(
-                key[1] or "",
-                key[2] or "",
-                key[3],
-                region=key[5],
-                account=key[6],
-                params=params[record],
-                logged=logged,
-            )
+            if logged and not plan.infers:
+                if (kind, logged) in by_logged:
+                    permissions = by_logged[kind, logged]
+                else:
+                    permissions = _logged_permissions(plan, key[5], key[6], logged)
+                    by_logged[kind, logged] = permissions
+            if permissions is None:
+                raw = params[record]
+                text = _raw_bytes(raw)
+                permissions = by_params.get((kind, logged, text))
+                if permissions is None:
+                    permissions = _record_permissions(plan, key[5], key[6], raw, logged)
+                    by_params[kind, logged, text] = permissions
         number = seen.get(permissions)
         if number is None:
             number = seen[permissions] = len(distinct)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from trailmin import catalog
@@ -36,14 +36,13 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z]+)\}")
 MAX_RESOURCES = 50
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):
     """What an event says about where it happened and what it named."""
 
     partition: str
     region: str
     account: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = {}  # noqa: RUF012 - never mutated; a NamedTuple is built per event
     logged: tuple[str, ...] = ()  # ARNs from the record's resources[]
 
 
@@ -243,17 +242,6 @@ EXTRACTORS: dict[tuple[str | None, str], Extractor] = {
 }
 
 
-def _extract(service: str, variable: str, ctx: Context) -> list[Value]:
-    if variable == "Partition":
-        return [(ctx.partition, False)]
-    if variable == "Region":
-        return [(ctx.region, False)]
-    if variable == "Account":
-        return [(ctx.account, False)]
-    extractor = EXTRACTORS.get((service, variable)) or EXTRACTORS.get((None, variable))
-    return extractor(ctx) if extractor is not None else []
-
-
 # --- templates ------------------------------------------------------------------------------------
 
 
@@ -287,24 +275,98 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(out) + "$")
 
 
-def _fill(service: str, template: str, ctx: Context) -> tuple[list[str], bool] | None:
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """A resource type's ARN template, ready to match and to fill."""
+
+    text: str
+    regex: re.Pattern[str]
+    variables: tuple[tuple[str, Extractor | None], ...]  # None: partition, region or account
+    named: int  # how many variables come from the request
+    log_group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What ``scope`` needs of an action, worked out once per action."""
+
+    name: str
+    resource_types: str
+    no_resource: bool
+    all_required: bool  # authorized against every template (Glue), not one of them
+    templates: tuple[_Template, ...]
+
+
+@functools.cache
+def _plan(action_name: str) -> _Plan | None:
+    action = catalog.action(action_name)
+    if action is None:
+        return None
+    required = [rt.arn_template for rt in action.resource_types if rt.required and rt.arn_template]
+    # The required type first: an optional one (an index, a cluster) is an alternative only
+    # when the action requires none.
+    texts = required + [
+        rt.arn_template for rt in action.resource_types if rt.arn_template and not rt.required
+    ]
+    templates = tuple(
+        _Template(
+            text=text,
+            regex=_template_regex(text),
+            variables=tuple(
+                (v, None if v in _PARTS else _extractor(action.service, v))
+                for v in _VARIABLE.findall(text)
+            ),
+            named=len([v for v in _VARIABLE.findall(text) if v not in _PARTS]),
+            log_group=text.endswith(":log-group:${LogGroupName}"),
+        )
+        for text in (required if len(required) > 1 else texts)
+    )
+    return _Plan(
+        name=action.full_name,
+        resource_types=", ".join(rt.name for rt in action.resource_types),
+        no_resource=action.takes_no_resource,
+        all_required=len(required) > 1,
+        templates=templates,
+    )
+
+
+def _extractor(service: str, variable: str) -> Extractor:
+    found = EXTRACTORS.get((service, variable)) or EXTRACTORS.get((None, variable))
+    return found if found is not None else _nothing
+
+
+def _nothing(_ctx: Context) -> list[Value]:
+    """A variable no request parameter gives: its template cannot be filled."""
+    return []
+
+
+def _fill(template: _Template, ctx: Context) -> tuple[list[str], bool] | None:
     """Return the ARNs the template gives for this event and whether any is a pattern."""
-    variables = _VARIABLE.findall(template)
     choices: list[list[Value]] = []
-    for variable in variables:
-        values = _extract(service, variable, ctx)
+    for variable, extractor in template.variables:
+        if extractor is None:
+            part = (
+                ctx.partition
+                if variable == "Partition"
+                else ctx.region
+                if variable == "Region"
+                else ctx.account
+            )
+            choices.append([(part, False)])
+            continue
+        values = extractor(ctx)
         if not values:
             return None
         choices.append(values)
     arns: list[str] = []
     patterned = False
     for combination in product(*choices):
-        arn = template
-        for variable, (value, is_pattern) in zip(variables, combination, strict=True):
+        arn = template.text
+        for (variable, _), (value, is_pattern) in zip(template.variables, combination, strict=True):
             arn = arn.replace("${" + variable + "}", value, 1)
             patterned = patterned or is_pattern
         arns.append(arn)
-        if template.endswith(":log-group:${LogGroupName}"):
+        if template.log_group:
             # CloudWatch Logs authorizes many log-group actions against "log-group:NAME:*".
             arns.append(arn + ":*")
             patterned = True
@@ -315,54 +377,45 @@ def _fill(service: str, template: str, ctx: Context) -> tuple[list[str], bool] |
 
 def scope(action_name: str, ctx: Context) -> Scoped:
     """Return the resources ``action_name`` needed in the event described by ``ctx``."""
-    action = catalog.action(action_name)
-    if action is None:
+    plan = _plan(action_name)
+    if plan is None:
         return Scoped(action_name, (ANY,), f"{UNSCOPED}: {action_name} is not in the catalog")
-    if action.takes_no_resource:
-        return Scoped(action.full_name, (ANY,), "no resource type")
-    required = [rt.arn_template for rt in action.resource_types if rt.required and rt.arn_template]
-    if len(required) > 1:
+    if plan.no_resource:
+        return Scoped(plan.name, (ANY,), "no resource type")
+    if plan.all_required:
         # The action is authorized against each of these (Glue: catalog, database and table):
         # every one must be derived.
-        return _scope_all(action, required, ctx)
-    # The required type first: an optional one (an index, a cluster) is an alternative only
-    # when the action requires none.
-    templates = required + [
-        rt.arn_template for rt in action.resource_types if rt.arn_template and not rt.required
-    ]
+        return _scope_all(plan, ctx)
+    templates = plan.templates
     # 1. What CloudTrail logged in resources[], then ARNs the request gives whole (roleArn,
     # topicArn, a function or table named by ARN), where a template of the action accepts them.
     for candidates in (ctx.logged, _parameter_arns(ctx.params)):
-        matched = [
-            arn
-            for arn in candidates
-            if any(_template_regex(template).match(arn) for template in templates)
-        ]
+        if not candidates:
+            continue
+        matched = [arn for arn in candidates if any(t.regex.match(arn) for t in templates)]
         if matched:
-            return Scoped(action.full_name, tuple(sorted(set(matched))), EXACT)
+            return Scoped(plan.name, tuple(sorted(set(matched))), EXACT)
     # 2. Templates filled from the request's parameters: the one that uses the most of them
     # (an index named beside its table is the index).
     best: tuple[int, list[str], bool, str] | None = None
     for template in templates:
-        filled = _fill(action.service, template, ctx)
+        filled = _fill(template, ctx)
         if filled is None:
             continue
-        named = len([v for v in _VARIABLE.findall(template) if v not in _PARTS])
-        if best is None or named > best[0]:
-            best = (named, filled[0], filled[1], template)
+        if best is None or template.named > best[0]:
+            best = (template.named, filled[0], filled[1], template.text)
     if best is not None:
-        _, arns, patterned, template = best
+        _, arns, patterned, text = best
         derivation = EXACT
         if patterned:
             derivation = (
-                f"{PATTERN}: part of the ARN is not in the record ({_pattern_reason(template)})"
+                f"{PATTERN}: part of the ARN is not in the record ({_pattern_reason(text)})"
             )
-        return Scoped(action.full_name, tuple(sorted(set(arns))), derivation)
+        return Scoped(plan.name, tuple(sorted(set(arns))), derivation)
     return Scoped(
-        action.full_name,
+        plan.name,
         (ANY,),
-        f"{UNSCOPED}: no resource of {', '.join(rt.name for rt in action.resource_types)} "
-        "could be derived from the record",
+        f"{UNSCOPED}: no resource of {plan.resource_types} could be derived from the record",
     )
 
 
@@ -371,29 +424,29 @@ def _parameter_arns(params: dict[str, Any]) -> list[str]:
     return [v for v in params.values() if isinstance(v, str) and v.startswith("arn:")]
 
 
-def _scope_all(action: catalog.Action, templates: list[str], ctx: Context) -> Scoped:
+def _scope_all(plan: _Plan, ctx: Context) -> Scoped:
     arns: set[str] = set()
     patterned: list[str] = []
-    for template in templates:
-        logged = [arn for arn in ctx.logged if _template_regex(template).match(arn)]
+    for template in plan.templates:
+        logged = [arn for arn in ctx.logged if template.regex.match(arn)]
         if logged:
             arns.update(logged)
             continue
-        filled = _fill(action.service, template, ctx)
+        filled = _fill(template, ctx)
         if filled is None:
             return Scoped(
-                action.full_name,
+                plan.name,
                 (ANY,),
-                f"{UNSCOPED}: {action.full_name} is authorized against several resources and "
-                f"{template} could not be derived from the record",
+                f"{UNSCOPED}: {plan.name} is authorized against several resources and "
+                f"{template.text} could not be derived from the record",
             )
         arns.update(filled[0])
         if filled[1]:
-            patterned.append(_pattern_reason(template))
+            patterned.append(_pattern_reason(template.text))
     derivation = EXACT
     if patterned:
         derivation = f"{PATTERN}: part of the ARN is not in the record ({', '.join(patterned)})"
-    return Scoped(action.full_name, tuple(sorted(arns)), derivation)
+    return Scoped(plan.name, tuple(sorted(arns)), derivation)
 
 
 def _pattern_reason(template: str) -> str:
