@@ -7,8 +7,9 @@ delivery files of realistic records, about 1.4 KB each uncompressed):
   structs, nothing else (no normalization, no Arrow, no Parquet, no manifest). Also reported: the
   typed decode alone on bytes already gunzipped in memory.
 - **ingest** with ``--workers 1`` and ``--workers 2``, end to end (listing, manifest, decoding,
-  normalization, Parquet writing, commits) into a fresh lake: events/s, MB/s of source bytes
-  (compressed and not) and peak RSS of the whole process tree, sampled from /proc.
+  normalization, mapping to permissions, Parquet writing, commits) into a fresh lake: events/s,
+  MB/s of source bytes (compressed and not) and peak RSS of the whole process tree, sampled from
+  /proc; and the same without mapping (``--no-map``).
 - **flatness**: the same ingests over the first quarter, half and all of the corpus (selected with
   ``--end``), to show peak RSS does not grow with the corpus.
 
@@ -172,12 +173,15 @@ from trailmin import ingestion
 summary = trailmin.ingest(
     [sys.argv[1]], lake=sys.argv[2], workers=int(sys.argv[3]),
     end=trailmin.parse_time(sys.argv[4]) if sys.argv[4] != "-" else None,
+    map_permissions=sys.argv[5] == "map",
 )
 print(json.dumps(summary.to_dict()))
 """
 
 
-def measure_ingest(corpus: Path, workers: int, end: date | None) -> dict[str, Any]:
+def measure_ingest(
+    corpus: Path, workers: int, end: date | None, *, mapping: bool = True
+) -> dict[str, Any]:
     """Return events/s, MB/s and the peak RSS of one ingest in a fresh process."""
     lake = Path(tempfile.mkdtemp(prefix="trailmin-bench-lake-"))
     try:
@@ -189,6 +193,7 @@ def measure_ingest(corpus: Path, workers: int, end: date | None) -> dict[str, An
             str(lake / "lake"),
             str(workers),
             end.isoformat() if end else "-",
+            "map" if mapping else "no-map",
         ]
         began = time.perf_counter()
         with (
@@ -206,6 +211,7 @@ def measure_ingest(corpus: Path, workers: int, end: date | None) -> dict[str, An
     seconds = summary["seconds"]
     return {
         "workers": workers,
+        "mapping": mapping,
         "events": summary["events"],
         "files": summary["sources_read"],
         "seconds": seconds,
@@ -229,6 +235,7 @@ def main() -> None:
     files = log_files(corpus)
     floor = measure_floor(files)
     runs = [measure_ingest(corpus, workers, None) for workers in (1, 2)]
+    unmapped = [measure_ingest(corpus, workers, None, mapping=False) for workers in (1, 2)]
     growth = []
     if not args.no_flatness:
         for fraction in (4, 2):
@@ -244,9 +251,16 @@ def main() -> None:
         },
         "floor": floor,
         "ingest": runs,
+        "ingest_without_mapping": unmapped,
         "growth": growth,
         "ratio_1_worker_to_floor": round(runs[0]["events_per_s"] / floor["events_per_s"], 2),
         "speedup_2_workers": round(runs[1]["events_per_s"] / runs[0]["events_per_s"], 2),
+        "ratio_1_worker_to_floor_without_mapping": round(
+            unmapped[0]["events_per_s"] / floor["events_per_s"], 2
+        ),
+        "speedup_2_workers_without_mapping": round(
+            unmapped[1]["events_per_s"] / unmapped[0]["events_per_s"], 2
+        ),
         "cpus": os.cpu_count(),
     }
     if args.json:
@@ -262,17 +276,23 @@ def main() -> None:
         f"{floor['mb_per_s_compressed']:>6} MB/s gz  {floor['mb_per_s_raw']:>6} MB/s raw   "
         f"(read + gunzip + typed decode; decode alone {floor['decode_only_events_per_s']:,}/s)"
     )
-    for run in [*runs, *growth]:
+    for run in [*runs, *unmapped, *growth]:
+        label = "map   " if run["mapping"] else "no-map"
         print(
-            f"ingest w={run['workers']}  {run['events_per_s']:>10,} events/s  "
+            f"ingest {label} w={run['workers']}  {run['events_per_s']:>10,} events/s  "
             f"{run['mb_per_s_compressed']:>6} MB/s gz  "
             f"{run['events']:>9,} events in {run['seconds']:6.1f} s  "
             f"peak RSS {run['peak_rss_mib']:>5} MiB  "
             f"{run['data_files']} Parquet files, {run['parquet_mb']} MB"
         )
     print(
-        f"1 worker / floor = {results['ratio_1_worker_to_floor']}   "
+        f"with mapping:    1 worker / floor = {results['ratio_1_worker_to_floor']}   "
         f"2 workers / 1 worker = {results['speedup_2_workers']}"
+    )
+    print(
+        "without mapping: 1 worker / floor = "
+        f"{results['ratio_1_worker_to_floor_without_mapping']}   "
+        f"2 workers / 1 worker = {results['speedup_2_workers_without_mapping']}"
     )
 
 

@@ -75,3 +75,14 @@ def test_remap_refills_only_files_of_another_mapping(tmp_path):
     assert permissions_by_event(lake) == before
     assert trailmin.lake_info(lake).mapping_current
     assert len(list((lake / "events").rglob("*.parquet"))) == info.files
+
+
+def test_ingest_without_mapping_then_remap_gives_the_mapped_lake(tmp_path):
+    mapped = tmp_path / "mapped"
+    trailmin.ingest([SAMPLE_LOGS], lake=mapped, workers=1)
+    later = tmp_path / "later"
+    trailmin.ingest([SAMPLE_LOGS], lake=later, workers=1, map_permissions=False)
+    assert set(permissions_by_event(later).values()) == {None}
+    assert trailmin.lake_info(later).mapping_versions == {"unmapped": 3}
+    assert trailmin.remap(later).rows == 750
+    assert permissions_by_event(later) == permissions_by_event(mapped)

@@ -101,6 +101,12 @@ def ingest(
     endpoint_url: Annotated[
         str | None, typer.Option("--endpoint-url", help="S3 endpoint (S3-compatible stores).")
     ] = None,
+    no_map: Annotated[
+        bool,
+        typer.Option(
+            "--no-map", help="Leave the permissions column empty (fill it later with remap)."
+        ),
+    ] = False,
     output: FormatOption = Format.text,
 ) -> None:
     """Ingest CloudTrail logs into a Parquet lake; only what is new is read."""
@@ -117,6 +123,7 @@ def ingest(
             "profile": profile,
             "client_region": client_region,
             "endpoint_url": endpoint_url,
+            "map_permissions": not no_map,
         }
         if show_progress:
             with _ProgressBar() as on_progress:

@@ -40,6 +40,8 @@ DEFAULT_IN_FLIGHT = 32
 BATCH_RECORDS = 10_000
 # Below this many source bytes, starting worker processes costs more than it saves.
 SMALL_RUN_BYTES = 16 * 1024 * 1024
+# The mapping version of files written without mapping; `trailmin remap` fills them.
+UNMAPPED_VERSION = "unmapped"
 # How many skipped-record reasons a summary quotes; the manifest keeps them all.
 QUOTED_PROBLEMS = 20
 
@@ -109,6 +111,10 @@ class _Task:
     max_in_flight: int
     mapping_version: str
 
+    @property
+    def map_permissions(self) -> bool:
+        return self.mapping_version != UNMAPPED_VERSION
+
 
 @dataclass(frozen=True, slots=True)
 class _TaskResult:
@@ -130,12 +136,14 @@ def ingest(
     profile: str | None = None,
     client_region: str | None = None,
     endpoint_url: str | None = None,
+    map_permissions: bool = True,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> IngestSummary:
     """Return the summary of ingesting ``sources`` (paths or ``s3://`` URIs) into ``lake``.
 
     Only objects the manifest has not recorded (or recorded as skipped, or changed since) are
-    read. ``accounts``, ``regions``, ``start`` and ``end`` narrow what is listed.
+    read. ``accounts``, ``regions``, ``start`` and ``end`` narrow what is listed. With
+    ``map_permissions`` off, the ``permissions`` column is left empty for ``remap`` to fill.
     """
     if not sources:
         raise UsageError("no source given; name a directory, a file or an s3://bucket/prefix")
@@ -164,7 +172,7 @@ def ingest(
         summary.recovered_files = len(recovery.orphan_files)
         todo, exclude = _plan(the_lake, objects, summary)
         summary.run_id = run_id = the_lake.begin_run()
-        version = mapping_version()
+        version = mapping_version() if map_permissions else UNMAPPED_VERSION
         if sum(o.size for o in todo) < SMALL_RUN_BYTES:
             workers = summary.workers = 1  # starting processes would cost more than they save
         tasks = [
@@ -303,25 +311,30 @@ def _plan(
 def _chunks(
     objects: list[src.SourceObject], *, task_bytes: int, workers: int
 ) -> Iterator[list[src.SourceObject]]:
-    """Yield consecutive runs of ``objects``, large first and smaller towards the end.
+    """Yield consecutive runs of ``objects`` to be the run's tasks.
 
-    Each task takes ``1 / (2 * workers)`` of what is left (at most ``task_bytes``, at least a
-    sixteenth of the first task), so the last tasks are small and the workers finish together
-    instead of one waiting on the other.
+    With several workers, each task takes ``1 / (2 * workers)`` of what is left (at most
+    ``task_bytes``, at least a sixteenth of the first task), so the last tasks are small and the
+    workers finish together instead of one waiting on the other. With one, tasks of
+    ``task_bytes`` only bound what a crash can lose.
     """
     remaining = sum(o.size for o in objects)
-    floor = max(1, min(task_bytes, remaining) // 16)
+    smallest = max(1, min(task_bytes, remaining) // 16)
+
+    def limit() -> int:
+        if workers == 1:
+            return task_bytes
+        return max(smallest, min(task_bytes, remaining // (2 * workers)))
+
     chunk: list[src.SourceObject] = []
     size = 0
-    limit = max(floor, min(task_bytes, remaining // (2 * max(workers, 1))))
     for obj in objects:
         chunk.append(obj)
         size += obj.size
-        if size >= limit:
+        if size >= limit():
             yield chunk
             remaining -= size
             chunk, size = [], 0
-            limit = max(floor, min(task_bytes, remaining // (2 * max(workers, 1))))
     if chunk:
         yield chunk
 
@@ -519,7 +532,7 @@ class _Batch:
         """Convert and write what is waiting, and record each source's result."""
         if not self._parts:
             return
-        converted = parts_to_table(self._parts)
+        converted = parts_to_table(self._parts, map_permissions=self._task.map_permissions)
         table, part_of = converted.table, converted.part
         # A source read again drops the rows it landed before: its own, matched by event id.
         drop = np.zeros(table.num_rows, dtype=bool)

@@ -602,7 +602,7 @@ def records_to_table(
     return batch.table, [skipped for _, skipped in batch.skipped]
 
 
-def parts_to_table(parts: list[Part]) -> Batch:
+def parts_to_table(parts: list[Part], *, map_permissions: bool = True) -> Batch:
     """Return the records of several sources as one table with ``TABLE_SCHEMA``'s columns.
 
     Repetitive columns come dictionary-encoded, as ``FILE_SCHEMA`` has them. The two columns
@@ -661,13 +661,16 @@ def parts_to_table(parts: list[Part]) -> Batch:
     columns["request_parameters"] = _raw_column(pass_.request_parameters)
     columns["additional_event_data"] = _raw_column(pass_.additional_event_data)
     columns["resources"] = _resources_column(pass_.resources)
-    columns["permissions"] = permissions_column(
-        list(pass_.calls),
-        pass_.call_index,
-        pass_.request_parameters,
-        pass_.resources,
-        _logged_arns,
-    )
+    if map_permissions:
+        columns["permissions"] = permissions_column(
+            list(pass_.calls),
+            pass_.call_index,
+            pass_.request_parameters,
+            pass_.resources,
+            _logged_arns,
+        )
+    else:
+        columns["permissions"] = pa.nulls(len(records), PERMISSION_LIST)
     part_index = pa.array(part_of, pa.int32())
     columns["source"] = pa.DictionaryArray.from_arrays(
         part_index, pa.array([part.source for part in parts], pa.string())
