@@ -544,6 +544,78 @@ CASES: list[tuple[str, str, dict, list[str], set[tuple[str, ...]]]] = [
         [],
         {("events:PutTargets", arn("events", "rule/nightly")), ("iam:PassRole", ROLE, "inferred")},
     ),
+    # --- actions chosen by the request
+    (
+        "s3",
+        "GetObject",
+        {"bucketName": "data", "key": "k", "versionId": "3HL4kqtJl"},
+        ["arn:aws:s3:::data/k", "arn:aws:s3:::data"],
+        {("s3:GetObjectVersion", "arn:aws:s3:::data/k")},
+    ),
+    (
+        "s3",
+        "DeleteObject",
+        {"bucketName": "data", "key": "k", "versionId": "v1"},
+        [],
+        {("s3:DeleteObjectVersion", "arn:aws:s3:::data/k")},
+    ),
+    (
+        "s3",
+        "HeadObject",
+        {"bucketName": "data", "key": "k", "VersionId": "v1"},
+        [],
+        {("s3:GetObjectVersion", "arn:aws:s3:::data/k")},
+    ),
+    (
+        "dynamodb",
+        "TransactWriteItems",
+        {
+            "transactItems": [
+                {"put": {"tableName": "orders"}},
+                {"update": {"tableName": "stock"}},
+                {"conditionCheck": {"tableName": "orders"}},
+            ]
+        },
+        [],
+        {
+            ("dynamodb:PutItem", arn("dynamodb", "table/orders")),
+            ("dynamodb:UpdateItem", arn("dynamodb", "table/stock")),
+            ("dynamodb:ConditionCheckItem", arn("dynamodb", "table/orders")),
+        },
+    ),
+    (
+        "dynamodb",
+        "TransactGetItems",
+        {"TransactItems": [{"Get": {"TableName": "orders"}}]},
+        [],
+        {("dynamodb:GetItem", arn("dynamodb", "table/orders"))},
+    ),
+    (
+        "dynamodb",
+        "ExecuteStatement",
+        {"statement": 'SELECT * FROM "orders" WHERE id = ?'},
+        [],
+        {("dynamodb:PartiQLSelect", arn("dynamodb", "table/orders"))},
+    ),
+    (
+        "dynamodb",
+        "BatchExecuteStatement",
+        {
+            "statements": [
+                {"statement": "INSERT INTO orders VALUE {'id': ?}"},
+                {"statement": 'UPDATE "stock" SET n = 1 WHERE id = ?'},
+                {"statement": "DELETE FROM orders WHERE id = ?"},
+            ]
+        },
+        [],
+        {
+            ("dynamodb:PartiQLInsert", arn("dynamodb", "table/orders")),
+            ("dynamodb:PartiQLUpdate", arn("dynamodb", "table/stock")),
+            ("dynamodb:PartiQLDelete", arn("dynamodb", "table/orders")),
+        },
+    ),
+    # A transaction whose items the record does not carry: nothing is granted on a guess.
+    ("dynamodb", "TransactWriteItems", {}, [], set()),
     # --- not permissions to grant
     ("kms", "RotateKey", {}, [], set()),
     ("signin", "ConsoleLogin", {}, [], set()),

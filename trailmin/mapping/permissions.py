@@ -20,6 +20,7 @@ import pyarrow as pa
 from trailmin import catalog
 from trailmin.mapping.actions import data_file, data_files, map_event, service_prefix
 from trailmin.mapping.inferred import has_inferred, infer
+from trailmin.mapping.requests import REFINE_MARKERS, REFINERS, Refiner
 from trailmin.mapping.resources import UNSCOPED, Context, scope
 from trailmin.partitions import partition_of_region
 
@@ -75,6 +76,16 @@ class _CallPlan:
     base_name: str  # without an API version suffix, as the inferred table names calls
     special: bool  # a call whose actions apply to different resources (CopyObject, ReEncrypt)
     infers: bool
+    refiner: Refiner | None  # actions that depend on the request (versions, transactions)
+    refine_marker: bytes | None  # the refiner matters only when the raw request holds this
+
+    def needs_params(self, raw: bytes) -> bool:
+        """Return whether this record's permissions depend on its request parameters."""
+        if self.infers:
+            return True
+        if self.refiner is None:
+            return False
+        return self.refine_marker is None or self.refine_marker in raw
 
 
 @functools.cache
@@ -90,6 +101,8 @@ def _call_plan(event_source: str, event_name: str, event_type: str | None) -> _C
         base_name=base,
         special=(service, event_name) in _SPECIAL,
         infers=has_inferred(service, base),
+        refiner=REFINERS.get((service, base)),
+        refine_marker=REFINE_MARKERS.get((service, base)),
     )
 
 
@@ -107,8 +120,14 @@ def _permissions(plan: _CallPlan, ctx: Context) -> tuple[Permission, ...]:
     if not plan.actions:
         return ()
     found: list[Permission] = []
-    for action in plan.actions:
-        context = _contexts(plan.service, plan.event_name, action, ctx) if plan.special else ctx
+    if plan.refiner is not None:
+        pairs = plan.refiner(plan.actions, ctx)
+    else:
+        pairs = [(action, ctx) for action in plan.actions]
+    for action, refined in pairs:
+        context = (
+            _contexts(plan.service, plan.event_name, action, refined) if plan.special else refined
+        )
         scoped = scope(action, context)
         derivation = f"{plan.status}; {scoped.derivation}"
         found.extend(Permission(scoped.action, arn, derivation) for arn in scoped.resources)
@@ -161,7 +180,8 @@ def _fixed(
     service = service_prefix(event_source)
     if mapped.actions and any(not _takes_no_resource(a) for a in mapped.actions):
         return None
-    if has_inferred(service, _base_name(event_name, mapped.actions)):
+    base = _base_name(event_name, mapped.actions)
+    if has_inferred(service, base) or (service, base) in REFINERS:
         return None
     return event_permissions(event_source, event_name, event_type, Context("aws", "", "", {}, ()))
 
@@ -214,7 +234,7 @@ def _logged_permissions(
 def _record_permissions(
     plan: _CallPlan, region: str | None, account: str | None, params: Any, logged: tuple[str, ...]
 ) -> tuple[Permission, ...]:
-    if logged and not plan.infers:
+    if logged and not plan.needs_params(_raw_bytes(params)):
         found = _logged_permissions(plan, region, account, logged)
         if found is not None:
             return found
@@ -283,15 +303,15 @@ def permissions_column(
             plan = plans[call]
             kind = kind_of[call]
             logged = arns_of(resources[record])
-            if logged and not plan.infers:
+            raw = params[record]
+            text = _raw_bytes(raw)
+            if logged and not plan.needs_params(text):
                 if (kind, logged) in by_logged:
                     permissions = by_logged[kind, logged]
                 else:
                     permissions = _logged_permissions(plan, key[5], key[6], logged)
                     by_logged[kind, logged] = permissions
             if permissions is None:
-                raw = params[record]
-                text = _raw_bytes(raw)
                 permissions = by_params.get((kind, logged, text))
                 if permissions is None:
                     permissions = _record_permissions(plan, key[5], key[6], raw, logged)

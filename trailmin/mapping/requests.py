@@ -1,0 +1,152 @@
+"""Calls whose actions depend on the request: object versions, DynamoDB transactions and PartiQL.
+
+Pure. Each refiner takes the actions the event name maps to and the request parameters, and
+returns the (action, context) pairs the call needed, each context naming the resources that
+action applied to. CloudTrail writes request members in lower camel case; forwarders and older
+records sometimes keep the API's upper camel case, so both are read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from trailmin.mapping.resources import Context
+
+Refined = list[tuple[str, Context]]
+Refiner = Callable[[tuple[str, ...], Context], Refined]
+
+# S3 object actions that have a "Version" twin the call needs when it names a versionId.
+_VERSIONED = {
+    "s3:GetObject": "s3:GetObjectVersion",
+    "s3:DeleteObject": "s3:DeleteObjectVersion",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
+    "s3:PutObjectAcl": "s3:PutObjectVersionAcl",
+    "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+}
+
+
+def _member(item: dict[str, Any], name: str) -> Any:
+    return item.get(name) if name in item else item.get(name[:1].upper() + name[1:])
+
+
+def _object_version(actions: tuple[str, ...], ctx: Context) -> Refined:
+    """S3 API reference: a request naming a versionId needs the action's Version variant."""
+    versioned = bool(_member(ctx.params, "versionId"))
+    return [(_VERSIONED.get(a, a) if versioned else a, ctx) for a in actions]
+
+
+# TransactWriteItems: each item is one of these, needing this action on its table.
+_TRANSACT = {
+    "put": "dynamodb:PutItem",
+    "update": "dynamodb:UpdateItem",
+    "delete": "dynamodb:DeleteItem",
+    "conditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def _transact_write(_actions: tuple[str, ...], ctx: Context) -> Refined:
+    """DynamoDB developer guide: each item of a transaction is authorized as its own action."""
+    items = _member(ctx.params, "transactItems")
+    found: Refined = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        for member, action in _TRANSACT.items():
+            body = _member(item, member)
+            if isinstance(body, dict):
+                table = _member(body, "tableName")
+                params = {"tableName": table} if isinstance(table, str) else {}
+                found.append((action, ctx._replace(params=params, logged=())))
+    return found
+
+
+def _transact_get(_actions: tuple[str, ...], ctx: Context) -> Refined:
+    """DynamoDB developer guide: TransactGetItems is authorized as GetItem on each table."""
+    items = _member(ctx.params, "transactItems")
+    found: Refined = []
+    for item in items if isinstance(items, list) else ():
+        body = _member(item, "get") if isinstance(item, dict) else None
+        if isinstance(body, dict):
+            table = _member(body, "tableName")
+            params = {"tableName": table} if isinstance(table, str) else {}
+            found.append(("dynamodb:GetItem", ctx._replace(params=params, logged=())))
+    return found
+
+
+_VERB = re.compile(r"^\s*(select|insert|update|delete|exists)\b", re.IGNORECASE)
+# The word before the table: UPDATE <table>, INSERT INTO <table>, SELECT/DELETE ... FROM <table>.
+_TABLE = {
+    verb: re.compile(rf"\b{word}\s+\"?([A-Za-z0-9_.-]+)", re.IGNORECASE)
+    for verb, word in (
+        ("select", "from"),
+        ("exists", "from"),
+        ("delete", "from"),
+        ("insert", "into"),
+        ("update", "update"),
+    )
+}
+_PARTIQL_ACTIONS = {
+    "select": "dynamodb:PartiQLSelect",
+    "exists": "dynamodb:PartiQLSelect",
+    "insert": "dynamodb:PartiQLInsert",
+    "update": "dynamodb:PartiQLUpdate",
+    "delete": "dynamodb:PartiQLDelete",
+}
+
+
+def _statements(params: dict[str, Any]) -> list[str]:
+    statement = _member(params, "statement")
+    if isinstance(statement, str):
+        return [statement]
+    found: list[str] = []
+    for group in ("statements", "transactStatements"):
+        items = _member(params, group)
+        for item in items if isinstance(items, list) else ():
+            text = _member(item, "statement") if isinstance(item, dict) else None
+            if isinstance(text, str):
+                found.append(text)
+    return found
+
+
+def _partiql(_actions: tuple[str, ...], ctx: Context) -> Refined:
+    """DynamoDB developer guide (PartiQL IAM policies): the statement's verb names the action."""
+    found: Refined = []
+    for statement in _statements(ctx.params):
+        verb = _VERB.match(statement)
+        if verb is None:
+            continue
+        name = verb.group(1).lower()
+        table_match = _TABLE[name].search(statement)
+        if table_match is None:
+            continue
+        table = table_match.group(1).split(".", 1)[0]
+        action = _PARTIQL_ACTIONS[name]
+        found.append((action, ctx._replace(params={"tableName": table}, logged=())))
+    return found
+
+
+REFINERS: dict[tuple[str, str], Refiner] = {
+    ("s3", "GetObject"): _object_version,
+    ("s3", "HeadObject"): _object_version,
+    ("s3", "DeleteObject"): _object_version,
+    ("s3", "GetObjectAcl"): _object_version,
+    ("s3", "PutObjectAcl"): _object_version,
+    ("s3", "GetObjectTagging"): _object_version,
+    ("s3", "PutObjectTagging"): _object_version,
+    ("s3", "DeleteObjectTagging"): _object_version,
+    ("dynamodb", "TransactWriteItems"): _transact_write,
+    ("dynamodb", "TransactGetItems"): _transact_get,
+    ("dynamodb", "ExecuteStatement"): _partiql,
+    ("dynamodb", "BatchExecuteStatement"): _partiql,
+    ("dynamodb", "ExecuteTransaction"): _partiql,
+}
+
+# A refiner matters only when the raw request holds this (None: always): an S3 call naming no
+# version is settled by what CloudTrail logged, without decoding its parameters.
+REFINE_MARKERS: dict[tuple[str, str], bytes | None] = {
+    key: (b"ersionId" if refiner is _object_version else None) for key, refiner in REFINERS.items()
+}
