@@ -90,6 +90,9 @@ def test_report_rows_totals_and_a_disagreeing_denial():
         "mapped": 12,
         "mapped_share": 0.8,
         "kinds_unmapped": 1,
+        "resources_scoped": 0,
+        "resources_unscoped": 0,
+        "scoped_share": None,
     }
     (finding,) = report.findings
     assert finding.code == "MAPPING_DISAGREES_WITH_DENIAL"

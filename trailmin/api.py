@@ -221,7 +221,16 @@ def mapping_report(
             f"{denied_where}",
             params=params or None,
         ).fetchall()
-    return build_report(kinds, denials)
+        scoping = db.sql(
+            "SELECT event_source, event_name, event_type, "
+            "count(*) FILTER (WHERE p.derivation NOT LIKE '%unscoped%'), "
+            "count(*) FILTER (WHERE p.derivation LIKE '%unscoped%') "
+            f"FROM (SELECT event_source, event_name, event_type, unnest(permissions) AS p "
+            f"FROM events {where}) WHERE p.derivation NOT LIKE '%no resource type%' "
+            "GROUP BY ALL",
+            params=params or None,
+        ).fetchall()
+    return build_report(kinds, denials, {(s, n, t): (a, b) for s, n, t, a, b in scoping})
 
 
 # --- lake info -----------------------------------------------------------------------------------

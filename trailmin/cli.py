@@ -318,16 +318,23 @@ def mapping_report(
         "of event unmapped."
     )
     out.print("By status: " + ", ".join(f"{k} {v:,}" for k, v in totals["by_status"].items()))
+    if totals["scoped_share"] is not None:
+        out.print(
+            f"Resources: {totals['resources_scoped']:,} scoped to an ARN or a pattern, "
+            f"{totals['resources_unscoped']:,} unscoped ({totals['scoped_share']:.2%} scoped)."
+        )
     table = Table(box=None)
-    for column in ("eventSource", "eventName", "status", "actions", "events"):
-        table.add_column(column, justify="right" if column == "events" else "left")
+    for column in ("eventSource", "eventName", "status", "actions", "events", "scoped"):
+        table.add_column(column, justify="right" if column in {"events", "scoped"} else "left")
     for row in report.rows:
+        share = row.scoped_share
         table.add_row(
             row.event_source,
             row.event_name,
             row.status,
             " ".join(row.actions) or "-",
             f"{row.events:,}",
+            "-" if share is None else f"{share:.0%}",
         )
     out.print(table)
     for finding in report.findings:

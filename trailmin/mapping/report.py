@@ -52,6 +52,17 @@ class ReportRow:
     actions: tuple[str, ...]
     events: int
     provenance: str
+    # Of the (action, resource) pairs whose action takes a resource, how many were scoped
+    # (None when none takes one, or the lake holds no permissions for the kind).
+    scoped: int | None = None
+    unscoped: int | None = None
+
+    @property
+    def scoped_share(self) -> float | None:
+        """Return the share of resource-taking pairs scoped to an ARN or a pattern."""
+        if not self.scoped and not self.unscoped:
+            return None
+        return round((self.scoped or 0) / ((self.scoped or 0) + (self.unscoped or 0)), 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,8 @@ class MappingReport:
             by_status[row.status] += row.events
         needing = sum(n for status, n in by_status.items() if status not in NOT_PERMISSIONS)
         mapped = needing - by_status[UNMAPPED]
+        scoped = sum(r.scoped or 0 for r in self.rows)
+        unscoped = sum(r.unscoped or 0 for r in self.rows)
         return {
             "events": sum(by_status.values()),
             "by_status": dict(sorted(by_status.items())),
@@ -87,6 +100,9 @@ class MappingReport:
             "mapped": mapped,
             "mapped_share": round(mapped / needing, 4) if needing else None,
             "kinds_unmapped": sum(1 for r in self.rows if r.status == UNMAPPED),
+            "resources_scoped": scoped,
+            "resources_unscoped": unscoped,
+            "scoped_share": round(scoped / (scoped + unscoped), 4) if scoped + unscoped else None,
         }
 
     def to_frame(self) -> Any:
@@ -110,6 +126,7 @@ class MappingReport:
                     "status": r.status,
                     "actions": list(r.actions),
                     "events": r.events,
+                    "scoped_share": r.scoped_share,
                     "provenance": r.provenance,
                 }
                 for r in self.rows
@@ -138,13 +155,18 @@ def named_action(error_message: str | None) -> str | None:
 def build_report(
     kinds: list[tuple[str | None, str | None, str | None, int]],
     denials: list[tuple[str | None, str | None, str | None, str | None, str]],
+    scoping: dict[tuple[str | None, str | None, str | None], tuple[int, int]] | None = None,
 ) -> MappingReport:
     """Return the report for event kinds ``(source, name, type, count)`` and the denied calls
     ``(source, name, error_code, error_message, event_id)``; unmapped kinds first, then by count.
+
+    ``scoping`` gives, per kind, how many resource-taking (action, resource) pairs of the lake's
+    permissions column were scoped and how many were not.
     """
     report = MappingReport()
     for source, name, kind, count in kinds:
         mapped = map_event(source or "", name or "", kind)
+        scoped, unscoped = (scoping or {}).get((source, name, kind), (None, None))
         report.rows.append(
             ReportRow(
                 event_source=source or "",
@@ -154,6 +176,8 @@ def build_report(
                 actions=mapped.actions,
                 events=count,
                 provenance=mapped.provenance,
+                scoped=scoped,
+                unscoped=unscoped,
             )
         )
     report.rows.sort(key=lambda r: (r.status != UNMAPPED, -r.events, r.event_source, r.event_name))
