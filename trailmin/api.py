@@ -119,9 +119,10 @@ def _duck_type(kind: pa.DataType) -> str:
     if pa.types.is_boolean(kind):
         return "BOOLEAN"
     if pa.types.is_list(kind):
-        inner = kind.value_type
-        fields = ", ".join(f"{inner.field(i).name} VARCHAR" for i in range(inner.num_fields))
-        return f"STRUCT({fields})[]"
+        return f"{_duck_type(kind.value_type)}[]"
+    if pa.types.is_struct(kind):
+        fields = ", ".join(f"{f.name} {_duck_type(f.type)}" for f in kind)
+        return f"STRUCT({fields})"
     return "VARCHAR"
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -284,9 +284,7 @@ def _name_matches(
         return True
     if start is not None and stamp < start:
         return False
-    # Records reach a file up to ~15 minutes after they happen: files delivered in the hour
-    # after the window's end can still hold records from inside it.
-    return not (end is not None and stamp >= end + timedelta(hours=1))
+    return not (end is not None and stamp >= end + src.DELIVERY_SLACK)
 
 
 def _plan(

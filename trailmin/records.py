@@ -18,7 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailmin.mapping.permissions import permissions_column
+from trailmin.mapping.permissions import PERMISSION_STRUCT, permissions_column
 from trailmin.partitions import partition_of_region
 
 # A record whose request and response parameters alone exceed this is skipped: CloudTrail caps a
@@ -45,17 +45,8 @@ RESOURCE_TYPE = pa.struct(
         ("account_id", pa.string()),
     ]
 )
-# What a call needed (filled by trailmin.mapping at ingest): an IAM action, the resource ARN or
-# pattern it applied to ("*" when none), how that was derived, and whether CloudTrail did not log
-# it as a call of its own (iam:PassRole).
-PERMISSION_TYPE = pa.struct(
-    [
-        ("action", pa.string()),
-        ("resource", pa.string()),
-        ("derivation", pa.string()),
-        ("inferred", pa.bool_()),
-    ]
-)
+# What a call needed, filled by trailmin.mapping at ingest (defined there).
+PERMISSION_TYPE = PERMISSION_STRUCT
 
 # The columns of the events lake (DESIGN section 2). The Hive partition keys ``account`` and
 # ``date`` live in the directory names, not in the files.
@@ -942,9 +933,3 @@ def _resources_column(lists: list[list[_Resource] | None]) -> pa.Array:
     np.cumsum([len(items) if items else 0 for items in lists], out=offsets[1:])
     mask = pa.array([not items for items in lists], pa.bool_())
     return pa.ListArray.from_arrays(pa.array(offsets), values, mask=mask)
-
-
-def iter_record_dicts(records: Iterable[Record]) -> Iterator[dict[str, Any]]:
-    """Yield ``records`` as plain dicts (for debugging and tests)."""
-    for record in records:
-        yield msgspec.structs.asdict(record)

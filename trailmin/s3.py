@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from trailmin.errors import SourceError, UsageError
-from trailmin.sources import Listing, SourceObject, is_digest, stamp_of_name
+from trailmin.sources import DELIVERY_SLACK, Listing, SourceObject, is_digest, stamp_of_name
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,7 +36,6 @@ _R = TypeVar("_R")
 
 # A record reaches S3 in a file delivered up to about 15 minutes after the call it logs, so a file
 # delivered just after the window's end can still hold calls made before it. An hour leaves room.
-DELIVERY_SLACK = timedelta(hours=1)
 
 LAYOUT = "[<prefix>/]AWSLogs/[o-<org>/]<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/"
 LOG_SUFFIXES = (".json.gz", ".json")

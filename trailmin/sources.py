@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trailmin.errors import SourceError
@@ -25,6 +25,9 @@ LOG_FILE_NAME = re.compile(
     r"(?P<stamp>\d{8}T\d{4}Z)_(?P<random>[A-Za-z0-9]+)\.json(?:\.gz)?$"
 )
 DIGEST_MARKER = "CloudTrail-Digest"
+# CloudTrail delivers a record up to about 15 minutes after the call: a file delivered in the
+# hour after a window's end can still hold records from inside the window.
+DELIVERY_SLACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,25 +191,6 @@ def _takes_no_resource(action: str) -> bool:
     return found is not None and found.takes_no_resource
 
 
-def permissions_of(
-    event_source: str,
-    event_name: str,
-    event_type: str | None,
-    *,
-    region: str | None,
-    account: str | None,
-    params: Any,
-    logged: tuple[str, ...],
-) -> tuple[Permission, ...]:
-    """Return the permissions of one event from the values the lake stores for it."""
-    fixed = _fixed(event_source, event_name, event_type)
-    if fixed is not None:
-        return fixed
-    return _record_permissions(
-        _call_plan(event_source, event_name, event_type), region, account, params, logged
-    )
-
-
 def _raw_bytes(raw: Any) -> bytes:
     """Return raw request parameters (msgspec.Raw, bytes, str or None) as bytes, for a key."""
     if raw is None:
@@ -243,17 +224,23 @@ def _record_permissions(
     return _permissions(plan, context)
 
 
+@functools.cache
 def mapping_version() -> str:
-    """Return a name for the mapping in force: the catalog's version and the tables' digest."""
+    """Return a name for the mapping in force: the catalog's version and a digest of the
+    mapping's tables and code (every module of this package decides some permission)."""
     digest = hashlib.blake2b(digest_size=8)
     for name in sorted(data_files()):
         digest.update(name.encode())
         digest.update(data_file(name).encode())
-    digest.update(Path(__file__).read_bytes())
-    digest.update(Path(__file__).with_name("resources.py").read_bytes())
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.name.encode())
+        digest.update(module.read_bytes())
     return f"{catalog.catalog_version()}; tables {digest.hexdigest()}"
 
 
+# The lake's permissions column holds lists of these: an IAM action, the resource ARN or pattern
+# it applied to ("*" when none), how that was derived, and whether CloudTrail did not log it as
+# a call of its own (iam:PassRole).
 PERMISSION_STRUCT = pa.struct(
     [
         ("action", pa.string()),
@@ -331,7 +318,7 @@ def permissions_column(
             pa.array([p.derivation for p in flat], pa.string()),
             pa.array([p.inferred for p in flat], pa.bool_()),
         ],
-        names=["action", "resource", "derivation", "inferred"],
+        fields=list(PERMISSION_STRUCT),
     )
     offsets = np.zeros(len(distinct) + 1, dtype=np.int32)
     np.cumsum([len(p) for p in distinct], out=offsets[1:])

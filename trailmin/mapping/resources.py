@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import product
 from typing import Any, NamedTuple
@@ -459,8 +459,3 @@ def _pattern_reason(template: str) -> str:
     if "${Id}" in template:
         return "a stack's id"
     return "a part the request does not name"
-
-
-def logged_arns(resources: Iterable[dict[str, Any]] | None) -> tuple[str, ...]:
-    """Return the ARNs of a record's ``resources[]`` (lake column values)."""
-    return tuple(r["arn"] for r in resources or () if r.get("arn"))
