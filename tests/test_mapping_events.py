@@ -73,6 +73,29 @@ CASES: list[tuple[str, str, dict, list[str], set[tuple[str, ...]]]] = [
         {("s3:GetObject", "arn:aws:s3:::data/k")},
     ),
     ("s3", "HeadBucket", {"bucketName": "data"}, [], {("s3:ListBucket", "arn:aws:s3:::data")}),
+    # DeleteObjects as CloudTrail logs it: the bucket, never the keys.
+    (
+        "s3",
+        "DeleteObjects",
+        {"bucketName": "data", "Host": "data.s3.amazonaws.com", "delete": ""},
+        ["arn:aws:s3:::data"],
+        {("s3:DeleteObject", "arn:aws:s3:::data/*")},
+    ),
+    # A record that kept the request's keys: scoped key by key, a named version by its action.
+    (
+        "s3",
+        "DeleteObjects",
+        {
+            "bucketName": "data",
+            "delete": {"Object": [{"Key": "a/1"}, {"Key": "a/2", "VersionId": "v7"}]},
+        },
+        ["arn:aws:s3:::data"],
+        {
+            ("s3:DeleteObject", "arn:aws:s3:::data/a/1"),
+            ("s3:DeleteObjectVersion", "arn:aws:s3:::data/a/2"),
+        },
+    ),
+    ("s3", "DeleteObjects", {"delete": ""}, [], {("s3:DeleteObject", "*")}),
     (
         "s3",
         "CopyObject",
@@ -671,3 +694,22 @@ def test_an_unscoped_resource_says_so():
     (permission,) = event_permissions("kms.amazonaws.com", "Encrypt", None, context)
     assert permission.resource == "*"
     assert "unscoped" in permission.derivation
+
+
+def test_unlogged_keys_of_a_multi_object_delete_are_a_pattern_that_says_why():
+    params = {"bucketName": "data", "delete": ""}
+    context = Context(partition="aws", region=R, account=A, params=params)
+    (permission,) = event_permissions("s3.amazonaws.com", "DeleteObjects", None, context)
+    assert permission.resource == "arn:aws:s3:::data/*"
+    assert permission.derivation.startswith("renamed; pattern:")
+    assert "multi-object delete" in permission.derivation
+
+
+def test_a_plural_event_name_is_not_a_version_suffix():
+    # DeleteObjects once passed for DeleteObject + "s" and took DeleteObject's request rules.
+    params = {"bucketName": "data", "delete": {"Object": {"Key": "k", "VersionId": "v1"}}}
+    context = Context(partition="aws", region=R, account=A, params=params)
+    found = event_permissions("s3.amazonaws.com", "DeleteObjects", None, context)
+    assert [(p.action, p.resource) for p in found] == [
+        ("s3:DeleteObjectVersion", "arn:aws:s3:::data/k")
+    ]

@@ -38,7 +38,7 @@ UNMAPPED = "unmapped"  # nothing known: reported, never guessed
 STATUSES = (DIRECT, RENAMED, SEVERAL, NO_PERMISSION, SERVICE_EVENT, SIGN_IN, INSIGHT, UNMAPPED)
 
 # API versions appended to some operation names: 20150331, 20150331v2, 2020_05_31.
-_VERSION_SUFFIX = re.compile(r"^(?P<name>.+?)(?:\d{8}(?:v\d+)?|\d{4}_\d{2}_\d{2})$")
+VERSION_SUFFIX = re.compile(r"^(?P<name>.+?)(?:\d{8}(?:v\d+)?|\d{4}_\d{2}_\d{2})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ def map_event(event_source: str, event_name: str, event_type: str | None = None)
     direct = catalog.action(f"{prefix}:{event_name}")
     if direct is not None:
         return ActionMapping(DIRECT, (direct.full_name,), "catalog: prefix:eventName")
-    match = _VERSION_SUFFIX.match(event_name)
+    match = VERSION_SUFFIX.match(event_name)
     if match is not None:
         stripped = catalog.action(f"{prefix}:{match['name']}")
         if stripped is not None:

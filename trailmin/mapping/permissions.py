@@ -18,7 +18,13 @@ import numpy as np
 import pyarrow as pa
 
 from trailmin import catalog
-from trailmin.mapping.actions import data_file, data_files, map_event, service_prefix
+from trailmin.mapping.actions import (
+    VERSION_SUFFIX,
+    data_file,
+    data_files,
+    map_event,
+    service_prefix,
+)
 from trailmin.mapping.inferred import has_inferred, infer
 from trailmin.mapping.requests import REFINE_MARKERS, REFINERS, Refiner
 from trailmin.mapping.resources import UNSCOPED, Context, scope
@@ -92,7 +98,7 @@ class _CallPlan:
 def _call_plan(event_source: str, event_name: str, event_type: str | None) -> _CallPlan:
     mapped = map_event(event_source, event_name, event_type)
     service = service_prefix(event_source)
-    base = _base_name(event_name, mapped.actions)
+    base = _base_name(event_name)
     return _CallPlan(
         status=mapped.status,
         actions=mapped.actions,
@@ -142,13 +148,13 @@ def _permissions(plan: _CallPlan, ctx: Context) -> tuple[Permission, ...]:
     return tuple(sorted(set(found)))
 
 
-def _base_name(event_name: str, actions: tuple[str, ...]) -> str:
-    """Return the operation's name without an API version suffix (CreateFunction20150331)."""
-    for action in actions:
-        name = action.split(":", 1)[1]
-        if event_name.startswith(name) and event_name != name:
-            return name
-    return event_name
+def _base_name(event_name: str) -> str:
+    """Return the operation's name without an API version suffix (CreateFunction20150331).
+
+    Only a version suffix is taken off: DeleteObjects is not DeleteObject.
+    """
+    match = VERSION_SUFFIX.match(event_name)
+    return match.group("name") if match else event_name
 
 
 # --- many events at once: the lake's permissions column -----------------------------------------
@@ -180,7 +186,7 @@ def _fixed(
     service = service_prefix(event_source)
     if mapped.actions and any(not _takes_no_resource(a) for a in mapped.actions):
         return None
-    base = _base_name(event_name, mapped.actions)
+    base = _base_name(event_name)
     if has_inferred(service, base) or (service, base) in REFINERS:
         return None
     return event_permissions(event_source, event_name, event_type, Context("aws", "", "", {}, ()))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from trailmin.mapping.resources import Context
+from trailmin.mapping.resources import UNLOGGED_KEYS, Context
 
 Refined = list[tuple[str, Context]]
 Refiner = Callable[[tuple[str, ...], Context], Refined]
@@ -37,6 +37,39 @@ def _object_version(actions: tuple[str, ...], ctx: Context) -> Refined:
     """S3 API reference: a request naming a versionId needs the action's Version variant."""
     versioned = bool(_member(ctx.params, "versionId"))
     return [(_VERSIONED.get(a, a) if versioned else a, ctx) for a in actions]
+
+
+def _delete_objects(actions: tuple[str, ...], ctx: Context) -> Refined:
+    """S3 API reference (DeleteObjects): each key is deleted as DeleteObject, or as
+    DeleteObjectVersion when it names a version.
+
+    CloudTrail does not log the keys of a multi-object delete (the S3 user guide's comparison of
+    logging options): then the call is scoped to the bucket's objects, ``BUCKET/*``, the
+    narrowest pattern sure to match the keys it deleted, and no version action is granted on a
+    guess. A request that does list its keys (some forwarders keep them) is scoped key by key.
+    """
+    bucket = ctx.params.get("bucketName")
+    if not isinstance(bucket, str) or not bucket:
+        return [(a, ctx._replace(params={})) for a in actions]
+    request = _member(ctx.params, "delete")
+    listed = _member(request, "object") if isinstance(request, dict) else None
+    if isinstance(listed, dict):
+        listed = [listed]  # one <Object> element, as an XML-to-JSON conversion writes it
+    found: Refined = []
+    for item in listed if isinstance(listed, list) else ():
+        key = _member(item, "key") if isinstance(item, dict) else None
+        if not isinstance(key, str) or not key:
+            continue
+        versioned = bool(_member(item, "versionId"))
+        params = {"bucketName": bucket, "key": key}
+        found.extend(
+            (_VERSIONED.get(a, a) if versioned else a, ctx._replace(params=params, logged=()))
+            for a in actions
+        )
+    if found:
+        return found
+    params = {"bucketName": bucket, UNLOGGED_KEYS: "*"}
+    return [(a, ctx._replace(params=params, logged=())) for a in actions]
 
 
 # TransactWriteItems: each item is one of these, needing this action on its table.
@@ -138,6 +171,7 @@ REFINERS: dict[tuple[str, str], Refiner] = {
     ("s3", "GetObjectTagging"): _object_version,
     ("s3", "PutObjectTagging"): _object_version,
     ("s3", "DeleteObjectTagging"): _object_version,
+    ("s3", "DeleteObjects"): _delete_objects,
     ("dynamodb", "TransactWriteItems"): _transact_write,
     ("dynamodb", "TransactGetItems"): _transact_get,
     ("dynamodb", "ExecuteStatement"): _partiql,

@@ -198,7 +198,15 @@ def _task_definition(ctx: Context, part: int) -> list[Value]:
 
 def _object_key(ctx: Context) -> list[Value]:
     key = ctx.params.get("key")
-    return [(key, False)] if isinstance(key, str) and key else []
+    if isinstance(key, str) and key:
+        return [(key, False)]
+    if UNLOGGED_KEYS in ctx.params:
+        return [("*", True)]  # a multi-object delete, whose keys CloudTrail does not log
+    return []
+
+
+# Set in a request's parameters by a refiner when the call acted on objects it did not name.
+UNLOGGED_KEYS = "(object keys not logged)"
 
 
 # (service, variable) first, then (None, variable).
@@ -458,4 +466,6 @@ def _pattern_reason(template: str) -> str:
         return "a secret's random suffix"
     if "${Id}" in template:
         return "a stack's id"
+    if "${ObjectName}" in template:
+        return "the keys of a multi-object delete, which CloudTrail does not log"
     return "a part the request does not name"
