@@ -35,8 +35,11 @@ def test_the_commands_are_the_expected_ones():
         "lake compact",
         "lake info",
         "mapping-report",
+        "principals",
         "remap",
+        "services",
         "synth",
+        "usage",
         "version",
     ]
 

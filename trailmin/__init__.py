@@ -5,6 +5,8 @@ The library surface, for scripts and notebooks::
     import trailmin
     trailmin.ingest(["s3://bucket/AWSLogs/"], lake="lake/")
     events = trailmin.read_events("lake/", start="2026-10-01")
+    lake = trailmin.Lake("lake/")  # the same questions as methods, for notebooks
+    lake.usage(days=90, principals=["arn:aws:iam::*:role/app-*"])
 
 Names are imported on first use, so that ``import trailmin`` (and each ingest worker process)
 does not pay for pandas and DuckDB until they are needed.
@@ -27,11 +29,14 @@ if TYPE_CHECKING:
         lake_info,
         mapping_report,
         parse_time,
+        principals,
         read_events,
         remap,
+        services,
+        usage,
     )
     from trailmin.errors import TrailminError
-    from trailmin.lake import Lake
+    from trailmin.explore import Lake
     from trailmin.records import EVENT_SCHEMA
 
 __version__ = "0.1.0"
@@ -47,10 +52,13 @@ _EXPORTS = {
     "lake_info": "trailmin.api",
     "mapping_report": "trailmin.api",
     "parse_time": "trailmin.api",
+    "principals": "trailmin.api",
     "read_events": "trailmin.api",
     "remap": "trailmin.api",
+    "services": "trailmin.api",
+    "usage": "trailmin.api",
     "TrailminError": "trailmin.errors",
-    "Lake": "trailmin.lake",
+    "Lake": "trailmin.explore",
     "EVENT_SCHEMA": "trailmin.records",
 }
 
@@ -69,8 +77,11 @@ __all__ = [
     "lake_info",
     "mapping_report",
     "parse_time",
+    "principals",
     "read_events",
     "remap",
+    "services",
+    "usage",
 ]
 
 

@@ -35,6 +35,15 @@ from trailmin.lake import (
 )
 from trailmin.mapping.permissions import mapping_version, permissions_column
 from trailmin.mapping.report import DENIED_CODES, MappingReport, build_report
+from trailmin.queries import (
+    DUCKDB,
+    Dialect,
+    Filters,
+    principals_sql,
+    services_sql,
+    usage_sql,
+    window_of_days,
+)
 from trailmin.records import EVENT_SCHEMA, FILE_SCHEMA
 
 if TYPE_CHECKING:
@@ -52,8 +61,11 @@ __all__ = [
     "lake_info",
     "mapping_report",
     "parse_time",
+    "principals",
     "read_events",
     "remap",
+    "services",
+    "usage",
 ]
 
 # DuckDB would read ``account=012345678901`` as a number and drop the leading zero.
@@ -232,6 +244,117 @@ def mapping_report(
             params=params or None,
         ).fetchall()
     return build_report(kinds, denials, {(s, n, t): (a, b) for s, n, t, a, b in scoping})
+
+
+# --- usage ---------------------------------------------------------------------------------------
+
+
+def usage_filters(
+    db: duckdb.DuckDBPyConnection,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: int | None = None,
+    accounts: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    principals: Sequence[str] | None = None,
+    services: Sequence[str] | None = None,
+) -> Filters:
+    """Return the filters asked for, with ``days`` turned into a window ending at the newest
+    event of the lake (``db``'s ``events``)."""
+    start_at, end_at = parse_time(start), parse_time(end, end=True)
+    if days is not None:
+        if start_at is not None or end_at is not None:
+            raise UsageError("give either --days or --start/--end, not both")
+        newest = db.sql("SELECT max(event_time) FROM events").fetchall()[0][0]
+        if newest is not None:
+            start_at, end_at = window_of_days(days, newest)
+        elif days < 1:
+            raise UsageError("--days must be at least 1")
+    return Filters(
+        start=start_at,
+        end=end_at,
+        accounts=tuple(accounts or ()),
+        regions=tuple(regions or ()),
+        principals=tuple(principals or ()),
+        services=tuple(s.lower() for s in services or ()),
+    )
+
+
+def usage(
+    lake: str | Path,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: int | None = None,
+    accounts: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    principals: Sequence[str] | None = None,
+    services: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Return the usage table: a row per (principal, action, resource) the window's calls needed.
+
+    Columns: ``principal``, ``principal_type``, ``service``, ``action``, ``resource``, ``calls``
+    (``succeeded`` + ``denied`` + ``errors``), ``first_seen``, ``last_seen``,
+    ``last_succeeded``, ``inferred``, ``derivation``, ``accounts``, ``regions``. ``start`` is
+    inclusive and ``end`` exclusive; ``days`` counts back from the newest event in the lake.
+    """
+    return _summary(
+        lake, usage_sql, locals(), categories=("principal", "principal_type", "service")
+    )
+
+
+def principals(
+    lake: str | Path,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: int | None = None,
+    accounts: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    principals: Sequence[str] | None = None,
+    services: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Return a row per principal, busiest first: its calls (succeeded, denied, errors), the
+    services, actions and resources they needed, first and last seen, and whether it is a
+    person (``human``) or a workload. Filters as for ``usage``."""
+    return _summary(lake, principals_sql, locals(), categories=("principal_type",))
+
+
+def services(
+    lake: str | Path,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: int | None = None,
+    accounts: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    principals: Sequence[str] | None = None,
+    services: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Return a row per IAM service, busiest first: calls, principals and actions. Filters as
+    for ``usage``."""
+    return _summary(lake, services_sql, locals(), categories=())
+
+
+def _summary(
+    lake: str | Path,
+    build: Callable[[Filters, Dialect], str],
+    options: dict[str, Any],
+    *,
+    categories: Sequence[str],
+) -> pd.DataFrame:
+    with contextlib.closing(connect(lake)) as db:
+        filters = usage_filters(db, **{k: v for k, v in options.items() if k != "lake"})
+        table = query_arrow(db, build(filters, DUCKDB))
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
+    for name in categories:
+        frame[name] = frame[name].astype("category")
+    for name in ("accounts", "regions", "service_list"):
+        if name in frame.columns:
+            frame[name] = [list(v) if v is not None else [] for v in frame[name]]
+    frame.attrs["filters"] = filters
+    return frame
 
 
 # --- lake info -----------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ on stderr; 2 nothing was done because of an error (bad options, unreadable lake,
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import sys
 from datetime import date
 from enum import StrEnum
@@ -339,6 +341,265 @@ def mapping_report(
     out.print(table)
     for finding in report.findings:
         out.print(f"{finding.code}: {finding.message} (events {', '.join(finding.evidence)})")
+
+
+class TableFormat(StrEnum):
+    """Output formats of the commands that print a table."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class SqlDialect(StrEnum):
+    """Engines the usage SQL is written for."""
+
+    duckdb = "duckdb"
+    trino = "trino"
+
+
+StartOption = Annotated[
+    str | None, typer.Option("--start", help="Only calls from this UTC date or time on.")
+]
+EndOption = Annotated[
+    str | None, typer.Option("--end", help="Only calls before this UTC date or time.")
+]
+DaysOption = Annotated[
+    int | None,
+    typer.Option("--days", help="Only the last N days, counted back from the newest event."),
+]
+AccountsOption = Annotated[
+    list[str] | None, typer.Option("--account", help="Only this account (repeatable).")
+]
+RegionsOption = Annotated[
+    list[str] | None, typer.Option("--region", help="Only this region (repeatable).")
+]
+PrincipalsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--principal",
+        help="Only this principal: an ARN, or a glob with * and ? (repeatable).",
+    ),
+]
+ServicesOption = Annotated[
+    list[str] | None,
+    typer.Option("--service", help="Only this IAM service prefix, such as s3 (repeatable)."),
+]
+TableFormatOption = Annotated[
+    TableFormat | None,
+    typer.Option(
+        "--format",
+        help="table (the default on a terminal), csv (the default otherwise) or json.",
+    ),
+]
+LimitOption = Annotated[int | None, typer.Option("--limit", help="Print at most N rows.", min=1)]
+SqlOption = Annotated[
+    bool, typer.Option("--sql", help="Print the SQL instead of running it (for Athena, say).")
+]
+DialectOption = Annotated[
+    SqlDialect, typer.Option("--dialect", help="The SQL dialect --sql prints.")
+]
+
+
+def _table_command(
+    kind: str,
+    lake: Path,
+    options: dict[str, Any],
+    output: TableFormat | None,
+    limit: int | None,
+    sql: bool,
+    dialect: SqlDialect,
+) -> None:
+    """Run one of the usage queries and print its rows, or print its SQL."""
+    from trailmin import queries
+
+    build = {
+        "usage": queries.usage_sql,
+        "principals": queries.principals_sql,
+        "services": queries.services_sql,
+    }[kind]
+    try:
+        if sql:
+            with contextlib.closing(api.connect(lake)) as db:
+                filters = api.usage_filters(db, **options)
+            sys.stdout.write(build(filters, queries.dialect_named(dialect.value)) + "\n")
+            return
+        frame = getattr(api, kind)(lake, **options)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    shown = frame.head(limit) if limit is not None else frame
+    if output is None:
+        output = TableFormat.table if sys.stdout.isatty() else TableFormat.csv
+    if output is TableFormat.json:
+        sys.stdout.write(json.dumps(_json_rows(shown), indent=2) + "\n")
+    elif output is TableFormat.csv:
+        _write_csv(shown)
+    else:
+        _print_table(shown, kind)
+        if limit is not None and len(frame) > limit:
+            err.print(f"… {len(frame) - limit:,} more rows; raise --limit to see them")
+
+
+def _plain(value: Any) -> Any:
+    """Return a cell as a JSON value: times in ISO 8601 UTC, lists as lists, NA as null."""
+    import pandas as pd
+
+    if isinstance(value, list):
+        return value
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat().replace("+00:00", "Z")
+    if hasattr(value, "item"):
+        return value.item()  # numpy scalars
+    return value
+
+
+def _json_rows(frame: Any) -> list[dict[str, Any]]:
+    columns = list(frame.columns)
+    return [
+        {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def _write_csv(frame: Any) -> None:
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(frame.columns)
+    for row in _json_rows(frame):
+        writer.writerow(
+            [" ".join(v) if isinstance(v, list) else "" if v is None else v for v in row.values()]
+        )
+
+
+# What a terminal table shows of each kind: the columns a person reads first.
+_TABLE_COLUMNS = {
+    "usage": ("principal", "action", "resource", "calls", "denied", "errors", "last_seen"),
+    "principals": (
+        "principal",
+        "principal_type",
+        "human",
+        "calls",
+        "denied",
+        "errors",
+        "services",
+        "actions",
+        "last_seen",
+    ),
+    "services": ("service", "calls", "denied", "errors", "principals", "actions", "last_seen"),
+}
+_NUMBERS = {"calls", "denied", "errors", "services", "actions", "principals", "resources"}
+
+
+def _print_table(frame: Any, kind: str) -> None:
+    columns = _TABLE_COLUMNS[kind]
+    table = Table(box=None)
+    for column in columns:
+        if column in _NUMBERS:
+            table.add_column(column, justify="right")
+        elif column == "last_seen":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, overflow="fold")  # an ARN is read whole or not at all
+    for row in _json_rows(frame[list(columns)]):
+        cells = []
+        for column, value in row.items():
+            if value is None:
+                cells.append("-")
+            elif column in _NUMBERS:
+                cells.append(f"{value:,}")
+            elif column == "last_seen":
+                cells.append(value[:19].replace("T", " "))
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    out.print(table)
+    if not len(frame):
+        err.print("No calls in the window and filters given.")
+
+
+@app.command()
+def usage(
+    lake: LakeOption,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = None,
+    account: AccountsOption = None,
+    region: RegionsOption = None,
+    principal: PrincipalsOption = None,
+    service: ServicesOption = None,
+    output: TableFormatOption = None,
+    limit: LimitOption = None,
+    sql: SqlOption = False,
+    dialect: DialectOption = SqlDialect.duckdb,
+) -> None:
+    """Show who used which IAM action on which resource: calls, denied, errors, first and last
+    seen, accounts and regions; a row per (principal, action, resource)."""
+    options = _usage_options(start, end, days, account, region, principal, service)
+    _table_command("usage", lake, options, output, limit, sql, dialect)
+
+
+@app.command()
+def principals(
+    lake: LakeOption,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = None,
+    account: AccountsOption = None,
+    region: RegionsOption = None,
+    principal: PrincipalsOption = None,
+    service: ServicesOption = None,
+    output: TableFormatOption = None,
+    limit: LimitOption = None,
+    sql: SqlOption = False,
+    dialect: DialectOption = SqlDialect.duckdb,
+) -> None:
+    """Show each principal, busiest first: calls, denied, errors, services and actions used,
+    first and last seen, and whether it is a person or a workload."""
+    options = _usage_options(start, end, days, account, region, principal, service)
+    _table_command("principals", lake, options, output, limit, sql, dialect)
+
+
+@app.command()
+def services(
+    lake: LakeOption,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = None,
+    account: AccountsOption = None,
+    region: RegionsOption = None,
+    principal: PrincipalsOption = None,
+    service: ServicesOption = None,
+    output: TableFormatOption = None,
+    limit: LimitOption = None,
+    sql: SqlOption = False,
+    dialect: DialectOption = SqlDialect.duckdb,
+) -> None:
+    """Show each IAM service, busiest first: calls, denied, errors, principals and actions."""
+    options = _usage_options(start, end, days, account, region, principal, service)
+    _table_command("services", lake, options, output, limit, sql, dialect)
+
+
+def _usage_options(
+    start: str | None,
+    end: str | None,
+    days: int | None,
+    accounts: list[str] | None,
+    regions: list[str] | None,
+    principals: list[str] | None,
+    services: list[str] | None,
+) -> dict[str, Any]:
+    return {
+        "start": start,
+        "end": end,
+        "days": days,
+        "accounts": accounts,
+        "regions": regions,
+        "principals": principals,
+        "services": services,
+    }
 
 
 @app.command()

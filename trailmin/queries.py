@@ -1,0 +1,390 @@
+"""Usage: who used which permission on which resource, as SQL over the events lake.
+
+Pure: this module writes SQL text and nothing else. The same queries run on DuckDB over the local
+lake (``trailmin.api``) and on Amazon Athena (Trino) over the same Parquet in S3. They are written
+in the SQL both engines share (``count(*) FILTER (WHERE …)``, ``array_agg(DISTINCT …)``,
+``array_sort``, ``split_part``, ``LIKE … ESCAPE``, quoted identifiers), and a ``Dialect`` holds the
+two things that differ:
+
+- **unnesting** the ``permissions`` list: DuckDB gives each element as one struct column
+  (``UNNEST(permissions) AS u(p)``); Trino spreads a row's fields into columns
+  (``UNNEST(permissions) AS p(action, resource, derivation, inferred)``). Either way the query
+  reads ``p.action``, ``p.resource``…;
+- **a UTC timestamp literal**: ``TIMESTAMPTZ '…+00:00'`` in DuckDB, ``TIMESTAMP '… UTC'`` in
+  Trino.
+
+Values are written into the SQL as quoted literals (no bind parameters), so that the text can be
+shown, stored and run anywhere as it is.
+
+What counts: a call is **denied** when its error code says authorization refused it
+(``DENIED_CODES``), an **error** when it failed otherwise, and it **succeeded** when it carries
+no error code. A denied call is evidence that something was asked for, never a grant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from trailmin.errors import UsageError
+from trailmin.mapping.report import DENIED_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the engines trailmin's SQL runs on."""
+
+    name: str
+    unnest_format: str  # a FROM item after which p.action, p.resource… are in scope
+    timestamp_format: str  # a UTC timestamp literal, from a datetime formatted with strftime
+
+    def permissions_of(self, column: str) -> str:
+        """Return a FROM item giving each permission in ``column`` as ``p``."""
+        return self.unnest_format.format(column=column)
+
+    def timestamp(self, value: datetime) -> str:
+        """Return ``value`` (aware) as a UTC timestamp literal."""
+        return value.astimezone(UTC).strftime(self.timestamp_format)
+
+
+DUCKDB = Dialect(
+    name="duckdb",
+    unnest_format="UNNEST({column}) AS u(p)",
+    timestamp_format="TIMESTAMPTZ '%Y-%m-%d %H:%M:%S.%f+00:00'",
+)
+TRINO = Dialect(
+    name="trino",
+    unnest_format="UNNEST({column}) AS p(action, resource, derivation, inferred)",
+    timestamp_format="TIMESTAMP '%Y-%m-%d %H:%M:%S.%f UTC'",
+)
+DIALECTS = {d.name: d for d in (DUCKDB, TRINO)}
+
+
+def dialect_named(name: str) -> Dialect:
+    """Return the dialect called ``name`` (duckdb or trino; athena is trino)."""
+    found = DIALECTS.get("trino" if name.lower() == "athena" else name.lower())
+    if found is None:
+        raise UsageError(f"unknown SQL dialect {name!r}; use duckdb or trino (Athena)")
+    return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filters:
+    """What part of the lake a usage question is about. Empty means no restriction.
+
+    ``start`` is inclusive and ``end`` exclusive. ``principals`` are exact ARNs or globs
+    (``*`` any run of characters, ``?`` one), matched against the principal's ARN; ``services``
+    are IAM service prefixes (``s3``, ``kms``), matched against the actions used.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    principals: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise UsageError(f"{name} {value} has no time zone; give a UTC time")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise UsageError(
+                f"--end {self.end:%Y-%m-%d %H:%M} is not after --start {self.start:%Y-%m-%d %H:%M}"
+            )
+        for service in self.services:
+            if not service or not all(ch.isalnum() or ch == "-" for ch in service):
+                raise UsageError(
+                    f"{service!r} is not an IAM service prefix; use names such as s3 or kms"
+                )
+
+
+def window_of_days(days: int, newest: datetime) -> tuple[datetime, datetime]:
+    """Return the window of the ``days`` days up to and including the ``newest`` event."""
+    if days < 1:
+        raise UsageError("--days must be at least 1")
+    end = newest + timedelta(microseconds=1)
+    return end - timedelta(days=days), end
+
+
+# --- literals ------------------------------------------------------------------------------------
+
+
+def quote(value: str) -> str:
+    """Return ``value`` as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _strings(values: Sequence[str]) -> str:
+    return ", ".join(quote(v) for v in values)
+
+
+def like_pattern(glob: str) -> str:
+    """Return a LIKE pattern (escape character ``\\``) matching what ``glob`` matches."""
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _principal_condition(patterns: Sequence[str], column: str) -> str:
+    exact = [p for p in patterns if "*" not in p and "?" not in p]
+    globs = [p for p in patterns if p not in exact]
+    ors = [f"{column} IN ({_strings(exact)})"] if exact else []
+    ors += [f"{column} LIKE {quote(like_pattern(g))} ESCAPE '\\'" for g in globs]
+    return "(" + " OR ".join(ors) + ")"
+
+
+def _service_condition(services: Sequence[str], column: str) -> str:
+    ors = [f"{column} LIKE {quote(like_pattern(s.lower()) + ':%')} ESCAPE '\\'" for s in services]
+    return "(" + " OR ".join(ors) + ")"
+
+
+_DENIED = _strings(sorted(DENIED_CODES))
+DENIED = f"e.error_code IN ({_DENIED})"
+FAILED = f"e.error_code IS NOT NULL AND e.error_code NOT IN ({_DENIED})"
+SUCCEEDED = "e.error_code IS NULL"
+
+
+def event_conditions(filters: Filters, dialect: Dialect) -> list[str]:
+    """Return the WHERE conditions on the events (alias ``e``) that ``filters`` ask for.
+
+    The window is also put on the ``date`` partition column, so that DuckDB and Athena read only
+    the partitions inside it.
+    """
+    found = ["e.principal_arn IS NOT NULL"]
+    if filters.start is not None:
+        found.append(f"e.event_time >= {dialect.timestamp(filters.start)}")
+        found.append(f"e.\"date\" >= DATE '{filters.start.astimezone(UTC):%Y-%m-%d}'")
+    if filters.end is not None:
+        found.append(f"e.event_time < {dialect.timestamp(filters.end)}")
+        found.append(f"e.\"date\" <= DATE '{filters.end.astimezone(UTC):%Y-%m-%d}'")
+    if filters.accounts:
+        found.append(f"e.account IN ({_strings(filters.accounts)})")
+    if filters.regions:
+        found.append(f"e.aws_region IN ({_strings(filters.regions)})")
+    if filters.principals:
+        found.append(_principal_condition(filters.principals, "e.principal_arn"))
+    return found
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return "WHERE " + "\n  AND ".join(conditions) if conditions else ""
+
+
+# --- the queries ---------------------------------------------------------------------------------
+
+USAGE_COLUMNS = (
+    "principal",
+    "principal_type",
+    "service",
+    "action",
+    "resource",
+    "calls",
+    "succeeded",
+    "denied",
+    "errors",
+    "first_seen",
+    "last_seen",
+    "last_succeeded",
+    "inferred",
+    "derivation",
+    "accounts",
+    "regions",
+)
+
+
+def usage_sql(filters: Filters, dialect: Dialect = DUCKDB, *, table: str = "events") -> str:
+    """Return the SQL of the usage table: a row per (principal, action, resource).
+
+    ``calls`` counts the events that needed the permission, split into ``succeeded``, ``denied``
+    and ``errors``; ``first_seen``/``last_seen`` span all of them and ``last_succeeded`` the
+    successful ones. ``inferred`` is true when CloudTrail never logged the permission as a call
+    of its own (iam:PassRole); ``derivation`` says how the resource was derived (exact, a
+    pattern, unscoped, or no resource type). ``accounts`` and ``regions`` are where the calls
+    were made.
+    """
+    conditions = event_conditions(filters, dialect)
+    if filters.services:
+        conditions.append(_service_condition(filters.services, "p.action"))
+    return f"""SELECT
+  e.principal_arn AS principal,
+  min(e.principal_type) AS principal_type,
+  split_part(p.action, ':', 1) AS service,
+  p.action AS action,
+  p.resource AS resource,
+  count(*) AS calls,
+  count(*) FILTER (WHERE {SUCCEEDED}) AS succeeded,
+  count(*) FILTER (WHERE {DENIED}) AS denied,
+  count(*) FILTER (WHERE {FAILED}) AS errors,
+  min(e.event_time) AS first_seen,
+  max(e.event_time) AS last_seen,
+  max(e.event_time) FILTER (WHERE {SUCCEEDED}) AS last_succeeded,
+  bool_and(p.inferred) AS inferred,
+  min(p.derivation) AS derivation,
+  array_sort(array_agg(DISTINCT e.account)) AS accounts,
+  array_sort(array_agg(DISTINCT e.aws_region) FILTER (WHERE e.aws_region IS NOT NULL)) AS regions
+FROM {table} AS e
+CROSS JOIN {dialect.permissions_of("e.permissions")}
+{_where(conditions)}
+GROUP BY e.principal_arn, p.action, p.resource
+ORDER BY principal, action, resource"""
+
+
+PRINCIPAL_COLUMNS = (
+    "principal",
+    "principal_type",
+    "human",
+    "calls",
+    "succeeded",
+    "denied",
+    "errors",
+    "services",
+    "actions",
+    "resources",
+    "service_list",
+    "first_seen",
+    "last_seen",
+    "signed_in",
+    "mfa",
+    "access_keys",
+    "accounts",
+    "regions",
+)
+
+# Who is a person: the root user, an Identity Center or federated session, or an IAM user or a
+# role that signed in to the console or worked with MFA. The rest (roles, users with keys only)
+# are taken for workloads; AWS services and service-linked roles are neither.
+_HUMAN = """CASE
+    WHEN c.principal_type IN ('Root', 'IdentityCenterRole', 'FederatedUser', 'SAMLUser') THEN true
+    WHEN c.principal_type IN ('AWSService', 'ServiceLinkedRole', 'AWSAccount') THEN false
+    ELSE coalesce(c.signed_in OR c.mfa, false)
+  END"""
+
+
+def principals_sql(filters: Filters, dialect: Dialect = DUCKDB, *, table: str = "events") -> str:
+    """Return the SQL of the per-principal summary: a row per principal, busiest first.
+
+    ``calls`` counts every event of the principal in the window (sign-ins and calls needing no
+    permission included); ``services``, ``actions`` and ``resources`` count the distinct
+    permissions its calls needed. With ``services`` filters, only events that needed a
+    permission of those services count.
+    """
+    conditions = event_conditions(filters, dialect)
+    if filters.services:
+        inner = _service_condition(filters.services, "p.action")
+        conditions.append(
+            f"EXISTS (SELECT 1 FROM {dialect.permissions_of('e.permissions')} WHERE {inner})"
+        )
+    used_conditions = [*conditions]
+    if filters.services:
+        used_conditions.append(_service_condition(filters.services, "p.action"))
+    return f"""WITH calls AS (
+  SELECT
+    e.principal_arn AS principal,
+    min(e.principal_type) AS principal_type,
+    count(*) AS calls,
+    count(*) FILTER (WHERE {SUCCEEDED}) AS succeeded,
+    count(*) FILTER (WHERE {DENIED}) AS denied,
+    count(*) FILTER (WHERE {FAILED}) AS errors,
+    min(e.event_time) AS first_seen,
+    max(e.event_time) AS last_seen,
+    bool_or(e.event_name = 'ConsoleLogin' AND {SUCCEEDED}) AS signed_in,
+    bool_or(e.mfa_authenticated) AS mfa,
+    count(DISTINCT e.access_key_id) FILTER (WHERE e.access_key_id LIKE 'AKIA%') AS access_keys,
+    array_sort(array_agg(DISTINCT e.account)) AS accounts,
+    array_sort(array_agg(DISTINCT e.aws_region) FILTER (WHERE e.aws_region IS NOT NULL)) AS regions
+  FROM {table} AS e
+  {_where(conditions)}
+  GROUP BY e.principal_arn
+),
+used AS (
+  SELECT
+    e.principal_arn AS principal,
+    count(DISTINCT split_part(p.action, ':', 1)) AS services,
+    count(DISTINCT p.action) AS actions,
+    count(DISTINCT p.resource) FILTER (WHERE p.resource <> '*') AS resources,
+    array_sort(array_agg(DISTINCT split_part(p.action, ':', 1))) AS service_list
+  FROM {table} AS e
+  CROSS JOIN {dialect.permissions_of("e.permissions")}
+  {_where(used_conditions)}
+  GROUP BY e.principal_arn
+)
+SELECT
+  c.principal,
+  c.principal_type,
+  {_HUMAN} AS human,
+  c.calls,
+  c.succeeded,
+  c.denied,
+  c.errors,
+  coalesce(u.services, 0) AS services,
+  coalesce(u.actions, 0) AS actions,
+  coalesce(u.resources, 0) AS resources,
+  u.service_list,
+  c.first_seen,
+  c.last_seen,
+  coalesce(c.signed_in, false) AS signed_in,
+  coalesce(c.mfa, false) AS mfa,
+  c.access_keys,
+  c.accounts,
+  c.regions
+FROM calls AS c
+LEFT JOIN used AS u ON u.principal = c.principal
+ORDER BY c.calls DESC, c.principal"""
+
+
+SERVICE_COLUMNS = (
+    "service",
+    "calls",
+    "succeeded",
+    "denied",
+    "errors",
+    "principals",
+    "actions",
+    "first_seen",
+    "last_seen",
+)
+
+
+def services_sql(filters: Filters, dialect: Dialect = DUCKDB, *, table: str = "events") -> str:
+    """Return the SQL of the per-service summary: a row per IAM service prefix, busiest first.
+
+    An event counts once for each service whose permissions it needed (S3 ``CopyObject`` once
+    for s3, however many s3 actions it needed).
+    """
+    conditions = event_conditions(filters, dialect)
+    if filters.services:
+        conditions.append(_service_condition(filters.services, "p.action"))
+    return f"""WITH uses AS (
+  SELECT
+    e.event_id,
+    split_part(p.action, ':', 1) AS service,
+    min(e.principal_arn) AS principal,
+    min(e.event_time) AS event_time,
+    min(e.error_code) AS error_code,
+    array_agg(DISTINCT p.action) AS actions
+  FROM {table} AS e
+  CROSS JOIN {dialect.permissions_of("e.permissions")}
+  {_where(conditions)}
+  GROUP BY e.event_id, split_part(p.action, ':', 1)
+),
+actions AS (
+  SELECT service, count(DISTINCT action) AS actions
+  FROM uses CROSS JOIN UNNEST(uses.actions) AS a(action)
+  GROUP BY service
+)
+SELECT
+  e.service,
+  count(*) AS calls,
+  count(*) FILTER (WHERE {SUCCEEDED}) AS succeeded,
+  count(*) FILTER (WHERE {DENIED}) AS denied,
+  count(*) FILTER (WHERE {FAILED}) AS errors,
+  count(DISTINCT e.principal) AS principals,
+  min(a.actions) AS actions,
+  min(e.event_time) AS first_seen,
+  max(e.event_time) AS last_seen
+FROM uses AS e
+JOIN actions AS a ON a.service = e.service
+GROUP BY e.service
+ORDER BY calls DESC, e.service"""
