@@ -1,0 +1,158 @@
+"""Benchmark: the usage aggregation over a lake of 10 million generated events.
+
+The lake is built once from ``trailmin.synth`` (a year of a fictional organization's logs, two
+accounts, two regions), ingested with two workers and compacted, then kept in
+``bench/corpus/usage-<events>/lake`` (ignored by git) while its recipe holds; the gzipped trail is
+deleted once ingested, to spare the disk. Building it takes a quarter of an hour on 2 cores.
+
+Each measurement runs in a fresh Python process, sampled for the peak resident memory of the
+process tree, and is repeated (``--repeat``); the best and the median are reported:
+
+- ``usage``: ``trailmin.usage(lake)``, every (principal, action, resource) over all events,
+  into a pandas DataFrame;
+- ``usage, one principal``: the same for the busiest role, by exact ARN;
+- ``principals``: the per-principal summary over all events.
+
+    .venv/bin/python bench/usage.py                     # 10,000,000 events (default)
+    .venv/bin/python bench/usage.py --events 1000000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import TreeRss  # the benchmarks share the memory sampler
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS_ROOT = ROOT / "bench" / "corpus"
+START = date(2025, 1, 1)
+DAYS = 365
+ACCOUNTS = ("111122223333", "444455556666")
+
+
+def build_lake(events: int) -> Path:
+    """Return a lake of ``events`` generated events, built once and kept while its recipe holds."""
+    import trailmin
+    from trailmin import synth
+
+    per_day = events // (DAYS * len(ACCOUNTS))
+    recipe = {"events": events, "days": DAYS, "start": START.isoformat(), "seed": 23, "v": 1}
+    folder = CORPUS_ROOT / f"usage-{events}"
+    marker = folder / "recipe.json"
+    if marker.exists() and json.loads(marker.read_text()) == recipe:
+        return folder / "lake"
+    shutil.rmtree(folder, ignore_errors=True)
+    began = time.perf_counter()
+    summary = synth.write_trail(
+        folder / "trail",
+        seed=23,
+        start=START,
+        days=DAYS,
+        events_per_day=per_day,
+        accounts=ACCOUNTS,
+        regions=("us-east-1", "eu-west-1"),
+        events_per_file=2000,
+        digest=False,
+    )
+    written = time.perf_counter() - began
+    ingested = trailmin.ingest([folder / "trail"], lake=folder / "lake", workers=2)
+    compacted = trailmin.compact(folder / "lake")
+    shutil.rmtree(folder / "trail")
+    marker.write_text(json.dumps(recipe))
+    print(
+        f"lake: {ingested.events:,} events ({summary.bytes / 1e6:,.0f} MB gzipped) generated in "
+        f"{written:.0f} s, ingested and compacted into {compacted.files_after:,} files in "
+        f"{time.perf_counter() - began - written:.0f} s",
+        file=sys.stderr,
+    )
+    return folder / "lake"
+
+
+RUN = """
+import json, sys, time
+began = time.perf_counter()
+import trailmin
+kind, lake, principal = sys.argv[1], sys.argv[2], sys.argv[3]
+options = {"principals": [principal]} if principal != "-" else {}
+frame = getattr(trailmin, kind)(lake, **options)
+print(json.dumps({"rows": len(frame), "seconds": time.perf_counter() - began,
+                  "calls": int(frame["calls"].sum())}))
+"""
+
+
+def measure(kind: str, lake: Path, principal: str | None) -> dict[str, Any]:
+    """Return the seconds (import included), rows and peak RSS of one query in a fresh process."""
+    command = [sys.executable, "-c", RUN, kind, str(lake), principal or "-"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        with TreeRss(process.pid) as rss:
+            output, _ = process.communicate()
+        if process.returncode:
+            raise SystemExit(f"{kind} failed with exit code {process.returncode}")
+    result: dict[str, Any] = json.loads(output)
+    result["peak_rss_mib"] = round(rss.peak / 2**20)
+    return result
+
+
+def busiest_role(lake: Path) -> str:
+    import trailmin
+
+    frame = trailmin.principals(lake)
+    roles = frame[frame["principal_type"] == "Role"]
+    return str(roles["principal"].iloc[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+
+    import trailmin
+
+    lake = build_lake(args.events)
+    info = trailmin.lake_info(lake)
+    role = busiest_role(lake)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for label, kind, principal in (
+        ("usage", "usage", None),
+        ("usage, one principal", "usage", role),
+        ("principals", "principals", None),
+    ):
+        runs[label] = [measure(kind, lake, principal) for _ in range(args.repeat)]
+    results = {
+        "events": info.rows,
+        "files": info.files,
+        "lake_mb": round(info.bytes / 1e6),
+        "principal": role,
+        "runs": runs,
+    }
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(
+        f"lake       {info.rows:,} events  {info.files:,} files  {info.bytes / 1e6:,.0f} MB  "
+        f"{info.principals:,} principals  {info.first_event} .. {info.last_event}"
+    )
+    for label, measured in runs.items():
+        seconds = [m["seconds"] for m in measured]
+        print(
+            f"{label:22} best {min(seconds):6.2f} s  median {statistics.median(seconds):6.2f} s  "
+            f"peak RSS {max(m['peak_rss_mib'] for m in measured):5,} MiB  "
+            f"{measured[0]['rows']:,} rows, {measured[0]['calls']:,} calls"
+        )
+    print(f"one principal: {role}")
+
+
+if __name__ == "__main__":
+    main()
