@@ -16,9 +16,12 @@ demo: $(STAMP)
 	rm -rf demo-lake
 	$(BIN)/trailmin ingest sample_logs --lake demo-lake
 	$(BIN)/trailmin lake info --lake demo-lake
+	$(BIN)/trailmin principals --lake demo-lake --format table
 	@echo
 	@echo "The lake is in demo-lake/ (Parquet under demo-lake/events/, manifest in demo-lake/_trailmin/)."
-	@echo "Try: $(BIN)/python -c \"import trailmin; print(trailmin.read_events('demo-lake').head())\""
+	@echo "Try: $(BIN)/trailmin usage --lake demo-lake --principal 'arn:aws:iam::*:role/*' --format table"
+	@echo "     $(BIN)/python -c \"import trailmin; print(trailmin.Lake('demo-lake').usage().head())\""
+	@echo "     notebooks/explore.ipynb explores the same data with plots."
 
 test: $(STAMP)
 	$(BIN)/ruff check trailmin tests bench scripts

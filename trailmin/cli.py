@@ -515,7 +515,8 @@ def _print_table(frame: Any, kind: str) -> None:
             else:
                 cells.append(str(value))
         table.add_row(*cells)
-    out.print(table)
+    # Piped or redirected (make demo, a CI log): as wide as the rows need, not 80 columns.
+    (out if out.is_terminal else Console(highlight=False, width=240)).print(table)
     if not len(frame):
         err.print("No calls in the window and filters given.")
 
