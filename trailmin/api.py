@@ -101,6 +101,10 @@ def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
     the_lake = Lake.open(lake)
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'")
+    # stdout is for results. In Jupyter, DuckDB refuses the setting without ipywidgets, and
+    # draws no bar on stdout there anyway.
+    with contextlib.suppress(duckdb.Error):
+        db.execute("SET enable_progress_bar = false")
     files = [str(p) for p in the_lake.committed_files()]
     if files:
         listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
@@ -337,6 +341,27 @@ def services(
     return _summary(lake, services_sql, locals(), categories=())
 
 
+def _arrow_backed(kind: pa.DataType) -> Any:
+    import pandas as pd
+
+    if pa.types.is_boolean(kind):
+        return pd.BooleanDtype()
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pd.StringDtype("pyarrow")
+    if pa.types.is_list(kind):
+        return pd.ArrowDtype(kind)
+    return None
+
+
+def _utc(table: pa.Table) -> pa.Table:
+    """Return ``table`` with its zone-less timestamps (the queries' aggregates) marked UTC."""
+    for index, kind in enumerate(table.schema.types):
+        if pa.types.is_timestamp(kind) and kind.tz is None:
+            name = table.schema.names[index]
+            table = table.set_column(index, name, table[name].cast(pa.timestamp(kind.unit, "UTC")))
+    return table
+
+
 def _summary(
     lake: str | Path,
     build: Callable[[Filters, Dialect], str],
@@ -346,13 +371,12 @@ def _summary(
 ) -> pd.DataFrame:
     with contextlib.closing(connect(lake)) as db:
         filters = usage_filters(db, **{k: v for k, v in options.items() if k != "lake"})
-        table = query_arrow(db, build(filters, DUCKDB))
-    frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
+        table = _utc(query_arrow(db, build(filters, DUCKDB)))
+    # Strings and lists stay in Arrow (pandas' pyarrow-backed dtypes): a usage table can have
+    # millions of rows, and making a Python object of every cell would take longer than the query.
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_arrow_backed)
     for name in categories:
         frame[name] = frame[name].astype("category")
-    for name in ("accounts", "regions", "service_list"):
-        if name in frame.columns:
-            frame[name] = [list(v) if v is not None else [] for v in frame[name]]
     frame.attrs["filters"] = filters
     return frame
 

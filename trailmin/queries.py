@@ -144,6 +144,11 @@ _DENIED = _strings(sorted(DENIED_CODES))
 DENIED = f"e.error_code IN ({_DENIED})"
 FAILED = f"e.error_code IS NOT NULL AND e.error_code NOT IN ({_DENIED})"
 SUCCEEDED = "e.error_code IS NULL"
+# The time aggregated over: DuckDB's min/max over a TIMESTAMPTZ column is three times slower than
+# over a plain TIMESTAMP when there are millions of groups (16 s against 5 s on 10 M events).
+# The cast is exact in a session whose TimeZone is UTC (``trailmin.connect`` sets it), and a
+# no-op on Athena, which reads the Parquet column as a timestamp already. Results are UTC.
+TIME = "CAST(e.event_time AS TIMESTAMP)"
 
 
 def event_conditions(filters: Filters, dialect: Dialect) -> list[str]:
@@ -217,9 +222,9 @@ def usage_sql(filters: Filters, dialect: Dialect = DUCKDB, *, table: str = "even
   count(*) FILTER (WHERE {SUCCEEDED}) AS succeeded,
   count(*) FILTER (WHERE {DENIED}) AS denied,
   count(*) FILTER (WHERE {FAILED}) AS errors,
-  min(e.event_time) AS first_seen,
-  max(e.event_time) AS last_seen,
-  max(e.event_time) FILTER (WHERE {SUCCEEDED}) AS last_succeeded,
+  min({TIME}) AS first_seen,
+  max({TIME}) AS last_seen,
+  max({TIME}) FILTER (WHERE {SUCCEEDED}) AS last_succeeded,
   bool_and(p.inferred) AS inferred,
   min(p.derivation) AS derivation,
   array_sort(array_agg(DISTINCT e.account)) AS accounts,
@@ -287,8 +292,8 @@ def principals_sql(filters: Filters, dialect: Dialect = DUCKDB, *, table: str = 
     count(*) FILTER (WHERE {SUCCEEDED}) AS succeeded,
     count(*) FILTER (WHERE {DENIED}) AS denied,
     count(*) FILTER (WHERE {FAILED}) AS errors,
-    min(e.event_time) AS first_seen,
-    max(e.event_time) AS last_seen,
+    min({TIME}) AS first_seen,
+    max({TIME}) AS last_seen,
     bool_or(e.event_name = 'ConsoleLogin' AND {SUCCEEDED}) AS signed_in,
     bool_or(e.mfa_authenticated) AS mfa,
     count(DISTINCT e.access_key_id) FILTER (WHERE e.access_key_id LIKE 'AKIA%') AS access_keys,
@@ -361,7 +366,7 @@ def services_sql(filters: Filters, dialect: Dialect = DUCKDB, *, table: str = "e
     e.event_id,
     split_part(p.action, ':', 1) AS service,
     min(e.principal_arn) AS principal,
-    min(e.event_time) AS event_time,
+    min({TIME}) AS event_time,
     min(e.error_code) AS error_code,
     array_agg(DISTINCT p.action) AS actions
   FROM {table} AS e
@@ -382,8 +387,8 @@ SELECT
   count(*) FILTER (WHERE {FAILED}) AS errors,
   count(DISTINCT e.principal) AS principals,
   min(a.actions) AS actions,
-  min(e.event_time) AS first_seen,
-  max(e.event_time) AS last_seen
+  min({TIME}) AS first_seen,
+  max({TIME}) AS last_seen
 FROM uses AS e
 JOIN actions AS a ON a.service = e.service
 GROUP BY e.service
