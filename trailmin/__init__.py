@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         Progress,
         compact,
         connect,
+        generate,
         ingest,
         lake_info,
         mapping_report,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         remap,
         services,
         usage,
+        write_proposals,
     )
     from trailmin.errors import TrailminError
     from trailmin.explore import Lake
@@ -48,6 +50,8 @@ _EXPORTS = {
     "Progress": "trailmin.api",
     "compact": "trailmin.api",
     "connect": "trailmin.api",
+    "generate": "trailmin.api",
+    "write_proposals": "trailmin.api",
     "ingest": "trailmin.api",
     "lake_info": "trailmin.api",
     "mapping_report": "trailmin.api",
@@ -73,6 +77,7 @@ __all__ = [
     "__version__",
     "compact",
     "connect",
+    "generate",
     "ingest",
     "lake_info",
     "mapping_report",
@@ -82,6 +87,7 @@ __all__ = [
     "remap",
     "services",
     "usage",
+    "write_proposals",
 ]
 
 

@@ -23,6 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailmin.errors import UsageError
+from trailmin.generate import Options as GenerateOptions
+from trailmin.generate import Proposal, used_from_frame
+from trailmin.generate import generate as generate_policies
 from trailmin.ingestion import IngestSummary, Progress, ingest
 from trailmin.lake import (
     PARQUET_OPTIONS,
@@ -45,6 +48,7 @@ from trailmin.queries import (
     window_of_days,
 )
 from trailmin.records import EVENT_SCHEMA, FILE_SCHEMA
+from trailmin.render import render
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,6 +61,7 @@ __all__ = [
     "Progress",
     "compact",
     "connect",
+    "generate",
     "ingest",
     "lake_info",
     "mapping_report",
@@ -66,6 +71,7 @@ __all__ = [
     "remap",
     "services",
     "usage",
+    "write_proposals",
 ]
 
 # DuckDB would read ``account=012345678901`` as a number and drop the leading zero.
@@ -379,6 +385,52 @@ def _summary(
         frame[name] = frame[name].astype("category")
     frame.attrs["filters"] = filters
     return frame
+
+
+# --- generation ----------------------------------------------------------------------------------
+
+
+def generate(
+    lake: str | Path,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: int | None = None,
+    accounts: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    principals: Sequence[str] | None = None,
+    options: GenerateOptions | None = None,
+) -> list[Proposal]:
+    """Return a proposal per principal: the least-privilege policies for what it did in the
+    window, with their evidence, what it was refused, and why some principals get none."""
+    frame = usage(
+        lake,
+        start=start,
+        end=end,
+        days=days,
+        accounts=accounts,
+        regions=regions,
+        principals=principals,
+    )
+    return generate_policies(used_from_frame(frame), options or GenerateOptions())
+
+
+def write_proposals(
+    proposals: Sequence[Proposal], out: str | Path, output: str = "json"
+) -> list[Path]:
+    """Write the proposals' files into ``out`` and return their paths. Files of an earlier run
+    that this one does not write are left alone."""
+    files = render(proposals, output)
+    folder = Path(out)
+    written = []
+    for relative, text in sorted(files.items()):
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+        written.append(path)
+    return written
 
 
 # --- lake info -----------------------------------------------------------------------------------

@@ -603,6 +603,93 @@ def _usage_options(
     }
 
 
+class PolicyFormat(StrEnum):
+    """What ``generate`` writes."""
+
+    json = "json"
+    terraform = "terraform"
+    cloudformation = "cloudformation"
+
+
+class Generalize(StrEnum):
+    """How far ``generate`` may widen many ARNs into a pattern."""
+
+    exact = "exact"
+    prefix = "prefix"
+    container = "container"
+
+
+@app.command()
+def generate(
+    lake: LakeOption,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the proposals.")],
+    principal: PrincipalsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = None,
+    account: AccountsOption = None,
+    region: RegionsOption = None,
+    policy_format: Annotated[
+        PolicyFormat, typer.Option("--format", help="Policy JSON, Terraform or CloudFormation.")
+    ] = PolicyFormat.json,
+    generalize: Annotated[
+        Generalize,
+        typer.Option(
+            "--generalize",
+            help="exact (the default): every ARN as used; prefix: many ARNs under one bucket or "
+            "table become their common path + *; container: the bucket's or table's /*.",
+        ),
+    ] = Generalize.exact,
+    max_resources: Annotated[
+        int,
+        typer.Option(
+            "--max-resources", help="Generalize only statements with more ARNs than this."
+        ),
+    ] = 10,
+    max_policies: Annotated[
+        int,
+        typer.Option("--max-policies", help="Managed policies a role or user may have attached."),
+    ] = 10,
+) -> None:
+    """Write least-privilege policies for each principal from what it did, with the evidence,
+    the calls it was refused, and why some principals get no proposal."""
+    from trailmin.generate import Options
+
+    try:
+        options = Options(
+            generalize=generalize.value, max_resources=max_resources, max_policies=max_policies
+        )
+        proposals = api.generate(
+            lake,
+            start=start,
+            end=end,
+            days=days,
+            accounts=account,
+            regions=region,
+            principals=principal,
+            options=options,
+        )
+        api.write_proposals(proposals, out_dir, policy_format.value)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    proposed = [p for p in proposals if p.policies]
+    out.print(
+        f"Wrote {sum(len(p.policies) for p in proposed):,} policies for {len(proposed):,} "
+        f"principals to {out_dir} ({policy_format.value}); index in {out_dir / 'index.json'}."
+    )
+    for proposal in proposals:
+        if proposal.skipped:
+            err.print(f"no proposal for {proposal.principal}: {proposal.skipped}")
+        for warning in proposal.warnings:
+            err.print(f"[yellow]warning:[/yellow] {proposal.principal}: {warning}")
+    refused = sum(len(p.refused) for p in proposals)
+    if refused:
+        err.print(
+            f"{refused:,} permissions were asked for and refused; they are listed beside the "
+            'policies (index.json, "refused"), not granted.'
+        )
+
+
 @app.command()
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Where to write the trail (S3 layout).")],

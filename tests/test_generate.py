@@ -1,0 +1,456 @@
+"""Policy generation: golden cases, the exactness property, size packing, targets, renderings.
+
+Golden files are regenerated with ``TRAILMIN_UPDATE_GOLDEN=1 pytest tests/test_generate.py``; the
+change then shows as a diff to review.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import hcl2
+import pytest
+from cfnlint.api import ManualArgs, lint
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import trailmin
+from tests.conftest import ROOT, SAMPLE_LOGS
+from trailmin.errors import UsageError
+from trailmin.generate import (
+    MANAGED_POLICY_SIZE,
+    Options,
+    Policy,
+    Statement,
+    Used,
+    generate,
+    policy_size,
+    target_of,
+)
+from trailmin.render import render
+
+GOLDEN = ROOT / "tests" / "golden"
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "usage.csv").exists())
+UPDATE = os.environ.get("TRAILMIN_UPDATE_GOLDEN") == "1"
+
+
+def read_usage(path: Path) -> list[Used]:
+    with path.open(newline="") as handle:
+        return [
+            Used(
+                principal=r["principal"],
+                principal_type=r["principal_type"],
+                action=r["action"],
+                resource=r["resource"],
+                calls=int(r["calls"]),
+                succeeded=int(r["succeeded"]),
+                denied=int(r["denied"]),
+                first_seen=datetime.fromisoformat(r["first_seen"].replace("Z", "+00:00")),
+                last_seen=datetime.fromisoformat(r["last_seen"].replace("Z", "+00:00")),
+                inferred=r["inferred"] == "true",
+                derivation=r["derivation"],
+            )
+            for r in csv.DictReader(handle)
+        ]
+
+
+# --- golden cases --------------------------------------------------------------------------------
+
+
+def test_there_are_at_least_ten_golden_cases():
+    assert len(CASES) >= 10
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case):
+    folder = GOLDEN / case
+    spec = json.loads((folder / "case.json").read_text())
+    proposals = generate(read_usage(folder / "usage.csv"), Options(**spec["options"]))
+    for output in spec["formats"]:
+        files = render(proposals, output)
+        expected_dir = folder / "expected" / output
+        if UPDATE:
+            for old in sorted(expected_dir.rglob("*"), reverse=True):
+                old.unlink() if old.is_file() else old.rmdir()
+            for relative, text in files.items():
+                (expected_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+                (expected_dir / relative).write_text(text)
+        expected = {
+            p.relative_to(expected_dir).as_posix(): p.read_text()
+            for p in expected_dir.rglob("*")
+            if p.is_file()
+        }
+        assert sorted(files) == sorted(expected), f"{case}/{output}: files differ"
+        for relative, text in files.items():
+            assert text == expected[relative], f"{case}/{output}/{relative} differs"
+
+
+def load(case: str) -> list[trailmin.generate.Proposal]:
+    folder = GOLDEN / case
+    spec = json.loads((folder / "case.json").read_text())
+    return generate(read_usage(folder / "usage.csv"), Options(**spec["options"]))
+
+
+def statements(proposal) -> list[dict]:
+    return [s for p in proposal.policies for s in p.document()["Statement"]]
+
+
+def test_bucket_and_object_actions_get_their_own_statements():
+    (proposal,) = load("s3-bucket-and-objects")
+    found = {
+        tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],): s["Resource"]
+        for s in statements(proposal)
+    }
+    assert found == {
+        ("s3:ListBucket",): "arn:aws:s3:::data",
+        ("s3:GetObject", "s3:PutObject"): [
+            "arn:aws:s3:::data/reports/a.csv",
+            "arn:aws:s3:::data/reports/b.csv",
+        ],
+        ("s3:ListAllMyBuckets",): "*",
+    }
+
+
+def test_a_principal_too_large_for_one_policy_gets_two():
+    (proposal,) = load("split-in-two")
+    assert [p.name for p in proposal.policies] == ["trailmin-app-1", "trailmin-app-2"]
+    assert all(p.size <= MANAGED_POLICY_SIZE for p in proposal.policies)
+    granted = {r for s in statements(proposal) for r in _list(s["Resource"])}
+    assert len(granted) == 91  # 90 objects and the bucket, each once
+    assert not proposal.warnings
+
+
+def test_generalization_is_reported_with_what_it_covers():
+    (exact,) = load("split-in-two")
+    (prefix,) = load("generalize-prefix")
+    (container,) = load("generalize-container")
+    assert not exact.generalizations
+    (found,) = prefix.generalizations
+    assert found.pattern == "arn:aws:s3:::bulk-archive/2026/10/*"
+    assert len(found.covers) == 90
+    assert found.actions == ("s3:GetObject",)
+    assert container.generalizations[0].pattern == "arn:aws:s3:::bulk-archive/*"
+    (below,) = load("generalize-below-threshold")
+    assert not below.generalizations  # 4 ARNs, not more than --max-resources 10
+
+
+def test_unscoped_and_inferred_permissions_are_marked():
+    (kms,) = load("kms-keys")
+    assert [e.unscoped for e in kms.evidence if e.unscoped] == [("kms:Encrypt",)]
+    (passing,) = load("inferred-pass-role")
+    assert [e.inferred for e in passing.evidence if e.inferred] == [("iam:PassRole",)]
+
+
+def test_refused_calls_are_listed_not_granted():
+    (proposal,) = load("refused-calls")
+    granted = {a for s in statements(proposal) for a in _list(s["Action"])}
+    assert "ec2:GetPasswordData" not in granted
+    assert "s3:GetObject" in granted  # it also succeeded three times
+    assert [(r.action, r.denied, r.also_allowed) for r in proposal.refused] == [
+        ("ec2:GetPasswordData", 29, False),
+        ("s3:GetObject", 2, True),
+    ]
+
+
+def test_an_identity_center_role_targets_its_permission_set():
+    (proposal,) = load("identity-center")
+    assert proposal.target is not None
+    assert (proposal.target.kind, proposal.target.name) == ("permission-set", "Data_Engineers")
+    files = render([proposal], "terraform")
+    (tf,) = [t for path, t in files.items() if path.endswith("main.tf")]
+    assert 'resource "aws_ssoadmin_permission_set_inline_policy"' in tf
+    assert "aws_iam_policy" not in tf
+
+
+def test_principals_that_cannot_take_a_policy_say_why():
+    reasons = {p.principal.rsplit("/", 1)[-1]: p.skipped for p in load("not-for-policies")}
+    assert "service-linked" in reasons["AWSServiceRoleForRDS"]
+    assert "root user" in reasons["arn:aws:iam::111122223333:root"]
+    assert "AWS service" in reasons["lambda.amazonaws.com"]
+    assert "AWS-reserved" in reasons["SomeRole"]
+
+
+@pytest.mark.parametrize(
+    ("arn", "kind", "target"),
+    [
+        ("arn:aws:iam::111122223333:role/app", "Role", ("role", "app", "/")),
+        (
+            "arn:aws:iam::111122223333:role/service/team/app",
+            "Role",
+            ("role", "app", "/service/team/"),
+        ),
+        ("arn:aws:iam::111122223333:user/ops/bob", "IAMUser", ("user", "bob", "/ops/")),
+        ("arn:aws-cn:iam::111122223333:role/app", "Role", ("role", "app", "/")),
+        (
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef",
+            "IdentityCenterRole",
+            ("permission-set", "Admin", "/aws-reserved/sso.amazonaws.com/"),
+        ),
+        (
+            "arn:aws:iam::111122223333:role/aws-service-role/x.amazonaws.com/AWSServiceRoleForX",
+            "Role",
+            None,
+        ),
+        ("arn:aws:iam::111122223333:root", "Root", None),
+        ("arn:aws:sts::111122223333:federated-user/bob", "FederatedUser", None),
+    ],
+)
+def test_targets(arn, kind, target):
+    found, reason = target_of(arn, kind)
+    if target is None:
+        assert found is None
+        assert reason
+    else:
+        assert found is not None
+        assert (found.kind, found.name, found.path) == target
+        assert found.account == "111122223333"
+
+
+# --- the exactness property ----------------------------------------------------------------------
+# An independent matcher, after iam-evaluation.md R2-R4 (not trailmin's own).
+
+
+def _glob_regex(pattern: str, *, colon_free: bool) -> str:
+    out = []
+    for char in pattern:
+        if char == "*":
+            out.append("[^:]*" if colon_free else ".*")
+        elif char == "?":
+            out.append("[^:]" if colon_free else ".")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def action_allowed(pattern: str, action: str) -> bool:
+    if pattern == "*":
+        return True
+    if ":" not in pattern:
+        return False
+    service, name = pattern.split(":", 1)
+    a_service, a_name = action.split(":", 1)
+    return service.lower() == a_service.lower() and bool(
+        re.fullmatch(_glob_regex(name, colon_free=False), a_name, re.IGNORECASE | re.DOTALL)
+    )
+
+
+def resource_allowed(pattern: str, resource: str) -> bool:
+    if pattern == "*":
+        return True
+    if resource == "*":
+        return False
+    p, r = pattern.split(":", 5), resource.split(":", 5)
+    if len(p) < 6 or len(r) < 6:
+        return False
+    heads = all(
+        re.fullmatch(_glob_regex(a, colon_free=True), b, re.DOTALL)
+        for a, b in zip(p[:5], r[:5], strict=True)
+    )
+    return heads and bool(re.fullmatch(_glob_regex(p[5], colon_free=False), r[5], re.DOTALL))
+
+
+def allowed(proposal, action: str, resource: str) -> bool:
+    return any(
+        any(action_allowed(a, action) for a in _list(s["Action"]))
+        and any(resource_allowed(r, resource) for r in _list(s["Resource"]))
+        for s in statements(proposal)
+    )
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+BUCKETS = ["data", "logs"]
+KEYS = ["a.txt", "in/1.json", "in/2.json", "in/deep/3.json", "out/x.csv", "out/y.csv", "q?.txt"]
+KEY_ARNS = [f"arn:aws:s3:::{b}/{k}" for b in BUCKETS for k in KEYS]
+TABLES = [f"arn:aws:dynamodb:us-east-1:111122223333:table/{t}" for t in ("orders", "users")]
+UNIVERSE = (
+    [(a, r) for a in OBJECT_ACTIONS for r in KEY_ARNS]
+    + [("s3:ListBucket", f"arn:aws:s3:::{b}") for b in BUCKETS]
+    + [(a, t) for a in ("dynamodb:GetItem", "dynamodb:PutItem") for t in TABLES]
+    + [("s3:ListAllMyBuckets", "*"), ("ec2:DescribeInstances", "*"), ("kms:Encrypt", "*")]
+)
+T = datetime(2026, 10, 5, tzinfo=UTC)
+
+usage_rows = st.lists(
+    st.tuples(st.sampled_from(UNIVERSE), st.integers(0, 3), st.integers(0, 2)),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=usage_rows,
+    level=st.sampled_from(["exact", "prefix", "container"]),
+    threshold=st.integers(1, 6),
+    size=st.sampled_from([MANAGED_POLICY_SIZE, 600]),
+)
+def test_policies_allow_exactly_what_was_used(rows, level, threshold, size):
+    role = "arn:aws:iam::111122223333:role/app"
+    used = [
+        Used(role, "Role", a, r, ok + no, ok, no, T, T, derivation="direct; exact")
+        for (a, r), ok, no in rows
+    ]
+    proposals = generate(used, Options(generalize=level, max_resources=threshold, policy_size=size))
+    (proposal,) = proposals
+    succeeded = {(u.action, u.resource) for u in used if u.succeeded}
+    if not succeeded:
+        assert not proposal.policies
+        return
+    for action, resource in succeeded:
+        assert allowed(proposal, action, resource), (action, resource)
+    for policy in proposal.policies:
+        assert policy.size <= size
+    sids = [s["Sid"] for s in statements(proposal)]
+    assert len(sids) == len(set(sids))
+    # Nothing else is allowed, except through a reported generalization of that action.
+    for action, resource in UNIVERSE:
+        if (action, resource) in succeeded or not allowed(proposal, action, resource):
+            continue
+        assert any(
+            action in g.actions and resource_allowed(g.pattern, resource)
+            for g in proposal.generalizations
+        ), (action, resource)
+        assert level != "exact"
+
+
+def test_the_same_usage_gives_the_same_bytes_in_any_order():
+    used = read_usage(GOLDEN / "split-in-two" / "usage.csv")
+    first = render(generate(used, Options()), "json")
+    shuffled = list(used)
+    random.Random(7).shuffle(shuffled)
+    assert render(generate(shuffled, Options()), "json") == first
+
+
+# --- size ----------------------------------------------------------------------------------------
+
+
+def rows_of_size(target: int) -> list[Used]:
+    """Usage whose single statement makes a document of exactly ``target`` characters."""
+    role = "arn:aws:iam::111122223333:role/app"
+    resources = [f"arn:aws:s3:::bucket/{n:03d}-" + "k" * 40 for n in range(80)]
+
+    def used(resources):
+        return [Used(role, "Role", "s3:GetObject", r, 1, 1, 0, T, T) for r in resources]
+
+    while True:
+        # The Sid is the service and 8 hex digits: its length does not depend on the content.
+        statement = Statement("S3" + "0" * 8, ("s3:GetObject",), tuple(sorted(resources)))
+        missing = target - Policy("x", (statement,)).size
+        if missing == 0:
+            return used(resources)
+        if missing < 0:
+            resources.pop()
+        else:
+            resources[-1] += "z" * min(missing, 200)
+
+
+def test_a_policy_of_exactly_the_limit_is_one_policy():
+    (proposal,) = generate(rows_of_size(MANAGED_POLICY_SIZE), Options())
+    assert [p.size for p in proposal.policies] == [MANAGED_POLICY_SIZE]
+
+
+def test_one_character_more_makes_two_policies():
+    (proposal,) = generate(rows_of_size(MANAGED_POLICY_SIZE + 1), Options())
+    assert len(proposal.policies) == 2
+    assert all(p.size <= MANAGED_POLICY_SIZE for p in proposal.policies)
+    pieces = [s.sid for p in proposal.policies for s in p.statements]
+    assert pieces[0].endswith("P1")
+    assert pieces[1].endswith("P2")
+
+
+def test_size_is_counted_without_whitespace():
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}],
+    }
+    assert policy_size(document) == len(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}'
+    )
+
+
+def test_more_policies_than_the_quota_is_a_warning():
+    used = read_usage(GOLDEN / "split-in-two" / "usage.csv")
+    (proposal,) = generate(used, Options(max_policies=1))
+    assert len(proposal.policies) == 2
+    (warning,) = proposal.warnings
+    assert "more than the 1" in warning
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(UsageError, match="--generalize"):
+        Options(generalize="everything")
+    with pytest.raises(UsageError, match="--max-resources"):
+        Options(max_resources=0)
+
+
+# --- renderings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cloudformation_passes_cfn_lint(case):
+    for path, text in render(load(case), "cloudformation").items():
+        if path.endswith(".yaml"):
+            matches = lint(text, config=ManualArgs(regions=["us-east-1"]))
+            assert [str(m) for m in matches] == [], path
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_terraform_parses(case):
+    for path, text in render(load(case), "terraform").items():
+        if path.endswith(".tf"):
+            parsed = hcl2.loads(text)
+            assert parsed["resource"] or parsed["data"]
+
+
+def test_terraform_escapes_template_sequences():
+    role = "arn:aws:iam::111122223333:role/app"
+    used = [Used(role, "Role", "s3:GetObject", "arn:aws:s3:::b/${x}%{y}", 1, 1, 0, T, T)]
+    text = render(generate(used), "terraform")["111122223333-role-app/main.tf"]
+    assert "$${x}%%{y}" in text
+    hcl2.loads(text)
+
+
+# --- end to end ----------------------------------------------------------------------------------
+
+
+def test_generate_command_on_the_sample_logs(tmp_path):
+    lake = tmp_path / "lake"
+    trailmin.ingest([SAMPLE_LOGS], lake=lake, workers=1)
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "trailmin", "generate", "--lake", str(lake), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    index = json.loads((out / "index.json").read_text())
+    by_principal = {p["principal"]: p for p in index["principals"]}
+    app = by_principal["arn:aws:iam::111122223333:role/service/app-backend"]
+    assert app["policies"]
+    assert by_principal["arn:aws:iam::111122223333:root"]["skipped"]
+    # Every successful call of the app role is allowed by what was written.
+    usage = trailmin.usage(lake, principals=["arn:aws:iam::111122223333:role/service/app-backend"])
+    documents = [
+        json.loads((out / app["folder"] / f"{name}.json").read_text()) for name in app["policies"]
+    ]
+    written = [s for d in documents for s in d["Statement"]]
+    for row in usage[usage["succeeded"] > 0].itertuples():
+        assert any(
+            any(action_allowed(a, row.action) for a in _list(s["Action"]))
+            and any(resource_allowed(r, row.resource) for r in _list(s["Resource"]))
+            for s in written
+        ), (row.action, row.resource)
+    assert "asked for and refused" in run.stderr

@@ -1,0 +1,630 @@
+"""Generate: the least-privilege policies that allow what each principal did, and nothing else.
+
+Pure: usage rows in, ``Proposal`` values out. A proposal holds the policy documents (each within
+the managed-policy size limit, split deterministically when larger), the evidence for each
+statement (calls, first and last seen, inferred actions), what was asked for and refused, what
+could not be scoped, and every generalization made. The same usage always gives byte-identical
+documents: actions and resources are sorted and Sids are derived from the statement's content.
+
+Rules (DESIGN.md section 5):
+
+- only **successful** calls grant; a refused call is listed beside the policy, never in it;
+- actions are grouped by identical resource sets, one statement per group;
+- ``Resource: "*"`` only for actions that take no resource, or whose resource the mapping could not
+  scope (reported as ``unscoped``); ``*`` used by an action covers its other resources too;
+- **generalization** (off by default) collapses a statement's ARNs under one container (a bucket,
+  a table) to their longest common path prefix + ``*`` (``prefix``) or to the container's ``/*``
+  (``container``), only when the statement names more than ``max_resources`` ARNs, and reports
+  every pattern with the ARNs it covers;
+- no action wildcards;
+- a policy is at most ``policy_size`` characters as AWS counts them (no whitespace); a larger set of
+  statements is packed into several policies, a statement too large on its own is split by
+  resources; past ``max_policies`` a warning says the principal exceeds the attachment quota.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from trailmin import catalog
+from trailmin.errors import UsageError
+
+POLICY_VERSION = "2012-10-17"
+MANAGED_POLICY_SIZE = 6_144  # characters, whitespace not counted (IAM quotas)
+PERMISSION_SET_POLICY_SIZE = 32_768  # an Identity Center permission set's inline policy
+ATTACHED_POLICIES = 10  # managed policies per role or user, by default (adjustable to 20)
+GENERALIZE_LEVELS = ("exact", "prefix", "container")
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Used:
+    """One row of usage: a principal's calls that needed ``action`` on ``resource``."""
+
+    principal: str
+    principal_type: str
+    action: str
+    resource: str
+    calls: int
+    succeeded: int
+    denied: int
+    first_seen: datetime
+    last_seen: datetime
+    inferred: bool = False
+    derivation: str = ""
+    last_succeeded: datetime | None = None
+
+
+def used_from_frame(frame: Any) -> list[Used]:
+    """Return the rows of a usage DataFrame (``trailmin.usage``) as ``Used`` values."""
+    columns = [
+        "principal",
+        "principal_type",
+        "action",
+        "resource",
+        "calls",
+        "succeeded",
+        "denied",
+        "first_seen",
+        "last_seen",
+        "inferred",
+        "derivation",
+        "last_succeeded",
+    ]
+    import pandas as pd
+
+    found = []
+    for row in frame[columns].itertuples(index=False, name=None):
+        principal, kind, action, resource, calls, ok, denied, first, last, inferred, how, good = row
+        found.append(
+            Used(
+                principal=str(principal),
+                principal_type=str(kind),
+                action=str(action),
+                resource=str(resource),
+                calls=int(calls),
+                succeeded=int(ok),
+                denied=int(denied),
+                first_seen=first.to_pydatetime(),
+                last_seen=last.to_pydatetime(),
+                inferred=bool(inferred) if inferred is not None else False,
+                derivation=str(how) if how is not None else "",
+                last_succeeded=None if pd.isna(good) else good.to_pydatetime(),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    """How policies are generated. The defaults grant exactly what was used."""
+
+    generalize: str = "exact"
+    max_resources: int = 10
+    policy_size: int = MANAGED_POLICY_SIZE
+    max_policies: int = ATTACHED_POLICIES
+    name_prefix: str = "trailmin"
+
+    def __post_init__(self) -> None:
+        if self.generalize not in GENERALIZE_LEVELS:
+            raise UsageError(
+                f"--generalize {self.generalize!r} is not one of {', '.join(GENERALIZE_LEVELS)}"
+            )
+        if self.max_resources < 1:
+            raise UsageError("--max-resources must be at least 1")
+        if self.max_policies < 1:
+            raise UsageError("--max-policies must be at least 1")
+        if self.policy_size < 200:
+            raise UsageError("a policy size under 200 characters cannot hold a statement")
+
+
+# --- output values -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """An Allow statement: these actions on these resources."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the statement as IAM JSON (a single action or resource as a string)."""
+        return {
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": self.actions[0] if len(self.actions) == 1 else list(self.actions),
+            "Resource": self.resources[0] if len(self.resources) == 1 else list(self.resources),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """One policy document of a proposal."""
+
+    name: str
+    statements: tuple[Statement, ...]
+
+    def document(self) -> dict[str, Any]:
+        """Return the policy document as IAM JSON."""
+        return {"Version": POLICY_VERSION, "Statement": [s.to_dict() for s in self.statements]}
+
+    def to_json(self) -> str:
+        """Return the document as JSON text, the same bytes for the same statements."""
+        return json.dumps(self.document(), indent=2) + "\n"
+
+    @property
+    def size(self) -> int:
+        """Return the size as IAM counts it: characters, whitespace not counted."""
+        return policy_size(self.document())
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a statement is there: the successful calls behind it (``first_seen`` is that of all
+    their calls, refused ones included; ``last_seen`` that of the last success when known)."""
+
+    sid: str
+    calls: int
+    first_seen: datetime
+    last_seen: datetime
+    inferred: tuple[str, ...]  # actions CloudTrail did not log as calls (iam:PassRole)
+    unscoped: tuple[str, ...]  # actions granted on "*" because no resource could be derived
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the evidence as JSON-ready values."""
+        return {
+            "sid": self.sid,
+            "calls": self.calls,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "inferred": list(self.inferred),
+            "unscoped": list(self.unscoped),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Generalization:
+    """A pattern that replaced several ARNs, and the ARNs it covers."""
+
+    pattern: str
+    covers: tuple[str, ...]
+    actions: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the generalization as JSON-ready values."""
+        return {"pattern": self.pattern, "actions": list(self.actions), "covers": list(self.covers)}
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A permission asked for and refused: not in the policy, for a person to decide."""
+
+    action: str
+    resource: str
+    denied: int
+    last_seen: datetime
+    also_allowed: bool  # the same permission also succeeded at other times
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the refusal as JSON-ready values."""
+        return {
+            "action": self.action,
+            "resource": self.resource,
+            "denied": self.denied,
+            "last_seen": _iso(self.last_seen),
+            "also_allowed": self.also_allowed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a proposal is applied to: a role's or user's managed policies, or a permission set."""
+
+    kind: str  # "role", "user" or "permission-set"
+    name: str  # the role, user or permission set name
+    account: str
+    path: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """The proposed policies for one principal, with their evidence; or why there is none."""
+
+    principal: str
+    principal_type: str
+    target: Target | None
+    policies: tuple[Policy, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    refused: tuple[Refused, ...] = ()
+    generalizations: tuple[Generalization, ...] = ()
+    warnings: tuple[str, ...] = ()
+    skipped: str | None = None  # why no policy is proposed
+    catalog_version: str = field(default_factory=catalog.catalog_version)
+
+    @property
+    def slug(self) -> str:
+        """Return a file-system-safe name for the principal (account and name)."""
+        account, _, rest = self.principal.partition(":iam::")
+        if rest:
+            number, _, name = rest.partition(":")
+            return _safe(f"{number}-{name.replace('/', '-')}")
+        return _safe(account)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the whole proposal (documents, evidence, refusals) as JSON-ready values."""
+        return {
+            "principal": self.principal,
+            "principal_type": self.principal_type,
+            "target": None
+            if self.target is None
+            else {
+                "kind": self.target.kind,
+                "name": self.target.name,
+                "account": self.target.account,
+                "path": self.target.path,
+            },
+            "skipped": self.skipped,
+            "catalog_version": self.catalog_version,
+            "policies": [
+                {"name": p.name, "size": p.size, "document": p.document()} for p in self.policies
+            ],
+            "evidence": [e.to_dict() for e in self.evidence],
+            "refused": [r.to_dict() for r in self.refused],
+            "generalizations": [g.to_dict() for g in self.generalizations],
+            "warnings": list(self.warnings),
+        }
+
+
+# --- who gets a proposal -------------------------------------------------------------------------
+
+_SSO = re.compile(r"^AWSReservedSSO_(?P<set>.+)_[0-9a-f]{16}$")
+_SKIPPED = {
+    "ServiceLinkedRole": "a service-linked role: AWS defines and updates its permissions",
+    "Root": "the root user: no policy limits it; move the work to a role and lock root away",
+    "AWSService": "an AWS service acting on its own: it holds no IAM policy here",
+    "AWSAccount": "another account's principal: its own account grants its permissions",
+    "FederatedUser": "a federated user: its permissions are those of the user that called "
+    "GetFederationToken, intersected with the session policy",
+    "SAMLUser": "a SAML sign-in: the role it assumed is the principal to propose for",
+    "WebIdentityUser": "a web identity sign-in: the role it assumed is the principal to propose "
+    "for",
+}
+
+
+def target_of(principal: str, principal_type: str) -> tuple[Target | None, str | None]:
+    """Return what a proposal for the principal applies to, or why it gets none."""
+    if principal_type in _SKIPPED:
+        return None, _SKIPPED[principal_type]
+    match = re.match(r"^arn:[^:]+:iam::(\d{12}):(role|user)(/.*)$", principal)
+    if match is None:
+        return None, f"not an IAM role or user ARN ({principal_type})"
+    account, kind, rest = match.groups()
+    path, _, name = rest.rpartition("/")
+    path = (path or "") + "/"
+    if kind == "role":
+        sso = _SSO.match(name)
+        if sso is not None and path.startswith("/aws-reserved/sso.amazonaws.com/"):
+            return Target("permission-set", sso.group("set"), account, path), None
+        if path.startswith("/aws-reserved/"):
+            return None, "an AWS-reserved role: AWS manages it and it cannot be changed"
+        if path.startswith("/aws-service-role/"):
+            return None, _SKIPPED["ServiceLinkedRole"]
+    return Target(kind, name, account, path), None
+
+
+# --- generation ----------------------------------------------------------------------------------
+
+
+def generate(used: Iterable[Used], options: Options | None = None) -> list[Proposal]:
+    """Return a proposal per principal in ``used``, sorted by principal ARN."""
+    options = options or Options()
+    by_principal: dict[str, list[Used]] = defaultdict(list)
+    for row in used:
+        by_principal[row.principal].append(row)
+    return [propose(rows, options) for _, rows in sorted(by_principal.items())]
+
+
+def propose(rows: Sequence[Used], options: Options) -> Proposal:
+    """Return the proposal for one principal's usage rows."""
+    principal, kind = rows[0].principal, rows[0].principal_type
+    refused = _refused(rows)
+    target, reason = target_of(principal, kind)
+    if target is None:
+        return Proposal(principal, kind, None, refused=refused, skipped=reason)
+    granted = [r for r in rows if r.succeeded > 0]
+    if not granted:
+        return Proposal(
+            principal,
+            kind,
+            target,
+            refused=refused,
+            skipped="no successful call needed a permission in the window",
+        )
+    resources_of: dict[str, set[str]] = defaultdict(set)
+    for row in granted:
+        resources_of[_canonical(row.action)].add(row.resource)
+    for action, resources in resources_of.items():
+        if "*" in resources:
+            resources_of[action] = {"*"}  # "*" covers the action's other resources
+    generalizations: list[Generalization] = []
+    statements = _statements(resources_of)
+    if options.generalize != "exact":
+        statements, generalizations = _generalize(statements, options)
+    size = (
+        PERMISSION_SET_POLICY_SIZE
+        if target.kind == "permission-set"
+        else min(options.policy_size, MANAGED_POLICY_SIZE)
+    )
+    packed = _pack(statements, size)
+    warnings: list[str] = []
+    if target.kind == "permission-set" and len(packed) > 1:
+        warnings.append(
+            f"the permission set needs {sum(len(p) for p in packed)} statements in "
+            f"{len(packed)} documents, but holds one inline policy of {size:,} characters: "
+            "generalize (--generalize prefix) or attach customer-managed policies to it"
+        )
+    elif target.kind != "permission-set" and len(packed) > options.max_policies:
+        warnings.append(
+            f"{len(packed)} managed policies are needed, more than the {options.max_policies} "
+            f"a {target.kind} can have attached by default: raise the quota, or generalize"
+        )
+    policies = tuple(
+        Policy(_policy_name(options.name_prefix, target, index, len(packed)), tuple(group))
+        for index, group in enumerate(packed, start=1)
+    )
+    return Proposal(
+        principal,
+        kind,
+        target,
+        policies=policies,
+        evidence=_evidence(policies, granted),
+        refused=refused,
+        generalizations=tuple(generalizations),
+        warnings=tuple(warnings),
+    )
+
+
+def _canonical(action: str) -> str:
+    found = catalog.action(action)
+    return found.full_name if found is not None else action
+
+
+def _statements(resources_of: dict[str, set[str]]) -> list[Statement]:
+    """Return one statement per group of actions sharing a resource set, in a stable order."""
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for action, resources in resources_of.items():
+        groups[tuple(sorted(resources))].append(action)
+    statements = [
+        _statement(tuple(sorted(actions, key=str.lower)), resources)
+        for resources, actions in groups.items()
+    ]
+    return sorted(statements, key=lambda s: (s.actions[0].lower(), s.resources))
+
+
+def _statement(actions: tuple[str, ...], resources: tuple[str, ...], part: str = "") -> Statement:
+    """Return a statement whose Sid is made from its services and a digest of its content."""
+    digest = hashlib.sha256(json.dumps([actions, resources]).encode()).hexdigest()[:8].upper()
+    services = sorted({a.split(":", 1)[0] for a in actions})
+    words = "".join(re.sub(r"[^A-Za-z0-9]", "", s).capitalize() for s in services)
+    return Statement(f"{words[:48]}{digest}{part}", actions, resources)
+
+
+def _generalize(
+    statements: list[Statement], options: Options
+) -> tuple[list[Statement], list[Generalization]]:
+    """Return the statements with many ARNs under one container collapsed to a pattern."""
+    found: list[Generalization] = []
+    resources_of: dict[str, set[str]] = {}
+    for statement in statements:
+        resources = set(statement.resources)
+        if len(resources) > options.max_resources and "*" not in resources:
+            by_container: dict[str, list[str]] = defaultdict(list)
+            for arn in sorted(resources):
+                container = _container(arn)
+                if container is not None:
+                    by_container[container].append(arn)
+            for container, arns in sorted(by_container.items()):
+                if len(arns) < 2:
+                    continue
+                pattern = _pattern(container, arns, options.generalize)
+                resources.difference_update(arns)
+                resources.add(pattern)
+                found.append(Generalization(pattern, tuple(arns), statement.actions))
+        for action in statement.actions:
+            resources_of[action] = resources
+    return _statements(resources_of), sorted(found, key=lambda g: (g.pattern, g.actions))
+
+
+def _container(arn: str) -> str | None:
+    """Return the part of an ARN that names its container (``arn:aws:s3:::bucket/``,
+    ``arn:aws:dynamodb:r:a:table/T/``), or None for an ARN with no path under a container."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or "*" in arn or "?" in arn:
+        return None
+    rest = parts[5]
+    # The resource type ("table/", "log-group:") is not a container; S3 has no type.
+    if parts[2] == "s3":
+        head, slash, _ = rest.partition("/")
+        return f"{':'.join(parts[:5])}:{head}/" if slash else None
+    kind, slash, tail = rest.partition("/")
+    name, slash2, _ = tail.partition("/")
+    if not slash or not slash2:
+        return None
+    return f"{':'.join(parts[:5])}:{kind}/{name}/"
+
+
+def _pattern(container: str, arns: list[str], level: str) -> str:
+    """Return the narrowest pattern for ``arns`` under ``container`` at ``level``."""
+    if level == "container":
+        return container + "*"
+    suffixes = [arn[len(container) :] for arn in arns]
+    common = suffixes[0]
+    for suffix in suffixes[1:]:
+        while not suffix.startswith(common):
+            common = common[:-1]
+    # Cut back to a path boundary: a/b/c1, a/b/c2 -> a/b/*, never a/b/c*.
+    common = common[: common.rfind("/") + 1]
+    return container + common + "*"
+
+
+def policy_size(document: dict[str, Any]) -> int:
+    """Return a document's size as IAM counts it: whitespace outside values not counted."""
+    return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False))
+
+
+_EMPTY = policy_size({"Version": POLICY_VERSION, "Statement": []})
+
+
+def _pack(statements: list[Statement], size: int) -> list[list[Statement]]:
+    """Return the statements packed into documents of at most ``size`` characters.
+
+    In order, each statement goes into the first document it fits (first fit); one too large
+    for any document is first split by resources into statements that fit.
+    """
+    room = size - _EMPTY
+    pieces = [
+        (piece, policy_size(piece.to_dict()))
+        for statement in statements
+        for piece in _split(statement, room)
+    ]
+    packed: list[list[Statement]] = []
+    used: list[int] = []
+    for piece, length in pieces:
+        for index, group in enumerate(packed):
+            if used[index] + 1 + length <= room:  # one comma between statements
+                group.append(piece)
+                used[index] += 1 + length
+                break
+        else:
+            packed.append([piece])
+            used.append(length)
+    return packed
+
+
+def _split(statement: Statement, room: int) -> list[Statement]:
+    if policy_size(statement.to_dict()) <= room:
+        return [statement]
+    if len(statement.resources) == 1:
+        raise UsageError(
+            f"statement {statement.sid} does not fit a policy of this size even with one resource"
+        )
+    pieces: list[Statement] = []
+    chunk: list[str] = []
+    for resource in statement.resources:
+        trial = _statement(statement.actions, (*chunk, resource), f"P{len(pieces) + 1}")
+        if chunk and policy_size(trial.to_dict()) > room:
+            pieces.append(_statement(statement.actions, tuple(chunk), f"P{len(pieces) + 1}"))
+            chunk = [resource]
+        else:
+            chunk.append(resource)
+    pieces.append(_statement(statement.actions, tuple(chunk), f"P{len(pieces) + 1}"))
+    return pieces
+
+
+def _policy_name(prefix: str, target: Target, index: int, count: int) -> str:
+    name = f"{prefix}-{target.name}"
+    name = re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", name)[:120]
+    return name if count == 1 else f"{name}-{index}"
+
+
+def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Evidence, ...]:
+    """Return, for each statement, the successful calls it allows."""
+    statements_of: dict[str, list[Statement]] = defaultdict(list)
+    order: list[Statement] = []
+    for policy in policies:
+        for statement in policy.statements:
+            order.append(statement)
+            for action in statement.actions:
+                statements_of[action].append(statement)
+    rows_of: dict[str, list[Used]] = defaultdict(list)
+    for row in granted:
+        action = _canonical(row.action)
+        for statement in statements_of[action]:
+            if _covered(row.resource, statement.resources):
+                rows_of[statement.sid].append(row)
+                break
+    found: list[Evidence] = []
+    for statement in order:
+        rows = rows_of[statement.sid]
+        found.append(
+            Evidence(
+                sid=statement.sid,
+                calls=sum(r.succeeded for r in rows),
+                first_seen=min(r.first_seen for r in rows),
+                last_seen=max(r.last_succeeded or r.last_seen for r in rows),
+                inferred=tuple(sorted({_canonical(r.action) for r in rows if r.inferred})),
+                unscoped=tuple(
+                    sorted(
+                        {
+                            _canonical(r.action)
+                            for r in rows
+                            if r.resource == "*" and "unscoped" in r.derivation
+                        }
+                    )
+                ),
+            )
+        )
+    return tuple(found)
+
+
+def _covered(resource: str, patterns: tuple[str, ...]) -> bool:
+    return any(pattern == "*" or resource_matches(pattern, resource) for pattern in patterns)
+
+
+def resource_matches(pattern: str, resource: str) -> bool:
+    """Return whether an IAM resource pattern matches ``resource`` (iam-evaluation.md R3, R4)."""
+    if pattern == "*":
+        return True
+    if resource == "*":
+        return False  # R3.2: an action without a resource matches only "*"
+    return _glob(pattern).match(resource) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """R4: a regex built character by character; * and ? do not cross a colon before the
+    resource part (R3.5), and match anything, colons and slashes included, in it (R3.6)."""
+    head = pattern.split(":", 5)
+    out: list[str] = []
+    for index, segment in enumerate(head):
+        if index:
+            out.append(":")
+        inside = index == 5
+        for char in segment:
+            if char == "*":
+                out.append(".*" if inside else "[^:]*")
+            elif char == "?":
+                out.append("." if inside else "[^:]")
+            else:
+                out.append(re.escape(char))
+    return re.compile("^" + "".join(out) + "$", re.DOTALL)
+
+
+def _refused(rows: Sequence[Used]) -> tuple[Refused, ...]:
+    return tuple(
+        Refused(
+            _canonical(r.action), r.resource, r.denied, r.last_seen, also_allowed=r.succeeded > 0
+        )
+        for r in sorted(rows, key=lambda r: (r.action.lower(), r.resource))
+        if r.denied > 0
+    )
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", text)
