@@ -580,7 +580,14 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
 
 
 def _covered(resource: str, patterns: tuple[str, ...]) -> bool:
-    return any(pattern == "*" or resource_matches(pattern, resource) for pattern in patterns)
+    if resource in _exact(patterns):
+        return True
+    return any(resource_matches(p, resource) for p in patterns if "*" in p or "?" in p)
+
+
+@functools.lru_cache(maxsize=1024)
+def _exact(patterns: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(patterns)
 
 
 def resource_matches(pattern: str, resource: str) -> bool:
@@ -589,6 +596,8 @@ def resource_matches(pattern: str, resource: str) -> bool:
         return True
     if resource == "*":
         return False  # R3.2: an action without a resource matches only "*"
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == resource
     return _glob(pattern).match(resource) is not None
 
 
