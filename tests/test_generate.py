@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import trailmin
 from tests.conftest import ROOT, SAMPLE_LOGS
+from trailmin import catalog
 from trailmin.errors import UsageError
 from trailmin.generate import (
     MANAGED_POLICY_SIZE,
@@ -273,12 +274,18 @@ OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 BUCKETS = ["data", "logs"]
 KEYS = ["a.txt", "in/1.json", "in/2.json", "in/deep/3.json", "out/x.csv", "out/y.csv", "q?.txt"]
 KEY_ARNS = [f"arn:aws:s3:::{b}/{k}" for b in BUCKETS for k in KEYS]
+KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TABLES = [f"arn:aws:dynamodb:us-east-1:111122223333:table/{t}" for t in ("orders", "users")]
 UNIVERSE = (
     [(a, r) for a in OBJECT_ACTIONS for r in KEY_ARNS]
     + [("s3:ListBucket", f"arn:aws:s3:::{b}") for b in BUCKETS]
     + [(a, t) for a in ("dynamodb:GetItem", "dynamodb:PutItem") for t in TABLES]
     + [("s3:ListAllMyBuckets", "*"), ("ec2:DescribeInstances", "*"), ("kms:Encrypt", "*")]
+    # A family a wildcard can cover whole: kms:GenerateDataKey*.
+    + [
+        (f"kms:GenerateDataKey{suffix}", KEY)
+        for suffix in ("", "Pair", "PairWithoutPlaintext", "WithoutPlaintext")
+    ]
 )
 T = datetime(2026, 10, 5, tzinfo=UTC)
 
@@ -295,14 +302,18 @@ usage_rows = st.lists(
     level=st.sampled_from(["exact", "prefix", "container"]),
     threshold=st.integers(1, 6),
     size=st.sampled_from([MANAGED_POLICY_SIZE, 600]),
+    wildcards=st.booleans(),
 )
-def test_policies_allow_exactly_what_was_used(rows, level, threshold, size):
+def test_policies_allow_exactly_what_was_used(rows, level, threshold, size, wildcards):
     role = "arn:aws:iam::111122223333:role/app"
     used = [
         Used(role, "Role", a, r, ok + no, ok, no, T, T, derivation="direct; exact")
         for (a, r), ok, no in rows
     ]
-    proposals = generate(used, Options(generalize=level, max_resources=threshold, policy_size=size))
+    options = Options(
+        generalize=level, max_resources=threshold, policy_size=size, action_wildcards=wildcards
+    )
+    proposals = generate(used, options)
     (proposal,) = proposals
     succeeded = {(u.action, u.resource) for u in used if u.succeeded}
     if not succeeded:
@@ -323,6 +334,22 @@ def test_policies_allow_exactly_what_was_used(rows, level, threshold, size):
             for g in proposal.generalizations
         ), (action, resource)
         assert level != "exact"
+    # An action wildcard covers, in today's catalog, only actions used on each of its resources.
+    for statement in statements(proposal):
+        for pattern in _list(statement["Action"]):
+            if "*" not in pattern:
+                continue
+            assert wildcards
+            service = pattern.split(":")[0]
+            matched = [
+                a.full_name
+                for a in catalog.actions_for(service)
+                if action_allowed(pattern, a.full_name)
+            ]
+            assert len(matched) >= 2
+            for resource in _list(statement["Resource"]):
+                for action in matched:
+                    assert (action, resource) in succeeded, (pattern, action, resource)
 
 
 def test_the_same_usage_gives_the_same_bytes_in_any_order():

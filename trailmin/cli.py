@@ -650,6 +650,14 @@ def generate(
         int,
         typer.Option("--max-policies", help="Managed policies a role or user may have attached."),
     ] = 10,
+    action_wildcards: Annotated[
+        bool,
+        typer.Option(
+            "--action-wildcards",
+            help="Write a family of actions used whole (kms:GenerateDataKey*) as a wildcard; "
+            "it grows when AWS adds actions.",
+        ),
+    ] = False,
 ) -> None:
     """Write least-privilege policies for each principal from what it did, with the evidence,
     the calls it was refused, and why some principals get no proposal."""
@@ -657,7 +665,10 @@ def generate(
 
     try:
         options = Options(
-            generalize=generalize.value, max_resources=max_resources, max_policies=max_policies
+            generalize=generalize.value,
+            max_resources=max_resources,
+            max_policies=max_policies,
+            action_wildcards=action_wildcards,
         )
         proposals = api.generate(
             lake,

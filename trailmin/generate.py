@@ -111,6 +111,7 @@ class Options:
 
     generalize: str = "exact"
     max_resources: int = 10
+    action_wildcards: bool = False
     policy_size: int = MANAGED_POLICY_SIZE
     max_policies: int = ATTACHED_POLICIES
     name_prefix: str = "trailmin"
@@ -196,15 +197,21 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Generalization:
-    """A pattern that replaced several ARNs, and the ARNs it covers."""
+    """A pattern that replaced several ARNs (``kind`` "resource": for ``actions``) or several
+    actions (``kind`` "action"), and what it covers."""
 
     pattern: str
     covers: tuple[str, ...]
-    actions: tuple[str, ...]
+    actions: tuple[str, ...] = ()
+    kind: str = "resource"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the generalization as JSON-ready values."""
-        return {"pattern": self.pattern, "actions": list(self.actions), "covers": list(self.covers)}
+        found: dict[str, Any] = {"kind": self.kind, "pattern": self.pattern}
+        if self.kind == "resource":
+            found["actions"] = list(self.actions)
+        found["covers"] = list(self.covers)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +369,9 @@ def propose(rows: Sequence[Used], options: Options) -> Proposal:
     statements = _statements(resources_of)
     if options.generalize != "exact":
         statements, generalizations = _generalize(statements, options)
+    if options.action_wildcards:
+        statements, wildcards = _action_wildcards(statements)
+        generalizations.extend(wildcards)
     size = (
         PERMISSION_SET_POLICY_SIZE
         if target.kind == "permission-set"
@@ -447,6 +457,71 @@ def _generalize(
     return _statements(resources_of), sorted(found, key=lambda g: (g.pattern, g.actions))
 
 
+def _action_wildcards(
+    statements: list[Statement],
+) -> tuple[list[Statement], list[Generalization]]:
+    """Return the statements with each family of actions they hold whole written as a wildcard.
+
+    ``kms:GenerateDataKey*`` replaces the four GenerateDataKey actions only when the statement
+    holds all four: a wildcard may cover nothing the principal did not do on these resources, as
+    the catalog stands today. (A wildcard grows when AWS adds actions: this is why it is asked for.)
+    """
+    found: list[Generalization] = []
+    rewritten: list[Statement] = []
+    for statement in statements:
+        by_service: dict[str, list[str]] = defaultdict(list)
+        for action in statement.actions:
+            by_service[action.split(":", 1)[0]].append(action.split(":", 1)[1])
+        actions: list[str] = []
+        for service, names in sorted(by_service.items()):
+            universe = [a.name for a in catalog.actions_for(service)]
+            used = {n.lower() for n in names}
+            handled: set[str] = set()
+            for name in sorted(names, key=str.lower):
+                if name.lower() in handled:
+                    continue
+                pattern, covered = _widest_prefix(name, universe, used)
+                if len(covered) < 2:
+                    actions.append(f"{service}:{name}")
+                    continue
+                handled.update(c.lower() for c in covered)
+                actions.append(f"{service}:{pattern}*")
+                found.append(
+                    Generalization(
+                        f"{service}:{pattern}*",
+                        tuple(f"{service}:{c}" for c in sorted(covered, key=str.lower)),
+                        kind="action",
+                    )
+                )
+        rewritten.append(
+            _statement(tuple(sorted(set(actions), key=str.lower)), statement.resources)
+        )
+    rewritten.sort(key=lambda s: (s.actions[0].lower(), s.resources))
+    found.sort(key=lambda g: g.pattern)
+    return rewritten, found
+
+
+def _widest_prefix(name: str, universe: list[str], used: set[str]) -> tuple[str, list[str]]:
+    """Return the widest wildcard prefix from ``name`` whose catalog actions were all used
+    (spelled as their common prefix), and those actions."""
+    for length in range(len(name) + 1):
+        prefix = name[:length].lower()
+        covered = [u for u in universe if u.lower().startswith(prefix)]
+        if all(c.lower() in used for c in covered):
+            # As long as it covers the same actions: GenerateDataKey*, not GenerateD*, which
+            # would also take in a GenerateDocument that AWS may add tomorrow.
+            return _common_prefix(covered), covered
+    return name, [name]
+
+
+def _common_prefix(names: list[str]) -> str:
+    common = names[0]
+    for name in names[1:]:
+        while not name.startswith(common):
+            common = common[:-1]
+    return common
+
+
 def _container(arn: str) -> str | None:
     """Return the part of an ARN that names its container (``arn:aws:s3:::bucket/``,
     ``arn:aws:dynamodb:r:a:table/T/``), or None for an ARN with no path under a container."""
@@ -469,11 +544,7 @@ def _pattern(container: str, arns: list[str], level: str) -> str:
     """Return the narrowest pattern for ``arns`` under ``container`` at ``level``."""
     if level == "container":
         return container + "*"
-    suffixes = [arn[len(container) :] for arn in arns]
-    common = suffixes[0]
-    for suffix in suffixes[1:]:
-        while not suffix.startswith(common):
-            common = common[:-1]
+    common = _common_prefix([arn[len(container) :] for arn in arns])
     # Cut back to a path boundary: a/b/c1, a/b/c2 -> a/b/*, never a/b/c*.
     common = common[: common.rfind("/") + 1]
     return container + common + "*"
@@ -551,7 +622,10 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
     rows_of: dict[str, list[Used]] = defaultdict(list)
     for row in granted:
         action = _canonical(row.action)
-        for statement in statements_of[action]:
+        candidates = statements_of.get(action) or [
+            s for s in order if any(action_matches(a, action) for a in s.actions)
+        ]
+        for statement in candidates:
             if _covered(row.resource, statement.resources):
                 rows_of[statement.sid].append(row)
                 break
@@ -577,6 +651,17 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
             )
         )
     return tuple(found)
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """Return whether an IAM action pattern matches ``action`` (iam-evaluation.md R2)."""
+    if pattern == "*":
+        return True
+    service, colon, name = pattern.partition(":")
+    action_service, _, action_name = action.partition(":")
+    if not colon or service.lower() != action_service.lower():
+        return False
+    return _glob(":::::" + name.lower()).match(":::::" + action_name.lower()) is not None
 
 
 def _covered(resource: str, patterns: tuple[str, ...]) -> bool:
