@@ -39,7 +39,10 @@ from trailmin.errors import UsageError
 
 POLICY_VERSION = "2012-10-17"
 MANAGED_POLICY_SIZE = 6_144  # characters, whitespace not counted (IAM quotas)
-PERMISSION_SET_POLICY_SIZE = 32_768  # an Identity Center permission set's inline policy
+# An Identity Center permission set's inline policy: PutInlinePolicyToPermissionSet takes up to
+# 32,768 characters, but it is provisioned as an inline policy of a role in every assigned account,
+# and a role's inline policies may not exceed 10,240 characters together (IAM quotas).
+PERMISSION_SET_POLICY_SIZE = 10_240
 ATTACHED_POLICIES = 10  # managed policies per role or user, by default (adjustable to 20)
 GENERALIZE_LEVELS = ("exact", "prefix", "container")
 
