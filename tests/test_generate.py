@@ -481,3 +481,32 @@ def test_generate_command_on_the_sample_logs(tmp_path):
             for s in written
         ), (row.action, row.resource)
     assert "asked for and refused" in run.stderr
+
+
+def test_a_permission_set_too_large_for_its_one_inline_policy_is_a_warning():
+    sso = (
+        "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/"
+        "AWSReservedSSO_Analysts_0123456789abcdef"
+    )
+    used = [
+        Used(
+            sso,
+            "IdentityCenterRole",
+            "s3:GetObject",
+            f"arn:aws:s3:::b/{n:04d}-{'k' * 60}",
+            1,
+            1,
+            0,
+            T,
+            T,
+        )
+        for n in range(200)
+    ]
+    (proposal,) = generate(used)
+    assert len(proposal.policies) == 2
+    assert all(p.size <= 10_240 for p in proposal.policies)
+    (warning,) = proposal.warnings
+    assert "one inline policy of 10,240 characters" in warning
+    (prefixed,) = generate(used, Options(generalize="prefix"))
+    assert [len(p.statements) for p in prefixed.policies] == [1]
+    assert not prefixed.warnings
