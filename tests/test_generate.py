@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -439,6 +440,23 @@ def test_terraform_parses(case):
         if path.endswith(".tf"):
             parsed = hcl2.loads(text)
             assert parsed["resource"] or parsed["data"]
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+def test_terraform_is_formatted_as_terraform_fmt_writes_it(tmp_path):
+    for case in CASES:
+        for path, text in render(load(case), "terraform").items():
+            if path.endswith(".tf"):
+                (tmp_path / f"{case}-{path.replace('/', '-')}").write_text(text)
+    assert list(tmp_path.glob("*.tf"))
+    run = subprocess.run(
+        ["terraform", "fmt", "-check", "-diff", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull},
+    )
+    assert run.returncode == 0, run.stdout
 
 
 def test_terraform_escapes_template_sequences():

@@ -94,8 +94,9 @@ def _hcl_string(text: str) -> str:
 
 def _hcl_document(policy: Policy) -> str:
     """Return ``jsonencode(...)`` of the document: JSON is HCL's object syntax too, once its
-    template sequences are escaped."""
-    text = json.dumps(policy.document(), indent=2).replace("${", "$${").replace("%{", "%%{")
+    template sequences are escaped (spaced as ``terraform fmt`` writes it)."""
+    text = json.dumps(policy.document(), indent=2, separators=(",", " : "))
+    text = text.replace("${", "$${").replace("%{", "%%{")
     return "jsonencode(" + text.replace("\n", "\n  ") + ")"
 
 
@@ -123,7 +124,7 @@ def terraform(proposal: Proposal) -> str:
             f'resource "aws_ssoadmin_permission_set_inline_policy" "{name}" {{',
             "  instance_arn       = tolist(data.aws_ssoadmin_instances.this.arns)[0]",
             f"  permission_set_arn = data.aws_ssoadmin_permission_set.{name}.arn",
-            f"  inline_policy      = {_hcl_document(policy)}",
+            f"  inline_policy = {_hcl_document(policy)}",
             "}",
             "",
         ]
@@ -140,7 +141,7 @@ def terraform(proposal: Proposal) -> str:
             f'resource "aws_iam_policy" "{name}" {{',
             f"  name        = {_hcl_string(policy.name)}",
             f"  description = {description}",
-            f"  policy      = {_hcl_document(policy)}",
+            f"  policy = {_hcl_document(policy)}",
             "}",
             "",
             f'resource "{attachment}" "{name}" {{',

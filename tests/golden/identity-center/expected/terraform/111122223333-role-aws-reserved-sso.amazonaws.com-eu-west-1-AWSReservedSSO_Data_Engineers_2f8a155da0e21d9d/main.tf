@@ -11,23 +11,23 @@ data "aws_ssoadmin_permission_set" "data_engineers" {
 resource "aws_ssoadmin_permission_set_inline_policy" "data_engineers" {
   instance_arn       = tolist(data.aws_ssoadmin_instances.this.arns)[0]
   permission_set_arn = data.aws_ssoadmin_permission_set.data_engineers.arn
-  inline_policy      = jsonencode({
-    "Version": "2012-10-17",
-    "Statement": [
+  inline_policy = jsonencode({
+    "Version" : "2012-10-17",
+    "Statement" : [
       {
-        "Sid": "Athena7A80EF4E",
-        "Effect": "Allow",
-        "Action": [
+        "Sid" : "Athena7A80EF4E",
+        "Effect" : "Allow",
+        "Action" : [
           "athena:GetQueryResults",
           "athena:StartQueryExecution"
         ],
-        "Resource": "arn:aws:athena:eu-west-1:111122223333:workgroup/primary"
+        "Resource" : "arn:aws:athena:eu-west-1:111122223333:workgroup/primary"
       },
       {
-        "Sid": "S3CB16C37F",
-        "Effect": "Allow",
-        "Action": "s3:ListAllMyBuckets",
-        "Resource": "*"
+        "Sid" : "S3CB16C37F",
+        "Effect" : "Allow",
+        "Action" : "s3:ListAllMyBuckets",
+        "Resource" : "*"
       }
     ]
   })

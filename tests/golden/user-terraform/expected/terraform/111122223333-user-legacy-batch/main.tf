@@ -4,20 +4,20 @@
 resource "aws_iam_policy" "trailmin-legacy-batch" {
   name        = "trailmin-legacy-batch"
   description = "Least privilege for arn:aws:iam::111122223333:user/legacy-batch (trailmin)"
-  policy      = jsonencode({
-    "Version": "2012-10-17",
-    "Statement": [
+  policy = jsonencode({
+    "Version" : "2012-10-17",
+    "Statement" : [
       {
-        "Sid": "S37F820CA9",
-        "Effect": "Allow",
-        "Action": "s3:PutObject",
-        "Resource": "arn:aws:s3:::exports/2026/out.csv"
+        "Sid" : "S37F820CA9",
+        "Effect" : "Allow",
+        "Action" : "s3:PutObject",
+        "Resource" : "arn:aws:s3:::exports/2026/out.csv"
       },
       {
-        "Sid": "Ssm8091D825",
-        "Effect": "Allow",
-        "Action": "ssm:GetParameter",
-        "Resource": "arn:aws:ssm:us-east-1:111122223333:parameter/batch/token"
+        "Sid" : "Ssm8091D825",
+        "Effect" : "Allow",
+        "Action" : "ssm:GetParameter",
+        "Resource" : "arn:aws:ssm:us-east-1:111122223333:parameter/batch/token"
       }
     ]
   })
