@@ -72,11 +72,11 @@ RUN = """
 import json, sys, time
 began = time.perf_counter()
 import trailmin
-from trailmin import api, generate
+from trailmin import api, generation
 imported = time.perf_counter()
 frame = api.usage(sys.argv[1])
 queried = time.perf_counter()
-proposals = generate.generate(generate.used_from_frame(frame))
+proposals = generation.generate(generation.used_from_frame(frame))
 generated = time.perf_counter()
 written = api.write_proposals(proposals, sys.argv[2], "json")
 done = time.perf_counter()

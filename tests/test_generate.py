@@ -27,7 +27,7 @@ import trailmin
 from tests.conftest import ROOT, SAMPLE_LOGS
 from trailmin import catalog
 from trailmin.errors import UsageError
-from trailmin.generate import (
+from trailmin.generation import (
     MANAGED_POLICY_SIZE,
     Options,
     Policy,
@@ -59,6 +59,7 @@ def read_usage(path: Path) -> list[Used]:
                 last_seen=datetime.fromisoformat(r["last_seen"].replace("Z", "+00:00")),
                 inferred=r["inferred"] == "true",
                 derivation=r["derivation"],
+                authorized=int(r["authorized"]) if r.get("authorized") else None,
             )
             for r in csv.DictReader(handle)
         ]
@@ -95,7 +96,7 @@ def test_golden(case):
             assert text == expected[relative], f"{case}/{output}/{relative} differs"
 
 
-def load(case: str) -> list[trailmin.generate.Proposal]:
+def load(case: str) -> list[trailmin.generation.Proposal]:
     folder = GOLDEN / case
     spec = json.loads((folder / "case.json").read_text())
     return generate(read_usage(folder / "usage.csv"), Options(**spec["options"]))
@@ -149,6 +150,24 @@ def test_unscoped_and_inferred_permissions_are_marked():
     assert [e.unscoped for e in kms.evidence if e.unscoped] == [("kms:Encrypt",)]
     (passing,) = load("inferred-pass-role")
     assert [e.inferred for e in passing.evidence if e.inferred] == [("iam:PassRole",)]
+
+
+def test_calls_that_failed_after_authorization_grant_and_the_others_do_not():
+    """NoSuchKey and NoSuchBucketPolicy came after authorization: the permission was needed.
+    104 GetParameter calls were throttled before it: they show nothing."""
+    (proposal,) = load("failed-after-authorization")
+    granted = {
+        (a, r)
+        for s in statements(proposal)
+        for a in _list(s["Action"])
+        for r in _list(s["Resource"])
+    }
+    assert granted == {
+        ("s3:GetObject", "arn:aws:s3:::data/missing.json"),
+        ("s3:GetBucketPolicy", "arn:aws:s3:::data"),
+        ("dynamodb:Query", "arn:aws:dynamodb:us-east-1:111122223333:table/orders"),
+    }
+    assert sorted(e.calls for e in proposal.evidence) == [2, 3, 4]
 
 
 def test_refused_calls_are_listed_not_granted():

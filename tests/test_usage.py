@@ -23,6 +23,7 @@ from tests.conftest import SAMPLE_LOGS, log_name, make_record, write_delivery
 from trailmin import queries
 from trailmin.errors import UsageError
 from trailmin.lake import Lake as Storage
+from trailmin.mapping.outcomes import outcome_of
 from trailmin.mapping.permissions import event_permissions
 from trailmin.mapping.resources import Context
 from trailmin.partitions import partition_of_region
@@ -73,6 +74,7 @@ def expected_usage(records: list[dict[str, Any]], principal: str) -> pd.DataFram
             "succeeded": 0,
             "denied": 0,
             "errors": 0,
+            "authorized": 0,
             "times": [],
             "regions": set(),
         }
@@ -101,6 +103,8 @@ def expected_usage(records: list[dict[str, Any]], principal: str) -> pd.DataFram
                 row["denied"] += 1
             else:
                 row["errors"] += 1
+            if code is None or outcome_of(code) == "authorized":
+                row["authorized"] += 1
             row["times"].append(when(record))
             row["regions"].add(region)
     return pd.DataFrame(
@@ -112,6 +116,7 @@ def expected_usage(records: list[dict[str, Any]], principal: str) -> pd.DataFram
                 "succeeded": row["succeeded"],
                 "denied": row["denied"],
                 "errors": row["errors"],
+                "authorized": row["authorized"],
                 "first_seen": min(row["times"]),
                 "last_seen": max(row["times"]),
                 "regions": sorted(row["regions"]),
@@ -128,6 +133,7 @@ COMPARED = [
     "succeeded",
     "denied",
     "errors",
+    "authorized",
     "first_seen",
     "last_seen",
 ]

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailmin.errors import UsageError
-from trailmin.generate import Options as GenerateOptions
-from trailmin.generate import Proposal, used_from_frame
-from trailmin.generate import generate as generate_policies
+from trailmin.generation import Options as GenerateOptions
+from trailmin.generation import Proposal, used_from_frame
+from trailmin.generation import generate as generate_policies
 from trailmin.ingestion import IngestSummary, Progress, ingest
 from trailmin.lake import (
     PARQUET_OPTIONS,
@@ -36,8 +36,9 @@ from trailmin.lake import (
     row_group,
     utc_now,
 )
+from trailmin.mapping.outcomes import denied_codes
 from trailmin.mapping.permissions import mapping_version, permissions_column
-from trailmin.mapping.report import DENIED_CODES, MappingReport, build_report
+from trailmin.mapping.report import MappingReport, build_report
 from trailmin.queries import (
     DUCKDB,
     Dialect,
@@ -236,7 +237,7 @@ def mapping_report(
             "GROUP BY ALL",
             params=params or None,
         ).fetchall()
-        codes = ", ".join(f"'{code}'" for code in sorted(DENIED_CODES))
+        codes = ", ".join(f"'{code}'" for code in sorted(denied_codes()))
         denied_filter = f"error_code IN ({codes})"
         denied_where = f"{where} AND {denied_filter}" if where else f"WHERE {denied_filter}"
         denials = db.sql(

@@ -661,7 +661,7 @@ def generate(
 ) -> None:
     """Write least-privilege policies for each principal from what it did, with the evidence,
     the calls it was refused, and why some principals get no proposal."""
-    from trailmin.generate import Options
+    from trailmin.generation import Options
 
     try:
         options = Options(

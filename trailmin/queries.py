@@ -16,19 +16,23 @@ two things that differ:
 Values are written into the SQL as quoted literals (no bind parameters), so that the text can be
 shown, stored and run anywhere as it is.
 
-What counts: a call is **denied** when its error code says authorization refused it
-(``DENIED_CODES``), an **error** when it failed otherwise, and it **succeeded** when it carries
-no error code. A denied call is evidence that something was asked for, never a grant.
+What counts: a call **succeeded** when it carries no error code; it was **denied** when its error
+code says authorization refused it, and is an **error** when it failed otherwise. It was
+**authorized** when it succeeded or failed only after authorization passed (``NoSuchKey``,
+``BucketNotEmpty``…): those calls needed the permission. The codes are classified by
+``mapping/data/error_codes.csv`` (``trailmin.mapping.outcomes``). A denied call is evidence that
+something was asked for, never a grant.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from trailmin.errors import UsageError
-from trailmin.mapping.report import DENIED_CODES
+from trailmin.mapping import outcomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +144,34 @@ def _service_condition(services: Sequence[str], column: str) -> str:
     return "(" + " OR ".join(ors) + ")"
 
 
-_DENIED = _strings(sorted(DENIED_CODES))
-DENIED = f"e.error_code IN ({_DENIED})"
-FAILED = f"e.error_code IS NOT NULL AND e.error_code NOT IN ({_DENIED})"
 SUCCEEDED = "e.error_code IS NULL"
+
+
+@functools.cache
+def outcome_case() -> str:
+    """Return a CASE expression giving each event's outcome number from its error code, by the
+    rules of ``mapping/data/error_codes.csv`` (first match): 0 succeeded, 1 denied, 2 failed
+    after authorization, 3 failed before it, 4 an error code the table does not know."""
+    numbers = {outcomes.DENIED: 1, outcomes.AUTHORIZED: 2, outcomes.BEFORE: 3}
+    whens = [
+        f"WHEN e.error_code LIKE {quote(like_pattern(pattern))} ESCAPE '\\' THEN {numbers[outcome]}"
+        for pattern, outcome, _ in outcomes.rules()
+    ]
+    return "CASE WHEN e.error_code IS NULL THEN 0 " + " ".join(whens) + " ELSE 4 END"
+
+
+def _denied() -> str:
+    return f"e.error_code IN ({_strings(sorted(outcomes.denied_codes()))})"
+
+
+def _failed() -> str:
+    return f"e.error_code IS NOT NULL AND NOT {_denied()}"
+
+
+def _authorized() -> str:
+    return f"e.error_code IS NULL OR ({outcome_case()}) = 2"
+
+
 # The time aggregated over: DuckDB's min/max over a TIMESTAMPTZ column is three times slower than
 # over a plain TIMESTAMP when there are millions of groups (16 s against 5 s on 10 M events).
 # The cast is exact in a session whose TimeZone is UTC (``trailmin.connect`` sets it), and a
@@ -189,6 +217,7 @@ USAGE_COLUMNS = (
     "succeeded",
     "denied",
     "errors",
+    "authorized",
     "first_seen",
     "last_seen",
     "last_succeeded",
@@ -220,8 +249,9 @@ def usage_sql(filters: Filters, dialect: Dialect = DUCKDB, *, table: str = "even
   p.resource AS resource,
   count(*) AS calls,
   count(*) FILTER (WHERE {SUCCEEDED}) AS succeeded,
-  count(*) FILTER (WHERE {DENIED}) AS denied,
-  count(*) FILTER (WHERE {FAILED}) AS errors,
+  count(*) FILTER (WHERE {_denied()}) AS denied,
+  count(*) FILTER (WHERE {_failed()}) AS errors,
+  count(*) FILTER (WHERE {_authorized()}) AS authorized,
   min({TIME}) AS first_seen,
   max({TIME}) AS last_seen,
   max({TIME}) FILTER (WHERE {SUCCEEDED}) AS last_succeeded,
@@ -290,8 +320,8 @@ def principals_sql(filters: Filters, dialect: Dialect = DUCKDB, *, table: str = 
     min(e.principal_type) AS principal_type,
     count(*) AS calls,
     count(*) FILTER (WHERE {SUCCEEDED}) AS succeeded,
-    count(*) FILTER (WHERE {DENIED}) AS denied,
-    count(*) FILTER (WHERE {FAILED}) AS errors,
+    count(*) FILTER (WHERE {_denied()}) AS denied,
+    count(*) FILTER (WHERE {_failed()}) AS errors,
     min({TIME}) AS first_seen,
     max({TIME}) AS last_seen,
     bool_or(e.event_name = 'ConsoleLogin' AND {SUCCEEDED}) AS signed_in,
@@ -383,8 +413,8 @@ SELECT
   e.service,
   count(*) AS calls,
   count(*) FILTER (WHERE {SUCCEEDED}) AS succeeded,
-  count(*) FILTER (WHERE {DENIED}) AS denied,
-  count(*) FILTER (WHERE {FAILED}) AS errors,
+  count(*) FILTER (WHERE {_denied()}) AS denied,
+  count(*) FILTER (WHERE {_failed()}) AS errors,
   count(DISTINCT e.principal) AS principals,
   min(a.actions) AS actions,
   min({TIME}) AS first_seen,

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from trailmin.errors import UsageError
-from trailmin.generate import Policy, Proposal
+from trailmin.generation import Policy, Proposal
 
 FORMATS = ("json", "terraform", "cloudformation")
 

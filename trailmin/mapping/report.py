@@ -19,19 +19,8 @@ from trailmin.mapping.actions import (
     UNMAPPED,
     map_event,
 )
+from trailmin.mapping.outcomes import DENIED, outcome_of
 
-# Error codes of calls that authorization refused.
-DENIED_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "Client.UnauthorizedOperation",
-        "UnauthorizedAccess",
-        "AuthorizationError",
-        "AuthorizationErrorException",
-    }
-)
 # "... is not authorized to perform: ec2:DescribeInstanceAttribute on resource ..." and
 # "... because no identity-based policy allows the s3:ListBucket action".
 _NAMED_ACTION = re.compile(
@@ -183,7 +172,7 @@ def build_report(
     report.rows.sort(key=lambda r: (r.status != UNMAPPED, -r.events, r.event_source, r.event_name))
     disagreements: dict[tuple[str, str, str], list[str]] = {}
     for source, name, code, message, event_id in denials:
-        if code not in DENIED_CODES:
+        if outcome_of(code) != DENIED:
             continue
         asked = named_action(message)
         if asked is None:

@@ -8,7 +8,9 @@ documents: actions and resources are sorted and Sids are derived from the statem
 
 Rules (DESIGN.md section 5):
 
-- only **successful** calls grant; a refused call is listed beside the policy, never in it;
+- only calls that passed authorization grant: the successful ones, and those that failed after it
+  (``NoSuchKey``, ``BucketNotEmpty``: see ``mapping/outcomes.py``); a refused call is listed beside
+  the policy, never in it, and a call that failed before authorization grants nothing;
 - actions are grouped by identical resource sets, one statement per group;
 - ``Resource: "*"`` only for actions that take no resource, or whose resource the mapping could not
   scope (reported as ``unscoped``); ``*`` used by an action covers its other resources too;
@@ -66,10 +68,20 @@ class Used:
     inferred: bool = False
     derivation: str = ""
     last_succeeded: datetime | None = None
+    # Calls that got past authorization: the successes, and failures that came after it
+    # (NoSuchKey, BucketNotEmpty…). None: the successes only.
+    authorized: int | None = None
+
+    @property
+    def granting(self) -> int:
+        """Return how many calls show the permission was needed and held."""
+        return self.succeeded if self.authorized is None else self.authorized
 
 
 def used_from_frame(frame: Any) -> list[Used]:
     """Return the rows of a usage DataFrame (``trailmin.usage``) as ``Used`` values."""
+    import pandas as pd
+
     columns = [
         "principal",
         "principal_type",
@@ -83,12 +95,12 @@ def used_from_frame(frame: Any) -> list[Used]:
         "inferred",
         "derivation",
         "last_succeeded",
+        "authorized",
     ]
-    import pandas as pd
-
     found = []
     for row in frame[columns].itertuples(index=False, name=None):
-        principal, kind, action, resource, calls, ok, denied, first, last, inferred, how, good = row
+        principal, kind, action, resource, calls, ok, denied, first, last = row[:9]
+        inferred, how, good, authorized = row[9:]
         found.append(
             Used(
                 principal=str(principal),
@@ -100,9 +112,10 @@ def used_from_frame(frame: Any) -> list[Used]:
                 denied=int(denied),
                 first_seen=first.to_pydatetime(),
                 last_seen=last.to_pydatetime(),
-                inferred=bool(inferred) if inferred is not None else False,
-                derivation=str(how) if how is not None else "",
+                inferred=bool(inferred) if not pd.isna(inferred) else False,
+                derivation=str(how) if not pd.isna(how) else "",
                 last_succeeded=None if pd.isna(good) else good.to_pydatetime(),
+                authorized=int(authorized),
             )
         )
     return found
@@ -176,8 +189,9 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Why a statement is there: the successful calls behind it (``first_seen`` is that of all
-    their calls, refused ones included; ``last_seen`` that of the last success when known)."""
+    """Why a statement is there: the calls behind it that passed authorization (``first_seen``
+    is that of all their calls, refused ones included; ``last_seen`` that of the last success
+    when known)."""
 
     sid: str
     calls: int
@@ -353,14 +367,14 @@ def propose(rows: Sequence[Used], options: Options) -> Proposal:
     target, reason = target_of(principal, kind)
     if target is None:
         return Proposal(principal, kind, None, refused=refused, skipped=reason)
-    granted = [r for r in rows if r.succeeded > 0]
+    granted = [r for r in rows if r.granting > 0]
     if not granted:
         return Proposal(
             principal,
             kind,
             target,
             refused=refused,
-            skipped="no successful call needed a permission in the window",
+            skipped="no call that passed authorization needed a permission in the window",
         )
     resources_of: dict[str, set[str]] = defaultdict(set)
     for row in granted:
@@ -638,7 +652,7 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
         found.append(
             Evidence(
                 sid=statement.sid,
-                calls=sum(r.succeeded for r in rows),
+                calls=sum(r.granting for r in rows),
                 first_seen=min(r.first_seen for r in rows),
                 last_seen=max(r.last_succeeded or r.last_seen for r in rows),
                 inferred=tuple(sorted({_canonical(r.action) for r in rows if r.inferred})),
