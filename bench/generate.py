@@ -19,7 +19,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import TreeRss  # shared with the ingest benchmark
+from ingest import run_measured  # shared with the ingest benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ROOT = ROOT / "bench" / "corpus"
@@ -93,17 +92,11 @@ print(json.dumps({
 def measure(lake: Path) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="trailmin-bench-out-"))
     try:
-        command = [sys.executable, "-c", RUN, str(lake), str(out)]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-            with TreeRss(process.pid) as rss:
-                output, _ = process.communicate()
-            if process.returncode:
-                raise SystemExit(f"generate failed with exit code {process.returncode}")
-        result: dict[str, Any] = json.loads(output)
-        result["peak_rss_mib"] = round(rss.peak / 2**20)
-        return result
+        result, peak = run_measured([sys.executable, "-c", RUN, str(lake), str(out)], "generate")
     finally:
         shutil.rmtree(out, ignore_errors=True)
+    result["peak_rss_mib"] = round(peak / 2**20)
+    return result
 
 
 def main() -> None:

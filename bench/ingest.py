@@ -167,6 +167,19 @@ def _rss(pid: int) -> int:
     return 0
 
 
+def run_measured(command: list[str], what: str) -> tuple[dict[str, Any], int]:
+    """Return the JSON ``command`` prints and the peak RSS (bytes) of its process tree."""
+    with (
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process,
+        TreeRss(process.pid) as rss,
+    ):
+        output, _ = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"{what} failed with exit code {process.returncode}")
+    found: dict[str, Any] = json.loads(output)
+    return found, rss.peak
+
+
 INGEST = """
 import json, sys, trailmin
 from trailmin import ingestion
@@ -196,15 +209,8 @@ def measure_ingest(
             "map" if mapping else "no-map",
         ]
         began = time.perf_counter()
-        with (
-            subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process,
-            TreeRss(process.pid) as rss,
-        ):
-            output, _ = process.communicate()
+        summary, peak = run_measured(command, "ingest")
         wall = time.perf_counter() - began
-        if process.returncode:
-            raise SystemExit(f"ingest failed with exit code {process.returncode}")
-        summary = json.loads(output)
         parquet = sum(p.stat().st_size for p in (lake / "lake" / "events").rglob("*.parquet"))
     finally:
         shutil.rmtree(lake, ignore_errors=True)
@@ -218,7 +224,7 @@ def measure_ingest(
         "wall_seconds_with_interpreter_start": round(wall, 3),
         "events_per_s": round(summary["events"] / seconds),
         "mb_per_s_compressed": round(summary["bytes_read"] / seconds / 1e6, 1),
-        "peak_rss_mib": round(rss.peak / 2**20),
+        "peak_rss_mib": round(peak / 2**20),
         "parquet_mb": round(parquet / 1e6, 1),
         "data_files": summary["files_written"],
     }

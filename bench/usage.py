@@ -25,7 +25,6 @@ import gzip
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import TreeRss, build_corpus, log_files  # shared with the ingest benchmark
+from ingest import build_corpus, log_files, run_measured  # shared with the ingest benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ROOT = ROOT / "bench" / "corpus"
@@ -114,13 +113,8 @@ print(json.dumps({"rows": len(frame), "seconds": time.perf_counter() - began,
 def measure(kind: str, lake: Path, principal: str | None) -> dict[str, Any]:
     """Return the seconds (import included), rows and peak RSS of one query in a fresh process."""
     command = [sys.executable, "-c", RUN, kind, str(lake), principal or "-"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-        with TreeRss(process.pid) as rss:
-            output, _ = process.communicate()
-        if process.returncode:
-            raise SystemExit(f"{kind} failed with exit code {process.returncode}")
-    result: dict[str, Any] = json.loads(output)
-    result["peak_rss_mib"] = round(rss.peak / 2**20)
+    result, peak = run_measured(command, kind)
+    result["peak_rss_mib"] = round(peak / 2**20)
     return result
 
 
