@@ -1,0 +1,716 @@
+"""The IAM policy evaluator: does this set of policies allow this request, as AWS decides it?
+
+Pure, and written to the numbered spec in ``../shared/reference/iam-evaluation.md`` (section 2);
+comments cite its rules (R2.4, R6.1, …). Three-valued throughout (R6.6): a condition on a key the
+request cannot tell, an unknown operator (R1.5) or a multi-valued key without a set operator
+(R6.3) is *unknown* (``None``), combined with Kleene logic. The caller chooses how unknowns end
+(R9): ``THREE_VALUED`` reports them as an ``Unknown`` decision with the pairs involved,
+``OPTIMISTIC`` takes what could ever be allowed (granted-but-unused), ``PESSIMISTIC`` what is
+allowed whatever the unknowns (the replay check of generated policies).
+
+    result = evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k"), Layers(identity=[doc]))
+    result.decision  # Decision.ALLOW, EXPLICIT_DENY, IMPLICIT_DENY or UNKNOWN
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+Truth = bool | None  # None: unknown
+
+THREE_VALUED = "three-valued"
+OPTIMISTIC = "optimistic"
+PESSIMISTIC = "pessimistic"
+MODES = (THREE_VALUED, OPTIMISTIC, PESSIMISTIC)
+
+
+class Decision(StrEnum):
+    """What AWS would decide."""
+
+    ALLOW = "Allow"
+    EXPLICIT_DENY = "ExplicitDeny"
+    IMPLICIT_DENY = "ImplicitDeny"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An API request as IAM authorizes it.
+
+    ``resource`` is an ARN, or ``*`` for an action with no resource type. ``context`` maps
+    condition keys (any case) to a string or a list of strings; a key not in it is absent.
+    ``unknown_keys`` are keys the request cannot tell (a CloudTrail record does not carry every
+    key): a condition on one of them is unknown, not false.
+    """
+
+    action: str
+    resource: str
+    context: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    principal: str | None = None
+    unknown_keys: frozenset[str] = frozenset()
+    resource_account: str | None = None  # when the ARN does not say (S3)
+    management_account: bool = False  # SCPs do not apply to it (R8.2)
+
+
+@dataclass(frozen=True, slots=True)
+class Layers:
+    """The policies that decide a request, by type (R8).
+
+    ``identity``: the principal's identity policies (the user's with its groups', or the role's).
+    ``boundaries``: the permissions boundary, when one is attached. ``session``: a session policy.
+    ``scps`` and ``rcps``: one list of policies per level of the organization (root, each OU, the
+    account), every level of which must allow. ``resource``: the resource's policy (None: it has
+    none, so a cross-account request is refused).
+    """
+
+    identity: Sequence[Mapping[str, Any]] = ()
+    boundaries: Sequence[Mapping[str, Any]] | None = None
+    session: Mapping[str, Any] | None = None
+    scps: Sequence[Sequence[Mapping[str, Any]]] = ()
+    rcps: Sequence[Sequence[Mapping[str, Any]]] = ()
+    resource: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A statement that applied to the request: where it is and its effect."""
+
+    layer: str  # identity, boundary, session, scp[i], rcp[i], resource
+    policy: int  # index of the policy in its layer
+    statement: int  # index of the statement in its policy
+    sid: str | None
+    effect: str
+    value: Truth  # True: applies; None: applies or not depending on unknowns
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The decision, the statements that made it, and the unknown (operator, key) pairs."""
+
+    decision: Decision
+    statements: tuple[Match, ...] = ()
+    unknown: frozenset[tuple[str, str]] = frozenset()
+
+
+# --- Kleene logic (R6.6) ------------------------------------------------------------------------
+
+
+def _and(values: Iterator[Truth] | Sequence[Truth]) -> Truth:
+    unknown = False
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            unknown = True
+    return None if unknown else True
+
+
+def _or(values: Iterator[Truth] | Sequence[Truth]) -> Truth:
+    unknown = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            unknown = True
+    return None if unknown else False
+
+
+def _not(value: Truth) -> Truth:
+    return None if value is None else not value
+
+
+# --- globs (R4) and variables (R5) ---------------------------------------------------------------
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_DEFAULT = re.compile(r"^(?P<key>[^,]+?),\s*'(?P<default>[^']*)'$")
+
+
+class _Unresolvable(Exception):
+    """A policy variable with no value and no default (R5.2): the entry matches nothing."""
+
+
+class _Unknowable(Exception):
+    """A policy variable on a key the request cannot tell: the match is unknown."""
+
+
+def _values_of(context: Mapping[str, Any], key: str) -> list[str] | None:
+    """Return the request's values of ``key`` (case-insensitive, R1.4), or None when absent."""
+    value = context.get(key.lower())
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_text(v) for v in value]
+    return [_text(value)]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _pieces(text: str, request: _Context, variables: bool) -> list[tuple[str, str]]:
+    """Return ``text`` as ("lit", s) and ("glob", "*"/"?") pieces, variables resolved (R5).
+
+    A substituted value is literal (R5.4): its ``*`` and ``?`` are not wildcards; nor are those
+    written ``${*}``, ``${?}`` (R5.3).
+    """
+    pieces: list[tuple[str, str]] = []
+    position = 0
+    for match in _VARIABLE.finditer(text) if variables else ():
+        pieces.extend(_globs(text[position : match.start()]))
+        pieces.append(("lit", _resolve(match.group(1), request)))
+        position = match.end()
+    pieces.extend(_globs(text[position:]))
+    return pieces
+
+
+def _globs(text: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    literal: list[str] = []
+    for char in text:
+        if char in "*?":
+            if literal:
+                found.append(("lit", "".join(literal)))
+                literal = []
+            found.append(("glob", char))
+        else:
+            literal.append(char)
+    if literal:
+        found.append(("lit", "".join(literal)))
+    return found
+
+
+def _resolve(inside: str, request: _Context) -> str:
+    if inside in {"*", "?", "$"}:
+        return inside  # R5.3: the character itself, not a wildcard
+    default = _DEFAULT.match(inside)
+    key = (default.group("key") if default else inside).strip()
+    if key.lower() in request.unknown:
+        raise _Unknowable(key)
+    values = _values_of(request.values, key)
+    if values is not None and len(values) == 1:
+        return values[0]
+    if default is not None:
+        return default.group("default")
+    raise _Unresolvable(key)
+
+
+def _regex(pieces: list[tuple[str, str]], *, colon_free: bool = False) -> str:
+    """R4: character by character, never by replacement on an unescaped string."""
+    out = []
+    for kind, text in pieces:
+        if kind == "lit":
+            out.append(re.escape(text))
+        elif text == "*":
+            out.append("[^:]*" if colon_free else ".*")
+        else:
+            out.append("[^:]" if colon_free else ".")
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=8192)
+def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(pattern, flags | re.DOTALL)
+
+
+def _glob_match(pieces: list[tuple[str, str]], value: str, *, ignore_case: bool) -> bool:
+    flags = re.IGNORECASE if ignore_case else 0
+    return _compiled("^" + _regex(pieces) + "$", flags).match(value) is not None
+
+
+def _literal(text: str, request: _Context, variables: bool) -> str:
+    """Return ``text`` with its variables substituted, for the operators that do not glob."""
+    if not variables:
+        return text
+    return "".join(t for _, t in _pieces(text, request, True))
+
+
+# --- the request as the matchers see it ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    values: Mapping[str, Any]  # lower-cased keys
+    unknown: frozenset[str]  # lower-cased keys
+
+
+def _context(request: Request) -> _Context:
+    values = {k.lower(): v for k, v in request.context.items()}
+    return _Context(values, frozenset(k.lower() for k in request.unknown_keys))
+
+
+# --- R2 actions ----------------------------------------------------------------------------------
+
+
+def match_action(pattern: str, action: str) -> bool:
+    """R2: whether an Action pattern matches ``action``."""
+    if pattern == "*":
+        return True
+    if ":" not in pattern or ":" not in action:
+        return False
+    service, name = pattern.split(":", 1)
+    action_service, action_name = action.split(":", 1)
+    return _glob_match(_globs(service), action_service, ignore_case=True) and _glob_match(
+        _globs(name), action_name, ignore_case=True
+    )
+
+
+# --- R3 resources --------------------------------------------------------------------------------
+
+
+def match_resource(
+    pattern: str, resource: str, request: _Context, *, variables: bool, layer: str = "identity"
+) -> Truth:
+    """R3: whether a Resource pattern matches ``resource``; None when a variable is unknowable."""
+    if pattern == "*":
+        return True  # R3.1
+    if resource == "*":
+        return False  # R3.2
+    parts = pattern.split(":", 5)
+    if len(parts) < 6:
+        # R3.4: a short pattern is padded with "*" in identity, boundary and session policies.
+        if layer.startswith("rcp"):
+            return False
+        if layer.startswith("scp") and not pattern.endswith("*"):
+            return False
+        if layer == "resource" and "*" not in pattern:
+            return False
+        parts = parts + ["*"] * (6 - len(parts))
+    target = resource.split(":", 5)
+    if len(target) < 6:
+        return False
+    try:
+        for index in range(5):
+            pieces = _pieces(parts[index], request, variables)
+            if not _compiled("^" + _regex(pieces, colon_free=True) + "$", re.IGNORECASE).match(
+                target[index]
+            ):
+                return False  # R3.5
+        pieces = _pieces(parts[5], request, variables)
+    except _Unresolvable:
+        return False  # R3.3
+    except _Unknowable:
+        return None
+    return _glob_match(pieces, target[5], ignore_case=False)  # R3.6
+
+
+def _match_arn(pattern: str, value: str, request: _Context, variables: bool) -> bool:
+    """ArnLike/ArnEquals (R6.5): per-segment glob, as R3 steps 4-6."""
+    parts = pattern.split(":", 5)
+    target = value.split(":", 5)
+    if len(target) < 6:
+        return False
+    parts = parts + ["*"] * (6 - len(parts))  # R3.4
+    for index in range(6):
+        pieces = _pieces(parts[index], request, variables)
+        regex = _regex(pieces, colon_free=index < 5)
+        if not _compiled("^" + regex + "$", 0).match(target[index]):
+            return False
+    return True
+
+
+# --- R6 conditions -------------------------------------------------------------------------------
+
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "NumericNotEquals": "NumericEquals",
+    "DateNotEquals": "DateEquals",
+    "NotIpAddress": "IpAddress",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
+_POSITIVE = {
+    "StringEquals",
+    "StringEqualsIgnoreCase",
+    "StringLike",
+    "NumericEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+    "Bool",
+    "BinaryEquals",
+    "IpAddress",
+    "ArnEquals",
+    "ArnLike",
+}
+# R5.5: policy variables are substituted only in these operators' values.
+_VARIABLE_OPERATORS = {"String", "Arn", "Bool"}
+
+
+def _value_matches(
+    operator: str, policy_value: str, value: str, request: _Context, vars_on: bool
+) -> bool:
+    """Return whether one request value satisfies a positive operator against one policy value."""
+    family = next(
+        (
+            f
+            for f in ("String", "Numeric", "Date", "Bool", "Binary", "Ip", "Arn")
+            if operator.startswith(f)
+        ),
+        "",
+    )
+    variables = vars_on and family in _VARIABLE_OPERATORS
+    try:
+        if operator == "StringEquals":
+            return _literal(policy_value, request, variables) == value
+        if operator == "StringEqualsIgnoreCase":
+            return _literal(policy_value, request, variables).lower() == value.lower()
+        if operator == "StringLike":
+            return _glob_match(_pieces(policy_value, request, variables), value, ignore_case=False)
+        if family == "Numeric":
+            return _compare(operator[len("Numeric") :], _number(policy_value), _number(value))
+        if family == "Date":
+            return _compare(operator[len("Date") :], _instant(policy_value), _instant(value))
+        if operator == "Bool":
+            expected = _literal(policy_value, request, variables).lower()
+            return expected in {"true", "false"} and value.lower() == expected
+        if operator == "BinaryEquals":
+            return base64.b64decode(policy_value, validate=True) == base64.b64decode(
+                value, validate=True
+            )
+        if operator == "IpAddress":
+            return ipaddress.ip_address(value) in ipaddress.ip_network(policy_value, strict=False)
+        if operator in {"ArnEquals", "ArnLike"}:
+            return _match_arn(policy_value, value, request, variables)
+    except _Unresolvable:
+        return False  # R5.2: that value matches nothing
+    except (ValueError, InvalidOperation, binascii.Error, TypeError):
+        return False  # R6.5: a value that fails to parse
+    return False
+
+
+def _compare(how: str, policy: Any, value: Any) -> bool:
+    if policy is None or value is None:
+        return False
+    if how == "Equals":
+        return bool(value == policy)
+    if how == "LessThan":
+        return bool(value < policy)
+    if how == "LessThanEquals":
+        return bool(value <= policy)
+    if how == "GreaterThan":
+        return bool(value > policy)
+    if how == "GreaterThanEquals":
+        return bool(value >= policy)
+    return False
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _instant(text: str) -> datetime | None:
+    """R6.5: ISO 8601 (W3C profiles) or epoch seconds; UTC when no zone is given."""
+    text = text.strip()
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return datetime.fromtimestamp(float(text), tz=UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _condition_pair(
+    operator_text: str, key: str, policy_values: list[str], request: _Context, vars_on: bool
+) -> Truth:
+    """R6: one (operator, key) pair of a Condition block."""
+    if key.lower() in request.unknown:
+        return None  # R6.6
+    operator = operator_text
+    quantifier = ""
+    for prefix in ("ForAllValues:", "ForAnyValue:"):
+        if operator.startswith(prefix):
+            quantifier, operator = prefix[:-1], operator[len(prefix) :]
+    if_exists = operator.endswith("IfExists") and operator != "Null"
+    if if_exists:
+        operator = operator[: -len("IfExists")]
+    negated = operator in _NEGATED
+    base = _NEGATED.get(operator, operator)
+    if operator != "Null" and base not in _POSITIVE:
+        return None  # R1.5: an unknown operator is unknown, never false
+    values = _values_of(request.values, key)
+    if operator == "Null":
+        if quantifier:
+            return None
+        absent = values is None or values == []
+        wanted = [v.lower() for v in policy_values]
+        return ("true" in wanted and absent) or ("false" in wanted and not absent)
+    if values is None or (quantifier and values == []):
+        # R6.1: the key is absent, in the order the spec lists the cases.
+        if if_exists or quantifier == "ForAllValues":
+            return True
+        if quantifier == "ForAnyValue":
+            return False
+        return negated
+    try:
+        if not quantifier:
+            if len(values) != 1:
+                return None  # R6.3: a multi-valued key needs a set operator
+            return _single(base, negated, policy_values, values[0], request, vars_on)
+        results = [_single(base, negated, policy_values, v, request, vars_on) for v in values]
+    except _Unknowable:
+        return None  # a policy variable on a key the request cannot tell
+    if quantifier == "ForAllValues":
+        return all(results)  # R6.4
+    return any(results)
+
+
+def _single(
+    base: str, negated: bool, policy_values: list[str], value: str, request: _Context, vars_on: bool
+) -> bool:
+    """R6.2: a positive operator matches if some policy value does; a negated one if none does."""
+    matched = any(_value_matches(base, p, value, request, vars_on) for p in policy_values)
+    return not matched if negated else matched
+
+
+def _condition(
+    block: Any, request: _Context, vars_on: bool, unknown: set[tuple[str, str]]
+) -> Truth:
+    """R6: the AND of every (operator, key) pair of a Condition block."""
+    if not block:
+        return True
+    if not isinstance(block, Mapping):
+        return None
+    results: list[Truth] = []
+    for operator, pairs in block.items():
+        if not isinstance(pairs, Mapping):
+            unknown.add((str(operator), ""))
+            results.append(None)
+            continue
+        for key, raw in pairs.items():
+            policy_values = [_text(v) for v in (raw if isinstance(raw, list) else [raw])]
+            value = _condition_pair(str(operator), str(key), policy_values, request, vars_on)
+            if value is None:
+                unknown.add((str(operator), str(key)))
+            results.append(value)
+    return _and(results)
+
+
+# --- R7 statements and policies ------------------------------------------------------------------
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def statements_of(policy: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """R1.1: a policy's statements, whether ``Statement`` is one object or a list."""
+    found = policy.get("Statement", [])
+    items = found if isinstance(found, list) else [found]
+    return [s for s in items if isinstance(s, Mapping)]
+
+
+def statement_value(
+    statement: Mapping[str, Any],
+    request: Request,
+    context: _Context,
+    *,
+    vars_on: bool,
+    layer: str = "identity",
+    unknown: set[tuple[str, str]] | None = None,
+) -> Truth:
+    """R7.1: whether a statement applies: action, resource and condition, three-valued."""
+    unknown = unknown if unknown is not None else set()
+    if "Action" in statement:
+        actions = any(match_action(str(p), request.action) for p in _listed(statement["Action"]))
+    elif "NotAction" in statement:
+        actions = not any(
+            match_action(str(p), request.action) for p in _listed(statement["NotAction"])
+        )
+    else:
+        return None  # R1.2: exactly one of Action/NotAction; a malformed statement is unknown
+    if not actions:
+        return False
+    if "Resource" in statement:
+        resource = _or(
+            match_resource(str(p), request.resource, context, variables=vars_on, layer=layer)
+            for p in _listed(statement["Resource"])
+        )
+    elif "NotResource" in statement:
+        resource = _not(
+            _or(
+                match_resource(str(p), request.resource, context, variables=vars_on, layer=layer)
+                for p in _listed(statement["NotResource"])
+            )
+        )
+    else:
+        resource = True  # R1.2
+    if resource is False:
+        return False
+    condition = _condition(statement.get("Condition"), context, vars_on, unknown)
+    return _and([resource, condition])
+
+
+@dataclass(slots=True)
+class _LayerResult:
+    allow: Truth
+    deny: Truth
+    matches: list[Match]
+
+
+def _apply_mode(effect: str, value: Truth, mode: str) -> Truth:
+    """R9: how an unknown statement ends."""
+    if value is not None or mode == THREE_VALUED:
+        return value
+    if mode == OPTIMISTIC:
+        return effect == "Allow"
+    return effect == "Deny"
+
+
+def _evaluate_layer(
+    name: str,
+    policies: Sequence[Mapping[str, Any]],
+    request: Request,
+    context: _Context,
+    mode: str,
+    unknown: set[tuple[str, str]],
+    principal_filter: bool = False,
+) -> _LayerResult:
+    allows: list[Truth] = []
+    denies: list[Truth] = []
+    matches: list[Match] = []
+    for p_index, policy in enumerate(policies):
+        vars_on = policy.get("Version") == "2012-10-17"  # R1.3
+        for s_index, statement in enumerate(statements_of(policy)):
+            effect = statement.get("Effect")
+            if effect not in {"Allow", "Deny"}:
+                continue
+            if principal_filter and not _principal_matches(statement, request):
+                continue
+            value = statement_value(
+                statement, request, context, vars_on=vars_on, layer=name, unknown=unknown
+            )
+            value = _apply_mode(str(effect), value, mode)
+            if value is False:
+                continue
+            matches.append(Match(name, p_index, s_index, statement.get("Sid"), str(effect), value))
+            (allows if effect == "Allow" else denies).append(value)
+    return _LayerResult(_or(allows), _or(denies), matches)  # R7.2
+
+
+def _principal_matches(statement: Mapping[str, Any], request: Request) -> bool:
+    """A resource policy statement's Principal: ``*``, or the request principal's ARN or account."""
+    if "NotPrincipal" in statement:
+        return False  # not supported here: such a statement is left out
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping) or request.principal is None:
+        return False
+    names = [str(v) for v in _listed(principal.get("AWS"))]
+    account = _account_of(request.principal)
+    for name in names:
+        if name in {"*", request.principal}:
+            return True
+        if account and name in {account, f"arn:aws:iam::{account}:root"}:
+            return True
+    return False
+
+
+def _account_of(arn: str | None) -> str | None:
+    if not arn:
+        return None
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) >= 5 and parts[4] else None
+
+
+# --- R8 the decision -----------------------------------------------------------------------------
+
+
+def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> Result:
+    """Return the decision on ``request`` of the policies in ``layers`` (R8)."""
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    context = _context(request)
+    unknown: set[tuple[str, str]] = set()
+    identity = _evaluate_layer("identity", layers.identity, request, context, mode, unknown)
+    evaluated: list[tuple[_LayerResult, bool]] = []  # (layer, its allow is required)
+    service_linked = ":role/aws-service-role/" in (request.principal or "")
+    for level, policies in enumerate(layers.scps):
+        scp = _evaluate_layer(f"scp[{level}]", policies, request, context, mode, unknown)
+        evaluated.append((scp, not (request.management_account or service_linked)))
+    for level, policies in enumerate(layers.rcps):
+        rcp = _evaluate_layer(f"rcp[{level}]", policies, request, context, mode, unknown)
+        evaluated.append((rcp, True))
+    resource: _LayerResult | None = None
+    if layers.resource is not None:
+        resource = _evaluate_layer(
+            "resource", [layers.resource], request, context, mode, unknown, principal_filter=True
+        )
+    same_account = _same_account(request)
+    names_principal = resource is not None and _names_principal(layers.resource, request)
+    stands_in = resource is not None and same_account and resource.allow is True
+    boundary: _LayerResult | None = None
+    if layers.boundaries is not None:
+        boundary = _evaluate_layer("boundary", layers.boundaries, request, context, mode, unknown)
+        evaluated.append((boundary, not (stands_in and names_principal)))
+    if layers.session is not None:
+        session = _evaluate_layer("session", [layers.session], request, context, mode, unknown)
+        evaluated.append((session, not (stands_in and names_principal)))
+    evaluated.append((identity, not stands_in))
+    if resource is not None:
+        evaluated.append((resource, not same_account))
+    elif not same_account:
+        # Cross-account: the resource's own policy must allow too, and it has none here.
+        evaluated.append((_LayerResult(False, False, []), True))
+    everything = [layer for layer, _ in evaluated]
+    matches = tuple(m for layer in everything for m in layer.matches)
+    # R8.1: an explicit deny anywhere.
+    if any(layer.deny is True for layer in everything):
+        deciding = tuple(m for m in matches if m.effect == "Deny" and m.value is True)
+        return Result(Decision.EXPLICIT_DENY, deciding, frozenset(unknown))
+    # R8.2: a required layer that does not allow.
+    if any(required and layer.allow is False for layer, required in evaluated):
+        return Result(Decision.IMPLICIT_DENY, (), frozenset(unknown))
+    # R8.3: anything unknown left, or an allow.
+    if any(layer.deny is None for layer in everything) or any(
+        required and layer.allow is None for layer, required in evaluated
+    ):
+        return Result(Decision.UNKNOWN, matches, frozenset(unknown))
+    deciding = tuple(m for m in matches if m.effect == "Allow" and m.value is True)
+    return Result(Decision.ALLOW, deciding, frozenset(unknown))
+
+
+def _same_account(request: Request) -> bool:
+    principal = _account_of(request.principal)
+    resource = request.resource_account or _account_of(request.resource)
+    return principal is None or resource is None or principal == resource
+
+
+def _names_principal(policy: Mapping[str, Any] | None, request: Request) -> bool:
+    """Whether a resource policy's statements name the request's principal ARN itself."""
+    if policy is None or request.principal is None:
+        return False
+    for statement in statements_of(policy):
+        principal = statement.get("Principal")
+        if isinstance(principal, Mapping) and request.principal in map(
+            str, _listed(principal.get("AWS"))
+        ):
+            return True
+    return False
