@@ -666,3 +666,17 @@ def test_statement_may_be_a_single_object_and_values_single_strings():
         evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k"), Layers(identity=[single])).decision
         is Decision.ALLOW
     )
+
+
+def test_a_long_resource_list_decides_as_a_short_one():
+    arns = [f"arn:aws:s3:::b/k{n}" for n in range(50)]
+    layers = Layers(identity=[policy(allow("s3:GetObject", [*arns, "arn:aws:s3:::c/*"]))])
+    for resource, expected in [
+        ("arn:aws:s3:::b/k7", "Allow"),
+        ("arn:AWS:S3:::b/k7", "Allow"),  # R3.5: the head compares without case
+        ("arn:aws:s3:::b/K7", "ImplicitDeny"),  # R3.6: the rest with case
+        ("arn:aws:s3:::c/anything", "Allow"),
+        ("arn:aws:s3:::b/k70", "ImplicitDeny"),
+        ("*", "ImplicitDeny"),
+    ]:
+        assert evaluate(Request("s3:GetObject", resource), layers).decision.value == expected

@@ -241,13 +241,20 @@ def test_targets(arn, kind, target):
 
 def _glob_regex(pattern: str, *, colon_free: bool) -> str:
     out = []
-    for char in pattern:
+    index = 0
+    while index < len(pattern):
+        if pattern[index : index + 2] == "${" and pattern[index + 3 : index + 4] == "}":
+            out.append(re.escape(pattern[index + 2]))  # R5.3: ${*}, ${?}, ${$}
+            index += 4
+            continue
+        char = pattern[index]
         if char == "*":
             out.append("[^:]*" if colon_free else ".*")
         elif char == "?":
             out.append("[^:]" if colon_free else ".")
         else:
             out.append(re.escape(char))
+        index += 1
     return "".join(out)
 
 
@@ -292,7 +299,8 @@ def _list(value):
 
 OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 BUCKETS = ["data", "logs"]
-KEYS = ["a.txt", "in/1.json", "in/2.json", "in/deep/3.json", "out/x.csv", "out/y.csv", "q?.txt"]
+# "q?.txt" and "qa.txt": a key with a wildcard character must grant itself only.
+KEYS = ["a.txt", "in/1.json", "in/2.json", "in/deep/3.json", "out/x.csv", "q?.txt", "qa.txt", "s*"]
 KEY_ARNS = [f"arn:aws:s3:::{b}/{k}" for b in BUCKETS for k in KEYS]
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TABLES = [f"arn:aws:dynamodb:us-east-1:111122223333:table/{t}" for t in ("orders", "users")]
@@ -478,11 +486,17 @@ def test_terraform_is_formatted_as_terraform_fmt_writes_it(tmp_path):
     assert run.returncode == 0, run.stdout
 
 
-def test_terraform_escapes_template_sequences():
+def test_resources_with_wildcard_characters_are_written_literally():
+    """An S3 key may hold $, * and ?: the policy names that key, not every key it would match."""
     role = "arn:aws:iam::111122223333:role/app"
-    used = [Used(role, "Role", "s3:GetObject", "arn:aws:s3:::b/${x}%{y}", 1, 1, 0, T, T)]
-    text = render(generate(used), "terraform")["111122223333-role-app/main.tf"]
-    assert "$${x}%%{y}" in text
+    used = [Used(role, "Role", "s3:GetObject", "arn:aws:s3:::b/${x}%{y}-q?-*", 1, 1, 0, T, T)]
+    (proposal,) = generate(used)
+    (statement,) = statements(proposal)
+    assert statement["Resource"] == "arn:aws:s3:::b/${$}{x}%{y}-q${?}-${*}"
+    assert proposal.replayed == 1
+    assert not proposal.replay_failures
+    text = render([proposal], "terraform")["111122223333-role-app/main.tf"]
+    assert "$${$}{x}%%{y}-q$${?}-$${*}" in text  # HCL's own escapes on top
     hcl2.loads(text)
 
 
@@ -547,3 +561,24 @@ def test_a_permission_set_too_large_for_its_one_inline_policy_is_a_warning():
     (prefixed,) = generate(used, Options(generalize="prefix"))
     assert [len(p.statements) for p in prefixed.policies] == [1]
     assert not prefixed.warnings
+
+
+def test_a_proposal_that_would_refuse_a_used_call_is_not_emitted(monkeypatch):
+    """The replay check: a generation bug (here, made on purpose) never reaches the output."""
+    from trailmin import generation
+
+    used = read_usage(GOLDEN / "kms-keys" / "usage.csv")
+    broken = generation.policy_resource
+    monkeypatch.setattr(
+        generation,
+        "policy_resource",
+        lambda row: broken(row).replace("1234abcd", "ffffffff"),
+    )
+    (proposal,) = generate(used)
+    assert not proposal.policies
+    assert proposal.skipped is not None
+    assert "replay check failed" in proposal.skipped
+    assert {(a, d) for a, _, d in proposal.replay_failures} == {
+        ("kms:Decrypt", "ImplicitDeny"),
+        ("kms:GenerateDataKey", "ImplicitDeny"),
+    }

@@ -305,6 +305,13 @@ def match_resource(
     return _glob_match(pieces, target[5], ignore_case=False)  # R3.6
 
 
+def pattern_matches(pattern: str, resource: str) -> bool:
+    """Return whether a Resource pattern of an identity policy (Version 2012-10-17) matches
+    ``resource``, with no request context: variables other than ``${*}``, ``${?}`` and ``${$}``
+    match nothing."""
+    return match_resource(pattern, resource, _Context({}, frozenset()), variables=True) is True
+
+
 def _match_arn(pattern: str, value: str, request: _Context, variables: bool) -> bool:
     """ArnLike/ArnEquals (R6.5): per-segment glob, as R3 steps 4-6."""
     parts = pattern.split(":", 5)
@@ -548,16 +555,10 @@ def statement_value(
     if not actions:
         return False
     if "Resource" in statement:
-        resource = _or(
-            match_resource(str(p), request.resource, context, variables=vars_on, layer=layer)
-            for p in _listed(statement["Resource"])
-        )
+        resource = _any_resource(statement["Resource"], request.resource, context, vars_on, layer)
     elif "NotResource" in statement:
         resource = _not(
-            _or(
-                match_resource(str(p), request.resource, context, variables=vars_on, layer=layer)
-                for p in _listed(statement["NotResource"])
-            )
+            _any_resource(statement["NotResource"], request.resource, context, vars_on, layer)
         )
     else:
         resource = True  # R1.2
@@ -565,6 +566,42 @@ def statement_value(
         return False
     condition = _condition(statement.get("Condition"), context, vars_on, unknown)
     return _and([resource, condition])
+
+
+def _any_resource(
+    patterns: Any, resource: str, context: _Context, vars_on: bool, layer: str
+) -> Truth:
+    """R3.8: whether some pattern matches. A long list is looked up, not scanned: its plain
+    ARNs (no wildcard, no variable) go in a set keyed as R3.5-6 compare them."""
+    listed = [str(p) for p in _listed(patterns)]
+    if len(listed) > 8:
+        exact, others = _resource_index(tuple(listed))
+        if resource != "*" and _exact_key(resource) in exact:
+            return True
+        listed = list(others)
+    return _or(match_resource(p, resource, context, variables=vars_on, layer=layer) for p in listed)
+
+
+@functools.lru_cache(maxsize=256)
+def _resource_index(patterns: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    exact: set[str] = set()
+    others: list[str] = []
+    for pattern in patterns:
+        plain = not any(ch in pattern for ch in "*?$") and pattern.count(":") >= 5
+        if plain:
+            exact.add(_exact_key(pattern))
+        else:
+            others.append(pattern)
+    return frozenset(exact), tuple(others)
+
+
+def _exact_key(arn: str) -> str:
+    """The form in which two plain ARNs match: the first five segments in lower case (R3.5),
+    the rest as it is (R3.6)."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return arn
+    return ":".join(parts[:5]).lower() + ":" + parts[5]
 
 
 @dataclass(slots=True)
@@ -714,3 +751,28 @@ def _names_principal(policy: Mapping[str, Any] | None, request: Request) -> bool
         ):
             return True
     return False
+
+
+# --- the replay check ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A call the policies would not allow, and what they would decide."""
+
+    action: str
+    resource: str
+    decision: Decision
+
+
+def replay(
+    requests: Sequence[Request], layers: Layers, *, mode: str = PESSIMISTIC
+) -> list[Refusal]:
+    """Return the requests that ``layers`` would not allow, pessimistically by default (R9: the
+    policies must allow each call whatever the keys the record cannot tell)."""
+    found: list[Refusal] = []
+    for request in requests:
+        decision = evaluate(request, layers, mode=mode).decision
+        if decision is not Decision.ALLOW:
+            found.append(Refusal(request.action, request.resource, decision))
+    return found

@@ -38,6 +38,7 @@ from typing import Any
 
 from trailmin import catalog
 from trailmin.errors import UsageError
+from trailmin.evaluation import Layers, Request, match_action, pattern_matches, replay
 
 POLICY_VERSION = "2012-10-17"
 MANAGED_POLICY_SIZE = 6_144  # characters, whitespace not counted (IAM quotas)
@@ -275,6 +276,8 @@ class Proposal:
     generalizations: tuple[Generalization, ...] = ()
     warnings: tuple[str, ...] = ()
     skipped: str | None = None  # why no policy is proposed
+    replayed: int = 0  # distinct (action, resource) pairs replayed against the policies
+    replay_failures: tuple[tuple[str, str, str], ...] = ()  # (action, resource, decision)
     catalog_version: str = field(default_factory=catalog.catalog_version)
 
     @property
@@ -308,6 +311,12 @@ class Proposal:
             "refused": [r.to_dict() for r in self.refused],
             "generalizations": [g.to_dict() for g in self.generalizations],
             "warnings": list(self.warnings),
+            "replay": {
+                "pairs": self.replayed,
+                "failures": [
+                    {"action": a, "resource": r, "decision": d} for a, r, d in self.replay_failures
+                ],
+            },
         }
 
 
@@ -378,7 +387,7 @@ def propose(rows: Sequence[Used], options: Options) -> Proposal:
         )
     resources_of: dict[str, set[str]] = defaultdict(set)
     for row in granted:
-        resources_of[_canonical(row.action)].add(row.resource)
+        resources_of[_canonical(row.action)].add(policy_resource(row))
     for action, resources in resources_of.items():
         if "*" in resources:
             resources_of[action] = {"*"}  # "*" covers the action's other resources
@@ -411,6 +420,25 @@ def propose(rows: Sequence[Used], options: Options) -> Proposal:
         Policy(_policy_name(options.name_prefix, target, index, len(packed)), tuple(group))
         for index, group in enumerate(packed, start=1)
     )
+    # The replay check: every call that passed authorization must be allowed by the documents,
+    # whatever the keys CloudTrail does not show (pessimistic, iam-evaluation.md R9).
+    pairs = sorted({(_canonical(r.action), r.resource) for r in granted})
+    layers = Layers(identity=[p.document() for p in policies])
+    failures = tuple(
+        (f.action, f.resource, f.decision.value)
+        for f in replay([Request(a, r, principal=principal) for a, r in pairs], layers)
+    )
+    if failures:
+        return Proposal(
+            principal,
+            kind,
+            target,
+            refused=refused,
+            skipped=f"the replay check failed: the generated policies would refuse "
+            f"{len(failures)} of the {len(pairs)} permissions used; nothing is proposed",
+            replayed=len(pairs),
+            replay_failures=failures,
+        )
     return Proposal(
         principal,
         kind,
@@ -420,6 +448,7 @@ def propose(rows: Sequence[Used], options: Options) -> Proposal:
         refused=refused,
         generalizations=tuple(generalizations),
         warnings=tuple(warnings),
+        replayed=len(pairs),
     )
 
 
@@ -543,7 +572,7 @@ def _container(arn: str) -> str | None:
     """Return the part of an ARN that names its container (``arn:aws:s3:::bucket/``,
     ``arn:aws:dynamodb:r:a:table/T/``), or None for an ARN with no path under a container."""
     parts = arn.split(":", 5)
-    if len(parts) < 6 or "*" in arn or "?" in arn:
+    if len(parts) < 6 or any(ch in arn for ch in "*?$"):
         return None
     rest = parts[5]
     # The resource type ("table/", "log-group:") is not a container; S3 has no type.
@@ -640,10 +669,10 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
     for row in granted:
         action = _canonical(row.action)
         candidates = statements_of.get(action) or [
-            s for s in order if any(action_matches(a, action) for a in s.actions)
+            s for s in order if any(match_action(a, action) for a in s.actions)
         ]
         for statement in candidates:
-            if _covered(row.resource, statement.resources):
+            if _covered(row, statement.resources):
                 rows_of[statement.sid].append(row)
                 break
     found: list[Evidence] = []
@@ -670,21 +699,13 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
     return tuple(found)
 
 
-def action_matches(pattern: str, action: str) -> bool:
-    """Return whether an IAM action pattern matches ``action`` (iam-evaluation.md R2)."""
-    if pattern == "*":
+def _covered(row: Used, patterns: tuple[str, ...]) -> bool:
+    """Whether a statement's resources cover the row's resource (R3, by the evaluator)."""
+    if policy_resource(row) in _exact(patterns):
         return True
-    service, colon, name = pattern.partition(":")
-    action_service, _, action_name = action.partition(":")
-    if not colon or service.lower() != action_service.lower():
-        return False
-    return _glob(":::::" + name.lower()).match(":::::" + action_name.lower()) is not None
-
-
-def _covered(resource: str, patterns: tuple[str, ...]) -> bool:
-    if resource in _exact(patterns):
-        return True
-    return any(resource_matches(p, resource) for p in patterns if "*" in p or "?" in p)
+    return any(
+        pattern_matches(p, row.resource) for p in patterns if "*" in p or "?" in p or "$" in p
+    )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -692,35 +713,20 @@ def _exact(patterns: tuple[str, ...]) -> frozenset[str]:
     return frozenset(patterns)
 
 
-def resource_matches(pattern: str, resource: str) -> bool:
-    """Return whether an IAM resource pattern matches ``resource`` (iam-evaluation.md R3, R4)."""
-    if pattern == "*":
-        return True
-    if resource == "*":
-        return False  # R3.2: an action without a resource matches only "*"
-    if "*" not in pattern and "?" not in pattern:
-        return pattern == resource
-    return _glob(pattern).match(resource) is not None
+def policy_resource(row: Used) -> str:
+    """Return the row's resource as a policy names it: a pattern the mapping derived stays a
+    pattern; an exact ARN has its ``$``, ``*`` and ``?`` written ``${$}``, ``${*}``, ``${?}``
+    (R5.3), so that an S3 key like ``q?.txt`` grants that key and not ``qa.txt``."""
+    if row.resource == "*" or "pattern" in row.derivation:
+        return row.resource
+    return escape_resource(row.resource)
 
 
-@functools.lru_cache(maxsize=4096)
-def _glob(pattern: str) -> re.Pattern[str]:
-    """R4: a regex built character by character; * and ? do not cross a colon before the
-    resource part (R3.5), and match anything, colons and slashes included, in it (R3.6)."""
-    head = pattern.split(":", 5)
-    out: list[str] = []
-    for index, segment in enumerate(head):
-        if index:
-            out.append(":")
-        inside = index == 5
-        for char in segment:
-            if char == "*":
-                out.append(".*" if inside else "[^:]*")
-            elif char == "?":
-                out.append("." if inside else "[^:]")
-            else:
-                out.append(re.escape(char))
-    return re.compile("^" + "".join(out) + "$", re.DOTALL)
+def escape_resource(text: str) -> str:
+    """Return ``text`` with the characters IAM reads as wildcards or variables made literal."""
+    if not any(ch in text for ch in "$*?"):
+        return text
+    return "".join({"$": "${$}", "*": "${*}", "?": "${?}"}.get(ch, ch) for ch in text)
 
 
 def _refused(rows: Sequence[Used]) -> tuple[Refused, ...]:
