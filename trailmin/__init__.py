@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         remap,
         services,
         usage,
+        verify,
         write_proposals,
     )
     from trailmin.errors import TrailminError
@@ -52,6 +53,7 @@ _EXPORTS = {
     "connect": "trailmin.api",
     "generate": "trailmin.api",
     "write_proposals": "trailmin.api",
+    "verify": "trailmin.api",
     "ingest": "trailmin.api",
     "lake_info": "trailmin.api",
     "mapping_report": "trailmin.api",
@@ -87,6 +89,7 @@ __all__ = [
     "remap",
     "services",
     "usage",
+    "verify",
     "write_proposals",
 ]
 

@@ -11,9 +11,10 @@ layer over these functions, and notebooks call them directly::
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,6 +44,8 @@ from trailmin.queries import (
     DUCKDB,
     Dialect,
     Filters,
+    authorized_condition,
+    event_conditions,
     principals_sql,
     services_sql,
     usage_sql,
@@ -50,6 +53,16 @@ from trailmin.queries import (
 )
 from trailmin.records import EVENT_SCHEMA, FILE_SCHEMA
 from trailmin.render import render
+from trailmin.replaying import COLUMNS as CONTEXT_COLUMNS
+from trailmin.replaying import (
+    TIME_KEYS,
+    Call,
+    Verdict,
+    condition_keys,
+    context_of,
+    documents_of,
+)
+from trailmin.replaying import verify as replay_calls
 
 if TYPE_CHECKING:
     import duckdb
@@ -72,6 +85,7 @@ __all__ = [
     "remap",
     "services",
     "usage",
+    "verify",
     "write_proposals",
 ]
 
@@ -432,6 +446,59 @@ def write_proposals(
         temporary.replace(path)
         written.append(path)
     return written
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+
+def verify(
+    policies: str | Path | Sequence[Mapping[str, Any]],
+    *,
+    lake: str | Path,
+    principal: str,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: int | None = None,
+) -> Verdict:
+    """Return the replay of ``principal``'s calls in the window against ``policies`` (a JSON file,
+    or documents): every call that passed authorization, in its own request context, and the
+    ones the policies would refuse."""
+    if isinstance(policies, (str, Path)):
+        path = Path(policies)
+        try:
+            documents = documents_of(json.loads(path.read_text()), str(path))
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}; check the path") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    else:
+        documents = [dict(d) for d in policies]
+    wanted = condition_keys(documents)
+    with contextlib.closing(connect(lake)) as db:
+        filters = usage_filters(db, start=start, end=end, days=days, principals=[principal])
+        columns = [f"e.{c}" for c in CONTEXT_COLUMNS]
+        if wanted & TIME_KEYS:
+            columns.append("e.event_time")
+        conditions = event_conditions(filters, DUCKDB)
+        conditions.append(f"({authorized_condition()})")
+        sql = (
+            f"SELECT {', '.join(columns)}, p.action, p.resource, count(*) AS calls, "
+            f"max(e.event_time) AS last_seen FROM events AS e "
+            f"CROSS JOIN {DUCKDB.permissions_of('e.permissions')} "
+            f"WHERE {' AND '.join(conditions)} GROUP BY ALL ORDER BY p.action, p.resource"
+        )
+        rows = query_arrow(db, sql).to_pylist()
+    calls = [
+        Call(
+            row["action"],
+            row["resource"],
+            context_of(principal, row, wanted),
+            row["calls"],
+            row["last_seen"],
+        )
+        for row in rows
+    ]
+    return replay_calls(principal, documents, calls)
 
 
 # --- lake info -----------------------------------------------------------------------------------

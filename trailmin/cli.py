@@ -702,6 +702,49 @@ def generate(
 
 
 @app.command()
+def verify(
+    policy_file: Annotated[
+        Path,
+        typer.Argument(
+            help="A policy JSON file: one document, a list of them, or a proposal index.json."
+        ),
+    ],
+    lake: LakeOption,
+    principal: Annotated[
+        str, typer.Option("--principal", help="The principal's ARN, whose calls are replayed.")
+    ],
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = None,
+    output: FormatOption = Format.text,
+) -> None:
+    """Replay a principal's calls of the window against a policy and list those it would refuse
+    (exit 1 when there are any)."""
+    try:
+        verdict = api.verify(
+            policy_file, lake=lake, principal=principal, start=start, end=end, days=days
+        )
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is Format.json:
+        out.print_json(json.dumps(verdict.to_dict()))
+    else:
+        outcome = "all allowed" if verdict.passed else f"{len(verdict.refused):,} refused"
+        out.print(
+            f"Replayed {verdict.calls:,} calls ({verdict.kinds:,} kinds) of {principal} against "
+            f"{policy_file}: {outcome}."
+        )
+        for refused in verdict.refused:
+            hinge = f" (unknown: {', '.join(refused.unknown_keys)})" if refused.unknown_keys else ""
+            out.print(
+                f"{refused.decision}: {refused.action} on {refused.resource}, "
+                f"{refused.calls:,} calls{hinge}"
+            )
+    if not verdict.passed:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command()
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Where to write the trail (S3 layout).")],
     seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same bytes.")] = 7,
