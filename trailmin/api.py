@@ -11,8 +11,10 @@ layer over these functions, and notebooks call them directly::
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,9 +25,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trailmin.current import AuthorizationDetails, parse_authorization_details
+from trailmin.differences import Diff
+from trailmin.differences import diff as diff_principal
+from trailmin.differences import to_markdown as diffs_to_markdown
 from trailmin.errors import UsageError
 from trailmin.generation import Options as GenerateOptions
-from trailmin.generation import Proposal, used_from_frame
+from trailmin.generation import Proposal, Used, used_from_frame
 from trailmin.generation import generate as generate_policies
 from trailmin.ingestion import IngestSummary, Progress, ingest
 from trailmin.lake import (
@@ -37,6 +43,7 @@ from trailmin.lake import (
     row_group,
     utc_now,
 )
+from trailmin.mapping.actions import service_prefix
 from trailmin.mapping.outcomes import denied_codes
 from trailmin.mapping.permissions import mapping_version, permissions_column
 from trailmin.mapping.report import MappingReport, build_report
@@ -70,11 +77,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CompactSummary",
+    "DiffReport",
     "IngestSummary",
     "LakeInfo",
     "Progress",
+    "authorization_details",
     "compact",
     "connect",
+    "diff",
     "generate",
     "ingest",
     "lake_info",
@@ -499,6 +509,122 @@ def verify(
         for row in rows
     ]
     return replay_calls(principal, documents, calls)
+
+
+# --- the diff ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DiffReport:
+    """The diff of each principal, and the principals the authorization details lack."""
+
+    diffs: list[Diff]
+    not_in_details: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready values."""
+        return {
+            "principals": [d.to_dict() for d in self.diffs],
+            "not_in_details": self.not_in_details,
+        }
+
+    def to_markdown(self) -> str:
+        """Return the report as Markdown."""
+        text = diffs_to_markdown(self.diffs)
+        if self.not_in_details:
+            text += "\n## Principals with calls but no authorization details\n\n"
+            text += "".join(f"- {p}\n" for p in self.not_in_details)
+        return text
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the report as one long DataFrame: a row per (principal, section, action)."""
+        import pandas as pd
+
+        columns = ["principal", "section", "service", "action", "access_level", "resource", "calls"]
+        frame = pd.DataFrame([row for d in self.diffs for row in d.rows()], columns=columns)
+        for name in ("principal", "section", "service", "access_level"):
+            frame[name] = frame[name].astype("category")
+        return frame
+
+
+def authorization_details(
+    *,
+    auth_file: str | Path | None = None,
+    from_aws: bool = False,
+    profile: str | None = None,
+    client_region: str | None = None,
+    endpoint_url: str | None = None,
+) -> AuthorizationDetails:
+    """Return what principals hold: from a saved GetAccountAuthorizationDetails output, or read
+    from IAM (read-only)."""
+    if (auth_file is None) == (not from_aws):
+        raise UsageError("give --auth-file FILE or --from-aws (one of them)")
+    if auth_file is not None:
+        path = Path(auth_file)
+        try:
+            data = json.loads(path.read_text())
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}; check the path") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
+        return parse_authorization_details(data, str(path))
+    from trailmin.iam import fetch_authorization_details
+
+    data = fetch_authorization_details(
+        profile=profile, region=client_region, endpoint_url=endpoint_url
+    )
+    return parse_authorization_details(data, "IAM")
+
+
+def diff(
+    lake: str | Path,
+    details: AuthorizationDetails,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: int | None = None,
+    principals: Sequence[str] | None = None,
+) -> DiffReport:
+    """Return, per user and role, what it holds against what it used in the window."""
+    frame = usage(lake, start=start, end=end, days=days, principals=principals)
+    used_rows = used_from_frame(frame)
+    by_principal: dict[str, list[Used]] = {}
+    for row in used_rows:
+        by_principal.setdefault(row.principal, []).append(row)
+    proposals = {p.principal: p for p in generate_policies(used_rows)}
+    with contextlib.closing(connect(lake)) as db:
+        sources = db.sql(
+            "SELECT event_source, bool_or(NOT management_event) FROM events "
+            "WHERE event_source IS NOT NULL GROUP BY ALL"
+        ).fetchall()
+    data_services = frozenset(service_prefix(s) for s, data in sources if data)
+    seen = frozenset(service_prefix(s) for s, _ in sources)
+    wanted = [p for p in details.principals if _selected(p, principals)]
+    wanted = [p for p in wanted if ":role/aws-service-role/" not in p]
+    diffs = [
+        diff_principal(
+            details.principals[arn],
+            by_principal.get(arn, []),
+            proposals.get(arn),
+            data_event_services=data_services,
+            services_seen=seen,
+        )
+        for arn in sorted(wanted)
+    ]
+    missing = sorted(
+        p
+        for p in by_principal
+        if p not in details.principals and re.match(r"^arn:[^:]+:iam::\d{12}:(user|role)/", p)
+    )
+    return DiffReport(diffs, missing)
+
+
+def _selected(arn: str, patterns: Sequence[str] | None) -> bool:
+    if not patterns:
+        return True
+    return any(
+        fnmatch.fnmatchcase(arn, p) if any(c in p for c in "*?") else arn == p for p in patterns
+    )
 
 
 # --- lake info -----------------------------------------------------------------------------------

@@ -701,6 +701,56 @@ def generate(
         )
 
 
+class DiffFormat(StrEnum):
+    """Formats of ``diff``."""
+
+    md = "md"
+    json = "json"
+
+
+@app.command()
+def diff(
+    lake: LakeOption,
+    principal: PrincipalsOption = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-file",
+            help="Saved output of `aws iam get-account-authorization-details`.",
+        ),
+    ] = None,
+    from_aws: Annotated[
+        bool,
+        typer.Option("--from-aws", help="Read IAM (GetAccountAuthorizationDetails, read-only)."),
+    ] = False,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile for IAM (else boto3's chain).")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="IAM endpoint (for a local test server).")
+    ] = None,
+    output: Annotated[
+        DiffFormat, typer.Option("--format", help="md (Markdown) or json.")
+    ] = DiffFormat.md,
+) -> None:
+    """Show, per user and role, what it holds against what it used: granted but unused, granted
+    too broadly, usage unknown, used but not granted, and what it was refused."""
+    try:
+        details = api.authorization_details(
+            auth_file=auth_file, from_aws=from_aws, profile=profile, endpoint_url=endpoint_url
+        )
+        report = api.diff(lake, details, start=start, end=end, days=days, principals=principal)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is DiffFormat.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(report.to_markdown())
+
+
 @app.command()
 def verify(
     policy_file: Annotated[

@@ -1,0 +1,515 @@
+"""Current policies, their expansion, and the diff against usage."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.parse
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+import trailmin
+from tests.conftest import ROOT, SAMPLE_LOGS, fake_aws_env
+from trailmin.current import parse_authorization_details
+from trailmin.differences import access_level, diff, recorded_as
+from trailmin.errors import UsageError
+from trailmin.evaluation import PESSIMISTIC
+from trailmin.expand import arn_globs_intersect, expand
+from trailmin.generation import Used
+
+AUTH = ROOT / "tests" / "data" / "sample-auth.json"
+A = "111122223333"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    lake = tmp_path_factory.mktemp("diff") / "lake"
+    trailmin.ingest([SAMPLE_LOGS], lake=lake, workers=1)
+    return lake
+
+
+@pytest.fixture(scope="module")
+def report(sample):
+    details = trailmin.authorization_details(auth_file=AUTH)
+    return trailmin.diff(sample, details).to_dict()
+
+
+def by_principal(report, name):
+    (found,) = [p for p in report["principals"] if p["principal"].endswith(name)]
+    return found
+
+
+# --- end to end on sample_logs, with an auth file over-privileged in known ways -----------------
+
+
+def test_the_planted_over_privileges_of_the_app_role_are_found(report):
+    app = by_principal(report, ":role/service/app-backend")
+    # legacy-admin-bits grants iam:* and the role never calls IAM: the whole service is unused.
+    assert [(u["service"], u["whole_service"]) for u in app["unused"]] == [
+        ("iam", True),
+        ("dynamodb", False),  # DeleteTable, granted beside the three item actions it uses
+    ]
+    iam = app["unused"][0]["unused"]
+    assert iam[0]["access_level"] == "Permissions management"  # the riskiest first
+    assert [a["action"] for a in app["unused"][1]["unused"]] == ["dynamodb:DeleteTable"]
+    # kms on key/* but used on two keys; s3:PutObject on bucket/* but used on 20 objects.
+    assert {t["action"] for t in app["too_broad"]} == {
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "s3:PutObject",
+    }
+    decrypt = next(t for t in app["too_broad"] if t["action"] == "kms:Decrypt")
+    assert decrypt["granted"] == [f"arn:aws:kms:*:{A}:key/*"]
+    assert decrypt["narrower"] == [
+        f"arn:aws:kms:eu-west-1:{A}:key/62d11e88-7eb0-466d-9877-f8c6eff26b50",
+        f"arn:aws:kms:us-east-1:{A}:key/38b4e652-e44d-47f2-b70d-9e260e271365",
+    ]
+    assert app["used_not_granted"] == []
+    assert len(app["used_and_granted"]) == 9
+
+
+def test_a_boundary_takes_away_what_it_does_not_allow(report):
+    ci = by_principal(report, ":role/ci-deploy")
+    # The identity policy grants iam:PassRole, the boundary does not: not granted, not unused.
+    assert ci["granted_actions"] == 5
+    assert ci["unused"] == []
+    assert ci["boundary"] == f"arn:aws:iam::{A}:policy/ci-boundary"
+    # lambda:GetFunction is used but granted by nothing: always shown.
+    assert {(n["action"], n["reason"]) for n in ci["used_not_granted"]} == {
+        ("lambda:GetFunction", "no identity policy grants the action")
+    }
+    assert {r["action"] for r in ci["refused"]} == {"iam:PassRole", "lambda:CreateFunction"}
+
+
+def test_an_aws_managed_policy_and_a_group_policy_count(report):
+    batch = by_principal(report, ":user/legacy-batch")
+    assert [(u["service"], u["whole_service"]) for u in batch["unused"]] == [
+        ("s3-object-lambda", True),
+        ("s3", False),
+    ]
+    assert {t["action"] for t in batch["too_broad"]} == {
+        "s3:GetObject",
+        "s3:ListBucket",
+        "ssm:GetParameter",
+    }
+    bob = by_principal(report, ":user/bob")
+    assert bob["policies"] == ["devs-read (group-inline, via group devs)"]
+    assert bob["unused"] == []
+    assert bob["refused"] == [{"action": "iam:ListUsers", "resource": "*", "denied": 3}]
+
+
+def test_a_role_that_did_nothing_has_everything_unused(report):
+    etl = by_principal(report, ":role/old-etl")
+    assert etl["used_and_granted"] == []
+    assert [(u["service"], u["whole_service"]) for u in etl["unused"]] == [("s3", True)]
+
+
+def test_principals_with_calls_but_no_details_are_listed(report):
+    assert f"arn:aws:iam::{A}:user/alice" in report["not_in_details"]
+
+
+def test_diff_command_prints_markdown_and_json(sample):
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "trailmin", "diff", "--lake", str(sample), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    markdown = run("--auth-file", str(AUTH), "--principal", "*:role/service/*")
+    assert markdown.returncode == 0, markdown.stderr
+    assert "## arn:aws:iam::111122223333:role/service/app-backend" in markdown.stdout
+    assert "- **iam**: 190 actions" in markdown.stdout or "- **iam**:" in markdown.stdout
+    assert "ci-deploy" not in markdown.stdout
+    as_json = run("--auth-file", str(AUTH), "--format", "json")
+    assert as_json.returncode == 0
+    assert len(json.loads(as_json.stdout)["principals"]) == 5
+    neither = run()
+    assert neither.returncode == 2
+    assert "--auth-file FILE or --from-aws" in neither.stderr
+
+
+def test_the_report_as_a_dataframe(sample):
+    details = trailmin.authorization_details(auth_file=AUTH)
+    frame = trailmin.diff(sample, details, principals=["*:role/ci-deploy"]).to_frame()
+    assert set(frame["section"]) >= {"used", "too-broad", "not-granted", "refused"}
+    assert set(frame["principal"]) == {f"arn:aws:iam::{A}:role/ci-deploy"}
+
+
+# --- moto: the same diff from IAM and from a saved file ------------------------------------------
+
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def build_iam(iam) -> None:
+    """Roles and users with managed, inline and group policies, a boundary, a Deny, a NotAction."""
+
+    def managed(name, document):
+        return iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"][
+            "Arn"
+        ]
+
+    data = managed(
+        "app-data",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:Query",
+                        "dynamodb:DeleteTable",
+                    ],
+                    "Resource": f"arn:aws:dynamodb:*:{A}:table/orders",
+                },
+                {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "kms:ScheduleKeyDeletion", "Resource": "*"},
+            ],
+        },
+    )
+    boundary = managed(
+        "app-boundary",
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}],
+        },
+    )
+    iam.create_role(
+        RoleName="app-backend",
+        Path="/service/",
+        AssumeRolePolicyDocument=TRUST,
+        PermissionsBoundary=boundary,
+    )
+    iam.attach_role_policy(RoleName="app-backend", PolicyArn=data)
+    iam.put_role_policy(
+        RoleName="app-backend",
+        PolicyName="passing",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}],
+            }
+        ),
+    )
+    iam.create_group(GroupName="devs")
+    iam.put_group_policy(
+        GroupName="devs",
+        PolicyName="devs-read",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ec2:Describe*", "s3:ListAllMyBuckets"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    iam.create_user(UserName="bob")
+    iam.add_user_to_group(GroupName="devs", UserName="bob")
+    iam.put_user_policy(
+        UserName="bob",
+        PolicyName="own",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "ce:GetCostAndUsage", "Resource": "*"}],
+            }
+        ),
+    )
+
+
+def test_from_aws_and_from_a_file_give_the_same_diff(sample, moto_server, tmp_path, monkeypatch):
+    fake_aws_env(monkeypatch, tmp_path)
+    # moto's own account is 123456789012: act in the sample's account through a role in it, as
+    # a security team's tooling does.
+    sts = boto3.session.Session().client("sts", endpoint_url=moto_server, region_name="us-east-1")
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{A}:role/audit", RoleSessionName="audit")[
+        "Credentials"
+    ]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    iam = boto3.session.Session().client("iam", endpoint_url=moto_server, region_name="us-east-1")
+    build_iam(iam)
+    fetched = trailmin.authorization_details(from_aws=True, endpoint_url=moto_server)
+    # The same call saved as `aws iam get-account-authorization-details` writes it.
+    pages = list(iam.get_paginator("get_account_authorization_details").paginate())
+    saved = tmp_path / "auth.json"
+    saved.write_text(
+        json.dumps({k: v for k, v in pages[0].items() if k != "ResponseMetadata"}, default=str)
+    )
+    from_file = trailmin.authorization_details(auth_file=saved)
+    from_aws = trailmin.diff(sample, fetched).to_dict()
+    assert from_aws == trailmin.diff(sample, from_file).to_dict()
+    app = by_principal(from_aws, ":role/service/app-backend")
+    assert app["boundary"].endswith(":policy/app-boundary")
+    # The boundary's NotAction iam:* takes iam:PassRole away; the Deny takes one kms action.
+    granted = {u["action"] for u in app["used_and_granted"]}
+    assert {"dynamodb:GetItem", "kms:Decrypt", "kms:GenerateDataKey"} <= granted
+    unused = {a["action"] for u in app["unused"] for a in u["unused"]}
+    assert "kms:ScheduleKeyDeletion" not in unused
+    assert "kms:CreateKey" in unused
+    assert not any(a.startswith("iam:") for a in unused)
+    bob = by_principal(from_aws, ":user/bob")
+    assert sorted(bob["policies"]) == ["devs-read (group-inline, via group devs)", "own (inline)"]
+    # The CLI reads IAM the same way.
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trailmin",
+            "diff",
+            "--lake",
+            str(sample),
+            "--from-aws",
+            "--endpoint-url",
+            moto_server,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == from_aws
+
+
+# --- the parts -----------------------------------------------------------------------------------
+
+
+def test_url_encoded_documents_are_read():
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+    }
+    details = parse_authorization_details(
+        {
+            "RoleDetailList": [
+                {
+                    "Arn": f"arn:aws:iam::{A}:role/r",
+                    "RoleName": "r",
+                    "Path": "/",
+                    "RolePolicyList": [
+                        {
+                            "PolicyName": "p",
+                            "PolicyDocument": urllib.parse.quote(json.dumps(document)),
+                        }
+                    ],
+                    "AttachedManagedPolicies": [{"PolicyArn": "arn:aws:iam::aws:policy/Missing"}],
+                }
+            ]
+        }
+    )
+    holdings = details.holdings(f"arn:aws:iam::{A}:role/r")
+    assert holdings is not None
+    assert holdings.documents() == [document]
+    assert holdings.missing == ("arn:aws:iam::aws:policy/Missing",)
+
+
+def test_a_file_that_is_not_authorization_details_is_refused(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("{}")
+    with pytest.raises(UsageError, match="get-account-authorization-details"):
+        trailmin.authorization_details(auth_file=path)
+
+
+def policy(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def test_expansion_matches_the_catalog_and_sees_vacuous_grants():
+    grants = expand(
+        [
+            (
+                "p",
+                policy(
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:Get*", "ec2:DescribeInstances"],
+                        "Resource": "arn:aws:s3:::bucket",
+                    }
+                ),
+            )
+        ]
+    )
+    assert "s3:GetBucketPolicy" in grants  # a bucket action on a bucket ARN
+    assert "s3:GetObject" not in grants  # an object action on a bucket ARN grants nothing
+    assert "ec2:DescribeInstances" not in grants  # no resource type: only "*" grants it
+    assert grants["s3:GetBucketPolicy"].resources == ("arn:aws:s3:::bucket",)
+
+
+def test_expansion_not_action_deny_and_conditions():
+    document = policy(
+        {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::locked/*"},
+        {
+            "Effect": "Allow",
+            "Action": "iam:GetRole",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        },
+        {
+            "Effect": "Deny",
+            "Action": "ec2:TerminateInstances",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
+        },
+    )
+    optimistic = expand([("p", document)])
+    assert "iam:CreateUser" not in optimistic
+    assert "s3:DeleteBucket" not in optimistic
+    assert "s3:PutObject" in optimistic  # a Deny on some resources leaves the upper bound
+    assert "iam:GetRole" in optimistic
+    assert optimistic["iam:GetRole"].conditional
+    assert "ec2:TerminateInstances" in optimistic
+    pessimistic = expand([("p", document)], mode=PESSIMISTIC)
+    assert "iam:GetRole" not in pessimistic
+    assert "ec2:TerminateInstances" not in pessimistic
+
+
+@pytest.mark.parametrize(
+    ("pattern", "template", "expected"),
+    [
+        ("arn:aws:s3:::bucket", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", False),
+        ("arn:aws:s3:::bucket/*", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", True),
+        ("arn:aws:s3:::*", "arn:${Partition}:s3:::${BucketName}", True),
+        ("arn:aws:sqs:*:*:q", "arn:${Partition}:sqs:${Region}:${Account}:${QueueName}", True),
+        ("arn:aws:sqs:*:*:q", "arn:${Partition}:sns:${Region}:${Account}:${TopicName}", False),
+        (
+            "arn:aws:iam::*:role/a?c",
+            "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",
+            True,
+        ),
+        (
+            "arn:aws:iam::*:role/x",
+            "arn:${Partition}:iam::${Account}:user/${UserNameWithPath}",
+            False,
+        ),
+    ],
+)
+def test_arn_globs_intersect(pattern, template, expected):
+    assert arn_globs_intersect(pattern, template) is expected
+
+
+def test_unused_data_event_actions_are_unknown_without_data_events():
+    details = parse_authorization_details(
+        {
+            "RoleDetailList": [
+                {
+                    "Arn": f"arn:aws:iam::{A}:role/r",
+                    "RoleName": "r",
+                    "RolePolicyList": [
+                        {
+                            "PolicyName": "p",
+                            "PolicyDocument": policy(
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["s3:GetObject", "s3:PutBucketPolicy", "kms:Decrypt"],
+                                    "Resource": "*",
+                                }
+                            ),
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    holdings = details.holdings(f"arn:aws:iam::{A}:role/r")
+    assert holdings is not None
+    blind = diff(holdings, [], None)
+    assert set(blind.unknown) == {"s3:GetObject", "kms:Decrypt"}
+    assert [a for u in blind.unused for a in u.unused] == ["s3:PutBucketPolicy"]
+    seeing = diff(
+        holdings,
+        [],
+        None,
+        data_event_services=frozenset({"s3"}),
+        services_seen=frozenset({"kms", "s3"}),
+    )
+    assert seeing.unknown == ()
+    assert recorded_as("s3:GetObjectVersion") == "data"
+    assert recorded_as("s3:PutBucketPolicy") is None
+
+
+def test_unused_actions_come_riskiest_first():
+    details = parse_authorization_details(
+        {
+            "RoleDetailList": [
+                {
+                    "Arn": f"arn:aws:iam::{A}:role/r",
+                    "RoleName": "r",
+                    "RolePolicyList": [
+                        {
+                            "PolicyName": "p",
+                            "PolicyDocument": policy(
+                                {
+                                    "Effect": "Allow",
+                                    "Action": [
+                                        "sqs:ListQueues",
+                                        "sqs:DeleteMessage",
+                                        "sqs:TagQueue",
+                                        "sqs:SetQueueAttributes",
+                                        "sqs:GetQueueUrl",
+                                    ],
+                                    "Resource": "*",
+                                }
+                            ),
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    holdings = details.holdings(f"arn:aws:iam::{A}:role/r")
+    assert holdings is not None
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    used = [
+        Used(
+            f"arn:aws:iam::{A}:role/r",
+            "Role",
+            "sqs:GetQueueUrl",
+            f"arn:aws:sqs:us-east-1:{A}:q",
+            1,
+            1,
+            0,
+            t,
+            t,
+        )
+    ]
+    (service,) = diff(holdings, used, None, data_event_services=frozenset({"sqs"})).unused
+    assert not service.whole
+    assert [access_level(a) for a in service.unused] == [
+        "Permissions management",
+        "Write",
+        "Tagging",
+        "Read",
+    ]
+    assert service.unused == (
+        "sqs:SetQueueAttributes",
+        "sqs:DeleteMessage",
+        "sqs:TagQueue",
+        "sqs:ListQueues",
+    )
