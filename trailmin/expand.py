@@ -16,6 +16,7 @@ grant in place, as an upper bound should.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,18 +77,13 @@ def expand(
                 continue
             if effect == "Deny" and conditional and mode == OPTIMISTIC:
                 continue
-            actions = _statement_actions(statement)
-            resources = _resources(statement)
             if effect == "Deny":
-                if "*" in resources:
-                    denied.update(actions)
+                if "*" in _resources(statement):
+                    denied.update(_statement_actions(statement))
                 continue
             if effect != "Allow":
                 continue
-            for action in actions:
-                usable = _usable(action, resources)
-                if not usable:
-                    continue  # vacuous: no resource of the action can match
+            for action, usable in _allowed(json.dumps(statement, sort_keys=True, default=str)):
                 found = grants.setdefault(action, (set(), False, set()))
                 found[0].update(usable)
                 grants[action] = (found[0], found[1] or conditional, found[2] | {name})
@@ -103,6 +99,21 @@ def expand(
         patterns = ("*",) if "*" in granted_on else tuple(sorted(granted_on))
         result[action] = Grant(action, patterns, conditional, tuple(sorted(via)))
     return result
+
+
+@functools.lru_cache(maxsize=16384)
+def _allowed(statement_json: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Return, for an Allow statement (as canonical JSON: policies share statements, and
+    principals share policies), each action it grants and the patterns that can match one of
+    its resources; vacuous grants are left out."""
+    statement = json.loads(statement_json)
+    resources = _resources(statement)
+    found = []
+    for action in sorted(_statement_actions(statement)):
+        usable = _usable(action, resources)
+        if usable:
+            found.append((action, tuple(usable)))
+    return tuple(found)
 
 
 def _statement_actions(statement: Mapping[str, Any]) -> frozenset[str]:
