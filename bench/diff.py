@@ -154,7 +154,8 @@ def main() -> None:
     print(
         f"diff      best {min(seconds):.2f} s  median {statistics.median(seconds):.2f} s  "
         f"peak RSS {max(r['peak_rss_mib'] for r in runs):,} MiB  "
-        f"{best['principals']:,} principals, {best['policies']:,} policies, {best['unused']:,} unused actions listed, "
+        f"{best['principals']:,} principals, {best['policies']:,} policies, "
+        f"{best['unused']:,} unused actions listed, "
         f"{best['markdown_kb']:,} KiB of Markdown"
     )
     print(

@@ -181,7 +181,7 @@ def _data_event_rules() -> tuple[tuple[str, str], ...]:
     return tuple((row["action"].lower(), row["recorded_as"]) for row in rows)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def recorded_as(action: str) -> str | None:
     """Return how CloudTrail records ``action`` when not as an ordinary management event:
     "data" (a data event, off by default) or "excludable" (a trail may leave it out)."""
