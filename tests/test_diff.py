@@ -513,3 +513,27 @@ def test_unused_actions_come_riskiest_first():
         "sqs:TagQueue",
         "sqs:ListQueues",
     )
+
+
+def test_scps_take_away_what_a_level_does_not_allow(sample, tmp_path):
+    scps = tmp_path / "scps.json"
+    everything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    no_iam = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}],
+    }
+    scps.write_text(json.dumps({A: [[everything], [no_iam]]}))
+    details = trailmin.authorization_details(auth_file=AUTH)
+    report = trailmin.diff(
+        sample, details, principals=["*:role/service/*"], scps=trailmin.read_scps(scps)
+    ).to_dict()
+    app = by_principal(report, ":role/service/app-backend")
+    # iam:* from legacy-admin-bits is refused by the OU's SCP: no longer granted, so not unused.
+    assert [u["service"] for u in app["unused"]] == ["dynamodb"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"not-an-account": []}))
+    with pytest.raises(UsageError, match="not an SCP file"):
+        trailmin.read_scps(bad)

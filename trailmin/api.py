@@ -584,8 +584,14 @@ def diff(
     end: str | date | datetime | None = None,
     days: int | None = None,
     principals: Sequence[str] | None = None,
+    scps: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]] | None = None,
 ) -> DiffReport:
-    """Return, per user and role, what it holds against what it used in the window."""
+    """Return, per user and role, what it holds against what it used in the window.
+
+    ``scps`` maps an account id to its SCPs, one list of policies per level (root, each OU, the
+    account), as ``read_scps`` reads them: an action counts as granted only if every level allows
+    it.
+    """
     frame = usage(lake, start=start, end=end, days=days, principals=principals)
     used_rows = used_from_frame(frame)
     by_principal: dict[str, list[Used]] = {}
@@ -608,6 +614,7 @@ def diff(
             proposals.get(arn),
             data_event_services=data_services,
             services_seen=seen,
+            scps=(scps or {}).get(arn.split(":")[4], ()),
         )
         for arn in sorted(wanted)
     ]
@@ -617,6 +624,37 @@ def diff(
         if p not in details.principals and re.match(r"^arn:[^:]+:iam::\d{12}:(user|role)/", p)
     )
     return DiffReport(diffs, missing)
+
+
+def read_scps(path: str | Path) -> dict[str, list[list[dict[str, Any]]]]:
+    """Return the SCPs in a JSON file: ``{"<account id>": [[policy, …], …]}``, one list of
+    policy documents per level of the organization, from the root down to the account."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}; check the path") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{source} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    shape = (
+        isinstance(data, dict)
+        and all(re.fullmatch(r"\d{12}", str(k)) for k in data)
+        and all(
+            isinstance(levels, list)
+            and all(
+                isinstance(level, list) and all(isinstance(d, dict) for d in level)
+                for level in levels
+            )
+            for levels in data.values()
+        )
+    )
+    if not shape:
+        raise UsageError(
+            f"{source} is not an SCP file; write "
+            '{"111122223333": [[root policies…], [OU policies…], [account policies…]]}'
+        )
+    found: dict[str, list[list[dict[str, Any]]]] = data
+    return found
 
 
 def _selected(arn: str, patterns: Sequence[str] | None) -> bool:

@@ -723,6 +723,13 @@ def diff(
         bool,
         typer.Option("--from-aws", help="Read IAM (GetAccountAuthorizationDetails, read-only)."),
     ] = False,
+    scp_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--scp-file",
+            help='SCPs by account: {"<account>": [[root policies], [OU policies], …]}.',
+        ),
+    ] = None,
     start: StartOption = None,
     end: EndOption = None,
     days: DaysOption = None,
@@ -742,7 +749,10 @@ def diff(
         details = api.authorization_details(
             auth_file=auth_file, from_aws=from_aws, profile=profile, endpoint_url=endpoint_url
         )
-        report = api.diff(lake, details, start=start, end=end, days=days, principals=principal)
+        scps = api.read_scps(scp_file) if scp_file is not None else None
+        report = api.diff(
+            lake, details, start=start, end=end, days=days, principals=principal, scps=scps
+        )
     except TrailminError as exc:
         raise _fail(exc) from None
     if output is DiffFormat.json:

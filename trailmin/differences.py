@@ -199,15 +199,18 @@ def diff(
     *,
     data_event_services: frozenset[str] = frozenset(),
     services_seen: frozenset[str] = frozenset(),
+    scps: Sequence[Sequence[Mapping[str, Any]]] = (),
 ) -> Diff:
     """Return the diff of one principal.
 
     ``data_event_services`` are the services whose data events the lake holds;
     ``services_seen`` those with any event at all (a trail excluding KMS events has none of kms).
+    ``scps``: the organization's SCPs over the principal's account, one list per level.
     """
     grants = expand(
         [(p.name, p.document) for p in holdings.policies if p.document is not None],
         boundary=holdings.boundary.document if holdings.boundary is not None else None,
+        scps=scps,
     )
     authorized = [u for u in used if u.granting > 0]
     calls: dict[str, int] = defaultdict(int)

@@ -61,11 +61,13 @@ def expand(
     policies: Sequence[tuple[str, Mapping[str, Any]]],
     *,
     boundary: Mapping[str, Any] | None = None,
+    scps: Sequence[Sequence[Mapping[str, Any]]] = (),
     mode: str = OPTIMISTIC,
 ) -> dict[str, Grant]:
     """Return the actions that the named ``policies`` grant, by action, in ``mode``.
 
-    With a ``boundary``, an action is granted only if the boundary allows it too.
+    With a ``boundary``, an action is granted only if the boundary allows it too; with ``scps``
+    (one list of policies per level of the organization), only if every level allows it (R8.2).
     """
     grants: dict[str, tuple[set[str], bool, set[str]]] = {}
     denied: set[str] = set()
@@ -90,6 +92,11 @@ def expand(
     allowed_by_boundary: set[str] | None = None
     if boundary is not None:
         allowed_by_boundary = set(expand([("boundary", boundary)], mode=mode))
+    for level in scps:
+        by_level = set(expand([(f"scp{i}", d) for i, d in enumerate(level)], mode=mode))
+        allowed_by_boundary = (
+            by_level if allowed_by_boundary is None else allowed_by_boundary & by_level
+        )
     result: dict[str, Grant] = {}
     for action, (granted_on, conditional, via) in sorted(grants.items()):
         if action in denied:
