@@ -680,3 +680,85 @@ def test_a_long_resource_list_decides_as_a_short_one():
         ("*", "ImplicitDeny"),
     ]:
         assert evaluate(Request("s3:GetObject", resource), layers).decision.value == expected
+
+
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize(
+    ("key_policy", "identity", "expected"),
+    [
+        # The usual key policy enables the account: IAM policies decide.
+        (
+            policy(allow("kms:*", "*", Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"})),
+            EVERYTHING,
+            "Allow",
+        ),
+        (
+            policy(allow("kms:*", "*", Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"})),
+            NOTHING,
+            "ImplicitDeny",
+        ),
+        # A key policy naming only another role: the account's IAM policies do not count.
+        (
+            policy(allow("kms:*", "*", Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:role/admin"})),
+            EVERYTHING,
+            "ImplicitDeny",
+        ),
+        # ... unless the key policy names the caller itself.
+        (policy(allow("kms:Decrypt", "*", Principal={"AWS": ROLE})), NOTHING, "Allow"),
+    ],
+)
+def test_a_key_policy_must_enable_the_account(key_policy, identity, expected):
+    request = Request("kms:Decrypt", KEY, principal=ROLE)
+    assert (
+        evaluate(request, Layers(identity=[identity], resource=key_policy)).decision.value
+        == expected
+    )
+
+
+def test_a_trust_policy_must_allow_assume_role():
+    target = f"arn:aws:iam::{ACCOUNT}:role/deploy"
+    request = Request("sts:AssumeRole", target, principal=ROLE)
+    trusting = policy(allow("sts:AssumeRole", None, Principal={"AWS": ROLE}))
+    trusting["Statement"][0].pop("Resource")
+    closed = policy(allow("sts:AssumeRole", None, Principal={"Service": "lambda.amazonaws.com"}))
+    closed["Statement"][0].pop("Resource")
+    assert (
+        evaluate(request, Layers(identity=[EVERYTHING], resource=trusting)).decision
+        is Decision.ALLOW
+    )
+    assert (
+        evaluate(request, Layers(identity=[EVERYTHING], resource=closed)).decision
+        is Decision.IMPLICIT_DENY
+    )
+
+
+def test_naming_the_account_delegates_to_its_iam_policies():
+    account_root = policy(
+        allow("s3:GetObject", "arn:aws:s3:::b/*", Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+    )
+    request = Request("s3:GetObject", "arn:aws:s3:::b/k", principal=ROLE, resource_account=ACCOUNT)
+    assert (
+        evaluate(request, Layers(identity=[NOTHING], resource=account_root)).decision
+        is Decision.IMPLICIT_DENY
+    )
+    assert (
+        evaluate(request, Layers(identity=[EVERYTHING], resource=account_root)).decision
+        is Decision.ALLOW
+    )
+    other = "arn:aws:iam::999999999999:role/x"
+    for_other = policy(
+        allow(
+            "s3:GetObject", "arn:aws:s3:::b/*", Principal={"AWS": "arn:aws:iam::999999999999:root"}
+        )
+    )
+    cross = Request("s3:GetObject", "arn:aws:s3:::b/k", principal=other, resource_account=ACCOUNT)
+    assert (
+        evaluate(cross, Layers(identity=[EVERYTHING], resource=for_other)).decision
+        is Decision.ALLOW
+    )
+    assert (
+        evaluate(cross, Layers(identity=[NOTHING], resource=for_other)).decision
+        is Decision.IMPLICIT_DENY
+    )

@@ -627,7 +627,7 @@ def _evaluate_layer(
     context: _Context,
     mode: str,
     unknown: set[tuple[str, str]],
-    principal_filter: bool = False,
+    principal_filter: str | None = None,  # "direct" or "account": which Principal counts
 ) -> _LayerResult:
     allows: list[Truth] = []
     denies: list[Truth] = []
@@ -638,7 +638,7 @@ def _evaluate_layer(
             effect = statement.get("Effect")
             if effect not in {"Allow", "Deny"}:
                 continue
-            if principal_filter and not _principal_matches(statement, request):
+            if principal_filter and not _principal_matches(statement, request, principal_filter):
                 continue
             value = statement_value(
                 statement, request, context, vars_on=vars_on, layer=name, unknown=unknown
@@ -651,8 +651,10 @@ def _evaluate_layer(
     return _LayerResult(_or(allows), _or(denies), matches)  # R7.2
 
 
-def _principal_matches(statement: Mapping[str, Any], request: Request) -> bool:
-    """A resource policy statement's Principal: ``*``, or the request principal's ARN or account."""
+def _principal_matches(statement: Mapping[str, Any], request: Request, how: str) -> bool:
+    """Whether a resource policy statement's Principal names the caller: ``*`` or its ARN
+    ("direct"), or also its account (``123…`` or ``arn:…:root``: "account"). Naming the account
+    delegates to the account's IAM policies; it grants no one in it directly."""
     if "NotPrincipal" in statement:
         return False  # not supported here: such a statement is left out
     principal = statement.get("Principal")
@@ -665,7 +667,7 @@ def _principal_matches(statement: Mapping[str, Any], request: Request) -> bool:
     for name in names:
         if name in {"*", request.principal}:
             return True
-        if account and name in {account, f"arn:aws:iam::{account}:root"}:
+        if how == "account" and account and name in {account, f"arn:aws:iam::{account}:root"}:
             return True
     return False
 
@@ -696,13 +698,25 @@ def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> R
         rcp = _evaluate_layer(f"rcp[{level}]", policies, request, context, mode, unknown)
         evaluated.append((rcp, True))
     resource: _LayerResult | None = None
+    direct: _LayerResult | None = None
     if layers.resource is not None:
         resource = _evaluate_layer(
-            "resource", [layers.resource], request, context, mode, unknown, principal_filter=True
+            "resource",
+            [layers.resource],
+            request,
+            context,
+            mode,
+            unknown,
+            principal_filter="account",
+        )
+        direct = _evaluate_layer(
+            "resource", [layers.resource], request, context, mode, set(), principal_filter="direct"
         )
     same_account = _same_account(request)
     names_principal = resource is not None and _names_principal(layers.resource, request)
-    stands_in = resource is not None and same_account and resource.allow is True
+    # A same-account resource policy that allows the caller itself stands in for its identity
+    # policies (R8.2); one that names only the account leaves the decision to them.
+    stands_in = direct is not None and same_account and direct.allow is True
     boundary: _LayerResult | None = None
     if layers.boundaries is not None:
         boundary = _evaluate_layer("boundary", layers.boundaries, request, context, mode, unknown)
@@ -710,9 +724,20 @@ def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> R
     if layers.session is not None:
         session = _evaluate_layer("session", [layers.session], request, context, mode, unknown)
         evaluated.append((session, not (stands_in and names_principal)))
-    evaluated.append((identity, not stands_in))
+    # R8.4: a KMS key policy must allow the key's own account before IAM policies count; a
+    # role's trust policy must allow sts:AssumeRole* whatever the identity policies say.
+    action = request.action.lower()
+    key_policy = action.startswith("kms:") and layers.resource is not None
+    trust_policy = action.startswith("sts:assumerole") and layers.resource is not None
+    identity_counts = True
+    if key_policy and not _key_policy_enables_account(layers.resource, request, context, mode):
+        identity_counts = False
+    if identity_counts:
+        evaluated.append((identity, not stands_in))
+    elif not stands_in:
+        evaluated.append((_LayerResult(False, identity.deny, identity.matches), True))
     if resource is not None:
-        evaluated.append((resource, not same_account))
+        evaluated.append((resource, not same_account or trust_policy))
     elif not same_account:
         # Cross-account: the resource's own policy must allow too, and it has none here.
         evaluated.append((_LayerResult(False, False, []), True))
@@ -732,6 +757,45 @@ def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> R
         return Result(Decision.UNKNOWN, matches, frozenset(unknown))
     deciding = tuple(m for m in matches if m.effect == "Allow" and m.value is True)
     return Result(Decision.ALLOW, deciding, frozenset(unknown))
+
+
+def _key_policy_enables_account(
+    policy: Mapping[str, Any] | None, request: Request, context: _Context, mode: str
+) -> bool:
+    """Whether a key policy allows the request to its account's root principal, the statement
+    that lets IAM policies of the account grant access to the key (R8.4)."""
+    account = request.resource_account or _account_of(request.resource)
+    if policy is None or account is None:
+        return True
+    root = Request(
+        request.action,
+        request.resource,
+        request.context,
+        principal=f"arn:aws:iam::{account}:root",
+        unknown_keys=request.unknown_keys,
+    )
+    statements = [
+        s
+        for s in statements_of(policy)
+        if s.get("Effect") == "Allow" and _names_account(s, account)
+    ]
+    return any(
+        _apply_mode(
+            "Allow", statement_value(s, root, context, vars_on=True, layer="resource"), mode
+        )
+        is True
+        for s in statements
+    )
+
+
+def _names_account(statement: Mapping[str, Any], account: str) -> bool:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return False
+    if not isinstance(principal, Mapping):
+        return False
+    names = {str(v) for v in _listed(principal.get("AWS"))}
+    return bool(names & {account, f"arn:aws:iam::{account}:root"})
 
 
 def _same_account(request: Request) -> bool:
