@@ -259,11 +259,16 @@ def match_action(pattern: str, action: str) -> bool:
         return True
     if ":" not in pattern or ":" not in action:
         return False
+    return _action_regex(pattern).match(action) is not None
+
+
+@functools.lru_cache(maxsize=65536)
+def _action_regex(pattern: str) -> re.Pattern[str]:
+    """R2.3-4: the service and the name globbed apart, case-insensitively (the colon is the
+    first one of the pattern, and a name glob may not reach back into the service)."""
     service, name = pattern.split(":", 1)
-    action_service, action_name = action.split(":", 1)
-    return _glob_match(_globs(service), action_service, ignore_case=True) and _glob_match(
-        _globs(name), action_name, ignore_case=True
-    )
+    regex = _regex(_globs(service), colon_free=True) + ":" + _regex(_globs(name))
+    return re.compile("^" + regex + "$", re.IGNORECASE | re.DOTALL)
 
 
 # --- R3 resources --------------------------------------------------------------------------------
@@ -290,6 +295,14 @@ def match_resource(
     target = resource.split(":", 5)
     if len(target) < 6:
         return False
+    if not variables or "$" not in pattern:
+        if not any("*" in part or "?" in part for part in parts):
+            # A plain ARN: no regex to build (R3.5 head without case, R3.6 rest with it).
+            return ":".join(parts[:5]).lower() == ":".join(target[:5]).lower() and (
+                parts[5] == target[5]
+            )
+        head, rest = _resource_regexes(tuple(parts))
+        return head.match(":".join(target[:5])) is not None and rest.match(target[5]) is not None
     try:
         for index in range(5):
             pieces = _pieces(parts[index], request, variables)
@@ -303,6 +316,18 @@ def match_resource(
     except _Unknowable:
         return None
     return _glob_match(pieces, target[5], ignore_case=False)  # R3.6
+
+
+@functools.lru_cache(maxsize=65536)
+def _resource_regexes(parts: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """R3.5-6 for a pattern without variables: the first five segments, colon-free and
+    case-insensitive, and the rest, case-sensitive."""
+    head = ":".join(_regex(_globs(part), colon_free=True) for part in parts[:5])
+    rest = _regex(_globs(parts[5]))
+    return (
+        re.compile("^" + head + "$", re.IGNORECASE | re.DOTALL),
+        re.compile("^" + rest + "$", re.DOTALL),
+    )
 
 
 def pattern_matches(pattern: str, resource: str) -> bool:
@@ -835,8 +860,39 @@ def replay(
     """Return the requests that ``layers`` would not allow, pessimistically by default (R9: the
     policies must allow each call whatever the keys the record cannot tell)."""
     found: list[Refusal] = []
+    # Many requests share an action: the identity statements that can apply to it are picked
+    # once per action (the others are false for it, R7.1), and the rest evaluated per request.
+    by_action: dict[str, Layers] = {}
     for request in requests:
-        decision = evaluate(request, layers, mode=mode).decision
+        narrowed = by_action.get(request.action)
+        if narrowed is None:
+            narrowed = by_action[request.action] = _for_action(layers, request.action)
+        decision = evaluate(request, narrowed, mode=mode).decision
         if decision is not Decision.ALLOW:
             found.append(Refusal(request.action, request.resource, decision))
     return found
+
+
+def _for_action(layers: Layers, action: str) -> Layers:
+    """Return ``layers`` with only the identity statements whose Action or NotAction lets them
+    apply to ``action``; statements without either are kept (they are unknown, R1.2)."""
+    narrowed = []
+    for policy in layers.identity:
+        kept = [statement for statement in statements_of(policy) if _may_apply(statement, action)]
+        narrowed.append({**policy, "Statement": kept})
+    return Layers(
+        identity=narrowed,
+        boundaries=layers.boundaries,
+        session=layers.session,
+        scps=layers.scps,
+        rcps=layers.rcps,
+        resource=layers.resource,
+    )
+
+
+def _may_apply(statement: Mapping[str, Any], action: str) -> bool:
+    if "Action" in statement:
+        return any(match_action(str(p), action) for p in _listed(statement["Action"]))
+    if "NotAction" in statement:
+        return not any(match_action(str(p), action) for p in _listed(statement["NotAction"]))
+    return True
