@@ -13,13 +13,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	rm -rf demo-lake
+	rm -rf demo-lake demo-proposals
 	$(BIN)/trailmin ingest sample_logs --lake demo-lake
 	$(BIN)/trailmin lake info --lake demo-lake
 	$(BIN)/trailmin principals --lake demo-lake --format table
+	@# Exit code 3 means "proposals to review": what a first run finds.
+	$(BIN)/trailmin run sample_logs --lake demo-lake --out demo-proposals --auth-file examples/sample-auth.json; code=$$?; test $$code -eq 0 -o $$code -eq 3
 	@echo
 	@echo "The lake is in demo-lake/ (Parquet under demo-lake/events/, manifest in demo-lake/_trailmin/)."
+	@echo "The proposals are in demo-proposals/: start with demo-proposals/index.md."
 	@echo "Try: $(BIN)/trailmin usage --lake demo-lake --principal 'arn:aws:iam::*:role/*' --format table"
+	@echo "     $(BIN)/trailmin diff --lake demo-lake --auth-file examples/sample-auth.json"
 	@echo "     $(BIN)/python -c \"import trailmin; print(trailmin.Lake('demo-lake').usage().head())\""
 	@echo "     notebooks/explore.ipynb explores the same data with plots."
 
@@ -40,4 +44,4 @@ bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) demo-lake bench/corpus bench/out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-lake demo-proposals bench/corpus bench/out .pytest_cache .mypy_cache .ruff_cache

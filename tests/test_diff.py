@@ -20,7 +20,7 @@ from trailmin.evaluation import PESSIMISTIC
 from trailmin.expand import arn_globs_intersect, expand
 from trailmin.generation import Used
 
-AUTH = ROOT / "tests" / "data" / "sample-auth.json"
+AUTH = ROOT / "examples" / "sample-auth.json"
 A = "111122223333"
 
 

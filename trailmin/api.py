@@ -585,19 +585,25 @@ def diff(
     days: int | None = None,
     principals: Sequence[str] | None = None,
     scps: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]] | None = None,
+    used: Sequence[Used] | None = None,
+    proposals: Sequence[Proposal] | None = None,
 ) -> DiffReport:
     """Return, per user and role, what it holds against what it used in the window.
 
     ``scps`` maps an account id to its SCPs, one list of policies per level (root, each OU, the
     account), as ``read_scps`` reads them: an action counts as granted only if every level allows
-    it.
+    it. ``used`` and ``proposals``, when the caller has them already, spare reading the usage
+    again and generating again.
     """
-    frame = usage(lake, start=start, end=end, days=days, principals=principals)
-    used_rows = used_from_frame(frame)
+    if used is None:
+        frame = usage(lake, start=start, end=end, days=days, principals=principals)
+        used = used_from_frame(frame)
     by_principal: dict[str, list[Used]] = {}
-    for row in used_rows:
+    for row in used:
         by_principal.setdefault(row.principal, []).append(row)
-    proposals = {p.principal: p for p in generate_policies(used_rows)}
+    if proposals is None:
+        proposals = generate_policies(used)
+    proposed = {p.principal: p for p in proposals}
     with contextlib.closing(connect(lake)) as db:
         sources = db.sql(
             "SELECT event_source, bool_or(NOT management_event) FROM events "
@@ -611,7 +617,7 @@ def diff(
         diff_principal(
             details.principals[arn],
             by_principal.get(arn, []),
-            proposals.get(arn),
+            proposed.get(arn),
             data_event_services=data_services,
             services_seen=seen,
             scps=(scps or {}).get(arn.split(":")[4], ()),

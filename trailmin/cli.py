@@ -761,6 +761,99 @@ def diff(
         sys.stdout.write(report.to_markdown())
 
 
+def _print_summary(summary: Any, output: Format) -> None:
+    if output is Format.json:
+        sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
+        return
+    counts = {
+        k: sum(1 for s in summary.statuses if s.status == k)
+        for k in ("new", "changed", "unchanged", "gone")
+    }
+    out.print(
+        f"Ingested {summary.events_ingested:,} new events. Principals: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + f". Wrote {len(summary.written):,} files, removed {len(summary.removed):,}."
+    )
+    for status in summary.changes:
+        out.print(
+            f"{status.status}: {status.principal} ({status.removed:,} permissions removed, "
+            f"{status.scoped:,} scoped, {status.candidates:,} candidate additions)"
+        )
+
+
+@app.command()
+def propose(
+    config_file: Annotated[
+        Path, typer.Option("--config", help="The job's TOML file (see examples/trailmin.toml).")
+    ],
+    output: FormatOption = Format.text,
+) -> None:
+    """Run the scheduled job: ingest what is new, propose, diff, and write only what changed.
+    Exit 0: nothing to review; 3: new, changed or gone proposals; 2: an error."""
+    from trailmin import config as configuration
+    from trailmin import propose as job
+
+    try:
+        settings = configuration.load_config(config_file)
+        summary = job.propose(settings, on_progress=err.print)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    _print_summary(summary, output)
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def run(
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, directories or s3://bucket/prefix URIs.")
+    ],
+    lake: LakeOption,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the proposals.")],
+    auth_file: Annotated[
+        Path | None,
+        typer.Option("--auth-file", help="Saved `aws iam get-account-authorization-details`."),
+    ] = None,
+    from_aws: Annotated[
+        bool, typer.Option("--from-aws", help="Read IAM (read-only) for current policies.")
+    ] = False,
+    days: Annotated[
+        int, typer.Option("--days", help="The window, back from the newest event.")
+    ] = 90,
+    policy_format: Annotated[
+        list[PolicyFormat] | None,
+        typer.Option("--format", help="Policy formats to write (repeatable; json and terraform)."),
+    ] = None,
+    output: Annotated[
+        Format, typer.Option("--summary", help="text or json summary on stdout.")
+    ] = Format.text,
+) -> None:
+    """Go from logs to proposals in one batch run: ingest, usage, generate, diff, replay check.
+    Exit 0: nothing new to review; 3: proposals to review; 2: an error."""
+    from trailmin import config as configuration
+    from trailmin import propose as job
+
+    try:
+        settings = configuration.Config(
+            sources=tuple(sources),
+            lake=lake,
+            out=out_dir,
+            state=out_dir / ".trailmin-state.json",
+            days=days,
+            auth_file=auth_file,
+            from_aws=from_aws,
+            formats=tuple(
+                f.value for f in policy_format or [PolicyFormat.json, PolicyFormat.terraform]
+            ),
+        )
+        summary = job.propose(settings, on_progress=err.print)
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    _print_summary(summary, output)
+    if output is Format.text:
+        out.print(f"Proposals are in {out_dir}; start with {out_dir / 'index.md'}.")
+    raise typer.Exit(summary.exit_code)
+
+
 @app.command()
 def verify(
     policy_file: Annotated[

@@ -1,0 +1,355 @@
+"""The scheduled job end to end, over HTTP to moto's server: a log bucket and IAM in one account."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+import hcl2
+import pytest
+
+from tests.conftest import ROOT, SAMPLE_LOGS, fake_aws_env, log_name, make_record
+from trailmin.config import load_config
+from trailmin.errors import UsageError
+from trailmin.generation import MANAGED_POLICY_SIZE, policy_size
+from trailmin.propose import EXIT_CHANGES, EXIT_NOTHING, propose
+
+A = "111122223333"
+BUCKET = "org-trail"
+AUTH = ROOT / "examples" / "sample-auth.json"
+
+
+def build_iam_from(details: dict[str, Any], iam: Any) -> None:
+    """Create in IAM the users, groups, roles and customer policies of an authorization file."""
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ec2.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    arns: dict[str, str] = {}
+    for policy in details["Policies"]:
+        # moto does not load AWS-managed policies by default: the same document, as the account's.
+        document = next(v["Document"] for v in policy["PolicyVersionList"] if v["IsDefaultVersion"])
+        created = iam.create_policy(
+            PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document)
+        )
+        arns[policy["Arn"]] = created["Policy"]["Arn"]
+    for group in details["GroupDetailList"]:
+        iam.create_group(GroupName=group["GroupName"])
+        for inline in group["GroupPolicyList"]:
+            iam.put_group_policy(
+                GroupName=group["GroupName"],
+                PolicyName=inline["PolicyName"],
+                PolicyDocument=json.dumps(inline["PolicyDocument"]),
+            )
+    for user in details["UserDetailList"]:
+        iam.create_user(UserName=user["UserName"])
+        for group in user["GroupList"]:
+            iam.add_user_to_group(GroupName=group, UserName=user["UserName"])
+        for inline in user["UserPolicyList"]:
+            iam.put_user_policy(
+                UserName=user["UserName"],
+                PolicyName=inline["PolicyName"],
+                PolicyDocument=json.dumps(inline["PolicyDocument"]),
+            )
+        for attached in user["AttachedManagedPolicies"]:
+            iam.attach_user_policy(UserName=user["UserName"], PolicyArn=arns[attached["PolicyArn"]])
+    for role in details["RoleDetailList"]:
+        extra = {}
+        if "PermissionsBoundary" in role:
+            extra["PermissionsBoundary"] = role["PermissionsBoundary"]["PermissionsBoundaryArn"]
+        iam.create_role(
+            RoleName=role["RoleName"], Path=role["Path"], AssumeRolePolicyDocument=trust, **extra
+        )
+        for inline in role["RolePolicyList"]:
+            iam.put_role_policy(
+                RoleName=role["RoleName"],
+                PolicyName=inline["PolicyName"],
+                PolicyDocument=json.dumps(inline["PolicyDocument"]),
+            )
+        for attached in role["AttachedManagedPolicies"]:
+            iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=arns[attached["PolicyArn"]])
+
+
+@pytest.fixture
+def org(moto_server, tmp_path, monkeypatch):
+    """A log bucket holding sample_logs, and IAM as examples/sample-auth.json describes it."""
+    fake_aws_env(monkeypatch, tmp_path)
+    reset(moto_server)
+    sts = boto3.session.Session().client("sts", endpoint_url=moto_server, region_name="us-east-1")
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{A}:role/audit", RoleSessionName="audit")[
+        "Credentials"
+    ]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    session = boto3.session.Session()
+    s3 = session.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    iam = session.client("iam", endpoint_url=moto_server, region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    for path in sorted(SAMPLE_LOGS.rglob("*.json.gz")):
+        s3.put_object(
+            Bucket=BUCKET, Key=path.relative_to(SAMPLE_LOGS).as_posix(), Body=path.read_bytes()
+        )
+    build_iam_from(json.loads(AUTH.read_text()), iam)
+    config = tmp_path / "trailmin.toml"
+    config.write_text(
+        f"""
+[sources]
+paths = ["s3://{BUCKET}/AWSLogs/"]
+endpoint_url = "{moto_server}"
+[lake]
+path = "lake"
+[window]
+days = 90
+[policies]
+from_aws = true
+endpoint_url = "{moto_server}"
+[output]
+directory = "proposals"
+formats = ["json", "terraform"]
+"""
+    )
+    yield {"config": config, "s3": s3, "iam": iam, "out": tmp_path / "proposals"}
+    reset(moto_server)
+
+
+def reset(endpoint: str) -> None:
+    """Empty moto's server: each test builds its own bucket and IAM."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.read_text())
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def statuses(summary) -> dict[str, str]:
+    return {s.principal.rsplit("/", 1)[-1]: s.status for s in summary.statuses}
+
+
+def test_the_scheduled_job_end_to_end(org):
+    config = load_config(org["config"])
+    out = org["out"]
+    first = propose(config)
+    assert first.exit_code == EXIT_CHANGES
+    found = statuses(first)
+    assert found["app-backend"] == "new"
+    assert found["ci-deploy"] == "new"
+    assert found["old-etl"] == "new"
+    assert set(found.values()) == {"new"}
+    check_files(out)
+
+    # A second run with no new logs: everything unchanged, nothing rewritten.
+    before = snapshot(out)
+    second = propose(config)
+    assert second.exit_code == EXIT_NOTHING
+    assert set(statuses(second).values()) == {"unchanged"}
+    assert second.written == []
+    assert second.removed == []
+    assert snapshot(out) == before
+
+    # New logs with a new action for one role change that role's proposal only.
+    record = make_record(
+        9001,
+        eventTime="2026-10-07T12:00:00Z",
+        eventSource="sqs.amazonaws.com",
+        eventName="GetQueueAttributes",
+        awsRegion="us-east-1",
+        requestParameters={"queueUrl": f"https://sqs.us-east-1.amazonaws.com/{A}/order-events"},
+        userIdentity={
+            "type": "AssumedRole",
+            "principalId": "AROAEXAMPLEAPP:app",
+            "arn": f"arn:aws:sts::{A}:assumed-role/app-backend/app",
+            "accountId": A,
+            "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAEXAMPLEAPP",
+                    "arn": f"arn:aws:iam::{A}:role/service/app-backend",
+                    "accountId": A,
+                    "userName": "app-backend",
+                },
+                "attributes": {"creationDate": "2026-10-07T11:00:00Z", "mfaAuthenticated": "false"},
+            },
+        },
+    )
+    key = f"AWSLogs/{A}/CloudTrail/us-east-1/2026/10/07/" + log_name(
+        A, "us-east-1", "20261007T1205Z", "new1"
+    )
+    org["s3"].put_object(
+        Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps({"Records": [record]}).encode())
+    )
+    third = propose(config)
+    assert third.exit_code == EXIT_CHANGES
+    found = statuses(third)
+    assert found.pop("app-backend") == "changed"
+    assert set(found.values()) == {"unchanged"}
+    assert all(
+        w.startswith("111122223333-role-service-app-backend/")
+        or w in {"index.md", "proposals.json"}
+        for w in third.written
+    )
+    policies = "".join(
+        p.read_text()
+        for p in (out / "111122223333-role-service-app-backend").glob("trailmin-*.json")
+    )
+    assert "sqs:GetQueueAttributes" in policies
+
+    # A role deleted in IAM is reported gone and its folder removed.
+    iam = org["iam"]
+    iam.delete_role_policy(RoleName="old-etl", PolicyName="etl")
+    iam.delete_role(RoleName="old-etl")
+    fourth = propose(config)
+    assert statuses(fourth)["old-etl"] == "gone"
+    assert not (out / "111122223333-role-old-etl").exists()
+    assert "old-etl" not in (out / "index.md").read_text()
+    check_files(out)
+
+
+def check_files(out: Path) -> None:
+    """Policy JSON within the size limit, Terraform well formed, index.md's links resolve."""
+    policies = list(out.glob("*/trailmin-*.json"))
+    assert policies
+    for path in policies:
+        assert policy_size(json.loads(path.read_text())) <= MANAGED_POLICY_SIZE
+    for path in out.glob("*/main.tf"):
+        hcl2.loads(path.read_text())
+    index = (out / "index.md").read_text()
+    links = re.findall(r"\]\((\./[^)]+)\)", index)
+    assert links
+    for link in links:
+        assert (out / link).exists(), link
+    machine = json.loads((out / "proposals.json").read_text())
+    assert {p["folder"] for p in machine} == {p.name for p in out.iterdir() if p.is_dir()}
+
+
+def test_propose_command_exit_codes(org):
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trailmin",
+            "propose",
+            "--config",
+            str(org["config"]),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == EXIT_CHANGES, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["exit_code"] == EXIT_CHANGES
+    again = subprocess.run(
+        [sys.executable, "-m", "trailmin", "propose", "--config", str(org["config"])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == EXIT_NOTHING, again.stderr
+    assert "0 new, 0 changed" in again.stdout
+
+
+def test_refused_calls_are_candidates_unless_accepted(tmp_path):
+    out = tmp_path / "out"
+    config = tmp_path / "t.toml"
+    base = f"""
+[sources]
+paths = ["{SAMPLE_LOGS}"]
+[lake]
+path = "lake"
+[policies]
+auth_file = "{AUTH}"
+[output]
+directory = "out"
+formats = ["json"]
+"""
+    config.write_text(base)
+    propose(load_config(config))
+    ci = out / "111122223333-role-ci-deploy"
+    assert "iam:PassRole" not in (ci / "trailmin-ci-deploy.json").read_text()
+    assert "Candidate additions" in (out / "index.md").read_text()
+    config.write_text(base + "[generate]\naccept_denied = true\n")
+    summary = propose(load_config(config))
+    assert statuses(summary)["ci-deploy"] == "changed"
+    assert "iam:PassRole" in (ci / "trailmin-ci-deploy.json").read_text()
+
+
+BASE = "[sources]\npaths = ['.']\n[lake]\npath = 'l'\n[output]\ndirectory = 'o'\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[lake]\npath = 'x'\n", "sources.paths is required"),
+        (
+            BASE + "[window]\ndays = 0\n",
+            "window.days = 0",
+        ),
+        ("[sources]\npaths = ['.']\npath = 'typo'\n", "unknown key sources.path"),
+        ("[sauces]\npaths = []\n", "unknown table [sauces]"),
+        ("[window]\ndays = 'ninety'\n", "window.days = 'ninety' is not a whole number"),
+        (
+            BASE,
+            "say where current policies come from",
+        ),
+        (
+            BASE + "[policies]\nauth_file = 'missing.json'\n",
+            "policies.auth_file",
+        ),
+        (
+            BASE + "formats = ['pdf']\n[policies]\nfrom_aws = true\n",
+            "output.formats has 'pdf'",
+        ),
+        ("this is not toml", "is not valid TOML"),
+    ],
+)
+def test_bad_configuration_stops_before_any_work(tmp_path, text, message):
+    config = tmp_path / "t.toml"
+    config.write_text(text)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        load_config(config)
+    assert not (tmp_path / "l").exists()
+
+
+def test_a_missing_configuration_file_says_the_fix(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_trailmins_own_policy_is_what_trailmin_generates():
+    committed = (ROOT / "examples" / "trailmin-policy.json").read_text()
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_self_policy.py"), "--stdout"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert run.stdout == committed
+    document = json.loads(committed)
+    actions = sorted(s["Action"] for s in document["Statement"])
+    assert actions == ["iam:GetAccountAuthorizationDetails", "s3:GetObject", "s3:ListBucket"]

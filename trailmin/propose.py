@@ -1,0 +1,347 @@
+"""The scheduled job: from logs to a short list of what changed, for a reviewer and a pipeline.
+
+``propose(config)`` ingests what is new, computes usage over the window, generates the
+least-privilege policies, diffs them against what each principal holds, and writes the proposal
+directory:
+
+    <out>/index.md                 the reviewer's summary, largest reductions first
+    <out>/proposals.json           the same for machines
+    <out>/<principal>/             its policies (JSON, Terraform…), diff.md, diff.json and
+                                   proposal.json (documents, evidence, refusals)
+
+Every file's content is deterministic (no dates of the run, sorted everything), so a proposal
+under version control shows a clean diff from one run to the next. A state file remembers each
+principal's last proposal by digest: each run reports a principal as new, changed, unchanged or
+gone, writes only what changed, and removes the folder of a principal that is gone.
+
+Exit codes (``EXIT_*``): 0 nothing to review; 3 new, changed or gone proposals; 2 an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trailmin import api
+from trailmin.config import Config
+from trailmin.differences import Diff
+from trailmin.differences import to_markdown as diff_markdown
+from trailmin.generation import Options, Proposal, generate, target_of, used_from_frame
+from trailmin.render import render
+
+EXIT_NOTHING = 0
+EXIT_ERROR = 2
+EXIT_CHANGES = 3
+
+NEW, CHANGED, UNCHANGED, GONE = "new", "changed", "unchanged", "gone"
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What this run found for one principal, against the last run."""
+
+    principal: str
+    folder: str
+    status: str
+    policies: int
+    removed: int  # granted actions unused: what the proposal takes away
+    services_dropped: int  # whole services unused
+    scoped: int  # actions granted on a wildcard, used on a few ARNs
+    candidates: int  # permissions asked for and refused
+    not_granted: int
+    skipped: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the status as JSON-ready values."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(slots=True)
+class Summary:
+    """The run: ingest figures, each principal's status, and the files written and removed."""
+
+    events_ingested: int
+    statuses: list[Status]
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped_sources: int = 0
+
+    @property
+    def changes(self) -> list[Status]:
+        """Return the principals whose proposal is new, changed or gone."""
+        return [s for s in self.statuses if s.status != UNCHANGED]
+
+    @property
+    def exit_code(self) -> int:
+        """Return the documented exit code: 3 when there is something to review, else 0."""
+        return EXIT_CHANGES if self.changes else EXIT_NOTHING
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-ready values."""
+        return {
+            "events_ingested": self.events_ingested,
+            "skipped_sources": self.skipped_sources,
+            "principals": [s.to_dict() for s in self.statuses],
+            "written": self.written,
+            "removed": self.removed,
+            "exit_code": self.exit_code,
+        }
+
+
+def propose(config: Config, *, on_progress: Callable[[str], None] | None = None) -> Summary:
+    """Run the job described by ``config`` and return what it found and wrote."""
+    say = on_progress or (lambda _message: None)
+    say(f"ingesting {', '.join(config.sources)}")
+    ingested = api.ingest(
+        list(config.sources),
+        lake=config.lake,
+        profile=config.profile,
+        endpoint_url=config.endpoint_url,
+        client_region=config.client_region,
+    )
+    say("reading current policies")
+    details = api.authorization_details(
+        auth_file=config.auth_file,
+        from_aws=config.from_aws,
+        profile=config.iam_profile,
+        endpoint_url=config.iam_endpoint_url,
+    )
+    scps = api.read_scps(config.scp_file) if config.scp_file is not None else None
+    say(f"usage of the last {config.days} days")
+    used = used_from_frame(api.usage(config.lake, days=config.days))
+    used = [u for u in used if _wanted(u.principal, u.principal_type, config)]
+    if config.accept_denied:
+        # A person chose to grant what was refused: the refused calls count as authorized.
+        used = [dataclasses.replace(u, authorized=u.granting + u.denied) for u in used]
+    options = Options(
+        generalize=config.generalize,
+        max_resources=config.max_resources,
+        max_policies=config.max_policies,
+        action_wildcards=config.action_wildcards,
+    )
+    proposals = generate(used, options)
+    report = api.diff(
+        config.lake, details, days=config.days, scps=scps, used=used, proposals=proposals
+    )
+    diffs = {d.principal: d for d in report.diffs}
+    by_principal = {p.principal: p for p in proposals}
+    principals = sorted(
+        {p.principal for p in proposals if p.target is not None}
+        | {arn for arn in diffs if _wanted(arn, _kind_of(arn), config)}
+    )
+    say(f"writing proposals for {len(principals)} principals")
+    state = _read_state(config.state)
+    folders: dict[str, dict[str, str]] = {}
+    statuses: list[Status] = []
+    for principal in principals:
+        proposal = by_principal.get(principal) or Proposal(
+            principal,
+            _kind_of(principal),
+            target_of(principal, _kind_of(principal))[0],
+            skipped="no call of the window needed a permission",
+        )
+        files = _principal_files(proposal, diffs.get(principal), config)
+        folder = proposal.slug
+        folders[folder] = files
+        digest = _digest(files)
+        last = state.get(principal)
+        status = NEW if last is None else UNCHANGED if last["digest"] == digest else CHANGED
+        statuses.append(_status(proposal, diffs.get(principal), folder, status))
+    for principal, last in sorted(state.items()):
+        if principal not in principals:
+            statuses.append(
+                Status(principal, last["folder"], GONE, 0, 0, 0, 0, 0, 0, "no longer found")
+            )
+    statuses.sort(key=_review_order)
+    summary = Summary(ingested.events, statuses, skipped_sources=ingested.sources_skipped)
+    _write(config, folders, statuses, summary)
+    return summary
+
+
+def _wanted(arn: str, kind: str, config: Config) -> bool:
+    import fnmatch
+
+    if not arn.startswith("arn:") or (":user/" not in arn and ":role/" not in arn):
+        return False
+    if not config.include_service_roles and (
+        kind in {"ServiceLinkedRole"}
+        or ":role/aws-service-role/" in arn
+        or (":role/aws-reserved/" in arn and "AWSReservedSSO_" not in arn)
+    ):
+        return False
+    if config.include and not any(fnmatch.fnmatchcase(arn, p) for p in config.include):
+        return False
+    return not any(fnmatch.fnmatchcase(arn, p) for p in config.exclude)
+
+
+def _kind_of(arn: str) -> str:
+    if ":user/" in arn:
+        return "IAMUser"
+    if ":role/aws-service-role/" in arn:
+        return "ServiceLinkedRole"
+    if "/AWSReservedSSO_" in arn:
+        return "IdentityCenterRole"
+    return "Role"
+
+
+def _principal_files(proposal: Proposal, diff: Diff | None, config: Config) -> dict[str, str]:
+    """Return the files of one principal's folder, by name."""
+    files: dict[str, str] = {}
+    for fmt in config.formats:
+        for path, text in render([proposal], fmt).items():
+            if path == "index.json":
+                continue
+            name = path.split("/", 1)[1]
+            files["proposal.json" if name == "index.json" else name] = text
+    if diff is not None:
+        files["diff.md"] = diff_markdown([diff])
+        files["diff.json"] = diff.to_json()
+    return files
+
+
+def _digest(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name, text in sorted(files.items()):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _status(proposal: Proposal, diff: Diff | None, folder: str, status: str) -> Status:
+    return Status(
+        principal=proposal.principal,
+        folder=folder,
+        status=status,
+        policies=len(proposal.policies),
+        removed=sum(len(u.unused) for u in diff.unused) if diff else 0,
+        services_dropped=sum(1 for u in diff.unused if u.whole) if diff else 0,
+        scoped=len(diff.too_broad) if diff else 0,
+        candidates=len(proposal.refused),
+        not_granted=len(diff.not_granted) if diff else 0,
+        skipped=proposal.skipped,
+    )
+
+
+def _review_order(status: Status) -> tuple[Any, ...]:
+    """Largest reductions first: permissions removed, services dropped, wildcards scoped."""
+    return (-status.removed, -status.services_dropped, -status.scoped, status.principal)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _read_state(path: Path) -> dict[str, dict[str, str]]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        from trailmin.errors import UsageError
+
+        raise UsageError(
+            f"the state file {path} cannot be read; remove it to start afresh (every principal "
+            "will be reported new)"
+        ) from None
+    principals = data.get("principals", {}) if isinstance(data, dict) else {}
+    return {k: v for k, v in principals.items() if isinstance(v, dict) and "digest" in v}
+
+
+def _write(
+    config: Config,
+    folders: dict[str, dict[str, str]],
+    statuses: list[Status],
+    summary: Summary,
+) -> None:
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    by_folder = {s.folder: s for s in statuses}
+    for folder, files in sorted(folders.items()):
+        if by_folder[folder].status == UNCHANGED and (out / folder).is_dir():
+            continue
+        target = out / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in sorted(p for p in target.iterdir() if p.is_file() and p.name not in files):
+            stale.unlink()
+            summary.removed.append(str(stale.relative_to(out)))
+        for name, text in sorted(files.items()):
+            if _put(target / name, text):
+                summary.written.append(f"{folder}/{name}")
+    for status in statuses:
+        if status.status == GONE and (out / status.folder).is_dir():
+            shutil.rmtree(out / status.folder)
+            summary.removed.append(status.folder + "/")
+    if _put(out / "index.md", index_markdown(statuses)):
+        summary.written.append("index.md")
+    current = [s for s in statuses if s.status != GONE]
+    machine = [{k: v for k, v in s.to_dict().items() if k != "status"} for s in current]
+    if _put(out / "proposals.json", json.dumps(machine, indent=2) + "\n"):
+        summary.written.append("proposals.json")
+    new_state = {
+        "version": STATE_VERSION,
+        "principals": {
+            s.principal: {"folder": s.folder, "digest": _digest(folders[s.folder])} for s in current
+        },
+    }
+    config.state.parent.mkdir(parents=True, exist_ok=True)
+    _put(config.state, json.dumps(new_state, indent=2, sort_keys=True) + "\n")
+
+
+def _put(path: Path, text: str) -> bool:
+    """Write ``text`` at ``path`` unless it holds it already; return whether it wrote."""
+    if path.exists() and path.read_text() == text:
+        return False
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+    return True
+
+
+def index_markdown(statuses: Sequence[Status]) -> str:
+    """Return the reviewer's summary, largest reductions first.
+
+    It holds only what the proposals say, not how they compare with the last run (the run's
+    summary says that): a run that changes nothing rewrites nothing.
+    """
+    current = [s for s in statuses if s.status != GONE]
+    lines = [
+        "# Least-privilege proposals",
+        "",
+        f"{len(current)} principals, largest reductions first. Each folder holds the proposed "
+        "policies, the diff against what the principal holds (diff.md, diff.json) and the "
+        "evidence (proposal.json).",
+        "",
+        "| principal | permissions removed | services dropped | wildcards scoped "
+        "| used but not granted | candidate additions | policies |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| [{s.principal}](./{s.folder}/) | {s.removed:,} | {s.services_dropped:,} | "
+        f"{s.scoped:,} | {s.not_granted:,} | {s.candidates:,} | {s.policies} |"
+        for s in current
+    )
+    skipped = [s for s in current if s.skipped]
+    if skipped:
+        lines += ["", "## Principals without a proposal", ""]
+        lines += [f"- [{s.principal}](./{s.folder}/): {s.skipped}" for s in skipped]
+    candidates = [s for s in current if s.candidates]
+    if candidates:
+        lines += [
+            "",
+            "## Candidate additions",
+            "",
+            "Calls refused with AccessDenied in the window: not in the proposals unless a person "
+            "chooses (`accept_denied`). Each principal's folder lists them (diff.md, "
+            "proposal.json).",
+            "",
+        ]
+        lines += [
+            f"- [{s.principal}](./{s.folder}/): {s.candidates} permissions refused"
+            for s in candidates
+        ]
+    return "\n".join(lines) + "\n"
