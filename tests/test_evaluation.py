@@ -762,3 +762,180 @@ def test_naming_the_account_delegates_to_its_iam_policies():
         evaluate(cross, Layers(identity=[NOTHING], resource=for_other)).decision
         is Decision.IMPLICIT_DENY
     )
+
+
+# --- regressions found in review: each a rule the first version got wrong ------------------------
+
+USER = f"arn:aws:iam::{ACCOUNT}:user/alice"
+
+
+def test_a_variable_in_an_arn_head_is_substituted_before_the_split():
+    """R3.3 then R3.4: ${aws:PrincipalAccount} in the account segment."""
+    layers = Layers(
+        identity=[policy(allow("iam:GetUser", "arn:aws:iam::${aws:PrincipalAccount}:user/x"))]
+    )
+    request = Request(
+        "iam:GetUser", f"arn:aws:iam::{ACCOUNT}:user/x", {"aws:PrincipalAccount": ACCOUNT}
+    )
+    assert evaluate(request, layers).decision is Decision.ALLOW
+    other = Request(
+        "iam:GetUser", "arn:aws:iam::999999999999:user/x", {"aws:PrincipalAccount": ACCOUNT}
+    )
+    assert evaluate(other, layers).decision is Decision.IMPLICIT_DENY
+    arn_like = policy(
+        allow(condition={"ArnLike": {"aws:SourceArn": "arn:aws:sns:${aws:RequestedRegion}:*:t"}})
+    )
+    context = {"aws:SourceArn": "arn:aws:sns:eu-west-1:1:t", "aws:RequestedRegion": "eu-west-1"}
+    assert (
+        evaluate(Request("s3:ListAllMyBuckets", "*", context), Layers(identity=[arn_like])).decision
+        is Decision.ALLOW
+    )
+
+
+def test_a_trailing_newline_is_not_matched():
+    """R4: anchored at the very end; "$" alone would accept one more newline."""
+    statement = allow(condition={"StringLike": {"aws:username": "abc"}})
+    assert (
+        decide([statement], "s3:ListAllMyBuckets", "*", {"aws:username": "abc\n"}) == "ImplicitDeny"
+    )
+    assert (
+        decide([allow("s3:*", "arn:aws:s3:::b/k?")], "s3:GetObject", "arn:aws:s3:::b/kk\n")
+        == "ImplicitDeny"
+    )
+    assert not match_action("s3:Get?bject", "s3:GetObject\n")
+
+
+def test_a_date_too_large_is_a_value_that_does_not_parse():
+    statement = allow(condition={"DateEquals": {"aws:CurrentTime": "99999999999999999"}})
+    assert (
+        decide([statement], "s3:ListAllMyBuckets", "*", {"aws:CurrentTime": "2020-01-01T00:00:00Z"})
+        == "ImplicitDeny"
+    )
+    statement = allow(condition={"DateLessThan": {"aws:CurrentTime": "9" * 25}})
+    assert (
+        decide([statement], "s3:ListAllMyBuckets", "*", {"aws:CurrentTime": "2020-01-01T00:00:00Z"})
+        == "ImplicitDeny"
+    )
+
+
+def test_malformed_statements_and_operators_are_unknown():
+    both = {"Effect": "Deny", "Action": "s3:*", "NotAction": "s3:GetObject", "Resource": "*"}
+    assert decide([allow(), both], "s3:PutObject", "arn:aws:s3:::b/k") == "Unknown"
+    both_resources = {
+        "Effect": "Deny",
+        "Action": "s3:*",
+        "Resource": "*",
+        "NotResource": "arn:aws:s3:::x",
+    }
+    assert decide([allow(), both_resources], "s3:PutObject", "arn:aws:s3:::b/k") == "Unknown"
+    null_if_exists = deny(condition={"NullIfExists": {"aws:SourceIp": "true"}})
+    assert decide([allow(), null_if_exists], "s3:ListAllMyBuckets", "*") == "Unknown"
+    doubled = deny(condition={"ForAllValues:ForAnyValue:StringEquals": {"aws:TagKeys": "a"}})
+    assert (
+        decide([allow(), doubled], "s3:ListAllMyBuckets", "*", {"aws:TagKeys": ["a"]}) == "Unknown"
+    )
+
+
+def test_scps_do_not_apply_to_the_management_account_or_service_linked_roles_at_all():
+    layers = Layers(identity=[EVERYTHING], scps=[[policy(deny())]])
+    assert (
+        evaluate(
+            Request("s3:GetObject", "arn:aws:s3:::b/k", principal=ROLE, management_account=True),
+            layers,
+        ).decision
+        is Decision.ALLOW
+    )
+    linked = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/x.amazonaws.com/AWSServiceRoleForX"
+    assert (
+        evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", principal=linked), layers).decision
+        is Decision.ALLOW
+    )
+    assert (
+        evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", principal=ROLE), layers).decision
+        is Decision.EXPLICIT_DENY
+    )
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_an_unknown_policy_value_does_not_hide_a_known_match(reverse):
+    """R6.6: OR(U, T) = T, whatever the order of the values."""
+    values = ["${aws:PrincipalTag/x}", "alice"]
+    values = values[::-1] if reverse else values
+    request = Request(
+        "s3:ListAllMyBuckets",
+        "*",
+        {"aws:username": "alice"},
+        unknown_keys=frozenset({"aws:PrincipalTag/x"}),
+    )
+    allowed = Layers(identity=[policy(allow(condition={"StringEquals": {"aws:username": values}}))])
+    assert evaluate(request, allowed).decision is Decision.ALLOW
+    not_denied = Layers(
+        identity=[policy(allow(), deny(condition={"StringNotEquals": {"aws:username": values}}))]
+    )
+    assert evaluate(request, not_denied).decision is Decision.ALLOW
+
+
+def test_an_unknown_resource_policy_stand_in_is_unknown_not_a_denial():
+    conditional = policy(
+        allow(
+            "s3:GetObject",
+            "arn:aws:s3:::b/*",
+            {"StringEquals": {"aws:SourceVpc": "vpc-1"}},
+            Principal={"AWS": USER},
+        )
+    )
+    request = Request(
+        "s3:GetObject",
+        "arn:aws:s3:::b/k",
+        principal=USER,
+        resource_account=ACCOUNT,
+        unknown_keys=frozenset({"aws:SourceVpc"}),
+    )
+    layers = Layers(identity=[policy(allow("ec2:*"))], resource=conditional)
+    assert evaluate(request, layers).decision is Decision.UNKNOWN
+    assert evaluate(request, layers, mode=OPTIMISTIC).decision is Decision.ALLOW
+    assert evaluate(request, layers, mode=PESSIMISTIC).decision is Decision.IMPLICIT_DENY
+
+
+def test_an_unknown_key_policy_is_unknown_not_a_denial():
+    key_policy = policy(
+        allow(
+            "kms:*",
+            "*",
+            {"StringEquals": {"aws:SourceVpc": "vpc-1"}},
+            Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        )
+    )
+    request = Request("kms:Decrypt", KEY, principal=ROLE, unknown_keys=frozenset({"aws:SourceVpc"}))
+    layers = Layers(identity=[EVERYTHING], resource=key_policy)
+    assert evaluate(request, layers).decision is Decision.UNKNOWN
+    assert evaluate(request, layers, mode=OPTIMISTIC).decision is Decision.ALLOW
+
+
+def test_only_an_allow_naming_the_caller_lifts_its_boundary():
+    resource = policy(
+        allow("s3:GetObject", "arn:aws:s3:::b/*", Principal="*"),
+        deny("s3:DeleteObject", "arn:aws:s3:::b/*", Principal={"AWS": USER}),
+    )
+    request = Request("s3:GetObject", "arn:aws:s3:::b/k", principal=USER, resource_account=ACCOUNT)
+    layers = Layers(identity=[NOTHING], boundaries=[policy(allow("ec2:*"))], resource=resource)
+    assert evaluate(request, layers).decision is Decision.IMPLICIT_DENY
+
+
+def test_a_key_policy_without_version_2012_reads_variables_as_text():
+    key_policy = {
+        "Version": "2008-10-17",
+        "Statement": [
+            allow(
+                "kms:*",
+                "*",
+                {"StringEquals": {"aws:username": "${aws:username}"}},
+                Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            )
+        ],
+    }
+    request = Request("kms:Decrypt", KEY, {"aws:username": "alice"}, principal=ROLE)
+    assert (
+        evaluate(request, Layers(identity=[EVERYTHING], resource=key_policy)).decision
+        is Decision.IMPLICIT_DENY
+    )

@@ -56,6 +56,7 @@ _EXPORTS = {
     "compact": "trailmin.api",
     "connect": "trailmin.api",
     "DiffReport": "trailmin.api",
+    "audit": "trailmin.api",
     "authorization_details": "trailmin.api",
     "diff": "trailmin.api",
     "read_scps": "trailmin.api",

@@ -18,13 +18,14 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trailmin.checklist import Audit, Finding
 from trailmin.current import AuthorizationDetails, parse_authorization_details
 from trailmin.differences import Diff
 from trailmin.differences import diff as diff_principal
@@ -54,6 +55,7 @@ from trailmin.queries import (
     authorized_condition,
     event_conditions,
     principals_sql,
+    quote,
     services_sql,
     usage_sql,
     window_of_days,
@@ -669,6 +671,170 @@ def _selected(arn: str, patterns: Sequence[str] | None) -> bool:
     return any(
         fnmatch.fnmatchcase(arn, p) if any(c in p for c in "*?") else arn == p for p in patterns
     )
+
+
+# --- the audit -----------------------------------------------------------------------------------
+
+
+def audit(
+    lake: str | Path,
+    *,
+    details: AuthorizationDetails | None = None,
+    credential_report: str | None = None,
+    days: int = 90,
+    recent_days: int = 7,
+    max_key_age_days: int = 90,
+    now: datetime | None = None,
+) -> Audit:
+    """Return the IAM checklist's findings for the lake's last ``days`` days.
+
+    ``details`` (authorization details) adds unused principals and AWS-managed policies;
+    ``credential_report`` (the CSV text of GetCredentialReport) adds passwords without MFA and
+    old or unused keys. Unusual activity compares each principal's last ``recent_days`` with its
+    events before them.
+    """
+    from trailmin import checklist as checks
+
+    moment: datetime = now or datetime.now(UTC)
+    found: list[Finding] = []
+    notes: list[str] = []
+    with contextlib.closing(connect(lake)) as db:
+        newest = db.sql("SELECT max(event_time) FROM events").fetchall()[0][0]
+        if newest is None:
+            return Audit([], ["the lake holds no event"])
+        window_start, window_end = window_of_days(days, newest)
+        recent_start = window_end - timedelta(days=recent_days)
+        in_window = f"event_time >= {DUCKDB.timestamp(window_start)}"
+
+        def rows(sql: str) -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = query_arrow(db, sql).to_pylist()
+            return found
+
+        base = (
+            "principal_arn, principal_type, event_time, event_source, event_name, source_ip, "
+            "user_agent, event_id"
+        )
+        found += checks.root_usage(
+            rows(
+                f"SELECT {base} FROM events WHERE principal_type = 'Root' AND {in_window} "
+                "ORDER BY event_time"
+            )
+        )
+        found += checks.console_without_mfa(
+            rows(
+                f"SELECT {base}, additional_event_data, error_code FROM events "
+                f"WHERE event_name = 'ConsoleLogin' AND {in_window} ORDER BY event_time"
+            )
+        )
+        found += checks.long_term_keys(
+            rows(
+                "SELECT principal_arn, access_key_id, count(*) AS calls, "
+                "list_sort(list_distinct(list(source_ip))) AS source_ips, "
+                "list_sort(list_distinct(list(user_agent))) AS user_agents, "
+                "min(event_time) AS first_seen, max(event_time) AS last_seen FROM events "
+                f"WHERE access_key_id LIKE 'AKIA%' AND principal_arn IS NOT NULL AND {in_window} "
+                "GROUP BY ALL"
+            )
+        )
+        recent = DUCKDB.timestamp(recent_start)
+        firsts = rows(
+            f"""WITH e AS (
+              SELECT principal_arn, event_time, split_part(event_source, '.', 1) AS service,
+                     aws_region AS region, source_ip
+              FROM events WHERE principal_arn IS NOT NULL AND principal_type <> 'AWSService'
+                AND {in_window}),
+            baseline AS (SELECT principal_arn, count(*) FILTER (WHERE event_time < {recent})
+                         AS baseline_events FROM e GROUP BY ALL),
+            kinds AS (
+              SELECT principal_arn, 'service' AS kind, service AS value,
+                     min(event_time) AS first_seen FROM e GROUP BY ALL
+              UNION ALL
+              SELECT principal_arn, 'region', region, min(event_time) FROM e
+                WHERE region IS NOT NULL GROUP BY ALL
+              UNION ALL
+              SELECT principal_arn, 'network', source_ip, min(event_time) FROM e
+                WHERE source_ip IS NOT NULL GROUP BY ALL)
+            SELECT k.*, b.baseline_events FROM kinds k JOIN baseline b USING (principal_arn)
+            ORDER BY principal_arn, kind, value"""
+        )
+        denied = rows(
+            f"""SELECT principal_arn,
+              count(*) FILTER (WHERE event_time >= {recent}) AS recent_denied,
+              count(*) FILTER (WHERE event_time < {recent}) AS baseline_denied
+            FROM events WHERE principal_arn IS NOT NULL AND {in_window}
+              AND error_code IN ({", ".join(quote(c) for c in sorted(denied_codes()))})
+            GROUP BY ALL"""
+        )
+        active = {
+            r["principal_arn"]
+            for r in rows(f"SELECT DISTINCT principal_arn FROM events WHERE {in_window}")
+        }
+    # Networks: a source address's /24 (or /48); the first use of the network, not the address.
+    networks: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in firsts:
+        if row["kind"] != "network":
+            continue
+        network = checks.network_of(str(row["value"]))
+        if network is None:
+            continue
+        key = (row["principal_arn"], network)
+        if key not in networks or row["first_seen"] < networks[key]["first_seen"]:
+            networks[key] = {**row, "value": network}
+    firsts = [r for r in firsts if r["kind"] != "network"] + list(networks.values())
+    baseline_days = max((recent_start - window_start).days, 1)
+    for row in denied:
+        row["baseline_days"] = baseline_days
+        row["recent_days"] = recent_days
+    found += checks.unusual_activity(firsts, denied, recent_start=recent_start)
+    if credential_report is not None:
+        report = checks.parse_credential_report(credential_report)
+        found += checks.passwords_without_mfa(report)
+        found += checks.access_keys(
+            report, now=moment, max_age_days=max_key_age_days, window_start=window_start
+        )
+    else:
+        notes.append("no credential report: key ages and passwords without MFA are not checked")
+    if details is not None:
+        found += checks.unused_principals(details.principals, active, days=days)
+        found += _aws_managed_findings(lake, details, days)
+    else:
+        notes.append(
+            "no authorization details: unused principals and AWS-managed policies are not checked"
+        )
+    return Audit(checks.sort_findings(found), notes)
+
+
+def _aws_managed_findings(
+    lake: str | Path, details: AuthorizationDetails, days: int
+) -> list[Finding]:
+    from trailmin import checklist as checks
+    from trailmin.expand import expand
+
+    attached = [
+        (arn, policy.name, policy.document)
+        for arn, holdings in details.principals.items()
+        for policy in holdings.policies
+        if policy.aws_managed and policy.document is not None
+    ]
+    if not attached:
+        return []
+    proposals = {p.principal: p for p in generate(lake, days=days)}
+    rows = []
+    for arn, name, document in attached:
+        proposal = proposals.get(arn)
+        if proposal is None or not proposal.policies or document is None:
+            continue
+        proposed = {a for p in proposal.policies for s in p.statements for a in s.actions}
+        granted = expand([(name, document)])
+        rows.append(
+            {
+                "principal_arn": arn,
+                "policy_arn": name,
+                "granted": len(granted),
+                "proposed": len(proposed),
+            }
+        )
+    return checks.aws_managed(rows)
 
 
 # --- lake info -----------------------------------------------------------------------------------

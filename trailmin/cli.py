@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from trailmin import api
-from trailmin.errors import TrailminError
+from trailmin.errors import TrailminError, UsageError
 from trailmin.ingestion import DEFAULT_IN_FLIGHT
 
 EXIT_CLEAN = 0
@@ -852,6 +852,72 @@ def run(
     if output is Format.text:
         out.print(f"Proposals are in {out_dir}; start with {out_dir / 'index.md'}.")
     raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def audit(
+    lake: LakeOption,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option("--auth-file", help="Saved `aws iam get-account-authorization-details`."),
+    ] = None,
+    from_aws: Annotated[
+        bool, typer.Option("--from-aws", help="Read IAM (read-only) for authorization details.")
+    ] = False,
+    credential_report: Annotated[
+        Path | None,
+        typer.Option("--credential-report", help="Saved credential report (CSV)."),
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", help="The window, back from the newest event.")
+    ] = 90,
+    recent_days: Annotated[
+        int, typer.Option("--recent-days", help="Days compared with the principal's baseline.")
+    ] = 7,
+    max_key_age: Annotated[
+        int, typer.Option("--max-key-age", help="Access keys older than this many days.")
+    ] = 90,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="IAM endpoint (for a local test server).")
+    ] = None,
+    output: Annotated[
+        DiffFormat, typer.Option("--format", help="md (Markdown) or json.")
+    ] = DiffFormat.md,
+) -> None:
+    """Answer the IAM security checklist: root use, sign-ins without MFA, long-term keys, old and
+    unused keys, unused principals, unusual activity, AWS-managed policies."""
+    try:
+        details = None
+        if auth_file is not None or from_aws:
+            details = api.authorization_details(
+                auth_file=auth_file, from_aws=from_aws, endpoint_url=endpoint_url
+            )
+        report_text = None
+        if credential_report is not None:
+            try:
+                report_text = credential_report.read_text()
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot read {credential_report}: {exc.strerror}; check the path"
+                ) from None
+        elif from_aws:
+            from trailmin.iam import fetch_credential_report
+
+            report_text = fetch_credential_report(endpoint_url=endpoint_url)
+        result = api.audit(
+            lake,
+            details=details,
+            credential_report=report_text,
+            days=days,
+            recent_days=recent_days,
+            max_key_age_days=max_key_age,
+        )
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is DiffFormat.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(result.to_markdown())
 
 
 @app.command()

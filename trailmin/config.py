@@ -14,6 +14,7 @@
     [policies]
     auth_file = "auth.json"                      # or: from_aws = true
     scp_file = "scps.json"                       # optional
+    credential_report = "credentials.csv"        # optional: for the checklist in index.md
     [output]
     directory = "proposals"                      # required
     formats = ["json", "terraform"]
@@ -50,6 +51,7 @@ SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "auth_file": str,
         "from_aws": bool,
         "scp_file": str,
+        "credential_report": str,
         "profile": str,
         "endpoint_url": str,
     },
@@ -79,6 +81,7 @@ class Config:
     auth_file: Path | None = None
     from_aws: bool = False
     scp_file: Path | None = None
+    credential_report: Path | None = None
     formats: tuple[str, ...] = ("json", "terraform")
     profile: str | None = None
     endpoint_url: str | None = None
@@ -111,6 +114,11 @@ class Config:
             )
         if self.auth_file is not None and not self.auth_file.is_file():
             raise UsageError(f"policies.auth_file {self.auth_file} does not exist; check the path")
+        if self.credential_report is not None and not self.credential_report.is_file():
+            raise UsageError(
+                f"policies.credential_report {self.credential_report} does not exist; save one "
+                "with `aws iam get-credential-report --query Content --output text | base64 -d`"
+            )
         if self.scp_file is not None and not self.scp_file.is_file():
             raise UsageError(f"policies.scp_file {self.scp_file} does not exist; check the path")
         if not self.sources:
@@ -184,6 +192,9 @@ def config_from(data: Mapping[str, Any], base: Path) -> Config:
         auth_file=path_of(policies["auth_file"]) if "auth_file" in policies else None,
         from_aws=policies.get("from_aws", False),
         scp_file=path_of(policies["scp_file"]) if "scp_file" in policies else None,
+        credential_report=path_of(policies["credential_report"])
+        if "credential_report" in policies
+        else None,
         formats=tuple(str(f) for f in output.get("formats", ("json", "terraform"))),
         profile=sources.get("profile"),
         endpoint_url=sources.get("endpoint_url"),

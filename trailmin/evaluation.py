@@ -226,7 +226,7 @@ def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
 
 def _glob_match(pieces: list[tuple[str, str]], value: str, *, ignore_case: bool) -> bool:
     flags = re.IGNORECASE if ignore_case else 0
-    return _compiled("^" + _regex(pieces) + "$", flags).match(value) is not None
+    return _compiled(_regex(pieces), flags).fullmatch(value) is not None
 
 
 def _literal(text: str, request: _Context, variables: bool) -> str:
@@ -259,7 +259,7 @@ def match_action(pattern: str, action: str) -> bool:
         return True
     if ":" not in pattern or ":" not in action:
         return False
-    return _action_regex(pattern).match(action) is not None
+    return _action_regex(pattern).fullmatch(action) is not None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -268,7 +268,7 @@ def _action_regex(pattern: str) -> re.Pattern[str]:
     first one of the pattern, and a name glob may not reach back into the service)."""
     service, name = pattern.split(":", 1)
     regex = _regex(_globs(service), colon_free=True) + ":" + _regex(_globs(name))
-    return re.compile("^" + regex + "$", re.IGNORECASE | re.DOTALL)
+    return re.compile(regex, re.IGNORECASE | re.DOTALL)
 
 
 # --- R3 resources --------------------------------------------------------------------------------
@@ -302,20 +302,43 @@ def match_resource(
                 parts[5] == target[5]
             )
         head, rest = _resource_regexes(tuple(parts))
-        return head.match(":".join(target[:5])) is not None and rest.match(target[5]) is not None
+        return (
+            head.fullmatch(":".join(target[:5])) is not None
+            and rest.fullmatch(target[5]) is not None
+        )
+    # R3.3 before R3.4: variables are substituted, then the result is split into segments.
     try:
-        for index in range(5):
-            pieces = _pieces(parts[index], request, variables)
-            if not _compiled("^" + _regex(pieces, colon_free=True) + "$", re.IGNORECASE).match(
-                target[index]
-            ):
-                return False  # R3.5
-        pieces = _pieces(parts[5], request, variables)
+        resolved = _pieces(pattern, request, variables)
     except _Unresolvable:
         return False  # R3.3
     except _Unknowable:
         return None
-    return _glob_match(pieces, target[5], ignore_case=False)  # R3.6
+    segments = _split_pieces(resolved)
+    if len(segments) < 6:
+        segments += [[("glob", "*")]] * (6 - len(segments))
+    for index in range(5):
+        regex = _regex(segments[index], colon_free=True)
+        if _compiled(regex, re.IGNORECASE).fullmatch(target[index]) is None:
+            return False  # R3.5
+    return _glob_match(segments[5], target[5], ignore_case=False)  # R3.6
+
+
+def _split_pieces(pieces: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Return pieces split at the first five colons of their literal text."""
+    segments: list[list[tuple[str, str]]] = [[]]
+    for kind, text in pieces:
+        if kind != "lit":
+            segments[-1].append((kind, text))
+            continue
+        rest = text
+        while ":" in rest and len(segments) < 6:
+            head, rest = rest.split(":", 1)
+            if head:
+                segments[-1].append(("lit", head))
+            segments.append([])
+        if rest:
+            segments[-1].append(("lit", rest))
+    return segments
 
 
 @functools.lru_cache(maxsize=65536)
@@ -325,8 +348,8 @@ def _resource_regexes(parts: tuple[str, ...]) -> tuple[re.Pattern[str], re.Patte
     head = ":".join(_regex(_globs(part), colon_free=True) for part in parts[:5])
     rest = _regex(_globs(parts[5]))
     return (
-        re.compile("^" + head + "$", re.IGNORECASE | re.DOTALL),
-        re.compile("^" + rest + "$", re.DOTALL),
+        re.compile(head, re.IGNORECASE | re.DOTALL),
+        re.compile(rest, re.DOTALL),
     )
 
 
@@ -339,15 +362,15 @@ def pattern_matches(pattern: str, resource: str) -> bool:
 
 def _match_arn(pattern: str, value: str, request: _Context, variables: bool) -> bool:
     """ArnLike/ArnEquals (R6.5): per-segment glob, as R3 steps 4-6."""
-    parts = pattern.split(":", 5)
     target = value.split(":", 5)
     if len(target) < 6:
         return False
-    parts = parts + ["*"] * (6 - len(parts))  # R3.4
+    segments = _split_pieces(_pieces(pattern, request, variables))  # R5 before R3.4
+    if len(segments) < 6:
+        segments += [[("glob", "*")]] * (6 - len(segments))
     for index in range(6):
-        pieces = _pieces(parts[index], request, variables)
-        regex = _regex(pieces, colon_free=index < 5)
-        if not _compiled("^" + regex + "$", 0).match(target[index]):
+        regex = _regex(segments[index], colon_free=index < 5)
+        if _compiled(regex, 0).fullmatch(target[index]) is None:
             return False
     return True
 
@@ -458,7 +481,10 @@ def _instant(text: str) -> datetime | None:
     """R6.5: ISO 8601 (W3C profiles) or epoch seconds; UTC when no zone is given."""
     text = text.strip()
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return datetime.fromtimestamp(float(text), tz=UTC)
+        try:
+            return datetime.fromtimestamp(float(text), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None  # R6.5: a value that does not parse
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -477,7 +503,10 @@ def _condition_pair(
     for prefix in ("ForAllValues:", "ForAnyValue:"):
         if operator.startswith(prefix):
             quantifier, operator = prefix[:-1], operator[len(prefix) :]
-    if_exists = operator.endswith("IfExists") and operator != "Null"
+            break
+    if operator.startswith(("ForAllValues:", "ForAnyValue:")) or operator == "NullIfExists":
+        return None  # R1.5: not an operator (one set prefix at most; Null has no IfExists)
+    if_exists = operator.endswith("IfExists")
     if if_exists:
         operator = operator[: -len("IfExists")]
     negated = operator in _NEGATED
@@ -498,25 +527,30 @@ def _condition_pair(
         if quantifier == "ForAnyValue":
             return False
         return negated
-    try:
-        if not quantifier:
-            if len(values) != 1:
-                return None  # R6.3: a multi-valued key needs a set operator
-            return _single(base, negated, policy_values, values[0], request, vars_on)
-        results = [_single(base, negated, policy_values, v, request, vars_on) for v in values]
-    except _Unknowable:
-        return None  # a policy variable on a key the request cannot tell
+    if not quantifier:
+        if len(values) != 1:
+            return None  # R6.3: a multi-valued key needs a set operator
+        return _single(base, negated, policy_values, values[0], request, vars_on)
+    results = [_single(base, negated, policy_values, v, request, vars_on) for v in values]
     if quantifier == "ForAllValues":
-        return all(results)  # R6.4
-    return any(results)
+        return _and(results)  # R6.4
+    return _or(results)
 
 
 def _single(
     base: str, negated: bool, policy_values: list[str], value: str, request: _Context, vars_on: bool
-) -> bool:
-    """R6.2: a positive operator matches if some policy value does; a negated one if none does."""
-    matched = any(_value_matches(base, p, value, request, vars_on) for p in policy_values)
-    return not matched if negated else matched
+) -> Truth:
+    """R6.2: a positive operator matches if some policy value does; a negated one if none does.
+    A value with a variable on a key the request cannot tell is unknown (R6.6), and the values
+    are combined with Kleene's OR."""
+    results: list[Truth] = []
+    for policy_value in policy_values:
+        try:
+            results.append(_value_matches(base, policy_value, value, request, vars_on))
+        except _Unknowable:
+            results.append(None)
+    matched = _or(results)
+    return _not(matched) if negated else matched
 
 
 def _condition(
@@ -569,6 +603,10 @@ def statement_value(
 ) -> Truth:
     """R7.1: whether a statement applies: action, resource and condition, three-valued."""
     unknown = unknown if unknown is not None else set()
+    if ("Action" in statement and "NotAction" in statement) or (
+        "Resource" in statement and "NotResource" in statement
+    ):
+        return None  # R1.2: exactly one of each; a malformed statement is unknown (R1.5)
     if "Action" in statement:
         actions = any(match_action(str(p), request.action) for p in _listed(statement["Action"]))
     elif "NotAction" in statement:
@@ -652,7 +690,7 @@ def _evaluate_layer(
     context: _Context,
     mode: str,
     unknown: set[tuple[str, str]],
-    principal_filter: str | None = None,  # "direct" or "account": which Principal counts
+    principal_filter: str | None = None,  # "arn", "direct" or "account": which Principal counts
 ) -> _LayerResult:
     allows: list[Truth] = []
     denies: list[Truth] = []
@@ -677,20 +715,21 @@ def _evaluate_layer(
 
 
 def _principal_matches(statement: Mapping[str, Any], request: Request, how: str) -> bool:
-    """Whether a resource policy statement's Principal names the caller: ``*`` or its ARN
-    ("direct"), or also its account (``123…`` or ``arn:…:root``: "account"). Naming the account
-    delegates to the account's IAM policies; it grants no one in it directly."""
+    """Whether a resource policy statement's Principal names the caller: its own ARN ("arn"),
+    or ``*`` too ("direct"), or also its account (``123…`` or ``arn:…:root``: "account").
+    Naming the account delegates to the account's IAM policies; it grants no one in it
+    directly."""
     if "NotPrincipal" in statement:
         return False  # not supported here: such a statement is left out
     principal = statement.get("Principal")
     if principal == "*":
-        return True
+        return how != "arn"
     if not isinstance(principal, Mapping) or request.principal is None:
         return False
     names = [str(v) for v in _listed(principal.get("AWS"))]
     account = _account_of(request.principal)
     for name in names:
-        if name in {"*", request.principal}:
+        if name == request.principal or (name == "*" and how != "arn"):
             return True
         if how == "account" and account and name in {account, f"arn:aws:iam::{account}:root"}:
             return True
@@ -713,82 +752,86 @@ def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> R
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     context = _context(request)
     unknown: set[tuple[str, str]] = set()
-    identity = _evaluate_layer("identity", layers.identity, request, context, mode, unknown)
-    evaluated: list[tuple[_LayerResult, bool]] = []  # (layer, its allow is required)
-    service_linked = ":role/aws-service-role/" in (request.principal or "")
+    denies: list[_LayerResult] = []  # every layer whose explicit deny counts (R8.1)
+    required: list[Truth] = []  # every allow the request needs (R8.2), three-valued
+
+    def layer(name: str, policies: Sequence[Mapping[str, Any]], **options: Any) -> _LayerResult:
+        found = _evaluate_layer(name, policies, request, context, mode, unknown, **options)
+        denies.append(found)
+        return found
+
+    identity = layer("identity", layers.identity)
+    # SCPs do not apply to the management account or to service-linked roles: neither their
+    # allows nor their denies (R8.2).
+    exempt = request.management_account or ":role/aws-service-role/" in (request.principal or "")
     for level, policies in enumerate(layers.scps):
-        scp = _evaluate_layer(f"scp[{level}]", policies, request, context, mode, unknown)
-        evaluated.append((scp, not (request.management_account or service_linked)))
+        if not exempt:
+            required.append(layer(f"scp[{level}]", policies).allow)
     for level, policies in enumerate(layers.rcps):
-        rcp = _evaluate_layer(f"rcp[{level}]", policies, request, context, mode, unknown)
-        evaluated.append((rcp, True))
-    resource: _LayerResult | None = None
-    direct: _LayerResult | None = None
-    if layers.resource is not None:
-        resource = _evaluate_layer(
-            "resource",
-            [layers.resource],
-            request,
-            context,
-            mode,
-            unknown,
-            principal_filter="account",
-        )
-        direct = _evaluate_layer(
-            "resource", [layers.resource], request, context, mode, set(), principal_filter="direct"
-        )
+        required.append(layer(f"rcp[{level}]", policies).allow)
     same_account = _same_account(request)
-    names_principal = resource is not None and _names_principal(layers.resource, request)
-    # A same-account resource policy that allows the caller itself stands in for its identity
-    # policies (R8.2); one that names only the account leaves the decision to them.
-    stands_in = direct is not None and same_account and direct.allow is True
-    boundary: _LayerResult | None = None
-    if layers.boundaries is not None:
-        boundary = _evaluate_layer("boundary", layers.boundaries, request, context, mode, unknown)
-        evaluated.append((boundary, not (stands_in and names_principal)))
-    if layers.session is not None:
-        session = _evaluate_layer("session", [layers.session], request, context, mode, unknown)
-        evaluated.append((session, not (stands_in and names_principal)))
-    # R8.4: a KMS key policy must allow the key's own account before IAM policies count; a
-    # role's trust policy must allow sts:AssumeRole* whatever the identity policies say.
     action = request.action.lower()
-    key_policy = action.startswith("kms:") and layers.resource is not None
-    trust_policy = action.startswith("sts:assumerole") and layers.resource is not None
-    identity_counts = True
-    if key_policy and not _key_policy_enables_account(layers.resource, request, context, mode):
-        identity_counts = False
-    if identity_counts:
-        evaluated.append((identity, not stands_in))
-    elif not stands_in:
-        evaluated.append((_LayerResult(False, identity.deny, identity.matches), True))
-    if resource is not None:
-        evaluated.append((resource, not same_account or trust_policy))
+    # A same-account resource policy that allows the caller (or "*") stands in for its identity
+    # policies; one that names the caller's own ARN, for its boundary and session policy too.
+    # Naming the account delegates to the account's IAM policies (R8.2).
+    direct: Truth = False
+    named: Truth = False
+    if layers.resource is not None:
+        resource = layer("resource", [layers.resource], principal_filter="account")
+        if same_account:
+            direct = _evaluate_layer(
+                "resource",
+                [layers.resource],
+                request,
+                context,
+                mode,
+                set(),
+                principal_filter="direct",
+            ).allow
+            named = _evaluate_layer(
+                "resource",
+                [layers.resource],
+                request,
+                context,
+                mode,
+                set(),
+                principal_filter="arn",
+            ).allow
+        # Cross-account, the resource's own policy must allow too; a role's trust policy must
+        # allow sts:AssumeRole* whatever the identity policies say (R8.2, R8.4).
+        if not same_account or action.startswith("sts:assumerole"):
+            required.append(resource.allow)
     elif not same_account:
-        # Cross-account: the resource's own policy must allow too, and it has none here.
-        evaluated.append((_LayerResult(False, False, []), True))
-    everything = [layer for layer, _ in evaluated]
-    matches = tuple(m for layer in everything for m in layer.matches)
-    # R8.1: an explicit deny anywhere.
-    if any(layer.deny is True for layer in everything):
+        required.append(False)  # cross-account, and the resource has no policy here
+    if layers.boundaries is not None:
+        boundary = layer("boundary", layers.boundaries)
+        required.append(_or([boundary.allow, named]))
+    if layers.session is not None:
+        session = layer("session", [layers.session])
+        required.append(_or([session.allow, named]))
+    identity_allow = identity.allow
+    if action.startswith("kms:") and layers.resource is not None:
+        # R8.4: a key policy must enable its account before the IAM policies count.
+        enabled = _key_policy_enables_account(layers.resource, request, context, mode)
+        identity_allow = _and([enabled, identity_allow])
+    required.append(_or([identity_allow, direct]))
+    matches = tuple(m for found in denies for m in found.matches)
+    if any(found.deny is True for found in denies):  # R8.1
         deciding = tuple(m for m in matches if m.effect == "Deny" and m.value is True)
         return Result(Decision.EXPLICIT_DENY, deciding, frozenset(unknown))
-    # R8.2: a required layer that does not allow.
-    if any(required and layer.allow is False for layer, required in evaluated):
+    if any(value is False for value in required):  # R8.2
         return Result(Decision.IMPLICIT_DENY, (), frozenset(unknown))
-    # R8.3: anything unknown left, or an allow.
-    if any(layer.deny is None for layer in everything) or any(
-        required and layer.allow is None for layer, required in evaluated
-    ):
-        return Result(Decision.UNKNOWN, matches, frozenset(unknown))
+    if any(found.deny is None for found in denies) or any(value is None for value in required):
+        return Result(Decision.UNKNOWN, matches, frozenset(unknown))  # R8.3
     deciding = tuple(m for m in matches if m.effect == "Allow" and m.value is True)
     return Result(Decision.ALLOW, deciding, frozenset(unknown))
 
 
 def _key_policy_enables_account(
     policy: Mapping[str, Any] | None, request: Request, context: _Context, mode: str
-) -> bool:
+) -> Truth:
     """Whether a key policy allows the request to its account's root principal, the statement
-    that lets IAM policies of the account grant access to the key (R8.4)."""
+    that lets IAM policies of the account grant access to the key (R8.4); three-valued."""
     account = request.resource_account or _account_of(request.resource)
     if policy is None or account is None:
         return True
@@ -799,17 +842,13 @@ def _key_policy_enables_account(
         principal=f"arn:aws:iam::{account}:root",
         unknown_keys=request.unknown_keys,
     )
-    statements = [
-        s
+    vars_on = policy.get("Version") == "2012-10-17"  # R1.3
+    return _or(
+        _apply_mode(
+            "Allow", statement_value(s, root, context, vars_on=vars_on, layer="resource"), mode
+        )
         for s in statements_of(policy)
         if s.get("Effect") == "Allow" and _names_account(s, account)
-    ]
-    return any(
-        _apply_mode(
-            "Allow", statement_value(s, root, context, vars_on=True, layer="resource"), mode
-        )
-        is True
-        for s in statements
     )
 
 
@@ -827,19 +866,6 @@ def _same_account(request: Request) -> bool:
     principal = _account_of(request.principal)
     resource = request.resource_account or _account_of(request.resource)
     return principal is None or resource is None or principal == resource
-
-
-def _names_principal(policy: Mapping[str, Any] | None, request: Request) -> bool:
-    """Whether a resource policy's statements name the request's principal ARN itself."""
-    if policy is None or request.principal is None:
-        return False
-    for statement in statements_of(policy):
-        principal = statement.get("Principal")
-        if isinstance(principal, Mapping) and request.principal in map(
-            str, _listed(principal.get("AWS"))
-        ):
-            return True
-    return False
 
 
 # --- the replay check ----------------------------------------------------------------------------

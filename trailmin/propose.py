@@ -161,8 +161,27 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
             )
     statuses.sort(key=_review_order)
     summary = Summary(ingested.events, statuses, skipped_sources=ingested.sources_skipped)
-    _write(config, folders, statuses, summary)
+    say("answering the IAM checklist")
+    checklist = api.audit(
+        config.lake,
+        details=details,
+        credential_report=config.credential_report.read_text()
+        if config.credential_report is not None
+        else None,
+        days=config.days,
+        now=_newest(config.lake),
+    )
+    _write(config, folders, statuses, summary, checklist.to_markdown())
     return summary
+
+
+def _newest(lake: Path) -> Any:
+    """The lake's newest event time: the checklist's "now", so that its text depends on the
+    data only and a run that changes nothing rewrites nothing."""
+    import contextlib
+
+    with contextlib.closing(api.connect(lake)) as db:
+        return db.sql("SELECT max(event_time) FROM events").fetchall()[0][0]
 
 
 def _wanted(arn: str, kind: str, config: Config) -> bool:
@@ -257,6 +276,7 @@ def _write(
     folders: dict[str, dict[str, str]],
     statuses: list[Status],
     summary: Summary,
+    checklist: str,
 ) -> None:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
@@ -276,7 +296,12 @@ def _write(
         if status.status == GONE and (out / status.folder).is_dir():
             shutil.rmtree(out / status.folder)
             summary.removed.append(status.folder + "/")
-    if _put(out / "index.md", index_markdown(statuses)):
+    index = (
+        index_markdown(statuses)
+        + "\n"
+        + checklist.replace("# IAM security checklist", "## IAM security checklist", 1)
+    )
+    if _put(out / "index.md", index):
         summary.written.append("index.md")
     current = [s for s in statuses if s.status != GONE]
     machine = [{k: v for k, v in s.to_dict().items() if k != "status"} for s in current]

@@ -1,0 +1,305 @@
+"""The IAM checklist: each check on records made for it, on the real logs, and with moto's IAM."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+import trailmin
+from tests.conftest import ROOT, fake_aws_env, log_name, make_record, write_delivery
+from trailmin import checklist
+
+A = "111122223333"
+ROOT_ARN = f"arn:aws:iam::{A}:root"
+
+
+def root_identity() -> dict[str, Any]:
+    return {
+        "type": "Root",
+        "principalId": A,
+        "arn": ROOT_ARN,
+        "accountId": A,
+        "accessKeyId": "ASIAROOT",
+    }
+
+
+def user(name: str, key: str = "ASIAEXAMPLE") -> dict[str, Any]:
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDAEXAMPLE",
+        "arn": f"arn:aws:iam::{A}:user/{name}",
+        "accountId": A,
+        "accessKeyId": key,
+        "userName": name,
+    }
+
+
+def at(day: int, n: int) -> str:
+    return (
+        (datetime(2026, 10, 1, tzinfo=UTC) + timedelta(days=day, minutes=n))
+        .isoformat()
+        .replace("+00:00", "Z")
+    )
+
+
+def lake_of(tmp_path: Path, records: list[dict[str, Any]]) -> Path:
+    write_delivery(tmp_path / "logs" / log_name(A, "us-east-1", "20261001T0000Z", "a"), records)
+    lake = tmp_path / "lake"
+    trailmin.ingest([tmp_path / "logs"], lake=lake, workers=1)
+    return lake
+
+
+@pytest.fixture
+def made(tmp_path):
+    """Records made so that each check of the lake fires once, and a clean principal beside."""
+    records = []
+    n = 0
+
+    def add(day: int, **fields: Any) -> None:
+        nonlocal n
+        records.append(make_record(n, eventTime=at(day, n), **fields))
+        n += 1
+
+    # A clean principal: the same role, services, region and network every day, no denial.
+    clean = {
+        "type": "AssumedRole",
+        "principalId": "AROACLEAN:s",
+        "arn": f"arn:aws:sts::{A}:assumed-role/clean/s",
+        "accountId": A,
+        "accessKeyId": "ASIACLEAN",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROACLEAN",
+                "arn": f"arn:aws:iam::{A}:role/clean",
+                "accountId": A,
+                "userName": "clean",
+            }
+        },
+    }
+    for day in range(10):
+        for _ in range(3):
+            add(day, userIdentity=clean, sourceIPAddress="198.51.100.7")
+    # bob: a baseline of S3 in us-east-1 from one network, then EC2 in eu-west-1 from another,
+    # and a burst of refusals.
+    for day in range(9):
+        for _ in range(3):
+            add(day, userIdentity=user("bob"), sourceIPAddress="198.51.100.8")
+    add(
+        9,
+        userIdentity=user("bob"),
+        eventSource="ec2.amazonaws.com",
+        eventName="DescribeInstances",
+        awsRegion="eu-west-1",
+        sourceIPAddress="203.0.113.50",
+    )
+    for _ in range(6):
+        add(
+            9,
+            userIdentity=user("bob"),
+            eventSource="iam.amazonaws.com",
+            eventName="ListUsers",
+            errorCode="AccessDenied",
+            errorMessage="no",
+            sourceIPAddress="198.51.100.8",
+        )
+    # Root: a sign-in without MFA (a root task) and a call that is not one.
+    add(
+        8,
+        userIdentity=root_identity(),
+        eventSource="signin.amazonaws.com",
+        eventName="ConsoleLogin",
+        eventType="AwsConsoleSignIn",
+        additionalEventData={"MFAUsed": "No"},
+        responseElements={"ConsoleLogin": "Success"},
+    )
+    add(
+        8,
+        userIdentity=root_identity(),
+        eventSource="ec2.amazonaws.com",
+        eventName="DescribeRegions",
+    )
+    # A user's console sign-in without MFA, and one with.
+    add(
+        7,
+        userIdentity=user("carol"),
+        eventSource="signin.amazonaws.com",
+        eventName="ConsoleLogin",
+        eventType="AwsConsoleSignIn",
+        additionalEventData={"MFAUsed": "No"},
+    )
+    add(
+        7,
+        userIdentity=user("dave"),
+        eventSource="signin.amazonaws.com",
+        eventName="ConsoleLogin",
+        eventType="AwsConsoleSignIn",
+        additionalEventData={"MFAUsed": "Yes"},
+    )
+    # Long-term keys: one from a laptop, one from a Lambda function.
+    add(
+        6,
+        userIdentity=user("laptop", "AKIALAPTOP0000000001"),
+        sourceIPAddress="192.0.2.10",
+        userAgent="aws-cli/2.15.0",
+    )
+    add(
+        6,
+        userIdentity=user("app", "AKIAAPPKEY0000000002"),
+        sourceIPAddress="3.5.140.2",
+        userAgent="Boto3/1.34 md/Botocore#1.34 exec-env/AWS_Lambda_python3.12",
+    )
+    return lake_of(tmp_path, records)
+
+
+def findings(result, code):
+    return [f for f in result.findings if f.code == code]
+
+
+def test_each_check_of_the_lake_fires_on_its_records(made):
+    result = trailmin.audit(made, recent_days=1)
+    (root,) = findings(result, "ROOT_ACCOUNT_USED")
+    assert root.severity == "high"
+    assert root.principals == (ROOT_ARN,)
+    assert "ec2:DescribeRegions" in root.message
+    (task,) = findings(result, "ROOT_TASK")
+    assert "signin:ConsoleLogin" in task.message
+    signins = {f.principals[0]: f.severity for f in findings(result, "CONSOLE_SIGNIN_WITHOUT_MFA")}
+    assert signins == {ROOT_ARN: "high", f"arn:aws:iam::{A}:user/carol": "medium"}
+    keys = {f.principals[0].rsplit("/", 1)[-1]: f for f in findings(result, "LONG_TERM_KEY_IN_USE")}
+    assert set(keys) == {"laptop", "app"}
+    assert keys["app"].severity == "high"  # a user's key inside Lambda
+    assert "give it a role" in keys["app"].message
+    assert keys["laptop"].severity == "medium"
+    assert keys["laptop"].evidence[0]["source_ips"] == ["192.0.2.10"]
+    bob = f"arn:aws:iam::{A}:user/bob"
+    new = {(f.code, f.principals[0]): f for f in result.findings if f.code.startswith("NEW_")}
+    assert set(new) == {("NEW_SERVICE", bob), ("NEW_REGION", bob), ("NEW_NETWORK", bob)}
+    assert [e["value"] for e in new["NEW_SERVICE", bob].evidence] == ["ec2", "iam"]
+    assert [e["value"] for e in new["NEW_NETWORK", bob].evidence] == ["203.0.113.0/24"]
+    (spike,) = findings(result, "DENIED_SPIKE")
+    assert spike.principals == (bob,)
+    clean = f"arn:aws:iam::{A}:role/clean"
+    assert not [f for f in result.findings if clean in f.principals]
+    # Most severe first.
+    order = [checklist.SEVERITY_ORDER[f.severity] for f in result.findings]
+    assert order == sorted(order)
+
+
+def test_the_real_logs(real_logs, tmp_path_factory):
+    """Root use, console sign-ins without MFA and long-term keys in ../shared/real_logs."""
+    lake = tmp_path_factory.mktemp("audit") / "lake"
+    trailmin.ingest([real_logs], lake=lake, workers=1)
+    result = trailmin.audit(lake, days=5000, recent_days=1)
+    assert {f.principals[0] for f in findings(result, "ROOT_ACCOUNT_USED")} == {
+        "arn:aws:iam::123456789012:root"
+    }
+    assert {f.principals[0] for f in findings(result, "CONSOLE_SIGNIN_WITHOUT_MFA")} == {
+        "arn:aws:iam::111122223333:root",
+        "arn:aws:iam::111122223333:user/anaya",
+        "arn:aws:iam::123456789012:user/Mary_Major",
+        "arn:aws:iam::123837392027:user/stratus-red-team-nmfalu-gfjyeaypjt",
+    }
+    keys = {
+        (f.principals[0], f.evidence[0]["access_key_id"])
+        for f in findings(result, "LONG_TERM_KEY_IN_USE")
+    }
+    assert ("arn:aws:iam::123837392027:user/bert-jan", "AKIATFQR7NSC8Q4X20BJ") in keys
+    assert ("arn:aws:iam::123456789012:root", "AKIAIOSFODNN7EXAMPLE") in keys
+    root_key = next(
+        f for f in findings(result, "LONG_TERM_KEY_IN_USE") if f.principals[0].endswith(":root")
+    )
+    assert root_key.severity == "high"
+
+
+# As GetCredentialReport gives it: root with MFA, carol (password, no MFA, an old key and a key
+# never used), dave (password, MFA, a key of 21 days).
+REPORT = (ROOT / "tests" / "data" / "credential-report.csv").read_text()
+
+
+def test_the_credential_report_checks(made):
+    now = datetime(2026, 10, 11, tzinfo=UTC)
+    result = trailmin.audit(made, credential_report=REPORT, recent_days=1, now=now)
+    (mfa,) = findings(result, "USER_PASSWORD_WITHOUT_MFA")
+    assert mfa.principals == (f"arn:aws:iam::{A}:user/carol",)
+    (old,) = findings(result, "ACCESS_KEY_OLD")
+    assert old.principals == (f"arn:aws:iam::{A}:user/carol",)
+    assert "283 days old" in old.message
+    (unused,) = findings(result, "ACCESS_KEY_UNUSED")
+    assert unused.evidence[0]["key"] == "2"
+    assert "never used" in unused.message
+    shorter = trailmin.audit(
+        made, credential_report=REPORT, recent_days=1, now=now, max_key_age_days=10
+    )
+    assert {f.principals[0] for f in findings(shorter, "ACCESS_KEY_OLD")} == {
+        f"arn:aws:iam::{A}:user/carol",
+        f"arn:aws:iam::{A}:user/dave",
+    }
+
+
+def test_unused_principals_and_aws_managed_policies(tmp_path):
+    sample = tmp_path / "lake"
+    trailmin.ingest([ROOT / "sample_logs"], lake=sample, workers=1)
+    details = trailmin.authorization_details(auth_file=ROOT / "examples" / "sample-auth.json")
+    result = trailmin.audit(sample, details=details, recent_days=1)
+    assert {f.principals[0] for f in findings(result, "UNUSED_PRINCIPAL")} == {
+        f"arn:aws:iam::{A}:role/old-etl"
+    }
+    (managed,) = findings(result, "AWS_MANAGED_POLICY_ATTACHED")
+    assert managed.principals == (f"arn:aws:iam::{A}:user/legacy-batch",)
+    assert managed.evidence[0]["proposed"] == 4
+    assert managed.evidence[0]["granted"] > 90
+
+
+def test_moto_provides_the_report_and_the_details(made, moto_server, tmp_path, monkeypatch):
+    fake_aws_env(monkeypatch, tmp_path)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
+    iam = boto3.session.Session().client("iam", endpoint_url=moto_server, region_name="us-east-1")
+    iam.create_user(UserName="erin")
+    iam.create_login_profile(UserName="erin", Password="correct-Horse-battery-9")
+    iam.create_access_key(UserName="erin")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trailmin",
+            "audit",
+            "--lake",
+            str(made),
+            "--from-aws",
+            "--endpoint-url",
+            moto_server,
+            "--format",
+            "json",
+            "--recent-days",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    codes = {
+        (f["code"], f["principals"][0].rsplit(":", 1)[-1])
+        for f in json.loads(run.stdout)["findings"]
+    }
+    assert ("USER_PASSWORD_WITHOUT_MFA", "user/erin") in codes
+    assert ("ACCESS_KEY_UNUSED", "user/erin") in codes
+    assert ("UNUSED_PRINCIPAL", "user/erin") in codes
+    markdown = subprocess.run(
+        [sys.executable, "-m", "trailmin", "audit", "--lake", str(made)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert markdown.returncode == 0
+    assert "`ROOT_ACCOUNT_USED`" in markdown.stdout
+    assert "no credential report" in markdown.stdout
