@@ -95,3 +95,29 @@ def write_delivery(path: Path, records: list[dict[str, Any]]) -> Path:
 def log_name(account: str, region: str, stamp: str, suffix: str) -> str:
     """Return a CloudTrail log file name."""
     return f"{account}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
+
+
+def reset_moto(endpoint: str) -> None:
+    """Empty moto's server (its reset API): each test builds its own bucket and IAM."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+
+
+def act_in_account(endpoint: str, account: str, mp: pytest.MonkeyPatch) -> None:
+    """Put credentials of a role in ``account`` in os.environ, from moto's STS.
+
+    moto's own account is 123456789012; a security team's tooling works in an account through a
+    role in it, and moto then keeps that account's IAM and S3 apart.
+    """
+    import boto3
+
+    sts = boto3.session.Session().client("sts", endpoint_url=endpoint, region_name="us-east-1")
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/audit", RoleSessionName="audit"
+    )["Credentials"]
+    mp.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+    mp.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    mp.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import boto3
 import pytest
 
 import trailmin
-from tests.conftest import ROOT, fake_aws_env, log_name, make_record, write_delivery
+from tests.conftest import ROOT, fake_aws_env, log_name, make_record, reset_moto, write_delivery
 from trailmin import checklist
 
 A = "111122223333"
@@ -261,7 +260,7 @@ def test_unused_principals_and_aws_managed_policies(tmp_path):
 
 def test_moto_provides_the_report_and_the_details(made, moto_server, tmp_path, monkeypatch):
     fake_aws_env(monkeypatch, tmp_path)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
+    reset_moto(moto_server)
     iam = boto3.session.Session().client("iam", endpoint_url=moto_server, region_name="us-east-1")
     iam.create_user(UserName="erin")
     iam.create_login_profile(UserName="erin", Password="correct-Horse-battery-9")

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 import trailmin
-from tests.conftest import ROOT, SAMPLE_LOGS, fake_aws_env
+from tests.conftest import ROOT, SAMPLE_LOGS, act_in_account, fake_aws_env, reset_moto
 from trailmin.current import parse_authorization_details
 from trailmin.differences import access_level, diff, recorded_as
 from trailmin.errors import UsageError
@@ -241,15 +241,8 @@ def build_iam(iam) -> None:
 
 def test_from_aws_and_from_a_file_give_the_same_diff(sample, moto_server, tmp_path, monkeypatch):
     fake_aws_env(monkeypatch, tmp_path)
-    # moto's own account is 123456789012: act in the sample's account through a role in it, as
-    # a security team's tooling does.
-    sts = boto3.session.Session().client("sts", endpoint_url=moto_server, region_name="us-east-1")
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{A}:role/audit", RoleSessionName="audit")[
-        "Credentials"
-    ]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
-    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    reset_moto(moto_server)
+    act_in_account(moto_server, A, monkeypatch)
     iam = boto3.session.Session().client("iam", endpoint_url=moto_server, region_name="us-east-1")
     build_iam(iam)
     fetched = trailmin.authorization_details(from_aws=True, endpoint_url=moto_server)

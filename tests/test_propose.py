@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,15 @@ import boto3
 import hcl2
 import pytest
 
-from tests.conftest import ROOT, SAMPLE_LOGS, fake_aws_env, log_name, make_record
+from tests.conftest import (
+    ROOT,
+    SAMPLE_LOGS,
+    act_in_account,
+    fake_aws_env,
+    log_name,
+    make_record,
+    reset_moto,
+)
 from trailmin.config import load_config
 from trailmin.errors import UsageError
 from trailmin.generation import MANAGED_POLICY_SIZE, policy_size
@@ -89,14 +96,8 @@ def build_iam_from(details: dict[str, Any], iam: Any) -> None:
 def org(moto_server, tmp_path, monkeypatch):
     """A log bucket holding sample_logs, and IAM as examples/sample-auth.json describes it."""
     fake_aws_env(monkeypatch, tmp_path)
-    reset(moto_server)
-    sts = boto3.session.Session().client("sts", endpoint_url=moto_server, region_name="us-east-1")
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{A}:role/audit", RoleSessionName="audit")[
-        "Credentials"
-    ]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
-    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    reset_moto(moto_server)
+    act_in_account(moto_server, A, monkeypatch)
     session = boto3.session.Session()
     s3 = session.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     iam = session.client("iam", endpoint_url=moto_server, region_name="us-east-1")
@@ -125,14 +126,7 @@ formats = ["json", "terraform"]
 """
     )
     yield {"config": config, "s3": s3, "iam": iam, "out": tmp_path / "proposals"}
-    reset(moto_server)
-
-
-def reset(endpoint: str) -> None:
-    """Empty moto's server: each test builds its own bucket and IAM."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request) as response:
-        assert response.status == 200
+    reset_moto(moto_server)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, str]]:

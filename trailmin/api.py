@@ -476,13 +476,7 @@ def verify(
     or documents): every call that passed authorization, in its own request context, and the
     ones the policies would refuse."""
     if isinstance(policies, (str, Path)):
-        path = Path(policies)
-        try:
-            documents = documents_of(json.loads(path.read_text()), str(path))
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}; check the path") from None
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
+        documents = documents_of(read_json(policies), str(policies))
     else:
         documents = [dict(d) for d in policies]
     wanted = condition_keys(documents)
@@ -562,14 +556,7 @@ def authorization_details(
     if (auth_file is None) == (not from_aws):
         raise UsageError("give --auth-file FILE or --from-aws (one of them)")
     if auth_file is not None:
-        path = Path(auth_file)
-        try:
-            data = json.loads(path.read_text())
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}; check the path") from None
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
-        return parse_authorization_details(data, str(path))
+        return parse_authorization_details(read_json(auth_file), str(auth_file))
     from trailmin.iam import fetch_authorization_details
 
     data = fetch_authorization_details(
@@ -634,16 +621,22 @@ def diff(
     return DiffReport(diffs, missing)
 
 
-def read_scps(path: str | Path) -> dict[str, list[list[dict[str, Any]]]]:
-    """Return the SCPs in a JSON file: ``{"<account id>": [[policy, …], …]}``, one list of
-    policy documents per level of the organization, from the root down to the account."""
+def read_json(path: str | Path) -> Any:
+    """Return the JSON in a file, or a UsageError naming the file and what is wrong."""
     source = Path(path)
     try:
-        data = json.loads(source.read_text())
+        return json.loads(source.read_text())
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}; check the path") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source} is not JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def read_scps(path: str | Path) -> dict[str, list[list[dict[str, Any]]]]:
+    """Return the SCPs in a JSON file: ``{"<account id>": [[policy, …], …]}``, one list of
+    policy documents per level of the organization, from the root down to the account."""
+    source = Path(path)
+    data = read_json(source)
     shape = (
         isinstance(data, dict)
         and all(re.fullmatch(r"\d{12}", str(k)) for k in data)
