@@ -45,7 +45,6 @@ from trailmin.lake import (
     utc_now,
 )
 from trailmin.mapping.actions import service_prefix
-from trailmin.mapping.outcomes import denied_codes
 from trailmin.mapping.permissions import mapping_version, permissions_column
 from trailmin.mapping.report import MappingReport, build_report
 from trailmin.queries import (
@@ -53,9 +52,9 @@ from trailmin.queries import (
     Dialect,
     Filters,
     authorized_condition,
+    denied_condition,
     event_conditions,
     principals_sql,
-    quote,
     services_sql,
     usage_sql,
     window_of_days,
@@ -263,8 +262,7 @@ def mapping_report(
             "GROUP BY ALL",
             params=params or None,
         ).fetchall()
-        codes = ", ".join(f"'{code}'" for code in sorted(denied_codes()))
-        denied_filter = f"error_code IN ({codes})"
+        denied_filter = denied_condition("error_code")
         denied_where = f"{where} AND {denied_filter}" if where else f"WHERE {denied_filter}"
         denials = db.sql(
             "SELECT event_source, event_name, error_code, error_message, event_id FROM events "
@@ -678,6 +676,7 @@ def audit(
     recent_days: int = 7,
     max_key_age_days: int = 90,
     now: datetime | None = None,
+    proposals: Sequence[Proposal] | None = None,
 ) -> Audit:
     """Return the IAM checklist's findings for the lake's last ``days`` days.
 
@@ -755,7 +754,7 @@ def audit(
               count(*) FILTER (WHERE event_time >= {recent}) AS recent_denied,
               count(*) FILTER (WHERE event_time < {recent}) AS baseline_denied
             FROM events WHERE principal_arn IS NOT NULL AND {in_window}
-              AND error_code IN ({", ".join(quote(c) for c in sorted(denied_codes()))})
+              AND {denied_condition("error_code")}
             GROUP BY ALL"""
         )
         active = {
@@ -789,7 +788,7 @@ def audit(
         notes.append("no credential report: key ages and passwords without MFA are not checked")
     if details is not None:
         found += checks.unused_principals(details.principals, active, days=days)
-        found += _aws_managed_findings(lake, details, days)
+        found += _aws_managed_findings(lake, details, days, proposals)
     else:
         notes.append(
             "no authorization details: unused principals and AWS-managed policies are not checked"
@@ -798,7 +797,10 @@ def audit(
 
 
 def _aws_managed_findings(
-    lake: str | Path, details: AuthorizationDetails, days: int
+    lake: str | Path,
+    details: AuthorizationDetails,
+    days: int,
+    proposals: Sequence[Proposal] | None,
 ) -> list[Finding]:
     from trailmin import checklist as checks
     from trailmin.expand import expand
@@ -811,10 +813,12 @@ def _aws_managed_findings(
     ]
     if not attached:
         return []
-    proposals = {p.principal: p for p in generate(lake, days=days)}
+    by_principal = {
+        p.principal: p for p in (proposals if proposals is not None else generate(lake, days=days))
+    }
     rows = []
     for arn, name, document in attached:
-        proposal = proposals.get(arn)
+        proposal = by_principal.get(arn)
         if proposal is None or not proposal.policies or document is None:
             continue
         proposed = {a for p in proposal.policies for s in p.statements for a in s.actions}

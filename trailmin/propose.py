@@ -170,6 +170,7 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         else None,
         days=config.days,
         now=_newest(config.lake),
+        proposals=proposals,
     )
     _write(config, folders, statuses, summary, checklist.to_markdown())
     return summary

@@ -160,8 +160,13 @@ def outcome_case() -> str:
     return "CASE WHEN e.error_code IS NULL THEN 0 " + " ".join(whens) + " ELSE 4 END"
 
 
+def denied_condition(column: str = "e.error_code") -> str:
+    """Return the condition that an error code (``column``) means authorization refused."""
+    return f"{column} IN ({_strings(sorted(outcomes.denied_codes()))})"
+
+
 def _denied() -> str:
-    return f"e.error_code IN ({_strings(sorted(outcomes.denied_codes()))})"
+    return denied_condition()
 
 
 def _failed() -> str:
