@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/trailmin lake info --lake demo-lake
 	$(BIN)/trailmin principals --lake demo-lake --format table
 	@# Exit code 3 means "proposals to review": what a first run finds.
-	$(BIN)/trailmin run sample_logs --lake demo-lake --out demo-proposals --auth-file examples/sample-auth.json; code=$$?; test $$code -eq 0 -o $$code -eq 3
+	$(BIN)/trailmin run sample_logs --lake demo-lake --out demo-proposals --auth-file examples/sample-auth.json --credential-report examples/sample-credential-report.csv; code=$$?; test $$code -eq 0 -o $$code -eq 3
 	@echo
 	@echo "The lake is in demo-lake/ (Parquet under demo-lake/events/, manifest in demo-lake/_trailmin/)."
 	@echo "The proposals are in demo-proposals/: start with demo-proposals/index.md."

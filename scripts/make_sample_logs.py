@@ -16,12 +16,13 @@ from trailmin.synth import SynthSummary, write_trail
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_logs"
 
-# Small on purpose (a few hundred files, well under 2 MB) yet showing every case the tests name.
+# Small on purpose (under a thousand files, about 1 MB) yet showing every case the tests name,
+# over two weeks so that the checklist's last 7 days have a baseline to be compared with.
 SAMPLE_ARGS: dict[str, Any] = {
     "seed": 7,
     "start": date(2026, 10, 5),
-    "days": 3,
-    "events_per_day": 250,
+    "days": 14,
+    "events_per_day": 100,
     "accounts": ("111122223333",),
     "org_id": "o-a1b2c3d4e5",
     "regions": ("us-east-1", "eu-west-1"),
@@ -35,15 +36,15 @@ README = """\
 A small, synthetic CloudTrail trail for a fictional organization (Acme), laid out as an
 organization trail writes to S3: gzipped `{"Records": [...]}` delivery files under
 `AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/<region>/<yyyy>/<mm>/<dd>/` and hourly digest files
-under `CloudTrail-Digest/`, for 2026-10-05 to 2026-10-07 in us-east-1 and eu-west-1.
+under `CloudTrail-Digest/`, for 2026-10-05 to 2026-10-18 in us-east-1 and eu-west-1.
 
 It is made by `trailmin.synth.write_trail`, not recorded from AWS: every ID, key and address in
 it is invented. Regenerate it (byte for byte; the old tree is deleted first) with:
 
     .venv/bin/python scripts/make_sample_logs.py
 
-which calls `write_trail(Path("sample_logs"), seed=7, start=date(2026, 10, 5), days=3,
-events_per_day=250, accounts=("111122223333",), org_id="o-a1b2c3d4e5",
+which calls `write_trail(Path("sample_logs"), seed=7, start=date(2026, 10, 5), days=14,
+events_per_day=100, accounts=("111122223333",), org_id="o-a1b2c3d4e5",
 regions=("us-east-1", "eu-west-1"), events_per_file=25)`. `tests/test_synth.py` fails when this
 tree and the generator disagree.
 """

@@ -87,6 +87,21 @@ def made(tmp_path):
     for day in range(10):
         for _ in range(3):
             add(day, userIdentity=clean, sourceIPAddress="198.51.100.7")
+    # A function outside a VPC: the same work every day, from a new AWS address each day.
+    lambda_role = {
+        **clean,
+        "principalId": "AROALAMBDA:fn",
+        "arn": f"arn:aws:sts::{A}:assumed-role/fn-role/fn",
+        "sessionContext": {
+            "sessionIssuer": {
+                **clean["sessionContext"]["sessionIssuer"],
+                "arn": f"arn:aws:iam::{A}:role/fn-role",
+            }
+        },
+    }
+    for day in range(10):
+        for _ in range(3):
+            add(day, userIdentity=lambda_role, sourceIPAddress=f"3.{day + 10}.7.9")
     # bob: a baseline of S3 in us-east-1 from one network, then EC2 in eu-west-1 from another,
     # and a burst of refusals.
     for day in range(9):
@@ -133,6 +148,17 @@ def made(tmp_path):
         eventSource="signin.amazonaws.com",
         eventName="ConsoleLogin",
         eventType="AwsConsoleSignIn",
+        additionalEventData={"MFAUsed": "No"},
+    )
+    # A failed sign-in (no errorCode, as CloudTrail writes them): not a sign-in.
+    add(
+        7,
+        userIdentity={k: v for k, v in user("carol").items() if k != "arn"} | {"accessKeyId": ""},
+        eventSource="signin.amazonaws.com",
+        eventName="ConsoleLogin",
+        eventType="AwsConsoleSignIn",
+        errorMessage="Failed authentication",
+        responseElements={"ConsoleLogin": "Failure"},
         additionalEventData={"MFAUsed": "No"},
     )
     add(
@@ -186,11 +212,57 @@ def test_each_check_of_the_lake_fires_on_its_records(made):
     assert [e["value"] for e in new["NEW_NETWORK", bob].evidence] == ["203.0.113.0/24"]
     (spike,) = findings(result, "DENIED_SPIKE")
     assert spike.principals == (bob,)
+    assert spike.evidence[0]["refused_calls"] == ["iam:ListUsers"]
     clean = f"arn:aws:iam::{A}:role/clean"
     assert not [f for f in result.findings if clean in f.principals]
+    # The function's new address every day is its normal: not judged, and the audit says so.
+    churning = f"arn:aws:iam::{A}:role/fn-role"
+    assert not [f for f in result.findings if churning in f.principals]
+    (note,) = [n for n in result.notes if "change all the time" in n]
+    assert churning in note
+    assert clean not in note
+    (carol,) = [
+        f
+        for f in findings(result, "CONSOLE_SIGNIN_WITHOUT_MFA")
+        if f.principals[0].endswith("carol")
+    ]
+    assert len(carol.evidence) == 1  # the failed attempt is left out
     # Most severe first.
     order = [checklist.SEVERITY_ORDER[f.severity] for f in result.findings]
     assert order == sorted(order)
+
+
+def test_the_markdown_names_the_principals_and_the_evidence(made):
+    text = trailmin.audit(made, recent_days=1).to_markdown()
+    assert f"`DENIED_SPIKE` `arn:aws:iam::{A}:user/bob`: 6 access-denied calls" in text
+    assert "  - access_key_id: AKIAAPPKEY0000000002; calls: 1; source_ips: 3.5.140.2" in text
+    assert "1 call as the root user (ec2:DescribeRegions)" in text
+
+
+def test_a_lake_without_a_baseline_says_so(made):
+    result = trailmin.audit(made, recent_days=30)
+    assert not [f for f in result.findings if f.code.startswith("NEW_") or f.code == "DENIED_SPIKE"]
+    assert any("no event before the recent 30 days" in note for note in result.notes)
+
+
+def test_churning_networks_need_two_and_more_than_one_every_two_days():
+    start = datetime(2026, 10, 8, tzinfo=UTC)
+
+    def rows(principal, networks, days):
+        return [
+            {
+                "principal_arn": principal,
+                "kind": "network",
+                "value": f"203.0.{i}.0/24",
+                "first_seen": start - timedelta(days=1),
+                "baseline_events": 50,
+                "baseline_active_days": days,
+            }
+            for i in range(networks)
+        ]
+
+    firsts = rows("home-and-office", 2, 7) + rows("ci", 2, 2) + rows("one", 1, 1)
+    assert checklist.varied_networks(firsts, recent_start=start) == {"ci"}
 
 
 def test_the_real_logs(real_logs, tmp_path_factory):
@@ -244,18 +316,80 @@ def test_the_credential_report_checks(made):
     }
 
 
-def test_unused_principals_and_aws_managed_policies(tmp_path):
-    sample = tmp_path / "lake"
-    trailmin.ingest([ROOT / "sample_logs"], lake=sample, workers=1)
+@pytest.fixture(scope="module")
+def sample_audit(tmp_path_factory):
+    """The audit of sample_logs with the sample's authorization details and credential report,
+    with the defaults (the last 90 days, the last 7 against the 7 before)."""
+    lake = tmp_path_factory.mktemp("sample") / "lake"
+    trailmin.ingest([ROOT / "sample_logs"], lake=lake, workers=1)
     details = trailmin.authorization_details(auth_file=ROOT / "examples" / "sample-auth.json")
-    result = trailmin.audit(sample, details=details, recent_days=1)
-    assert {f.principals[0] for f in findings(result, "UNUSED_PRINCIPAL")} == {
-        f"arn:aws:iam::{A}:role/old-etl"
+    report = (ROOT / "examples" / "sample-credential-report.csv").read_text()
+    now = datetime(2026, 10, 19, tzinfo=UTC)
+    return trailmin.audit(lake, details=details, credential_report=report, now=now)
+
+
+def test_every_finding_occurs_in_the_sample_logs(sample_audit):
+    assert sample_audit.codes() == {
+        "ROOT_ACCOUNT_USED",
+        "ROOT_TASK",
+        "CONSOLE_SIGNIN_WITHOUT_MFA",
+        "USER_PASSWORD_WITHOUT_MFA",
+        "LONG_TERM_KEY_IN_USE",
+        "ACCESS_KEY_OLD",
+        "ACCESS_KEY_UNUSED",
+        "UNUSED_PRINCIPAL",
+        "NEW_SERVICE",
+        "NEW_REGION",
+        "NEW_NETWORK",
+        "DENIED_SPIKE",
+        "AWS_MANAGED_POLICY_ATTACHED",
     }
-    (managed,) = findings(result, "AWS_MANAGED_POLICY_ATTACHED")
-    assert managed.principals == (f"arn:aws:iam::{A}:user/legacy-batch",)
+    by = {(f.code, f.principals[0].rsplit(":", 1)[-1]) for f in sample_audit.findings}
+    # The planted cases, each on the principal it was planted on.
+    assert {
+        ("ROOT_ACCOUNT_USED", "root"),
+        ("CONSOLE_SIGNIN_WITHOUT_MFA", "user/bob"),
+        ("USER_PASSWORD_WITHOUT_MFA", "user/bob"),
+        ("LONG_TERM_KEY_IN_USE", "user/legacy-batch"),
+        ("LONG_TERM_KEY_IN_USE", "user/export-job"),
+        ("ACCESS_KEY_OLD", "user/legacy-batch"),
+        ("ACCESS_KEY_UNUSED", "user/legacy-batch"),
+        ("UNUSED_PRINCIPAL", "role/old-etl"),
+        ("DENIED_SPIKE", "user/legacy-batch"),
+        ("NEW_NETWORK", "user/legacy-batch"),
+        ("NEW_REGION", "user/legacy-batch"),
+        ("NEW_SERVICE", "user/legacy-batch"),
+        ("AWS_MANAGED_POLICY_ATTACHED", "user/legacy-batch"),
+    } <= by
+    keys = {
+        f.principals[0].rsplit("/", 1)[-1]: f
+        for f in findings(sample_audit, "LONG_TERM_KEY_IN_USE")
+    }
+    assert keys["export-job"].severity == "high"  # a user's key inside a Lambda function
+    assert keys["legacy-batch"].severity == "medium"
+    assert len(keys["legacy-batch"].evidence[0]["source_ips"]) == 2  # the script's and another
+    (spike,) = findings(sample_audit, "DENIED_SPIKE")
+    assert spike.evidence[0]["recent_denied"] == 7
+    assert spike.evidence[0]["baseline_denied"] == 0
+    assert "iam:ListUsers" in spike.evidence[0]["refused_calls"]
+    (region,) = findings(sample_audit, "NEW_REGION")
+    assert [e["value"] for e in region.evidence] == ["eu-west-1"]
+    (signins,) = findings(sample_audit, "CONSOLE_SIGNIN_WITHOUT_MFA")
+    assert len(signins.evidence) == 5  # bob's two failed sign-ins are not sign-ins
+    (managed,) = findings(sample_audit, "AWS_MANAGED_POLICY_ATTACHED")
     assert managed.evidence[0]["proposed"] == 4
     assert managed.evidence[0]["granted"] > 90
+    old = {f.evidence[0]["key"] for f in findings(sample_audit, "ACCESS_KEY_OLD")}
+    assert old == {"1", "2"}
+
+
+def test_clean_principals_raise_nothing_in_the_sample(sample_audit):
+    """The application role and the CI role: the same work every day, nothing to report. Their
+    addresses change from run to run (Lambda outside a VPC, GitHub-hosted runners): the audit
+    says it does not judge their networks, rather than flagging each new one."""
+    for clean in (f"arn:aws:iam::{A}:role/service/app-backend", f"arn:aws:iam::{A}:role/ci-deploy"):
+        assert not [f for f in sample_audit.findings if clean in f.principals], clean
+        assert any(clean in note for note in sample_audit.notes)
 
 
 def test_moto_provides_the_report_and_the_details(made, moto_server, tmp_path, monkeypatch):

@@ -36,5 +36,5 @@ def test_the_notebook_runs_on_the_sample_logs(monkeypatch):
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(figures) == 4  # the bar chart, the heatmap, calls over time, one role's resources
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert "ingested 750 events" in printed
+    assert "ingested 1,400 events" in printed
     assert "arn:aws:iam::111122223333:role/service/app-backend" in printed

@@ -285,7 +285,20 @@ formats = ["json"]
     propose(load_config(config))
     ci = out / "111122223333-role-ci-deploy"
     assert "iam:PassRole" not in (ci / "trailmin-ci-deploy.json").read_text()
-    assert "Candidate additions" in (out / "index.md").read_text()
+    index = (out / "index.md").read_text()
+    assert "Candidate additions" in index
+    # Someone else's refused calls with legacy-batch's key: flagged, not offered plainly.
+    (batch,) = [
+        line for line in index.splitlines() if line.startswith("- [") and "legacy-batch" in line
+    ]
+    assert (
+        "flags unusual activity for this principal "
+        "(DENIED_SPIKE, NEW_NETWORK, NEW_REGION, NEW_SERVICE)" in batch
+    )
+    (ci_line,) = [
+        line for line in index.splitlines() if line.startswith("- [") and "ci-deploy" in line
+    ]
+    assert "unusual" not in ci_line
     config.write_text(base + "[generate]\naccept_denied = true\n")
     summary = propose(load_config(config))
     assert statuses(summary)["ci-deploy"] == "changed"

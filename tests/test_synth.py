@@ -211,15 +211,15 @@ def test_committed_sample_is_what_the_script_writes(tmp_path: Path) -> None:
             assert gzip.decompress(data) == gzip.decompress(committed[key]), key
         else:
             assert data == committed[key], key
-    assert (summary.files, summary.digest_files, summary.events) == (232, 146, 750)
+    assert (summary.files, summary.digest_files, summary.events) == (478, 674, 1400)
     assert "scripts/make_sample_logs.py" in committed["README.md"].decode()
 
 
 def test_sample_is_small() -> None:
-    """The committed sample stays a few hundred files and well under 2 MB."""
+    """The committed sample stays about a thousand small files and well under 2 MB."""
     files = tree(SAMPLE)
-    assert len(files) == 379
-    assert sum(len(data) for data in files.values()) < 1_000_000
+    assert len(files) == 1153
+    assert sum(len(data) for data in files.values()) < 1_500_000
     assert any("/CloudTrail-Digest/" in key for key in files)
 
 
@@ -227,12 +227,12 @@ def test_sample_shows_every_principal(sample: list[dict[str, Any]]) -> None:
     """Each principal of the cast appears, with the identity shape CloudTrail gives it."""
     types = Counter(r["userIdentity"].get("type") for r in sample)
     assert types == {
-        "AssumedRole": 520,
-        "IAMUser": 171,
-        "AWSService": 44,
-        "SAMLUser": 9,
+        "AssumedRole": 886,
+        "IAMUser": 352,
+        "AWSService": 142,
+        "SAMLUser": 13,
         "Root": 2,
-        "WebIdentityUser": 2,
+        "WebIdentityUser": 3,
         None: 2,  # KMS rotating a key: accountId and invokedBy only
     }
     issuers = Counter(
@@ -242,22 +242,30 @@ def test_sample_shows_every_principal(sample: list[dict[str, Any]]) -> None:
     )
     sso = (
         "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
-        "AWSReservedSSO_AdministratorAccess_2f8a155da0e21d9d"
+        "AWSReservedSSO_AdministratorAccess_ef13406b01f4da88"
     )
     assert issuers == {
-        "arn:aws:iam::111122223333:role/service/app-backend": 421,
-        sso: 77,
-        "arn:aws:iam::111122223333:role/ci-deploy": 22,
+        "arn:aws:iam::111122223333:role/service/app-backend": 756,
+        sso: 97,
+        "arn:aws:iam::111122223333:role/ci-deploy": 33,
     }
     users = Counter(
         r["userIdentity"].get("userName")
         for r in sample
         if r["userIdentity"].get("type") == "IAMUser"
     )
-    assert users == {"legacy-batch": 80, "bob": 51, "alice": 40}
-    batch = next(r for r in sample if r["userIdentity"].get("userName") == "legacy-batch")
+    assert users == {"legacy-batch": 199, "alice": 75, "export-job": 42, "bob": 36}
+    batch = next(
+        r
+        for r in sample
+        if r["userIdentity"].get("userName") == "legacy-batch" and r["eventTime"] < "2026-10-18"
+    )
     assert batch["userIdentity"]["accessKeyId"].startswith("AKIA")
     assert batch["userAgent"].startswith("Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 ")
+    export = [r for r in sample if r["userIdentity"].get("userName") == "export-job"]
+    assert {r["userIdentity"]["accessKeyId"][:4] for r in export} == {"AKIA"}
+    assert all("exec-env/AWS_Lambda_python3.12" in r["userAgent"] for r in export)
+    assert len({r["eventTime"][:10] for r in export}) == 14  # nightly
     ci = next(
         r
         for r in sample
@@ -284,12 +292,12 @@ def test_sample_shows_sign_ins(sample: list[dict[str, Any]]) -> None:
     )
     assert logins == {
         ("Root", "arn:aws:iam::111122223333:root", "Yes", "Success"): 1,
-        ("IAMUser", "alice", "Yes", "Success"): 5,
-        ("IAMUser", "bob", "No", "Success"): 10,
-        ("IAMUser", "bob", "No", "Failure"): 1,
-        ("AssumedRole", "dev.patel@acme.example", "No", "Success"): 4,
-        ("AssumedRole", "li.wei@acme.example", "No", "Success"): 3,
-        ("AssumedRole", "maria.garcia@acme.example", "No", "Success"): 2,
+        ("IAMUser", "alice", "Yes", "Success"): 9,
+        ("IAMUser", "bob", "No", "Success"): 5,
+        ("IAMUser", "bob", "No", "Failure"): 2,
+        ("AssumedRole", "dev.patel@acme.example", "No", "Success"): 5,
+        ("AssumedRole", "li.wei@acme.example", "No", "Success"): 5,
+        ("AssumedRole", "maria.garcia@acme.example", "No", "Success"): 3,
     }
     failed = next(r for r in sample if r.get("errorMessage") == "Failed authentication")
     assert "errorCode" not in failed
@@ -302,18 +310,28 @@ def test_sample_shows_sign_ins(sample: list[dict[str, Any]]) -> None:
 
 
 def test_sample_shows_errors(sample: list[dict[str, Any]]) -> None:
-    """Refused and failed calls, with the codes and messages real ones have."""
+    """Refused and failed calls, with the codes and messages real ones have; on the last day,
+    the refusals of someone trying legacy-batch's key."""
     errors = Counter((r["errorCode"], r["eventName"]) for r in sample if "errorCode" in r)
     assert errors == {
-        ("NoSuchKey", "GetObject"): 5,
-        ("AccessDenied", "ListUsers"): 3,
+        ("NoSuchKey", "GetObject"): 4,
+        ("AccessDenied", "ListUsers"): 2,
         ("ThrottlingException", "GetParameter"): 2,
         ("AccessDeniedException", "CreateFunction20150331"): 1,
         ("ResourceNotFoundException", "GetFunction20150331v2"): 1,
-        ("ValidationError", "UpdateStack"): 1,
         ("ValidationException", "Query"): 1,
+        ("AccessDenied", "ListRoles"): 1,
+        ("AccessDenied", "ListAttachedUserPolicies"): 1,
+        ("AccessDenied", "GetAccountAuthorizationDetails"): 1,
+        ("AccessDeniedException", "ListSecrets"): 1,
+        ("AccessDeniedException", "ListFunctions20150331"): 1,
+        ("AccessDeniedException", "DescribeOrganization"): 1,
     }
-    pass_role = next(r for r in sample if r.get("errorCode") == "AccessDeniedException")
+    intruder = [r for r in sample if r["sourceIPAddress"] == "91.123.166.67"]
+    assert {r["userIdentity"]["userName"] for r in intruder} == {"legacy-batch"}
+    assert {r["eventTime"][:10] for r in intruder} == {"2026-10-18"}
+    assert sum("errorCode" in r for r in intruder) == 7
+    pass_role = next(r for r in sample if r["eventName"] == "CreateFunction20150331")
     assert pass_role["errorMessage"] == (
         "User: arn:aws:sts::111122223333:assumed-role/ci-deploy/GitHubActions is not authorized "
         "to perform: iam:PassRole on resource: arn:aws:iam::111122223333:role/service/app-backend"
@@ -328,7 +346,7 @@ def test_sample_shows_errors(sample: list[dict[str, Any]]) -> None:
 def test_sample_shows_data_and_service_events(sample: list[dict[str, Any]]) -> None:
     """S3 and DynamoDB data events, AWS service events, calls services make for principals."""
     categories = Counter((r["eventCategory"], r["managementEvent"]) for r in sample)
-    assert categories == {("Data", False): 392, ("Management", True): 358}
+    assert categories == {("Data", False): 612, ("Management", True): 788}
     put = next(
         r
         for r in sample
@@ -356,16 +374,16 @@ def test_sample_shows_data_and_service_events(sample: list[dict[str, Any]]) -> N
         if "invokedBy" in r["userIdentity"]
     )
     assert invoked == {
-        ("AWSService", "lambda.amazonaws.com", "AssumeRole"): 18,
-        ("AWSService", "ecs-tasks.amazonaws.com", "AssumeRole"): 6,
-        ("AWSService", "cloudtrail.amazonaws.com", "GenerateDataKey"): 20,
-        ("AssumedRole", "secretsmanager.amazonaws.com", "Decrypt"): 24,
+        ("AWSService", "lambda.amazonaws.com", "AssumeRole"): 84,
+        ("AWSService", "ecs-tasks.amazonaws.com", "AssumeRole"): 28,
+        ("AWSService", "cloudtrail.amazonaws.com", "GenerateDataKey"): 30,
+        ("AssumedRole", "secretsmanager.amazonaws.com", "Decrypt"): 112,
         (None, "AWS Internal", "RotateKey"): 2,
     }
     callers = Counter(
         r["userIdentity"]["type"] for r in sample if r["eventName"] == "GetCallerIdentity"
     )
-    assert callers == {"IAMUser": 27, "AssumedRole": 2}
+    assert callers == {"IAMUser": 65, "AssumedRole": 3}
 
 
 def test_sample_records_global_services_in_us_east_1(sample: list[dict[str, Any]]) -> None:

@@ -511,7 +511,7 @@ def test_usage_command_prints_its_sql_for_athena(sample):
         "CROSS JOIN UNNEST(e.permissions) AS p(action, resource, derivation, inferred)"
         in run.stdout
     )
-    assert "TIMESTAMP '2026-10-05 23:" in run.stdout  # two days back from the newest event
+    assert "TIMESTAMP '2026-10-16 23:" in run.stdout  # two days back from the newest event
     sqlglot.parse_one(run.stdout, read="trino", error_level=sqlglot.ErrorLevel.RAISE)
 
 

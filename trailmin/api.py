@@ -714,7 +714,7 @@ def audit(
         )
         found += checks.console_without_mfa(
             rows(
-                f"SELECT {base}, additional_event_data, error_code FROM events "
+                f"SELECT {base}, additional_event_data, error_code, error_message FROM events "
                 f"WHERE event_name = 'ConsoleLogin' AND {in_window} ORDER BY event_time"
             )
         )
@@ -735,8 +735,11 @@ def audit(
                      aws_region AS region, source_ip
               FROM events WHERE principal_arn IS NOT NULL AND principal_type <> 'AWSService'
                 AND {in_window}),
-            baseline AS (SELECT principal_arn, count(*) FILTER (WHERE event_time < {recent})
-                         AS baseline_events FROM e GROUP BY ALL),
+            baseline AS (SELECT principal_arn,
+                           count(*) FILTER (WHERE event_time < {recent}) AS baseline_events,
+                           count(DISTINCT CAST(event_time AS DATE))
+                             FILTER (WHERE event_time < {recent}) AS baseline_active_days
+                         FROM e GROUP BY ALL),
             kinds AS (
               SELECT principal_arn, 'service' AS kind, service AS value,
                      min(event_time) AS first_seen FROM e GROUP BY ALL
@@ -746,13 +749,16 @@ def audit(
               UNION ALL
               SELECT principal_arn, 'network', source_ip, min(event_time) FROM e
                 WHERE source_ip IS NOT NULL GROUP BY ALL)
-            SELECT k.*, b.baseline_events FROM kinds k JOIN baseline b USING (principal_arn)
+            SELECT k.*, b.baseline_events, b.baseline_active_days
+            FROM kinds k JOIN baseline b USING (principal_arn)
             ORDER BY principal_arn, kind, value"""
         )
         denied = rows(
             f"""SELECT principal_arn,
               count(*) FILTER (WHERE event_time >= {recent}) AS recent_denied,
-              count(*) FILTER (WHERE event_time < {recent}) AS baseline_denied
+              count(*) FILTER (WHERE event_time < {recent}) AS baseline_denied,
+              list_sort(list_distinct(list(split_part(event_source, '.', 1) || ':' || event_name)
+                FILTER (WHERE event_time >= {recent}))) AS recent_calls
             FROM events WHERE principal_arn IS NOT NULL AND {in_window}
               AND {denied_condition("error_code")}
             GROUP BY ALL"""
@@ -778,6 +784,18 @@ def audit(
         row["baseline_days"] = baseline_days
         row["recent_days"] = recent_days
     found += checks.unusual_activity(firsts, denied, recent_start=recent_start)
+    if window_start >= recent_start or not any(row["first_seen"] < recent_start for row in firsts):
+        notes.append(
+            f"no event before the recent {recent_days} days: nothing to compare new services, "
+            "regions, networks and refusals with (use a longer lake or a shorter --recent-days)"
+        )
+    varied = checks.varied_networks(firsts, recent_start=recent_start)
+    if varied:
+        notes.append(
+            f"new networks are not checked for {len(varied)} principal(s) whose baseline networks "
+            "change all the time (code in AWS compute or CI runners calling from a large pool of "
+            "addresses): " + ", ".join(sorted(varied))
+        )
     if credential_report is not None:
         report = checks.parse_credential_report(credential_report)
         found += checks.passwords_without_mfa(report)

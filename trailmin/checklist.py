@@ -38,6 +38,12 @@ from trailmin.mapping.actions import data_file
 HIGH, MEDIUM, LOW, INFO = "high", "medium", "low", "info"
 SEVERITY_ORDER = {HIGH: 0, MEDIUM: 1, LOW: 2, INFO: 3}
 # User agents of SDKs running inside AWS compute (the SDKs add the execution environment).
+# The codes of check 6: activity unlike the principal's own baseline.
+UNUSUAL_CODES = frozenset({"NEW_SERVICE", "NEW_REGION", "NEW_NETWORK", "DENIED_SPIKE"})
+# Evidence items shown under a finding in Markdown; the JSON has them all.
+EVIDENCE_SHOWN = 3
+# Fewer networks than this in a baseline never count as churning (see varied_networks).
+MIN_VARIED_NETWORKS = 2
 COMPUTE_MARKERS = ("exec-env/AWS_Lambda", "exec-env/AWS_ECS", "AWS_Lambda_", "exec-env/AWS_EC2")
 
 
@@ -82,7 +88,12 @@ class Audit:
         lines = ["# IAM security checklist", ""]
         if not self.findings:
             lines.append("No finding.")
-        lines.extend(f"- **{f.severity}** `{f.code}`: {f.message}" for f in self.findings)
+        for f in self.findings:
+            who = ", ".join(f"`{p}`" for p in f.principals)
+            lines.append(f"- **{f.severity}** `{f.code}` {who}: {f.message}")
+            lines.extend(f"  - {_evidence_line(e)}" for e in f.evidence[:EVIDENCE_SHOWN])
+            if len(f.evidence) > EVIDENCE_SHOWN:
+                lines.append(f"  - … {len(f.evidence) - EVIDENCE_SHOWN:,} more (see the JSON)")
         lines.extend(f"\n> {note}" for note in self.notes)
         return "\n".join(lines) + "\n"
 
@@ -135,7 +146,7 @@ def root_usage(events: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 "ROOT_ACCOUNT_USED",
                 HIGH,
                 (root,),
-                f"{len(calls)} calls as the root user ({_names(calls)}) from "
+                f"{_count(len(calls), 'call')} as the root user ({_names(calls)}) from "
                 f"{', '.join(sorted({str(c['source_ip']) for c in calls}))}; do this work with a "
                 "role and keep root for the tasks that need it",
                 tuple(_evidence(c) for c in calls),
@@ -147,7 +158,8 @@ def root_usage(events: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 "ROOT_TASK",
                 INFO,
                 (root,),
-                f"{len(calls)} calls as root for tasks only root can do ({_names(calls)})",
+                f"{_count(len(calls), 'call')} as root for tasks only root can do "
+                f"({_names(calls)})",
                 tuple(_evidence(c) for c in calls),
             )
         )
@@ -160,11 +172,14 @@ def root_usage(events: Sequence[Mapping[str, Any]]) -> list[Finding]:
 def console_without_mfa(signins: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Check 2: successful console sign-ins of root and IAM users with ``MFAUsed: No``.
     ``signins``: ConsoleLogin events (principal_arn, principal_type, additional_event_data,
-    error_code, event_time, source_ip, event_id)."""
+    error_code, error_message, event_time, source_ip, event_id). A failed sign-in has no error
+    code, only ``errorMessage: Failed authentication``: it is not a sign-in."""
     by_principal: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     kinds: dict[str, str] = {}
     for event in signins:
-        if event.get("principal_type") not in {"IAMUser", "Root"} or event.get("error_code"):
+        if event.get("principal_type") not in {"IAMUser", "Root"}:
+            continue
+        if event.get("error_code") or event.get("error_message"):
             continue
         data = _json(event.get("additional_event_data"))
         if str(data.get("MFAUsed", "")).lower() != "no":
@@ -176,7 +191,7 @@ def console_without_mfa(signins: Sequence[Mapping[str, Any]]) -> list[Finding]:
             "CONSOLE_SIGNIN_WITHOUT_MFA",
             HIGH if kinds[principal] == "Root" else MEDIUM,
             (principal,),
-            f"{len(events)} console sign-ins without MFA"
+            f"{_count(len(events), 'console sign-in')} without MFA"
             + (" as the root user" if kinds[principal] == "Root" else "")
             + "; require an MFA device",
             tuple(_evidence(e) for e in events),
@@ -193,7 +208,7 @@ def passwords_without_mfa(report: Sequence[Mapping[str, str]]) -> list[Finding]:
             HIGH if row["user"] == "<root_account>" else MEDIUM,
             (row["arn"],),
             f"{row['user']} has a console password and no MFA device",
-            ({"password_last_used": row.get("password_last_used")},),
+            ({"password_last_used": _iso(_time(row.get("password_last_used")))},),
         )
         for row in report
         if _yes(row.get("password_enabled")) and not _yes(row.get("mfa_active"))
@@ -259,7 +274,7 @@ def access_keys(
                 "key": slot,
                 "last_rotated": _iso(rotated),
                 "last_used": _iso(used),
-                "last_used_service": row.get(f"access_key_{slot}_last_used_service"),
+                "last_used_service": _known(row.get(f"access_key_{slot}_last_used_service")),
             }
             if rotated is not None and now - rotated > timedelta(days=max_age_days):
                 found.append(
@@ -322,6 +337,28 @@ def network_of(address: str) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def varied_networks(firsts: Sequence[Mapping[str, Any]], *, recent_start: datetime) -> set[str]:
+    """Return the principals whose baseline shows networks changing all the time.
+
+    Code in AWS compute outside a VPC (Lambda, CodeBuild) and hosted CI runners call from
+    addresses of a large pool, new from one run to the next: for such a principal a network never
+    seen before is the rule, not a sign. A baseline churns when it shows at least
+    ``MIN_VARIED_NETWORKS`` networks and more than one for every two days it was active.
+    ``firsts`` rows carry ``baseline_active_days``, the days with events before ``recent_start``.
+    """
+    seen: dict[str, int] = defaultdict(int)
+    active: dict[str, int] = {}
+    for row in firsts:
+        if row["kind"] == "network" and row["first_seen"] < recent_start:
+            seen[row["principal_arn"]] += 1
+            active[row["principal_arn"]] = row["baseline_active_days"]
+    return {
+        principal
+        for principal, count in seen.items()
+        if count >= MIN_VARIED_NETWORKS and count > active[principal] / 2
+    }
+
+
 def unusual_activity(
     firsts: Sequence[Mapping[str, Any]],
     denied: Sequence[Mapping[str, Any]],
@@ -332,15 +369,21 @@ def unusual_activity(
     """Check 6: what a principal did in the recent days that its baseline never shows.
 
     ``firsts``: rows of (principal_arn, kind: service/region/network, value, first_seen,
-    baseline_events) where ``baseline_events`` counts the principal's events before
-    ``recent_start``. ``denied``: rows of (principal_arn, recent_denied, baseline_denied,
-    baseline_days, recent_days). A principal needs ``min_baseline`` events before the recent days
-    to have a baseline at all.
+    baseline_events, baseline_active_days) where ``baseline_events`` counts the principal's
+    events before ``recent_start`` and ``baseline_active_days`` the days they fall on.
+    ``denied``: rows of (principal_arn, recent_denied, baseline_denied, baseline_days,
+    recent_days, recent_calls). A principal needs ``min_baseline`` events before the recent days
+    to have a baseline at all (for new things and for refusals alike), and a new network means
+    something only for a principal whose baseline networks do not churn (see
+    ``varied_networks``).
     """
     codes = {"service": "NEW_SERVICE", "region": "NEW_REGION", "network": "NEW_NETWORK"}
+    varied = varied_networks(firsts, recent_start=recent_start)
     grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for row in firsts:
         if row["baseline_events"] < min_baseline or row["first_seen"] < recent_start:
+            continue
+        if row["kind"] == "network" and row["principal_arn"] in varied:
             continue
         grouped[row["principal_arn"], row["kind"]].append(row)
     found = [
@@ -354,7 +397,10 @@ def unusual_activity(
         )
         for (principal, kind), rows in sorted(grouped.items())
     ]
+    baselines = {row["principal_arn"]: row["baseline_events"] for row in firsts}
     for row in denied:
+        if baselines.get(row["principal_arn"], 0) < min_baseline:
+            continue  # no baseline to compare the refusals with
         baseline_rate = row["baseline_denied"] / max(row["baseline_days"], 1)
         recent_rate = row["recent_denied"] / max(row["recent_days"], 1)
         if row["recent_denied"] >= 5 and recent_rate > 3 * baseline_rate:
@@ -369,6 +415,7 @@ def unusual_activity(
                         {
                             "recent_denied": row["recent_denied"],
                             "baseline_denied": row["baseline_denied"],
+                            "refused_calls": list(row.get("recent_calls") or []),
                         },
                     ),
                 )
@@ -404,6 +451,26 @@ def aws_managed(attached: Sequence[Mapping[str, Any]]) -> list[Finding]:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _evidence_line(evidence: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in evidence.items():
+        if value is None or value in ([], ""):
+            continue
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+        parts.append(f"{key}: {shown}")
+    line = "; ".join(parts)
+    return line if len(line) <= 300 else line[:299] + "…"
+
+
+def _known(value: str | None) -> str | None:
+    """Return a credential report cell, or None for its N/A, no_information and not_supported."""
+    return None if value in (None, "", "N/A", "no_information", "not_supported") else value
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _names(calls: Sequence[Mapping[str, Any]]) -> str:

@@ -446,10 +446,12 @@ def _plain(value: Any) -> Any:
 
     if isinstance(value, list):
         return value
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat().replace("+00:00", "Z")
+        return value.isoformat().replace("+00:00", "Z")
     if hasattr(value, "item"):
         return value.item()  # numpy scalars
     return value
@@ -816,6 +818,12 @@ def run(
     from_aws: Annotated[
         bool, typer.Option("--from-aws", help="Read IAM (read-only) for current policies.")
     ] = False,
+    credential_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--credential-report", help="Saved credential report (CSV), for the IAM checklist."
+        ),
+    ] = None,
     days: Annotated[
         int, typer.Option("--days", help="The window, back from the newest event.")
     ] = 90,
@@ -841,6 +849,7 @@ def run(
             days=days,
             auth_file=auth_file,
             from_aws=from_aws,
+            credential_report=credential_report,
             formats=tuple(
                 f.value for f in policy_format or [PolicyFormat.json, PolicyFormat.terraform]
             ),

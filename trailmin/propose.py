@@ -23,12 +23,13 @@ import dataclasses
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trailmin import api
+from trailmin.checklist import UNUSUAL_CODES, Audit
 from trailmin.config import Config
 from trailmin.differences import Diff
 from trailmin.differences import to_markdown as diff_markdown
@@ -172,7 +173,7 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         now=_newest(config.lake),
         proposals=proposals,
     )
-    _write(config, folders, statuses, summary, checklist.to_markdown())
+    _write(config, folders, statuses, summary, checklist)
     return summary
 
 
@@ -277,7 +278,7 @@ def _write(
     folders: dict[str, dict[str, str]],
     statuses: list[Status],
     summary: Summary,
-    checklist: str,
+    checklist: Audit,
 ) -> None:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
@@ -297,10 +298,16 @@ def _write(
         if status.status == GONE and (out / status.folder).is_dir():
             shutil.rmtree(out / status.folder)
             summary.removed.append(status.folder + "/")
+    unusual: dict[str, set[str]] = {}
+    for finding in checklist.findings:
+        if finding.code in UNUSUAL_CODES:
+            for principal in finding.principals:
+                unusual.setdefault(principal, set()).add(finding.code)
+    audit_text = checklist.to_markdown()
     index = (
-        index_markdown(statuses)
+        index_markdown(statuses, unusual=unusual)
         + "\n"
-        + checklist.replace("# IAM security checklist", "## IAM security checklist", 1)
+        + audit_text.replace("# IAM security checklist", "## IAM security checklist", 1)
     )
     if _put(out / "index.md", index):
         summary.written.append("index.md")
@@ -328,8 +335,13 @@ def _put(path: Path, text: str) -> bool:
     return True
 
 
-def index_markdown(statuses: Sequence[Status]) -> str:
+def index_markdown(
+    statuses: Sequence[Status], *, unusual: Mapping[str, Iterable[str]] | None = None
+) -> str:
     """Return the reviewer's summary, largest reductions first.
+
+    ``unusual`` maps principals to the checklist's unusual-activity codes found for them: their
+    refused calls may not be their own work, and the candidate additions say so.
 
     It holds only what the proposals say, not how they compare with the last run (the run's
     summary says that): a run that changes nothing rewrites nothing.
@@ -366,8 +378,15 @@ def index_markdown(statuses: Sequence[Status]) -> str:
             "proposal.json).",
             "",
         ]
-        lines += [
-            f"- [{s.principal}](./{s.folder}/): {s.candidates} permissions refused"
-            for s in candidates
-        ]
+        flagged = unusual or {}
+        for s in candidates:
+            line = f"- [{s.principal}](./{s.folder}/): {s.candidates} permissions refused"
+            codes = sorted(flagged.get(s.principal, ()))
+            if codes:
+                line += (
+                    f". **The checklist flags unusual activity for this principal "
+                    f"({', '.join(codes)}): these refusals may not be its own work; read them "
+                    "before granting any.**"
+                )
+            lines.append(line)
     return "\n".join(lines) + "\n"

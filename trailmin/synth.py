@@ -9,8 +9,11 @@
   ECR, artifacts in S3, an ``iam:PassRole`` refused now and then;
 - ``AWSReservedSSO_AdministratorAccess_<hash>``, the IAM Identity Center permission set role, used
   from the console by people signed in with their email address;
-- the IAM users ``alice`` (console, MFA), ``bob`` (console, no MFA, a failed sign-in) and
-  ``legacy-batch`` (a long-term access key used by a script on an EC2 instance);
+- the IAM users ``alice`` (console, MFA), ``bob`` (console, no MFA, a failed sign-in),
+  ``legacy-batch`` (a long-term access key used by a nightly script on an EC2 instance; on the
+  last day, someone else tries the key from their own machine: who am I, then what can it list,
+  most of it refused, in a region the script never uses) and ``export-job`` (a user's access key
+  used by a Lambda function, instead of its execution role);
 - the root user, rarely; AWS services acting on their own (``AwsServiceEvent``) or for a principal
   (``AWSService`` identities, ``invokedBy``).
 
@@ -96,6 +99,16 @@ _UA_CLI = (
 _UA_BATCH = (
     "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 md/arch#x86_64 lang/python#3.11.6 "
     "md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.0"
+)
+_UA_EXPORT = (
+    "Boto3/1.34.145 md/Botocore#1.34.145 ua/2.0 os/linux#5.10.227-239.884.amzn2.x86_64 "
+    "md/arch#x86_64 lang/python#3.12.7 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 "
+    "cfg/retry-mode#legacy Botocore/1.34.145"
+)
+_UA_INTRUDER = (
+    "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.6.9-amd64 md/arch#x86_64 "
+    "lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe "
+    "md/distrib#kali.2024 md/prompt#off md/command#{command}"
 )
 _UA_CHROME = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -323,7 +336,6 @@ class _Cast:
         self.ci_issuer = _issuer(self.ci_role_id, self.ci_role_arn, a, "ci-deploy")
         self.oidc_arn = f"arn:aws:iam::{a}:oidc-provider/token.actions.githubusercontent.com"
         self.ci_web_id = {"federatedProvider": self.oidc_arn, "attributes": {}}
-        self.ci_ips = tuple(_public_ip(rng, (4, 13, 20, 40, 52)) for _ in range(8))
         self.artifacts = f"acme-ci-artifacts-{a}"
 
         self.sso_region = regions[-1]
@@ -375,6 +387,21 @@ class _Cast:
         self.trail_key_arn = f"arn:aws:kms:{self.primary}:{a}:key/{_uuid(rng)}"
         self.trail_arn = f"arn:aws:cloudtrail:{self.primary}:{a}:trail/{TRAIL_NAME}"
         self.trail_bucket = f"acme-cloudtrail-{a}"
+
+        # A Lambda function that signs its calls with an IAM user's access key (kept in its
+        # environment variables) instead of its execution role: the case the checklist flags.
+        self.export_identity: Record = {
+            "type": "IAMUser",
+            "principalId": "AIDA" + _key(rng, 17),
+            "arn": f"arn:aws:iam::{a}:user/export-job",
+            "accountId": a,
+            "accessKeyId": "AKIA" + _key(rng, 16),
+            "userName": "export-job",
+        }
+        self.export_ip = _public_ip(rng, (3, 18, 34))
+        self.exports = f"acme-exports-{a}"
+        # Someone who found legacy-batch's key, trying it from their own machine.
+        self.intruder_ip = _public_ip(rng, (45, 91, 185))
 
 
 class _Who:
@@ -1178,7 +1205,8 @@ class _Synth:
         rng = self.rng
         account = c.account
         where = c.regions[region]
-        ip = rng.choice(c.ci_ips)
+        # A GitHub-hosted runner is a new virtual machine for each job, with an Azure address.
+        ip = _public_ip(rng, (4, 13, 20, 40, 52))
         sha = rng.randbytes(20).hex()
         subject = "repo:acme/app-backend:ref:refs/heads/main"
         access_key = "ASIA" + _key(rng, 16)
@@ -1740,6 +1768,96 @@ class _Synth:
             done += 1
             t += rng.randrange(150, 3_000)
 
+    def ep_export(self, c: _Cast, region: str, t: int, n: int) -> None:
+        """Emit the nightly export: a Lambda function (in a VPC, behind a NAT gateway) that calls
+        with the ``export-job`` user's access key instead of its execution role."""
+        rng = self.rng
+        region = c.primary
+        where = c.regions[region]
+        ua = _UA_EXPORT
+
+        def by(service: str, host: str | None = None) -> _Who:
+            return _Who(
+                service,
+                c.export_identity,
+                account=c.account,
+                region=region,
+                ip=c.export_ip,
+                ua=ua,
+                tls=self.tls_host(host) if host else self.tls(service, region),
+            )
+
+        day = self.clock.stamp(t)[:10]
+        for step in range(n):
+            if step % 3 == 0:
+                request = {"name": "/export-job/config", "withDecryption": False}
+                self.call(t, by("ssm"), "GetParameter", request, read_only=True)
+            elif step % 3 == 1:
+                self.call(
+                    t,
+                    by("dynamodb"),
+                    "Query",
+                    None,
+                    read_only=True,
+                    resources=[_resource("AWS::DynamoDB::Table", where.table_arn, c.account)],
+                    api_version="2012-08-10",
+                    data=True,
+                )
+            else:
+                host = f"{c.exports}.s3.{region}.amazonaws.com"
+                s3 = by("s3", host)
+                size = rng.randrange(20_000, 200_000)
+                self.s3_object(
+                    t, s3, "PutObject", f"orders/{day}.csv.gz", bucket=c.exports, size=size
+                )
+            t += rng.randrange(200, 4_000)
+
+    def ep_intruder(self, c: _Cast, region: str, t: int, n: int) -> None:
+        """Emit someone trying legacy-batch's leaked key from their own machine: who am I, then
+        what can this key list, most of it refused; a run of ``n`` calls."""
+        account = c.account
+        user_arn = c.batch_identity["arn"]
+        other = next((name for name in c.regions if name != c.primary), c.primary)
+        iam = f"arn:aws:iam::{account}:"
+        # (service, CLI command, eventName, request, region, refused (action, resource, code))
+        steps: tuple[tuple[str, str, str, Record | None, str, tuple[str, str, str] | None], ...] = (
+            ("sts", "sts.get-caller-identity", "GetCallerIdentity", None, GLOBAL_REGION, None),
+            ("iam", "iam.list-users", "ListUsers", None, GLOBAL_REGION,
+             ("iam:ListUsers", iam + "user/", "AccessDenied")),
+            ("iam", "iam.list-roles", "ListRoles", None, GLOBAL_REGION,
+             ("iam:ListRoles", iam + "role/", "AccessDenied")),
+            ("iam", "iam.list-attached-user-policies", "ListAttachedUserPolicies",
+             {"userName": "legacy-batch"}, GLOBAL_REGION,
+             ("iam:ListAttachedUserPolicies", user_arn, "AccessDenied")),
+            ("iam", "iam.get-account-authorization-details", "GetAccountAuthorizationDetails",
+             None, GLOBAL_REGION, ("iam:GetAccountAuthorizationDetails", "*", "AccessDenied")),
+            ("secretsmanager", "secretsmanager.list-secrets", "ListSecrets", None, c.primary,
+             ("secretsmanager:ListSecrets", "*", "AccessDeniedException")),
+            ("lambda", "lambda.list-functions", "ListFunctions20150331", None, c.primary,
+             ("lambda:ListFunctions", "*", "AccessDeniedException")),
+            ("organizations", "organizations.describe-organization", "DescribeOrganization",
+             None, GLOBAL_REGION,
+             ("organizations:DescribeOrganization", "*", "AccessDeniedException")),
+            ("ec2", "ec2.describe-instances", "DescribeInstances",
+             {"instancesSet": {}, "filterSet": {}}, other, None),
+        )  # fmt: skip
+        for service, command, name, request, where, refused in steps[:n]:
+            who = _Who(
+                service,
+                c.batch_identity,
+                account=account,
+                region=where,
+                ip=c.intruder_ip,
+                ua=_UA_INTRUDER.format(command=command),
+                tls=self.tls(service, where),
+            )
+            error = None
+            if refused is not None:
+                action, resource, code = refused
+                error = (code, _denied(user_arn, action, resource))
+            self.call(t, who, name, request, read_only=True, error=error)
+            t += self.rng.randrange(1_500, 9_000)
+
 
 _Step = Callable[[int], None]
 _Builder = Callable[[_Synth, _Cast, str, int, int], None]
@@ -1829,6 +1947,19 @@ def _plan_day(s: _Synth, day_index: int) -> list[_Episode]:
                 add(t, _Synth.ep_rotate_key, c, region, 1)
         if day_index % 7 == 0:
             add(at(_HUMAN_CUM), _bob_failing, c, c.primary, 6, span=600_000)
+        # Nightly jobs (legacy-batch also runs by hand now and then: see _KINDS), and on the
+        # last day someone trying legacy-batch's leaked key.
+        add(day_start + _MS_HOUR + rng.randrange(_MS_HOUR // 6), _Synth.ep_batch, c, c.primary, 6)
+        add(
+            day_start + 2 * _MS_HOUR + rng.randrange(_MS_HOUR // 6),
+            _Synth.ep_export,
+            c,
+            c.primary,
+            3,
+        )
+        if last_day and s.days > 1:
+            t = day_start + 3 * _MS_HOUR + rng.randrange(2 * _MS_HOUR)
+            add(t, _Synth.ep_intruder, c, c.primary, 9, span=90_000)
         # The app's credentials rotate: each time, an AssumeRole by the service and a secret read.
         for (runtime, region), phase in c.app_phase.items():
             if runtime == "ecs" and region != c.primary:
