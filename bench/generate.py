@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import run_measured  # shared with the ingest benchmark
+from ingest import generator_version, run_measured  # shared with the ingest benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ROOT = ROOT / "bench" / "corpus"
@@ -38,7 +38,13 @@ def build_lake(accounts: int) -> Path:
     import trailmin
     from trailmin import synth
 
-    recipe = {"accounts": accounts, "days": 2, "per_day": 400, "seed": 31, "v": 1}
+    recipe = {
+        "accounts": accounts,
+        "days": 2,
+        "per_day": 400,
+        "seed": 31,
+        "synth": generator_version(),
+    }
     folder = CORPUS_ROOT / f"generate-{accounts}"
     marker = folder / "recipe.json"
     if marker.exists() and json.loads(marker.read_text()) == recipe:

@@ -37,6 +37,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ROOT = ROOT / "bench" / "corpus"
+
+
+def generator_version() -> str:
+    """Return a digest of the generator's source: a corpus is rebuilt when the generator changes."""
+    import hashlib
+
+    return hashlib.sha256((ROOT / "trailmin" / "synth.py").read_bytes()).hexdigest()[:16]
+
+
 START = date(2026, 1, 5)
 DAYS = 8
 
@@ -45,7 +54,13 @@ def build_corpus(events: int) -> Path:
     """Return a corpus of ``events`` events, written once and reused while its recipe holds."""
     from trailmin import synth
 
-    recipe = {"events": events, "days": DAYS, "start": START.isoformat(), "seed": 11, "v": 2}
+    recipe = {
+        "events": events,
+        "days": DAYS,
+        "start": START.isoformat(),
+        "seed": 11,
+        "synth": generator_version(),
+    }
     folder = CORPUS_ROOT / f"ingest-{events}"
     marker = folder / "recipe.json"
     if marker.exists() and json.loads(marker.read_text()) == recipe:

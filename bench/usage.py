@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import build_corpus, log_files, run_measured  # shared with the ingest benchmark
+from ingest import (  # shared with the ingest benchmark
+    build_corpus,
+    generator_version,
+    log_files,
+    run_measured,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ROOT = ROOT / "bench" / "corpus"
@@ -67,7 +72,7 @@ def build_lake(events: int) -> Path:
     """
     import trailmin
 
-    recipe = {"events": events, "copies": COPIES, "v": 2}
+    recipe = {"events": events, "copies": COPIES, "v": 2, "synth": generator_version()}
     folder = CORPUS_ROOT / f"usage-{events}"
     marker = folder / "recipe.json"
     if marker.exists() and json.loads(marker.read_text()) == recipe:

@@ -231,7 +231,7 @@ def long_term_keys(calls: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 "LONG_TERM_KEY_IN_USE",
                 HIGH if compute or root else MEDIUM,
                 (row["principal_arn"],),
-                f"access key {row['access_key_id']} made {row['calls']:,} calls from "
+                f"access key {row['access_key_id']} made {_count(row['calls'], 'call')} from "
                 f"{', '.join(row['source_ips'][:5])}"
                 + (
                     "; the root user's access key: delete it"
