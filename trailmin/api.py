@@ -681,22 +681,29 @@ def audit(
     """Return the IAM checklist's findings for the lake's last ``days`` days.
 
     ``details`` (authorization details) adds unused principals and AWS-managed policies;
-    ``credential_report`` (the CSV text of GetCredentialReport) adds passwords without MFA and
-    old or unused keys. Unusual activity compares each principal's last ``recent_days`` with its
-    events before them.
+    ``credential_report`` (GetCredentialReport's CSV, or the CLI's JSON of it) adds the MFA of
+    passwords and root, and old or unused keys, as of ``now`` (default: the present). Unusual
+    activity compares each principal's last ``recent_days`` with its events before them.
     """
     from trailmin import checklist as checks
 
     moment: datetime = now or datetime.now(UTC)
+    report = (
+        checks.parse_credential_report(credential_report) if credential_report is not None else None
+    )
     found: list[Finding] = []
     notes: list[str] = []
     with contextlib.closing(connect(lake)) as db:
-        newest = db.sql("SELECT max(event_time) FROM events").fetchall()[0][0]
+        oldest, newest = db.sql("SELECT min(event_time), max(event_time) FROM events").fetchall()[0]
         if newest is None:
             return Audit([], ["the lake holds no event"])
         window_start, window_end = window_of_days(days, newest)
         recent_start = window_end - timedelta(days=recent_days)
-        in_window = f"event_time >= {DUCKDB.timestamp(window_start)}"
+        # The window on the date partition too, so that only its partitions are read.
+        in_window = (
+            f"event_time >= {DUCKDB.timestamp(window_start)} "
+            f"AND \"date\" >= DATE '{window_start.astimezone(UTC):%Y-%m-%d}'"
+        )
 
         def rows(sql: str) -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = query_arrow(db, sql).to_pylist()
@@ -704,25 +711,39 @@ def audit(
 
         base = (
             "principal_arn, principal_type, event_time, event_source, event_name, source_ip, "
-            "user_agent, event_id"
+            "user_agent, event_id, error_code, error_message"
         )
+        # Root's own calls: not those a service made for it (invokedBy) or on its own (the
+        # filter of the CIS benchmark's root-usage alarm).
         found += checks.root_usage(
             rows(
                 f"SELECT {base} FROM events WHERE principal_type = 'Root' AND {in_window} "
+                "AND invoked_by IS NULL AND coalesce(event_type, '') <> 'AwsServiceEvent' "
                 "ORDER BY event_time"
             )
         )
+        mfa_used = "json_extract_string(additional_event_data, '$.MFAUsed')"
+        signins = f"""FROM events WHERE event_name = 'ConsoleLogin' AND {in_window}
+            AND principal_type IN ('IAMUser', 'Root') AND error_code IS NULL
+            AND error_message IS NULL"""
         found += checks.console_without_mfa(
             rows(
-                f"SELECT {base}, additional_event_data, error_code, error_message FROM events "
-                f"WHERE event_name = 'ConsoleLogin' AND {in_window} ORDER BY event_time"
+                f"SELECT {base}, additional_event_data {signins} AND {mfa_used} = 'No' "
+                "ORDER BY event_time"
             )
         )
+        unknown_mfa = db.sql(f"SELECT count(*) {signins} AND {mfa_used} IS NULL").fetchall()[0][0]
+        if unknown_mfa:
+            notes.append(
+                f"{unknown_mfa:,} console sign-in(s) of users or root do not say whether MFA was "
+                "used (no MFAUsed): not judged"
+            )
         found += checks.long_term_keys(
             rows(
                 "SELECT principal_arn, access_key_id, count(*) AS calls, "
                 "list_sort(list_distinct(list(source_ip))) AS source_ips, "
                 "list_sort(list_distinct(list(user_agent))) AS user_agents, "
+                "bool_or(vpc_endpoint_id IS NOT NULL) AS via_vpc_endpoint, "
                 "min(event_time) AS first_seen, max(event_time) AS last_seen FROM events "
                 f"WHERE access_key_id LIKE 'AKIA%' AND principal_arn IS NOT NULL AND {in_window} "
                 "GROUP BY ALL"
@@ -736,6 +757,7 @@ def audit(
               FROM events WHERE principal_arn IS NOT NULL AND principal_type <> 'AWSService'
                 AND {in_window}),
             baseline AS (SELECT principal_arn,
+                           min(event_time) AS first_event,
                            count(*) FILTER (WHERE event_time < {recent}) AS baseline_events,
                            count(DISTINCT CAST(event_time AS DATE))
                              FILTER (WHERE event_time < {recent}) AS baseline_active_days
@@ -749,7 +771,7 @@ def audit(
               UNION ALL
               SELECT principal_arn, 'network', source_ip, min(event_time) FROM e
                 WHERE source_ip IS NOT NULL GROUP BY ALL)
-            SELECT k.*, b.baseline_events, b.baseline_active_days
+            SELECT k.*, b.first_event, b.baseline_events, b.baseline_active_days
             FROM kinds k JOIN baseline b USING (principal_arn)
             ORDER BY principal_arn, kind, value"""
         )
@@ -763,10 +785,19 @@ def audit(
               AND {denied_condition("error_code")}
             GROUP BY ALL"""
         )
-        active = {
-            r["principal_arn"]
-            for r in rows(f"SELECT DISTINCT principal_arn FROM events WHERE {in_window}")
-        }
+        # Active: the principals acting (by ARN and by unique ID, which ignores paths), and the
+        # roles assumed (a role only a service uses shows no call of its own).
+        active: set[str] = set()
+        for row in rows(
+            f"""SELECT DISTINCT principal_arn AS a, split_part(principal_id, ':', 1) AS b
+            FROM events WHERE {in_window}
+            UNION
+            SELECT DISTINCT json_extract_string(request_parameters, '$.roleArn'),
+                   unnest(list_transform(resources, lambda r: r.arn))
+            FROM events WHERE {in_window} AND event_name LIKE 'AssumeRole%'
+              AND error_code IS NULL"""
+        ):
+            active.update(str(v) for v in row.values() if v)
     # Networks: a source address's /24 (or /48); the first use of the network, not the address.
     networks: dict[tuple[str, str], dict[str, Any]] = {}
     for row in firsts:
@@ -779,12 +810,14 @@ def audit(
         if key not in networks or row["first_seen"] < networks[key]["first_seen"]:
             networks[key] = {**row, "value": network}
     firsts = [r for r in firsts if r["kind"] != "network"] + list(networks.values())
-    baseline_days = max((recent_start - window_start).days, 1)
+    # Refusal rates per day of the baseline the principal has in the lake, not of the window.
+    began = {row["principal_arn"]: max(row["first_event"], window_start) for row in firsts}
     for row in denied:
-        row["baseline_days"] = baseline_days
+        start = began.get(row["principal_arn"], window_start)
+        row["baseline_days"] = max((recent_start - start).total_seconds() / 86_400, 1.0)
         row["recent_days"] = recent_days
     found += checks.unusual_activity(firsts, denied, recent_start=recent_start)
-    if window_start >= recent_start or not any(row["first_seen"] < recent_start for row in firsts):
+    if not any(row["first_seen"] < recent_start for row in firsts):
         notes.append(
             f"no event before the recent {recent_days} days: nothing to compare new services, "
             "regions, networks and refusals with (use a longer lake or a shorter --recent-days)"
@@ -796,16 +829,27 @@ def audit(
             "change all the time (code in AWS compute or CI runners calling from a large pool of "
             "addresses): " + ", ".join(sorted(varied))
         )
-    if credential_report is not None:
-        report = checks.parse_credential_report(credential_report)
+    if report is not None:
         found += checks.passwords_without_mfa(report)
-        found += checks.access_keys(
-            report, now=moment, max_age_days=max_key_age_days, window_start=window_start
-        )
+        found += checks.access_keys(report, now=moment, max_age_days=max_key_age_days, days=days)
     else:
         notes.append("no credential report: key ages and passwords without MFA are not checked")
     if details is not None:
-        found += checks.unused_principals(details.principals, active, days=days)
+        since = max(window_start, oldest)
+        if since > window_start:
+            notes.append(
+                f"the lake's events begin {since:%Y-%m-%d}, inside the {days}-day window: "
+                "a principal is called unused for that shorter time"
+            )
+        found += checks.unused_principals(
+            (
+                {"arn": h.arn, "unique_id": h.unique_id, "last_used": h.last_used}
+                for h in details.principals.values()
+            ),
+            active=active,
+            since=since,
+            last_used=checks.report_last_used(report) if report is not None else None,
+        )
         found += _aws_managed_findings(lake, details, days, proposals)
     else:
         notes.append(
@@ -820,6 +864,8 @@ def _aws_managed_findings(
     days: int,
     proposals: Sequence[Proposal] | None,
 ) -> list[Finding]:
+    """Check 7: for each AWS-managed policy a principal holds, the actions it grants against
+    those of them the principal's proposal keeps."""
     from trailmin import checklist as checks
     from trailmin.expand import expand
 
@@ -831,22 +877,22 @@ def _aws_managed_findings(
     ]
     if not attached:
         return []
-    by_principal = {
-        p.principal: p for p in (proposals if proposals is not None else generate(lake, days=days))
-    }
+    if proposals is None:
+        proposals = generate(lake, days=days, principals=sorted({arn for arn, _, _ in attached}))
+    by_principal = {p.principal: p for p in proposals}
     rows = []
     for arn, name, document in attached:
         proposal = by_principal.get(arn)
         if proposal is None or not proposal.policies or document is None:
             continue
-        proposed = {a for p in proposal.policies for s in p.statements for a in s.actions}
-        granted = expand([(name, document)])
+        proposed = set(expand([(p.name, p.document()) for p in proposal.policies]))
+        granted = set(expand([(name, document)]))
         rows.append(
             {
                 "principal_arn": arn,
                 "policy_arn": name,
                 "granted": len(granted),
-                "proposed": len(proposed),
+                "proposed": len(granted & proposed),
             }
         )
     return checks.aws_managed(rows)

@@ -4,15 +4,17 @@ Pure: each check takes plain rows (from the lake's SQL, the authorization detail
 credential report) and returns ``Finding`` values, each with a stable code, a severity, the
 principals concerned and the evidence. The codes:
 
-- ``ROOT_ACCOUNT_USED`` (high): calls made as the root user, apart from the tasks only root can do
-  (``ROOT_TASK``, info; ``mapping/data/root_tasks.csv``).
+- ``ROOT_ACCOUNT_USED`` (high): calls made as the root user itself (not by a service for it),
+  apart from the tasks only root can do (``ROOT_TASK``, info; ``mapping/data/root_tasks.csv``);
+  ``ROOT_SIGNIN_FAILED`` (medium): failed console sign-ins as root.
 - ``CONSOLE_SIGNIN_WITHOUT_MFA`` (high for root, medium for a user): a console sign-in with
   ``MFAUsed: No``. ``USER_PASSWORD_WITHOUT_MFA`` (medium): a user with a console password and no
-  MFA device, from the credential report.
-- ``LONG_TERM_KEY_IN_USE`` (medium; high when an application on EC2, Lambda or ECS uses it): an
-  ``AKIA…`` access key in the events, with the calls, source addresses and user agents.
+  MFA device, from the credential report; ``ROOT_WITHOUT_MFA`` (high): the root user has none.
+- ``LONG_TERM_KEY_IN_USE`` (medium; high when an application in AWS compute uses it, or the key is
+  root's): an ``AKIA…`` access key in the events, with the calls, addresses and user agents.
 - ``ACCESS_KEY_OLD`` (medium) past the age limit, ``ACCESS_KEY_UNUSED`` (low) never used or not in
-  the window, from the credential report.
+  the window, ``ROOT_ACCESS_KEY`` (high) an active key of the root user, from the credential
+  report.
 - ``UNUSED_PRINCIPAL`` (low): a user or role with no call in the window.
 - ``NEW_SERVICE``, ``NEW_REGION``, ``NEW_NETWORK`` (low) and ``DENIED_SPIKE`` (medium): activity
   against the principal's own baseline (its events before the recent days).
@@ -22,6 +24,7 @@ principals concerned and the evidence. The codes:
 
 from __future__ import annotations
 
+import base64
 import csv
 import functools
 import io
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from trailmin.errors import UsageError
 from trailmin.mapping.actions import data_file
 
 HIGH, MEDIUM, LOW, INFO = "high", "medium", "low", "info"
@@ -40,11 +44,21 @@ SEVERITY_ORDER = {HIGH: 0, MEDIUM: 1, LOW: 2, INFO: 3}
 # User agents of SDKs running inside AWS compute (the SDKs add the execution environment).
 # The codes of check 6: activity unlike the principal's own baseline.
 UNUSUAL_CODES = frozenset({"NEW_SERVICE", "NEW_REGION", "NEW_NETWORK", "DENIED_SPIKE"})
+# An access key never used yet, younger than this, is not called unused.
+NEW_KEY_GRACE = timedelta(days=7)
+# The credential report's row of the root user.
+ROOT_ROW = "<root_account>"
 # Evidence items shown under a finding in Markdown; the JSON has them all.
 EVIDENCE_SHOWN = 3
 # Fewer networks than this in a baseline never count as churning (see varied_networks).
 MIN_VARIED_NETWORKS = 2
-COMPUTE_MARKERS = ("exec-env/AWS_Lambda", "exec-env/AWS_ECS", "AWS_Lambda_", "exec-env/AWS_EC2")
+# AWS_EXECUTION_ENV, which SDKs put in the user agent: Lambda and ECS set it, plain EC2 does not.
+COMPUTE_MARKERS = ("exec-env/AWS_Lambda", "exec-env/AWS_ECS", "AWS_Lambda_")
+# A source address in these came through a VPC endpoint: the caller is inside a VPC (or a network
+# joined to one). RFC 1918 and IPv6 unique local addresses; not the documentation ranges.
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,23 +138,41 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 @functools.cache
-def root_tasks() -> frozenset[tuple[str, str]]:
-    """Return the (eventSource, eventName) of tasks that only the root user can do."""
+def root_tasks() -> dict[tuple[str, str], str]:
+    """Return the (eventSource, eventName) of tasks that only the root user can do, each with
+    the case it must be for it to be one ("" when always); see ``root_tasks.csv``."""
     rows = csv.DictReader(data_file("root_tasks.csv").splitlines())
-    return frozenset((r["event_source"], r["event_name"]) for r in rows)
+    return {(r["event_source"], r["event_name"]): r["only_when"] for r in rows}
 
 
 def root_usage(events: Sequence[Mapping[str, Any]]) -> list[Finding]:
-    """Check 1: calls as root. ``events``: the root user's events (principal_arn, event_time,
-    event_source, event_name, source_ip, user_agent, event_id)."""
+    """Check 1: calls as root. ``events``: the root user's own events (principal_arn,
+    event_time, event_source, event_name, source_ip, user_agent, event_id, error_code,
+    error_message), without those AWS services made for it (``invokedBy``) or on their own.
+
+    A task that needs root only in one case (a bucket policy that denies everyone) counts as
+    root use, with the case named: the record cannot tell. A failed sign-in is its own finding.
+    """
     needed = root_tasks()
-    by_account: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    used: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     tasks: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    failed: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    cases: dict[str, set[str]] = defaultdict(set)
     for event in events:
         key = (event["event_source"], event["event_name"])
-        (tasks if key in needed else by_account)[event["principal_arn"]].append(event)
+        root = event["principal_arn"]
+        if event["event_name"] == "ConsoleLogin" and (
+            event.get("error_code") or event.get("error_message")
+        ):
+            failed[root].append(event)
+        elif key in needed and not needed[key]:
+            tasks[root].append(event)
+        else:
+            used[root].append(event)
+            if needed.get(key):
+                cases[root].add(f"{_names([event])} is one only if {needed[key]}")
     found = []
-    for root, calls in sorted(by_account.items()):
+    for root, calls in sorted(used.items()):
         found.append(
             Finding(
                 "ROOT_ACCOUNT_USED",
@@ -148,8 +180,21 @@ def root_usage(events: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 (root,),
                 f"{_count(len(calls), 'call')} as the root user ({_names(calls)}) from "
                 f"{', '.join(sorted({str(c['source_ip']) for c in calls}))}; do this work with a "
-                "role and keep root for the tasks that need it",
+                "role and keep root for the tasks that need it"
+                + "".join(f" ({case}: check that it was)" for case in sorted(cases[root])),
                 tuple(_evidence(c) for c in calls),
+            )
+        )
+    for root, attempts in sorted(failed.items()):
+        found.append(
+            Finding(
+                "ROOT_SIGNIN_FAILED",
+                MEDIUM,
+                (root,),
+                f"{_count(len(attempts), 'failed console sign-in')} as the root user from "
+                f"{', '.join(sorted({str(c['source_ip']) for c in attempts}))}; if it was not "
+                "the account's owner, someone has the root email address: check its MFA",
+                tuple(_evidence(c) for c in attempts),
             )
         )
     for root, calls in sorted(tasks.items()):
@@ -201,18 +246,32 @@ def console_without_mfa(signins: Sequence[Mapping[str, Any]]) -> list[Finding]:
 
 
 def passwords_without_mfa(report: Sequence[Mapping[str, str]]) -> list[Finding]:
-    """Check 2, from the credential report: users with a console password and no MFA device."""
-    return [
-        Finding(
-            "USER_PASSWORD_WITHOUT_MFA",
-            HIGH if row["user"] == "<root_account>" else MEDIUM,
-            (row["arn"],),
-            f"{row['user']} has a console password and no MFA device",
-            ({"password_last_used": _iso(_time(row.get("password_last_used")))},),
-        )
-        for row in report
-        if _yes(row.get("password_enabled")) and not _yes(row.get("mfa_active"))
-    ]
+    """Check 2, from the credential report: users with a console password and no MFA device,
+    and the root user without MFA (its ``password_enabled`` is always ``not_supported``)."""
+    found = []
+    for row in report:
+        if row.get("user") == ROOT_ROW:
+            if not _yes(row.get("mfa_active")):
+                found.append(
+                    Finding(
+                        "ROOT_WITHOUT_MFA",
+                        HIGH,
+                        (row["arn"],),
+                        "the root user has no MFA device; add one (a hardware key or passkey)",
+                        ({"password_last_used": _iso(_time(row.get("password_last_used")))},),
+                    )
+                )
+        elif _yes(row.get("password_enabled")) and not _yes(row.get("mfa_active")):
+            found.append(
+                Finding(
+                    "USER_PASSWORD_WITHOUT_MFA",
+                    MEDIUM,
+                    (row["arn"],),
+                    f"{row['user']} has a console password and no MFA device",
+                    ({"password_last_used": _iso(_time(row.get("password_last_used")))},),
+                )
+            )
+    return found
 
 
 # --- 3. long-term keys ---------------------------------------------------------------------------
@@ -220,32 +279,45 @@ def passwords_without_mfa(report: Sequence[Mapping[str, str]]) -> list[Finding]:
 
 def long_term_keys(calls: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Check 3: ``AKIA…`` keys in the events, by user. ``calls``: rows of (principal_arn,
-    access_key_id, calls, source_ips, user_agents, first_seen, last_seen)."""
+    access_key_id, calls, source_ips, user_agents, first_seen, last_seen, via_vpc_endpoint).
+
+    High when the key is root's, or an application in AWS uses it: a user agent naming Lambda or
+    ECS (``AWS_EXECUTION_ENV``, which plain EC2 does not set), or calls from inside a VPC (a
+    private source address, or through a VPC endpoint), where an instance profile or task role
+    would serve.
+    """
     found = []
     for row in sorted(calls, key=lambda r: (r["principal_arn"], r["access_key_id"])):
         agents = [str(a) for a in row["user_agents"]]
-        compute = any(marker in a for a in agents for marker in COMPUTE_MARKERS)
+        addresses = [str(a) for a in row["source_ips"]]
+        runtime = any(marker in a for a in agents for marker in COMPUTE_MARKERS)
+        inside = bool(row.get("via_vpc_endpoint")) or any(_private(a) for a in addresses)
         root = str(row["principal_arn"]).endswith(":root")
+        if root:
+            advice = "; the root user's access key: delete it"
+        elif runtime:
+            advice = "; an application in AWS compute uses a user's key: give it a role"
+        elif inside:
+            advice = (
+                "; called from inside a VPC (a private address or a VPC endpoint), where an "
+                "instance profile or task role would serve: give it a role"
+            )
+        else:
+            advice = "; a role (or IAM Identity Center for people) would serve"
         found.append(
             Finding(
                 "LONG_TERM_KEY_IN_USE",
-                HIGH if compute or root else MEDIUM,
+                HIGH if root or runtime or inside else MEDIUM,
                 (row["principal_arn"],),
                 f"access key {row['access_key_id']} made {_count(row['calls'], 'call')} from "
-                f"{', '.join(row['source_ips'][:5])}"
-                + (
-                    "; the root user's access key: delete it"
-                    if root
-                    else "; an application in AWS compute uses a user's key: give it a role"
-                    if compute
-                    else "; a role (or IAM Identity Center for people) would serve"
-                ),
+                f"{', '.join(addresses[:5])}{advice}",
                 (
                     {
                         "access_key_id": row["access_key_id"],
                         "calls": row["calls"],
-                        "source_ips": list(row["source_ips"]),
+                        "source_ips": addresses,
                         "user_agents": agents[:10],
+                        "via_vpc_endpoint": bool(row.get("via_vpc_endpoint")),
                         "first_seen": _iso(row["first_seen"]),
                         "last_seen": _iso(row["last_seen"]),
                     },
@@ -255,16 +327,27 @@ def long_term_keys(calls: Sequence[Mapping[str, Any]]) -> list[Finding]:
     return found
 
 
+def _private(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # a service name, as CloudTrail writes for calls AWS services make
+    return any(ip in network for network in PRIVATE_NETWORKS if network.version == ip.version)
+
+
 # --- 4. key age and use --------------------------------------------------------------------------
 
 
 def access_keys(
-    report: Sequence[Mapping[str, str]], *, now: datetime, max_age_days: int, window_start: datetime
+    report: Sequence[Mapping[str, str]], *, now: datetime, max_age_days: int, days: int
 ) -> list[Finding]:
-    """Check 4: active keys older than ``max_age_days``, and keys never used or not since the
-    window's start, from the credential report."""
+    """Check 4: active keys older than ``max_age_days``, and keys not used in the last ``days``
+    days before ``now`` (never, or not since), from the credential report. A key created within
+    those days is not called unused. The root user's active keys are a finding of their own."""
+    since = now - timedelta(days=days)
     found = []
     for row in report:
+        root = row.get("user") == ROOT_ROW
         for slot in ("1", "2"):
             if not _yes(row.get(f"access_key_{slot}_active")):
                 continue
@@ -276,6 +359,19 @@ def access_keys(
                 "last_used": _iso(used),
                 "last_used_service": _known(row.get(f"access_key_{slot}_last_used_service")),
             }
+            if root:
+                found.append(
+                    Finding(
+                        "ROOT_ACCESS_KEY",
+                        HIGH,
+                        (row["arn"],),
+                        f"the root user has an active access key ({slot}"
+                        + (f", last used {_iso(used)}" if used else ", never used")
+                        + "); delete it",
+                        (evidence,),
+                    )
+                )
+                continue
             if rotated is not None and now - rotated > timedelta(days=max_age_days):
                 found.append(
                     Finding(
@@ -287,41 +383,130 @@ def access_keys(
                         (evidence,),
                     )
                 )
-            if used is None or used < window_start:
+            # A key made in the window had no whole window to be used in: unused only when it
+            # was never used and is past a week old.
+            if (
+                rotated is not None
+                and rotated >= since
+                and (used is not None or now - rotated <= NEW_KEY_GRACE)
+            ):
+                continue
+            if used is None or used < since:
                 found.append(
                     Finding(
                         "ACCESS_KEY_UNUSED",
                         LOW,
                         (row["arn"],),
                         f"{row['user']}'s access key {slot} "
-                        + ("was never used" if used is None else f"was last used {_iso(used)}")
-                        + "; deactivate it",
+                        + (
+                            f"was never used in its {(now - rotated).days} days"
+                            if used is None and rotated is not None
+                            else "was never used"
+                            if used is None
+                            else f"was last used {_iso(used)}"
+                        )
+                        + f" (none in the last {days} days); deactivate it",
                         (evidence,),
                     )
                 )
     return found
 
 
-def parse_credential_report(text: str) -> list[dict[str, str]]:
-    """Return the rows of a credential report (CSV, as GetCredentialReport gives it)."""
-    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+def parse_credential_report(
+    text: str, source: str = "the credential report"
+) -> list[dict[str, str]]:
+    """Return the rows of a credential report: its CSV, or ``aws iam get-credential-report``'s
+    JSON output (the CSV in ``Content``, base64-encoded)."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            content = json.loads(stripped)["Content"]
+            text = base64.b64decode(content).decode("utf-8")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(
+                f"{source} is JSON but not `aws iam get-credential-report` output ({exc}); save "
+                "the report with `aws iam get-credential-report --query Content --output text "
+                "| base64 -d > report.csv`"
+            ) from None
+    rows = [dict(row) for row in csv.DictReader(io.StringIO(text))]
+    header = set(rows[0]) if rows else set(next(csv.reader(io.StringIO(text)), []))
+    missing = {"user", "arn", "mfa_active", "access_key_1_active"} - header
+    if missing:
+        raise UsageError(
+            f"{source} is not a credential report (no {', '.join(sorted(missing))} column); save "
+            "it with `aws iam get-credential-report --query Content --output text | base64 -d "
+            "> report.csv`"
+        )
+    return rows
 
 
 # --- 5. unused principals ------------------------------------------------------------------------
 
 
-def unused_principals(held: Iterable[str], active: set[str], *, days: int) -> list[Finding]:
-    """Check 5: users and roles in the authorization details with no call in the window."""
-    return [
-        Finding(
-            "UNUSED_PRINCIPAL",
-            LOW,
-            (arn,),
-            f"no call in the last {days} days; remove it, or confirm what it is kept for",
+def unused_principals(
+    held: Iterable[Mapping[str, Any]],
+    *,
+    active: set[str],
+    since: datetime,
+    last_used: Mapping[str, datetime | None] | None = None,
+) -> list[Finding]:
+    """Check 5: users and roles in the authorization details with no activity since ``since``.
+
+    ``held``: rows of (arn, unique_id, last_used: a role's RoleLastUsed). ``active``: the ARNs and
+    unique IDs (AIDA…, AROA…) the lake shows acting in the window, and the roles it shows being
+    assumed; an ID matches whatever the path. ``last_used``: more last uses by ARN (a user's
+    password or keys, from the credential report). A role only AWS services use leaves no call of
+    its own in the lake, but IAM's RoleLastUsed tells. Service-linked roles are left out.
+    """
+    found = []
+    for row in sorted(held, key=lambda r: str(r["arn"])):
+        arn = str(row["arn"])
+        if ":role/aws-service-role/" in arn:
+            continue
+        if arn in active or (row.get("unique_id") and row["unique_id"] in active):
+            continue
+        uses = [row.get("last_used"), (last_used or {}).get(arn)]
+        latest = max((u for u in uses if u is not None), default=None)
+        if latest is not None and latest >= since:
+            continue
+        evidence = {"since": _iso(since), "last_used": _iso(latest)}
+        if ":role/aws-reserved/sso.amazonaws.com/" in arn:
+            advice = (
+                "an IAM Identity Center permission set's role: if no one needs it in this account, "
+                "remove the account assignment in IAM Identity Center"
+            )
+        else:
+            advice = "remove it, or confirm what it is kept for"
+        found.append(
+            Finding(
+                "UNUSED_PRINCIPAL",
+                LOW,
+                (arn,),
+                f"no activity since {_iso(since)}"
+                + (f" (last used {_iso(latest)})" if latest else "")
+                + f"; {advice}",
+                (evidence,),
+            )
         )
-        for arn in sorted(held)
-        if arn not in active and ":role/aws-service-role/" not in arn
-    ]
+    return found
+
+
+def report_last_used(report: Sequence[Mapping[str, str]]) -> dict[str, datetime]:
+    """Return each user's last use in the credential report: password or either access key."""
+    found = {}
+    for row in report:
+        uses = [
+            _time(row.get(column))
+            for column in (
+                "password_last_used",
+                "access_key_1_last_used_date",
+                "access_key_2_last_used_date",
+            )
+        ]
+        latest = max((u for u in uses if u is not None), default=None)
+        if latest is not None:
+            found[row["arn"]] = latest
+    return found
 
 
 # --- 6. against the principal's baseline ---------------------------------------------------------

@@ -909,6 +909,9 @@ def audit(
                 raise UsageError(
                     f"cannot read {credential_report}: {exc.strerror}; check the path"
                 ) from None
+            from trailmin.checklist import parse_credential_report
+
+            parse_credential_report(report_text, source=str(credential_report))  # fail early
         elif from_aws:
             from trailmin.iam import fetch_credential_report
 

@@ -119,6 +119,13 @@ class Config:
                 f"policies.credential_report {self.credential_report} does not exist; save one "
                 "with `aws iam get-credential-report --query Content --output text | base64 -d`"
             )
+        if self.credential_report is not None:
+            from trailmin.checklist import parse_credential_report
+
+            parse_credential_report(
+                self.credential_report.read_text(errors="replace"),
+                source=f"policies.credential_report {self.credential_report}",
+            )
         if self.scp_file is not None and not self.scp_file.is_file():
             raise UsageError(f"policies.scp_file {self.scp_file} does not exist; check the path")
         if not self.sources:

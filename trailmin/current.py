@@ -13,6 +13,7 @@ import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from trailmin.errors import UsageError
@@ -44,6 +45,8 @@ class Holdings:
     policies: tuple[HeldPolicy, ...]
     boundary: HeldPolicy | None = None
     groups: tuple[str, ...] = ()
+    unique_id: str = ""  # AIDA… or AROA…: the principal ID in CloudTrail records, path or not
+    last_used: datetime | None = None  # a role's RoleLastUsed.LastUsedDate
 
     def documents(self) -> list[Mapping[str, Any]]:
         """Return the identity policy documents (those the details hold)."""
@@ -143,6 +146,7 @@ def parse_authorization_details(data: Any, source: str = "the details") -> Autho
             policies=tuple(held),
             boundary=_boundary(user, managed),
             groups=member_of,
+            unique_id=str(user.get("UserId", "")),
         )
     for role in _list(data.get("RoleDetailList")):
         held = [
@@ -160,8 +164,23 @@ def parse_authorization_details(data: Any, source: str = "the details") -> Autho
             path=role.get("Path", "/"),
             policies=tuple(held),
             boundary=_boundary(role, managed),
+            unique_id=str(role.get("RoleId", "")),
+            last_used=_moment((role.get("RoleLastUsed") or {}).get("LastUsedDate")),
         )
     return AuthorizationDetails(principals, managed)
+
+
+def _moment(value: Any) -> datetime | None:
+    """Return an IAM date (a datetime from boto3, ISO 8601 text from the CLI) in UTC."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
 
 
 def merge_pages(pages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
