@@ -886,6 +886,9 @@ def audit(
     max_key_age: Annotated[
         int, typer.Option("--max-key-age", help="Access keys older than this many days.")
     ] = 90,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile for IAM (else boto3's chain).")
+    ] = None,
     endpoint_url: Annotated[
         str | None, typer.Option("--endpoint-url", help="IAM endpoint (for a local test server).")
     ] = None,
@@ -899,7 +902,10 @@ def audit(
         details = None
         if auth_file is not None or from_aws:
             details = api.authorization_details(
-                auth_file=auth_file, from_aws=from_aws, endpoint_url=endpoint_url
+                auth_file=auth_file,
+                from_aws=from_aws,
+                profile=profile,
+                endpoint_url=endpoint_url,
             )
         report_text = None
         if credential_report is not None:
@@ -915,7 +921,7 @@ def audit(
         elif from_aws:
             from trailmin.iam import fetch_credential_report
 
-            report_text = fetch_credential_report(endpoint_url=endpoint_url)
+            report_text = fetch_credential_report(profile=profile, endpoint_url=endpoint_url)
         result = api.audit(
             lake,
             details=details,
