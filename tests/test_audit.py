@@ -289,6 +289,12 @@ def test_the_real_logs(real_logs, tmp_path_factory):
         f for f in findings(result, "LONG_TERM_KEY_IN_USE") if f.principals[0].endswith(":root")
     )
     assert root_key.severity == "high"
+    # 111122223333's root: a failed sign-in, then the sign-in, password and MFA set-up that
+    # only root can do.
+    (failed,) = findings(result, "ROOT_SIGNIN_FAILED")
+    assert failed.principals == ("arn:aws:iam::111122223333:root",)
+    (tasks,) = findings(result, "ROOT_TASK")
+    assert "iam:EnableMFADevice, signin:ConsoleLogin, signin:PasswordUpdated" in tasks.message
 
 
 # As GetCredentialReport gives it: root with MFA, carol (password, no MFA, an old key and a key

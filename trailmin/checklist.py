@@ -621,7 +621,7 @@ def aws_managed(attached: Sequence[Mapping[str, Any]]) -> list[Finding]:
             LOW,
             (row["principal_arn"],),
             f"{row['policy_arn'].rsplit('/', 1)[-1]} grants {row['granted']:,} actions; the "
-            f"proposed customer-managed policy needs {row['proposed']:,} "
+            f"proposed customer-managed policy keeps {row['proposed']:,} of them "
             f"({row['granted'] - row['proposed']:,} fewer)",
             (
                 {
