@@ -185,6 +185,15 @@ def made(tmp_path):
     return lake_of(tmp_path, records)
 
 
+def audit_cli(lake: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trailmin", "audit", "--lake", str(lake), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def findings(result, code):
     return [f for f in result.findings if f.code == code]
 
@@ -408,25 +417,8 @@ def test_moto_provides_the_report_and_the_details(made, moto_server, tmp_path, m
     iam.create_user(UserName="erin")
     iam.create_login_profile(UserName="erin", Password="correct-Horse-battery-9")
     iam.create_access_key(UserName="erin")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trailmin",
-            "audit",
-            "--lake",
-            str(made),
-            "--from-aws",
-            "--endpoint-url",
-            moto_server,
-            "--format",
-            "json",
-            "--recent-days",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    run = audit_cli(
+        made, "--from-aws", "--endpoint-url", moto_server, "--format", "json", "--recent-days", "1"
     )
     assert run.returncode == 0, run.stderr
     codes = {
@@ -437,12 +429,7 @@ def test_moto_provides_the_report_and_the_details(made, moto_server, tmp_path, m
     assert ("UNUSED_PRINCIPAL", "user/erin") in codes
     # erin's key was made a moment ago: not yet "unused".
     assert ("ACCESS_KEY_UNUSED", "user/erin") not in codes
-    markdown = subprocess.run(
-        [sys.executable, "-m", "trailmin", "audit", "--lake", str(made)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    markdown = audit_cli(made)
     assert markdown.returncode == 0
     assert "`ROOT_ACCOUNT_USED`" in markdown.stdout
     assert "no credential report" in markdown.stdout
@@ -639,21 +626,7 @@ def test_the_cli_json_of_the_credential_report_is_read_and_a_wrong_file_is_refus
     assert [r["user"] for r in rows] == ["<root_account>", "carol", "dave"]
     wrong = tmp_path / "not-a-report.csv"
     wrong.write_text("name,size\na,1\n")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trailmin",
-            "audit",
-            "--lake",
-            str(made),
-            "--credential-report",
-            str(wrong),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = audit_cli(made, "--credential-report", str(wrong))
     assert run.returncode == 2
     assert str(wrong) in run.stderr
     assert "get-credential-report" in run.stderr

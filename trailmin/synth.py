@@ -237,6 +237,18 @@ def _issuer(principal_id: str, arn: str, account: str, name: str) -> Record:
     }
 
 
+def _key_user(rng: random.Random, account: str, name: str) -> Record:
+    """Return the identity of an IAM user calling with its long-term (AKIA) access key."""
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDA" + _key(rng, 17),
+        "arn": f"arn:aws:iam::{account}:user/{name}",
+        "accountId": account,
+        "accessKeyId": "AKIA" + _key(rng, 16),
+        "userName": name,
+    }
+
+
 def _resource(kind: str, arn: str, account: str) -> Record:
     return {"accountId": account, "type": kind, "ARN": arn}
 
@@ -373,14 +385,7 @@ class _Cast:
         self.root = _Person(
             "root", arn=f"arn:aws:iam::{a}:root", principal_id=a, ip="203.0.113.10", ua=_UA_CHROME
         )
-        self.batch_identity: Record = {
-            "type": "IAMUser",
-            "principalId": "AIDA" + _key(rng, 17),
-            "arn": f"arn:aws:iam::{a}:user/legacy-batch",
-            "accountId": a,
-            "accessKeyId": "AKIA" + _key(rng, 16),
-            "userName": "legacy-batch",
-        }
+        self.batch_identity = _key_user(rng, a, "legacy-batch")
         self.batch_ip = _public_ip(rng, (54,))
         self.reports = f"acme-legacy-reports-{a}"
 
@@ -390,14 +395,7 @@ class _Cast:
 
         # A Lambda function that signs its calls with an IAM user's access key (kept in its
         # environment variables) instead of its execution role: the case the checklist flags.
-        self.export_identity: Record = {
-            "type": "IAMUser",
-            "principalId": "AIDA" + _key(rng, 17),
-            "arn": f"arn:aws:iam::{a}:user/export-job",
-            "accountId": a,
-            "accessKeyId": "AKIA" + _key(rng, 16),
-            "userName": "export-job",
-        }
+        self.export_identity = _key_user(rng, a, "export-job")
         self.export_ip = _public_ip(rng, (3, 18, 34))
         self.exports = f"acme-exports-{a}"
         # Someone who found legacy-batch's key, trying it from their own machine.
