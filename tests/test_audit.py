@@ -20,6 +20,17 @@ A = "111122223333"
 ROOT_ARN = f"arn:aws:iam::{A}:root"
 
 
+# A failed console sign-in as CloudTrail writes it: no errorCode, only the message.
+FAILED_SIGNIN: dict[str, Any] = {
+    "eventSource": "signin.amazonaws.com",
+    "eventName": "ConsoleLogin",
+    "eventType": "AwsConsoleSignIn",
+    "errorMessage": "Failed authentication",
+    "responseElements": {"ConsoleLogin": "Failure"},
+    "additionalEventData": {"MFAUsed": "No"},
+}
+
+
 def root_identity() -> dict[str, Any]:
     return {
         "type": "Root",
@@ -154,12 +165,7 @@ def made(tmp_path):
     add(
         7,
         userIdentity={k: v for k, v in user("carol").items() if k != "arn"} | {"accessKeyId": ""},
-        eventSource="signin.amazonaws.com",
-        eventName="ConsoleLogin",
-        eventType="AwsConsoleSignIn",
-        errorMessage="Failed authentication",
-        responseElements={"ConsoleLogin": "Failure"},
-        additionalEventData={"MFAUsed": "No"},
+        **FAILED_SIGNIN,
     )
     add(
         7,
@@ -451,16 +457,7 @@ def more(tmp_path):
     root = root_identity()
     add(1, userIdentity={**root, "invokedBy": "support.amazonaws.com"}, eventName="DescribeCases")
     add(1, userIdentity=root, eventType="AwsServiceEvent", eventName="SomethingAwsDid")
-    add(
-        2,
-        userIdentity={k: v for k, v in root.items() if k != "arn"} | {"arn": ROOT_ARN},
-        eventSource="signin.amazonaws.com",
-        eventName="ConsoleLogin",
-        eventType="AwsConsoleSignIn",
-        errorMessage="Failed authentication",
-        responseElements={"ConsoleLogin": "Failure"},
-        additionalEventData={"MFAUsed": "No"},
-    )
+    add(2, userIdentity=root, **FAILED_SIGNIN)
     add(3, userIdentity=root, eventSource="s3.amazonaws.com", eventName="PutBucketPolicy")
     add(3, userIdentity=root, eventSource="iam.amazonaws.com", eventName="CreateAccessKey")
     # steady: refused six times every day, the recent day no more than the others.
