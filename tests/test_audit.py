@@ -350,9 +350,12 @@ def sample_audit(tmp_path_factory):
 
 
 def test_every_finding_occurs_in_the_sample_logs(sample_audit):
+    # All but ROOT_WITHOUT_MFA: the sample's root signs in with MFA.
     assert sample_audit.codes() == {
         "ROOT_ACCOUNT_USED",
         "ROOT_TASK",
+        "ROOT_SIGNIN_FAILED",
+        "ROOT_ACCESS_KEY",
         "CONSOLE_SIGNIN_WITHOUT_MFA",
         "USER_PASSWORD_WITHOUT_MFA",
         "LONG_TERM_KEY_IN_USE",
@@ -369,6 +372,8 @@ def test_every_finding_occurs_in_the_sample_logs(sample_audit):
     # The planted cases, each on the principal it was planted on.
     assert {
         ("ROOT_ACCOUNT_USED", "root"),
+        ("ROOT_SIGNIN_FAILED", "root"),
+        ("ROOT_ACCESS_KEY", "root"),
         ("CONSOLE_SIGNIN_WITHOUT_MFA", "user/bob"),
         ("USER_PASSWORD_WITHOUT_MFA", "user/bob"),
         ("LONG_TERM_KEY_IN_USE", "user/legacy-batch"),
@@ -396,7 +401,7 @@ def test_every_finding_occurs_in_the_sample_logs(sample_audit):
     (region,) = findings(sample_audit, "NEW_REGION")
     assert [e["value"] for e in region.evidence] == ["eu-west-1"]
     (signins,) = findings(sample_audit, "CONSOLE_SIGNIN_WITHOUT_MFA")
-    assert len(signins.evidence) == 5  # bob's two failed sign-ins are not sign-ins
+    assert len(signins.evidence) == 11  # of his 13, bob's two failed sign-ins are not sign-ins
     (managed,) = findings(sample_audit, "AWS_MANAGED_POLICY_ATTACHED")
     # Of what AmazonS3ReadOnlyAccess grants, the proposal keeps s3:GetObject and s3:ListBucket
     # (its ec2 and ssm actions come from the user's inline policy).

@@ -95,7 +95,7 @@ def test_an_aws_managed_policy_and_a_group_policy_count(report):
     bob = by_principal(report, ":user/bob")
     assert bob["policies"] == ["devs-read (group-inline, via group devs)"]
     assert bob["unused"] == []
-    assert bob["refused"] == [{"action": "iam:ListUsers", "resource": "*", "denied": 1}]
+    assert bob["refused"] == [{"action": "iam:ListUsers", "resource": "*", "denied": 2}]
     # Someone tried legacy-batch's key on the last day: what they were refused is listed.
     assert {r["action"] for r in batch["refused"]} == {
         "iam:GetAccountAuthorizationDetails",

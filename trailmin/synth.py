@@ -1651,7 +1651,8 @@ class _Synth:
         self.console_calls(c, t, n, identity=session, person=bob, actions=_ANALYST_ACTIONS)
 
     def ep_root(self, c: _Cast, region: str, t: int, n: int) -> None:
-        """Emit the root user signing in (with MFA) and making one call."""
+        """Emit the root user signing in (with MFA; after mistyping the password, at times) and
+        making one call."""
         account = c.account
         root = c.root
         login = {
@@ -1662,6 +1663,11 @@ class _Synth:
             "accessKeyId": "",
         }
         mfa = f"arn:aws:iam::{account}:mfa/root-account-mfa-device"
+        if n >= 3 and self.first(c, "root-mistyped", 0.2):
+            # A mistyped password first: a failed sign-in, before MFA is asked for.
+            self.console_login(t, c, login, root, mfa=None, failed=True)
+            t += self.rng.randrange(10_000, 40_000)
+            n -= 1
         self.console_login(t, c, login, root, mfa=mfa)
         if n < 2:
             return
@@ -1938,7 +1944,7 @@ def _plan_day(s: _Synth, day_index: int) -> list[_Episode]:
         budget = s.events_per_day
         # Rare and scheduled events first, so that even a small corpus shows each of them.
         if day_index % 30 == 0:
-            add(at(_HUMAN_CUM), _Synth.ep_root, c, GLOBAL_REGION, 2, span=60_000)
+            add(at(_HUMAN_CUM), _Synth.ep_root, c, GLOBAL_REGION, 3, span=100_000)
         if day_index % 365 == 0:
             for region in s.regions:
                 t = day_start + rng.randrange(_MS_HOUR, 5 * _MS_HOUR)
