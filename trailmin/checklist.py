@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from trailmin.current import iam_time
 from trailmin.errors import UsageError
 from trailmin.mapping.actions import data_file
 
@@ -258,7 +259,7 @@ def passwords_without_mfa(report: Sequence[Mapping[str, str]]) -> list[Finding]:
                         HIGH,
                         (row["arn"],),
                         "the root user has no MFA device; add one (a hardware key or passkey)",
-                        ({"password_last_used": _iso(_time(row.get("password_last_used")))},),
+                        ({"password_last_used": _iso(iam_time(row.get("password_last_used")))},),
                     )
                 )
         elif _yes(row.get("password_enabled")) and not _yes(row.get("mfa_active")):
@@ -268,7 +269,7 @@ def passwords_without_mfa(report: Sequence[Mapping[str, str]]) -> list[Finding]:
                     MEDIUM,
                     (row["arn"],),
                     f"{row['user']} has a console password and no MFA device",
-                    ({"password_last_used": _iso(_time(row.get("password_last_used")))},),
+                    ({"password_last_used": _iso(iam_time(row.get("password_last_used")))},),
                 )
             )
     return found
@@ -351,8 +352,8 @@ def access_keys(
         for slot in ("1", "2"):
             if not _yes(row.get(f"access_key_{slot}_active")):
                 continue
-            rotated = _time(row.get(f"access_key_{slot}_last_rotated"))
-            used = _time(row.get(f"access_key_{slot}_last_used_date"))
+            rotated = iam_time(row.get(f"access_key_{slot}_last_rotated"))
+            used = iam_time(row.get(f"access_key_{slot}_last_used_date"))
             evidence = {
                 "key": slot,
                 "last_rotated": _iso(rotated),
@@ -496,7 +497,7 @@ def report_last_used(report: Sequence[Mapping[str, str]]) -> dict[str, datetime]
     found = {}
     for row in report:
         uses = [
-            _time(row.get(column))
+            iam_time(row.get(column))
             for column in (
                 "password_last_used",
                 "access_key_1_last_used_date",
@@ -684,15 +685,6 @@ def _json(value: Any) -> dict[str, Any]:
 
 def _yes(value: Any) -> bool:
     return str(value).lower() == "true"
-
-
-def _time(value: Any) -> datetime | None:
-    if not value or value in {"N/A", "no_information", "not_supported"}:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _iso(value: Any) -> str | None:

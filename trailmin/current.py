@@ -165,13 +165,14 @@ def parse_authorization_details(data: Any, source: str = "the details") -> Autho
             policies=tuple(held),
             boundary=_boundary(role, managed),
             unique_id=str(role.get("RoleId", "")),
-            last_used=_moment((role.get("RoleLastUsed") or {}).get("LastUsedDate")),
+            last_used=iam_time((role.get("RoleLastUsed") or {}).get("LastUsedDate")),
         )
     return AuthorizationDetails(principals, managed)
 
 
-def _moment(value: Any) -> datetime | None:
-    """Return an IAM date (a datetime from boto3, ISO 8601 text from the CLI) in UTC."""
+def iam_time(value: Any) -> datetime | None:
+    """Return an IAM date (a datetime from boto3, ISO 8601 text from the CLI or a credential
+    report) in UTC, or None for anything else (``N/A``, ``no_information``, …)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, str):
