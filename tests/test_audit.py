@@ -20,11 +20,15 @@ A = "111122223333"
 ROOT_ARN = f"arn:aws:iam::{A}:root"
 
 
-# A failed console sign-in as CloudTrail writes it: no errorCode, only the message.
-FAILED_SIGNIN: dict[str, Any] = {
+# A console sign-in's fields, and a failed one as CloudTrail writes it: no errorCode, only the
+# message.
+SIGNIN: dict[str, Any] = {
     "eventSource": "signin.amazonaws.com",
     "eventName": "ConsoleLogin",
     "eventType": "AwsConsoleSignIn",
+}
+FAILED_SIGNIN: dict[str, Any] = {
+    **SIGNIN,
     "errorMessage": "Failed authentication",
     "responseElements": {"ConsoleLogin": "Failure"},
     "additionalEventData": {"MFAUsed": "No"},
@@ -140,11 +144,9 @@ def made(tmp_path):
     add(
         8,
         userIdentity=root_identity(),
-        eventSource="signin.amazonaws.com",
-        eventName="ConsoleLogin",
-        eventType="AwsConsoleSignIn",
         additionalEventData={"MFAUsed": "No"},
         responseElements={"ConsoleLogin": "Success"},
+        **SIGNIN,
     )
     add(
         8,
@@ -156,10 +158,8 @@ def made(tmp_path):
     add(
         7,
         userIdentity=user("carol"),
-        eventSource="signin.amazonaws.com",
-        eventName="ConsoleLogin",
-        eventType="AwsConsoleSignIn",
         additionalEventData={"MFAUsed": "No"},
+        **SIGNIN,
     )
     # A failed sign-in (no errorCode, as CloudTrail writes them): not a sign-in.
     add(
@@ -170,10 +170,8 @@ def made(tmp_path):
     add(
         7,
         userIdentity=user("dave"),
-        eventSource="signin.amazonaws.com",
-        eventName="ConsoleLogin",
-        eventType="AwsConsoleSignIn",
         additionalEventData={"MFAUsed": "Yes"},
+        **SIGNIN,
     )
     # Long-term keys: one from a laptop, one from a Lambda function.
     add(

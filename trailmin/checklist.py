@@ -180,7 +180,7 @@ def root_usage(events: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 HIGH,
                 (root,),
                 f"{_count(len(calls), 'call')} as the root user ({_names(calls)}) from "
-                f"{', '.join(sorted({str(c['source_ip']) for c in calls}))}; do this work with a "
+                f"{_addresses(calls)}; do this work with a "
                 "role and keep root for the tasks that need it"
                 + "".join(f" ({case}: check that it was)" for case in sorted(cases[root])),
                 tuple(_evidence(c) for c in calls),
@@ -193,7 +193,7 @@ def root_usage(events: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 MEDIUM,
                 (root,),
                 f"{_count(len(attempts), 'failed console sign-in')} as the root user from "
-                f"{', '.join(sorted({str(c['source_ip']) for c in attempts}))}; if it was not "
+                f"{_addresses(attempts)}; if it was not "
                 "the account's owner, someone has the root email address: check its MFA",
                 tuple(_evidence(c) for c in attempts),
             )
@@ -251,26 +251,16 @@ def passwords_without_mfa(report: Sequence[Mapping[str, str]]) -> list[Finding]:
     and the root user without MFA (its ``password_enabled`` is always ``not_supported``)."""
     found = []
     for row in report:
+        if _yes(row.get("mfa_active")):
+            continue
+        evidence = ({"password_last_used": _iso(iam_time(row.get("password_last_used")))},)
         if row.get("user") == ROOT_ROW:
-            if not _yes(row.get("mfa_active")):
-                found.append(
-                    Finding(
-                        "ROOT_WITHOUT_MFA",
-                        HIGH,
-                        (row["arn"],),
-                        "the root user has no MFA device; add one (a hardware key or passkey)",
-                        ({"password_last_used": _iso(iam_time(row.get("password_last_used")))},),
-                    )
-                )
-        elif _yes(row.get("password_enabled")) and not _yes(row.get("mfa_active")):
+            message = "the root user has no MFA device; add one (a hardware key or passkey)"
+            found.append(Finding("ROOT_WITHOUT_MFA", HIGH, (row["arn"],), message, evidence))
+        elif _yes(row.get("password_enabled")):
+            message = f"{row['user']} has a console password and no MFA device"
             found.append(
-                Finding(
-                    "USER_PASSWORD_WITHOUT_MFA",
-                    MEDIUM,
-                    (row["arn"],),
-                    f"{row['user']} has a console password and no MFA device",
-                    ({"password_last_used": _iso(iam_time(row.get("password_last_used")))},),
-                )
+                Finding("USER_PASSWORD_WITHOUT_MFA", MEDIUM, (row["arn"],), message, evidence)
             )
     return found
 
@@ -653,6 +643,10 @@ def _evidence_line(evidence: Mapping[str, Any]) -> str:
 def _known(value: str | None) -> str | None:
     """Return a credential report cell, or None for its N/A, no_information and not_supported."""
     return None if value in (None, "", "N/A", "no_information", "not_supported") else value
+
+
+def _addresses(events: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(sorted({str(e["source_ip"]) for e in events}))
 
 
 def _count(n: int, noun: str) -> str:
