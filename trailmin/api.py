@@ -17,7 +17,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trailmin.catalog_replay import Recorded
+from trailmin.catalog_replay import check as check_catalog
 from trailmin.checklist import Audit, Finding
 from trailmin.current import AuthorizationDetails, parse_authorization_details
 from trailmin.differences import Diff
@@ -32,7 +34,7 @@ from trailmin.differences import diff as diff_principal
 from trailmin.differences import to_markdown as diffs_to_markdown
 from trailmin.errors import UsageError
 from trailmin.generation import Options as GenerateOptions
-from trailmin.generation import Proposal, Used, used_from_frame
+from trailmin.generation import Proposal, Used, refuse_on_mismatch, used_from_frame
 from trailmin.generation import generate as generate_policies
 from trailmin.ingestion import IngestSummary, Progress, ingest
 from trailmin.lake import (
@@ -437,7 +439,69 @@ def generate(
         regions=regions,
         principals=principals,
     )
-    return generate_policies(used_from_frame(frame), options or GenerateOptions())
+    proposals = generate_policies(used_from_frame(frame), options or GenerateOptions())
+    return check_proposals(lake, proposals, frame.attrs["filters"])
+
+
+def check_proposals(
+    lake: str | Path, proposals: Sequence[Proposal], filters: Filters
+) -> list[Proposal]:
+    """Return the proposals with those that fail the catalog replay (``catalog_replay``) turned
+    into refusals to propose: the window's authorized calls of each principal, on the resources
+    the catalog names for them, built from the records rather than from the lake's mapping."""
+    wanted = [p.principal for p in proposals if p.policies]
+    if not wanted:
+        return list(proposals)
+    with contextlib.closing(connect(lake)) as db:
+        recorded = recorded_calls(db, replace(filters, principals=tuple(wanted)))
+    checked = []
+    for proposal in proposals:
+        if not proposal.policies:
+            checked.append(proposal)
+            continue
+        documents = [p.document() for p in proposal.policies]
+        mismatches = check_catalog(documents, recorded.get(proposal.principal, ()))
+        checked.append(refuse_on_mismatch(proposal, mismatches))
+    return checked
+
+
+def recorded_calls(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, list[Recorded]]:
+    """Return, per principal, the window's calls that passed authorization: each action they
+    needed with the region, account, request and logged ARNs of the record."""
+    conditions = event_conditions(filters, DUCKDB)
+    conditions.append(f"({authorized_condition()})")
+    sql = (
+        "SELECT e.principal_arn AS principal, a.action, e.aws_region AS region, "
+        "coalesce(e.recipient_account_id, e.principal_account_id) AS account, "
+        "e.request_parameters AS params, list_transform(e.resources, lambda r: r.arn) AS logged, "
+        "count(*) AS calls FROM events AS e, "
+        "UNNEST(list_distinct(list_transform(e.permissions, lambda p: p.action))) AS a(action) "
+        f"WHERE {' AND '.join(conditions)} GROUP BY ALL"
+    )
+    found: dict[str, list[Recorded]] = {}
+    for row in query_arrow(db, sql).to_pylist():
+        params = _request(row["params"])
+        found.setdefault(row["principal"], []).append(
+            Recorded(
+                action=row["action"],
+                region=row["region"] or "",
+                account=row["account"] or "",
+                params=params,
+                logged=tuple(a for a in row["logged"] or () if a),
+                calls=row["calls"],
+            )
+        )
+    return found
+
+
+def _request(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def write_proposals(
@@ -502,7 +566,10 @@ def verify(
         )
         for row in rows
     ]
-    return replay_calls(principal, documents, calls)
+    verdict = replay_calls(principal, documents, calls)
+    with contextlib.closing(connect(lake)) as db:
+        recorded = recorded_calls(db, filters).get(principal, [])
+    return replace(verdict, mismatches=check_catalog(documents, recorded))
 
 
 # --- the diff ------------------------------------------------------------------------------------

@@ -966,7 +966,8 @@ def verify(
     if output is Format.json:
         out.print_json(json.dumps(verdict.to_dict()))
     else:
-        outcome = "all allowed" if verdict.passed else f"{len(verdict.refused):,} refused"
+        count = len(verdict.refused) + len(verdict.mismatches)
+        outcome = "all allowed" if verdict.passed else f"{count:,} refused"
         out.print(
             f"Replayed {verdict.calls:,} calls ({verdict.kinds:,} kinds) of {principal} against "
             f"{policy_file}: {outcome}."
@@ -976,6 +977,12 @@ def verify(
             out.print(
                 f"{refused.decision}: {refused.action} on {refused.resource}, "
                 f"{refused.calls:,} calls{hinge}"
+            )
+        for mismatch in verdict.mismatches:
+            out.print(
+                f"Refused on the catalog's resources: {mismatch.action} on {mismatch.resource}, "
+                f"{mismatch.calls:,} calls ({mismatch.reason})",
+                markup=False,
             )
     if not verdict.passed:
         raise typer.Exit(EXIT_SKIPPED)

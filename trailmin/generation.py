@@ -32,11 +32,12 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from trailmin import catalog
+from trailmin.catalog_replay import Mismatch
 from trailmin.errors import UsageError
 from trailmin.evaluation import Layers, Request, match_action, pattern_matches, replay
 
@@ -278,6 +279,8 @@ class Proposal:
     skipped: str | None = None  # why no policy is proposed
     replayed: int = 0  # distinct (action, resource) pairs replayed against the policies
     replay_failures: tuple[tuple[str, str, str], ...] = ()  # (action, resource, decision)
+    # Calls refused on the resources the catalog names for them (catalog_replay.Mismatch).
+    catalog_failures: tuple[Mismatch, ...] = ()
     catalog_version: str = field(default_factory=catalog.catalog_version)
 
     @property
@@ -316,6 +319,7 @@ class Proposal:
                 "failures": [
                     {"action": a, "resource": r, "decision": d} for a, r, d in self.replay_failures
                 ],
+                "catalog_failures": [m.to_dict() for m in self.catalog_failures],
             },
         }
 
@@ -449,6 +453,25 @@ def propose(rows: Sequence[Used], options: Options) -> Proposal:
         generalizations=tuple(generalizations),
         warnings=tuple(warnings),
         replayed=len(pairs),
+    )
+
+
+def refuse_on_mismatch(proposal: Proposal, mismatches: Sequence[Mismatch]) -> Proposal:
+    """Return ``proposal``, or, when the catalog replay found calls its policies would refuse,
+    no policy and why: a proposal that would refuse a call it was made from is not proposed."""
+    if not mismatches:
+        return proposal
+    calls = sum(m.calls for m in mismatches)
+    actions = sorted({m.action for m in mismatches})
+    return replace(
+        proposal,
+        policies=(),
+        evidence=(),
+        generalizations=(),
+        skipped=f"the catalog replay failed: the generated policies would refuse {calls:,} calls "
+        f"of {', '.join(actions)} on the resources AWS authorizes them against; nothing is "
+        "proposed",
+        catalog_failures=tuple(mismatches),
     )
 
 

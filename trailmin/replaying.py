@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from trailmin.catalog_replay import Mismatch
 from trailmin.evaluation import PESSIMISTIC, Decision, Layers, Request, evaluate, statements_of
 
 # What the lake's columns give, by condition key (lower case).
@@ -158,11 +159,14 @@ class Verdict:
     calls: int
     kinds: int
     refused: tuple[Refused, ...]
+    # Calls refused on the resources the catalog names for them, built from the records
+    # (catalog_replay): what a mapping error hides from the replay of the lake's permissions.
+    mismatches: tuple[Mismatch, ...] = ()
 
     @property
     def passed(self) -> bool:
         """Return whether every call would have been allowed."""
-        return not self.refused
+        return not self.refused and not self.mismatches
 
     def to_dict(self) -> dict[str, Any]:
         """Return the verdict as JSON-ready values."""
@@ -172,6 +176,7 @@ class Verdict:
             "kinds": self.kinds,
             "passed": self.passed,
             "refused": [r.to_dict() for r in self.refused],
+            "catalog_refused": [m.to_dict() for m in self.mismatches],
         }
 
 

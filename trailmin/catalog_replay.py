@@ -1,0 +1,368 @@
+"""Replay recorded calls on the resources the catalog says each action is authorized against.
+
+Pure, and independent of the mapping that made a proposal (``trailmin/mapping/resources.py``):
+the replay check in ``generation`` replays the lake's own permissions, so a mapping that names the
+wrong resource type (``ipv6pool-ec2/${Ipv6PoolEc2Id}`` for ``ec2:CreateVpc``, which AWS authorizes
+on a ``vpc``) passes it. This check builds, from the record alone (its region and account, the
+ARNs in ``resources[]`` and in the request, and request members named as the catalog's template
+variables: ``${RouteTableId}`` is ``routeTableId``), the ARNs of the resource types the catalog
+lists for the action, and asks the evaluator whether the policies allow the action on each:
+
+- every ARN the record gives of a *required* type must be allowed, and so must every ARN of an
+  optional type that the record logs whole (an ARN in ``resources[]`` or in the request);
+- an action that requires nothing and whose ARNs the record gives only in parts (an S3 bucket and
+  key) must be allowed on at least one of them;
+- when the record gives no ARN of any type the action takes, the policies must grant the action
+  on ``*`` or on a resource of a type the action takes (a required one when it has one): a grant
+  on another type can never match, whatever the call named.
+
+It does not know which of several alternatives a call used when the record names none of them,
+and it reads no response: it can miss a wrong ARN of the right type, never a wrong type.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trailmin import catalog
+from trailmin.evaluation import (
+    OPTIMISTIC,
+    Decision,
+    Layers,
+    Request,
+    evaluate,
+    match_action,
+    statements_of,
+)
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+_PARTS = frozenset({"Partition", "Region", "Account"})
+# Request members that hold a variable under another name than its lower camel case.
+# S3 API reference: the object's key is "key". SQS: a queue is named by its URL.
+_ALIASES = {"ObjectName": ("key",), "QueueName": ("queueName",)}
+# Variables whose values may hold "/" (paths, keys, hierarchical names). A value of another
+# variable holding "/" or ":" is not a name of it.
+_SLASHED = frozenset(
+    {"ObjectName", "LogGroupName", "LogStreamName", "ParameterNameWithoutLeadingSlash"}
+)
+# Names whose full value the record does not hold: an IAM name's path, a secret's random suffix.
+# Only a whole ARN fills them.
+_ONLY_WHOLE = frozenset(
+    {
+        "RoleNameWithPath",
+        "UserNameWithPath",
+        "GroupNameWithPath",
+        "PolicyNameWithPath",
+        "InstanceProfileNameWithPath",
+        "SecretId",
+    }
+)
+_DEPTH = 3  # how deep into the request members are looked for
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Calls of one kind: an action a recorded call needed, with what its record said."""
+
+    action: str
+    region: str
+    account: str
+    params: Mapping[str, Any]
+    logged: tuple[str, ...]  # ARNs of the record's resources[]
+    calls: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """Calls the policies would refuse on the resources the catalog names for them."""
+
+    action: str
+    resource: str  # the ARN refused, or the resource types the grants miss
+    reason: str
+    calls: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the mismatch as JSON-ready values."""
+        return {
+            "action": self.action,
+            "resource": self.resource,
+            "reason": self.reason,
+            "calls": self.calls,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Type:
+    name: str
+    template: str
+    required: bool
+    regex: re.Pattern[str]  # matches an ARN of this type
+    grant_regex: re.Pattern[str]  # matches a policy resource that can name one
+
+
+@dataclass(frozen=True, slots=True)
+class _Types:
+    action: str
+    required: tuple[_Type, ...]
+    optional: tuple[_Type, ...]
+
+
+def _regex(template: str, *, grant: bool) -> re.Pattern[str]:
+    pieces = _VARIABLE.split(template)
+    out = []
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0:
+            out.append(re.escape(piece))
+        elif grant:
+            # A policy may write any part as a wildcard, a variable or an escape (${*}).
+            out.append("[^:]*" if piece not in _SLASHED | _ONLY_WHOLE else ".*")
+        elif piece == "Partition":
+            out.append("aws[a-z-]*")
+        elif piece == "Region":
+            out.append("[a-z0-9-]*")
+        elif piece == "Account":
+            out.append("[0-9]*")
+        else:
+            out.append(".+" if piece in _SLASHED | _ONLY_WHOLE else "[^:/]+")
+    return re.compile("^" + "".join(out) + "$")
+
+
+@functools.cache
+def _types(action_name: str) -> _Types | None:
+    action = catalog.action(action_name)
+    if action is None or action.takes_no_resource:
+        return None
+    found = [
+        _Type(
+            rt.name,
+            rt.arn_template,
+            rt.required,
+            _regex(rt.arn_template, grant=False),
+            _regex(rt.arn_template, grant=True),
+        )
+        for rt in action.resource_types
+        if rt.arn_template
+    ]
+    return _Types(
+        action.full_name,
+        tuple(t for t in found if t.required),
+        tuple(t for t in found if not t.required),
+    )
+
+
+def _lower_camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _members(params: Any, names: frozenset[str], depth: int = 0) -> list[str]:
+    """Return the string values of request members called one of ``names``, at any depth up to
+    ``_DEPTH`` (EC2 nests them in ``…Set.items[]``)."""
+    found: list[str] = []
+    if depth > _DEPTH:
+        return found
+    if isinstance(params, Mapping):
+        for key, value in params.items():
+            if key in names:
+                if isinstance(value, str) and value:
+                    found.append(value)
+                elif isinstance(value, list):
+                    found.extend(v for v in value if isinstance(v, str) and v)
+            elif isinstance(value, (Mapping, list)):
+                found.extend(_members(value, names, depth + 1))
+    elif isinstance(params, list):
+        for item in params:
+            found.extend(_members(item, names, depth + 1))
+    return found
+
+
+def _values(variable: str, params: Mapping[str, Any]) -> list[str]:
+    """Return the values the request gives ``variable``, by its name or its alias."""
+    if variable in _ONLY_WHOLE:
+        return []
+    names = frozenset({_lower_camel(variable), variable, *_ALIASES.get(variable, ())})
+    values = _members(params, names)
+    if variable == "QueueName":
+        values += [
+            u.rstrip("/").rsplit("/", 1)[-1] for u in _members(params, frozenset({"queueUrl"}))
+        ]
+    if variable in _SLASHED:
+        return [v for v in values if not v.startswith("arn:")]
+    return [v for v in values if ":" not in v and "/" not in v]
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _filled(kind: _Type, call: Recorded, limit: int = 20) -> list[str]:
+    """Return the ARNs of ``kind`` that the request's members give, every variable filled."""
+    variables = _VARIABLE.findall(kind.template)
+    arns = [kind.template]
+    for variable in variables:
+        if variable == "Partition":
+            values = [_partition(call.region)]
+        elif variable == "Region":
+            values = [call.region]
+        elif variable == "Account":
+            values = [call.account]
+        else:
+            values = sorted(set(_values(variable, call.params)))
+        if not values or not all(values):
+            return []
+        arns = [a.replace("${" + variable + "}", v, 1) for a in arns for v in values]
+        if len(arns) > limit:
+            return []
+    return [a for a in arns if kind.regex.match(a)]
+
+
+def _whole_arns(call: Recorded) -> list[str]:
+    """Return the ARNs the record gives whole: its resources[] and ARNs in the request."""
+    found = list(call.logged)
+    found.extend(
+        v
+        for v in _members(call.params, _arn_members(call.params))
+        if v.startswith("arn:") and v not in found
+    )
+    return found
+
+
+def _arn_members(params: Mapping[str, Any]) -> frozenset[str]:
+    """Return the names of the request's members that hold ARNs (``roleArn``, ``targetArns``)."""
+    return frozenset(k for k in _keys(params) if k.lower().endswith("arn") or k.endswith("Arns"))
+
+
+def _keys(params: Any, depth: int = 0) -> set[str]:
+    found: set[str] = set()
+    if depth > _DEPTH:
+        return found
+    if isinstance(params, Mapping):
+        for key, value in params.items():
+            found.add(str(key))
+            found |= _keys(value, depth + 1)
+    elif isinstance(params, list):
+        for item in params:
+            found |= _keys(item, depth + 1)
+    return found
+
+
+def expected(call: Recorded) -> tuple[list[list[str]], tuple[_Type, ...]]:
+    """Return the groups of ARNs the call must be allowed on (one of each group: the record may
+    hold a call's several resources of one type, a copy's source and destination), and the types
+    a grant must be of when the record names no resource of any type the action takes."""
+    types = _types(call.action)
+    if types is None:
+        return [], ()
+    whole = _whole_arns(call)
+    groups: list[list[str]] = []
+    for kind in types.required:
+        arns = [a for a in whole if kind.regex.match(a)] or _filled(kind, call)
+        if arns:
+            # A call naming a resource nested in this one (a DynamoDB table's index) is
+            # authorized against the nested one: DynamoDB developer guide, "Using IAM policy
+            # conditions for fine-grained access control" and the index ARNs of Query and Scan.
+            nested = [
+                a
+                for child in types.optional
+                if child.template.startswith(kind.template + "/")
+                for a in _filled(child, call)
+            ]
+            groups.append(sorted(set(nested or arns)))
+    for kind in types.optional:
+        arns = [a for a in whole if kind.regex.match(a)]
+        if arns and not any(set(arns) <= set(g) for g in groups):
+            groups.append(sorted(set(arns)))
+    if not groups and not types.required:
+        some = sorted({a for kind in types.optional for a in _filled(kind, call)})
+        if some:
+            groups.append(some)
+    if groups:
+        return groups, ()
+    return [], types.required or types.optional
+
+
+def _granted(documents: Sequence[Mapping[str, Any]], action: str) -> list[str] | None:
+    """Return the resources the documents' Allow statements grant ``action`` on; None when a
+    statement's resources cannot be listed (NotResource)."""
+    found: list[str] = []
+    for document in documents:
+        for statement in statements_of(document):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if not any(isinstance(a, str) and match_action(a, action) for a in actions):
+                continue
+            if "NotResource" in statement:
+                return None
+            resources = statement.get("Resource", [])
+            found.extend([resources] if isinstance(resources, str) else resources)
+    return found
+
+
+def _conforms(resource: str, kinds: tuple[_Type, ...]) -> bool:
+    """Whether a policy resource can name a resource of one of ``kinds``. A template variable
+    left in it (escaped, ``${$}{VpcId}``) names a resource whose id is that text: none is."""
+    if resource == "*":
+        return True
+    return any(
+        k.grant_regex.match(resource)
+        and not any(f"${{$}}{{{v}}}" in resource for v in _VARIABLE.findall(k.template))
+        for k in kinds
+    )
+
+
+def check(
+    documents: Sequence[Mapping[str, Any]], calls: Iterable[Recorded]
+) -> tuple[Mismatch, ...]:
+    """Return the calls that the identity policies ``documents`` would refuse on the resources
+    the catalog names for them."""
+    layers = Layers(identity=list(documents))
+    decided: dict[tuple[str, str], bool] = {}
+
+    def allowed(action: str, arn: str) -> bool:
+        key = (action, arn)
+        if key not in decided:
+            # Whether the identity policies grant the action on this resource: their conditions
+            # and the other account's side of a cross-account call are the replay's to judge.
+            result = evaluate(Request(action, arn), layers, mode=OPTIMISTIC)
+            decided[key] = result.decision is Decision.ALLOW
+        return decided[key]
+
+    merged: dict[tuple[str, str, str], int] = {}
+    for call in calls:
+        groups, kinds = expected(call)
+        found: list[tuple[str, str]] = []
+        for group in groups:
+            if not any(allowed(call.action, arn) for arn in group):
+                reason = (
+                    "the catalog's resource, built from the record, is not allowed"
+                    if len(group) == 1
+                    else "none of the resources the record names is allowed"
+                )
+                found.append((" or ".join(group), reason))
+        if kinds:
+            granted = _granted(documents, call.action)
+            if granted is not None and granted and not any(_conforms(r, kinds) for r in granted):
+                names = ", ".join(k.name for k in kinds)
+                found.append(
+                    (
+                        ", ".join(sorted(set(granted))),
+                        f"granted only on resources that are not of a type {call.action} is "
+                        f"authorized against ({names})",
+                    )
+                )
+        for resource, reason in found:
+            key = (call.action, resource, reason)
+            merged[key] = merged.get(key, 0) + call.calls
+    return tuple(
+        Mismatch(action, resource, reason, calls)
+        for (action, resource, reason), calls in sorted(merged.items())
+    )
