@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trailmin import catalog
+from trailmin.backtest import Backtest, LaterCall, probe, replay_later
+from trailmin.backtest import Result as BacktestResult
 from trailmin.catalog_replay import Recorded
 from trailmin.catalog_replay import check as check_catalog
 from trailmin.checklist import Audit, Finding
@@ -439,8 +442,12 @@ def generate(
         regions=regions,
         principals=principals,
     )
-    proposals = generate_policies(used_from_frame(frame), options or GenerateOptions())
-    return check_proposals(lake, proposals, frame.attrs["filters"])
+    filters = frame.attrs["filters"]
+    window = (filters.start, filters.end) if filters.start and filters.end else None
+    proposals = generate_policies(
+        used_from_frame(frame), options or GenerateOptions(), window=window
+    )
+    return check_proposals(lake, proposals, filters)
 
 
 def check_proposals(
@@ -570,6 +577,191 @@ def verify(
     with contextlib.closing(connect(lake)) as db:
         recorded = recorded_calls(db, filters).get(principal, [])
     return replace(verdict, mismatches=check_catalog(documents, recorded))
+
+
+# --- the backtest --------------------------------------------------------------------------------
+
+
+def backtest(
+    lake: str | Path,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: int | None = None,
+    accounts: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    principals: Sequence[str] | None = None,
+    split: float = 2 / 3,
+    split_at: str | date | datetime | None = None,
+    options: GenerateOptions | None = None,
+    details: AuthorizationDetails | None = None,
+) -> Backtest:
+    """Return the backtest of the window (by default, all the lake holds): proposals generated
+    from its earlier part (``split`` of it, or up to ``split_at``) with ``options``, replayed on
+    the calls of the later part; per principal the calls they would refuse, by cause, the probes
+    they would allow, and, with ``details``, how many held actions the proposal drops."""
+    options = options or GenerateOptions()
+    if not 0 < split < 1:
+        raise UsageError(f"the split {split} is not between 0 and 1 (2/3 is 0.667)")
+    with contextlib.closing(connect(lake)) as db:
+        filters = usage_filters(
+            db,
+            start=start,
+            end=end,
+            days=days,
+            accounts=accounts,
+            regions=regions,
+            principals=principals,
+        )
+        bounds = db.sql(
+            "SELECT min(e.event_time), max(e.event_time) FROM events AS e "
+            f"WHERE {' AND '.join(event_conditions(filters, DUCKDB))}"
+        ).fetchall()[0]
+        if bounds[0] is None:
+            raise UsageError(f"{lake} holds no event in the window asked for: nothing to backtest")
+        first = filters.start or bounds[0]
+        last = filters.end or bounds[1] + timedelta(microseconds=1)
+        cut = parse_time(split_at) if split_at is not None else first + (last - first) * split
+        if cut is None or not first < cut < last:
+            raise UsageError(
+                f"the split {cut:%Y-%m-%d %H:%M} is not inside the window "
+                f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+            )
+        earlier = replace(filters, start=first, end=cut)
+        later = replace(filters, start=cut, end=last)
+        later_calls = _later_calls(db, later)
+        touched, used_actions, resources = _lake_resources(
+            db, replace(filters, start=first, end=last)
+        )
+        kinds = query_arrow(db, principals_sql(replace(filters, start=first, end=last))).select(
+            ["principal", "human"]
+        )
+        people = dict(zip(kinds["principal"].to_pylist(), kinds["human"].to_pylist(), strict=True))
+    frame = usage(
+        lake, start=first, end=cut, accounts=accounts, regions=regions, principals=principals
+    )
+    used = used_from_frame(frame)
+    proposals = check_proposals(
+        lake, generate_policies(used, options, window=(first, cut)), earlier
+    )
+    held: dict[str, tuple[int, int]] = {}
+    if details is not None:
+        report = diff(lake, details, start=first, end=cut, used=used, proposals=proposals)
+        held = {
+            d.principal: (d.granted, sum(len(u.unused) for u in d.unused)) for d in report.diffs
+        }
+    results = []
+    proposed = {p.principal: p for p in proposals}
+    for proposal in proposals:
+        if proposal.target is None:
+            continue  # service-linked roles, AWS services, root: nothing is proposed for them
+        calls = later_calls.get(proposal.principal, [])
+        counts = held.get(proposal.principal)
+        common = {
+            "principal": proposal.principal,
+            "principal_type": proposal.principal_type,
+            "human": people.get(proposal.principal, False),
+            "held_actions": counts[0] if counts else None,
+            "removed_actions": counts[1] if counts else None,
+        }
+        if not proposal.policies:
+            results.append(
+                BacktestResult(
+                    **common,
+                    proposed=False,
+                    skipped=proposal.skipped,
+                    later_calls=sum(c.calls for c in calls),
+                )
+            )
+            continue
+        total, new_action, resource, broken = replay_later(proposal, calls)
+        probes = probe(
+            proposal,
+            touched=touched.get(proposal.principal, frozenset()),
+            used_actions=used_actions.get(proposal.principal, frozenset()),
+            resources=resources,
+        )
+        results.append(
+            BacktestResult(
+                **common,
+                proposed=True,
+                skipped=None,
+                later_calls=total,
+                refused_new_action=new_action,
+                refused_resource=resource,
+                broken=broken,
+                resource_probes=probes[0],
+                resource_probes_allowed=probes[1],
+                action_probes=probes[2],
+                action_probes_allowed=probes[3],
+            )
+        )
+    return Backtest(
+        earlier=(first, cut),
+        later=(cut, last),
+        generalize=options.generalize,
+        results=tuple(results),
+        new_principals=tuple(sorted(p for p in later_calls if p not in proposed)),
+    )
+
+
+def _later_calls(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, list[LaterCall]]:
+    """Return, per principal, the calls of the window that passed authorization, grouped by the
+    permissions they needed."""
+    conditions = event_conditions(filters, DUCKDB)
+    conditions.append(f"({authorized_condition()})")
+    conditions.append("len(e.permissions) > 0")
+    sql = (
+        "SELECT e.principal_arn AS principal, list_sort(list_distinct(list_transform("
+        "e.permissions, lambda p: [p.action, p.resource]))) AS permissions, count(*) AS calls "
+        f"FROM events AS e WHERE {' AND '.join(conditions)} GROUP BY ALL"
+    )
+    found: dict[str, list[LaterCall]] = {}
+    for row in query_arrow(db, sql).to_pylist():
+        pairs = tuple((a, r) for a, r in row["permissions"])
+        found.setdefault(row["principal"], []).append(
+            LaterCall(row["principal"], pairs, row["calls"])
+        )
+    return found
+
+
+def _lake_resources(
+    db: duckdb.DuckDBPyConnection, filters: Filters
+) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], dict[str, list[str]]]:
+    """Return each principal's exact resources and actions in the window, and the lake's exact
+    resources (any principal's) by the service of their ARN."""
+    conditions = event_conditions(filters, DUCKDB)
+    sql = (
+        "SELECT e.principal_arn AS principal, p.action, p.resource, "
+        "p.resource <> '*' AND p.derivation NOT LIKE '%pattern%' AS exact "
+        f"FROM events AS e CROSS JOIN {DUCKDB.permissions_of('e.permissions')} "
+        f"WHERE {' AND '.join(conditions)} GROUP BY ALL"
+    )
+    touched: dict[str, set[str]] = {}
+    actions: dict[str, set[str]] = {}
+    everything: set[str] = set()
+    for row in query_arrow(db, sql).to_pylist():
+        action = catalog_action(row["action"])
+        actions.setdefault(row["principal"], set()).add(action)
+        if row["exact"]:
+            touched.setdefault(row["principal"], set()).add(row["resource"])
+            everything.add(row["resource"])
+    by_service: dict[str, list[str]] = {}
+    for arn in sorted(everything):
+        parts = arn.split(":", 3)
+        if len(parts) > 2:
+            by_service.setdefault(parts[2], []).append(arn)
+    return (
+        {k: frozenset(v) for k, v in touched.items()},
+        {k: frozenset(v) for k, v in actions.items()},
+        by_service,
+    )
+
+
+def catalog_action(name: str) -> str:
+    """Return ``name`` as the catalog spells it (``s3:GetObject``), or as given when unknown."""
+    found = catalog.action(name)
+    return found.full_name if found is not None else name
 
 
 # --- the diff ------------------------------------------------------------------------------------

@@ -617,8 +617,53 @@ class Generalize(StrEnum):
     """How far ``generate`` may widen many ARNs into a pattern."""
 
     exact = "exact"
+    churn = "churn"
     prefix = "prefix"
     container = "container"
+
+
+GeneralizeOption = Annotated[
+    Generalize,
+    typer.Option(
+        "--generalize",
+        help="churn (the default): the parts of ARNs that kept taking new values in the window "
+        "(object keys, log streams, instance ids, revisions) become *, stable parts stay "
+        "exact; exact: every ARN as used; prefix: many ARNs under one bucket or table become "
+        "their common path + *; container: the bucket's or table's /*.",
+    ),
+]
+MaxResourcesOption = Annotated[
+    int,
+    typer.Option(
+        "--max-resources",
+        help="prefix and container: generalize only statements with more ARNs than this.",
+    ),
+]
+MaxPoliciesOption = Annotated[
+    int,
+    typer.Option("--max-policies", help="Managed policies a role or user may have attached."),
+]
+ActionWildcardsOption = Annotated[
+    bool,
+    typer.Option(
+        "--action-wildcards",
+        help="Write a family of actions used whole (kms:GenerateDataKey*) as a wildcard; "
+        "it grows when AWS adds actions.",
+    ),
+]
+
+
+def _generate_options(
+    generalize: Generalize, max_resources: int, max_policies: int, action_wildcards: bool
+) -> Any:
+    from trailmin.generation import Options
+
+    return Options(
+        generalize=generalize.value,
+        max_resources=max_resources,
+        max_policies=max_policies,
+        action_wildcards=action_wildcards,
+    )
 
 
 @app.command()
@@ -634,44 +679,15 @@ def generate(
     policy_format: Annotated[
         PolicyFormat, typer.Option("--format", help="Policy JSON, Terraform or CloudFormation.")
     ] = PolicyFormat.json,
-    generalize: Annotated[
-        Generalize,
-        typer.Option(
-            "--generalize",
-            help="exact (the default): every ARN as used; prefix: many ARNs under one bucket or "
-            "table become their common path + *; container: the bucket's or table's /*.",
-        ),
-    ] = Generalize.exact,
-    max_resources: Annotated[
-        int,
-        typer.Option(
-            "--max-resources", help="Generalize only statements with more ARNs than this."
-        ),
-    ] = 10,
-    max_policies: Annotated[
-        int,
-        typer.Option("--max-policies", help="Managed policies a role or user may have attached."),
-    ] = 10,
-    action_wildcards: Annotated[
-        bool,
-        typer.Option(
-            "--action-wildcards",
-            help="Write a family of actions used whole (kms:GenerateDataKey*) as a wildcard; "
-            "it grows when AWS adds actions.",
-        ),
-    ] = False,
+    generalize: GeneralizeOption = Generalize.churn,
+    max_resources: MaxResourcesOption = 10,
+    max_policies: MaxPoliciesOption = 10,
+    action_wildcards: ActionWildcardsOption = False,
 ) -> None:
     """Write least-privilege policies for each principal from what it did, with the evidence,
     the calls it was refused, and why some principals get no proposal."""
-    from trailmin.generation import Options
-
     try:
-        options = Options(
-            generalize=generalize.value,
-            max_resources=max_resources,
-            max_policies=max_policies,
-            action_wildcards=action_wildcards,
-        )
+        options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
         proposals = api.generate(
             lake,
             start=start,
@@ -701,6 +717,116 @@ def generate(
             f"{refused:,} permissions were asked for and refused; they are listed beside the "
             'policies (index.json, "refused"), not granted.'
         )
+
+
+@app.command()
+def backtest(
+    lake: LakeOption,
+    principal: PrincipalsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = None,
+    account: AccountsOption = None,
+    region: RegionsOption = None,
+    split: Annotated[
+        float,
+        typer.Option(
+            "--split", help="The share of the window proposals are generated from (0 to 1)."
+        ),
+    ] = 2 / 3,
+    split_at: Annotated[
+        str | None,
+        typer.Option(
+            "--split-at", help="Generate from calls before this UTC date or time instead."
+        ),
+    ] = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-file",
+            help="Saved GetAccountAuthorizationDetails JSON: also count the held actions each "
+            "proposal drops.",
+        ),
+    ] = None,
+    generalize: GeneralizeOption = Generalize.churn,
+    max_resources: MaxResourcesOption = 10,
+    max_policies: MaxPoliciesOption = 10,
+    action_wildcards: ActionWildcardsOption = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Generate from the earlier part of the window, replay the later part: per principal the
+    calls the proposal would refuse (breakage, by cause) and the probes it would allow
+    (leakage). Exit 1 when a workload's breakage is above 0."""
+    try:
+        options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
+        details = api.authorization_details(auth_file=auth_file) if auth_file else None
+        result = api.backtest(
+            lake,
+            start=start,
+            end=end,
+            days=days,
+            accounts=account,
+            regions=region,
+            principals=principal,
+            split=split,
+            split_at=split_at,
+            options=options,
+            details=details,
+        )
+    except TrailminError as exc:
+        raise _fail(exc) from None
+    if output is Format.json:
+        out.print_json(json.dumps(result.to_dict()))
+        return
+    earlier, later = result.earlier, result.later
+    out.print(
+        f"Proposals from {earlier[0]:%Y-%m-%d %H:%M} to {earlier[1]:%Y-%m-%d %H:%M} "
+        f"(--generalize {result.generalize}), replayed on {later[0]:%Y-%m-%d %H:%M} to "
+        f"{later[1]:%Y-%m-%d %H:%M}.",
+        markup=False,
+    )
+    for name, figures in (("workloads", result.workloads), ("people", result.people)):
+        out.print(
+            f"{name}: {figures.principals} principals, breakage {_share(figures.breakage)} "
+            f"({figures.refused:,} of {figures.later_calls:,} later calls refused, "
+            f"{figures.refused_new_action:,} for a new action), leakage "
+            f"{_share(figures.leakage)} ({figures.probes_allowed:,} of {figures.probes:,} probes "
+            "allowed)",
+            markup=False,
+        )
+    for row in result.results:
+        kind = "person" if row.human else "workload"
+        if not row.proposed:
+            out.print(f"- {row.principal} ({kind}): no proposal: {row.skipped}", markup=False)
+            continue
+        removed = (
+            f", drops {row.removed_actions:,} of {row.held_actions:,} held actions"
+            if row.held_actions is not None
+            else ""
+        )
+        out.print(
+            f"- {row.principal} ({kind}): breakage {_share(row.breakage)} ({row.refused:,} of "
+            f"{row.later_calls:,}), leakage {_share(row.leakage)}{removed}",
+            markup=False,
+        )
+        for broken in row.broken[:5]:
+            out.print(
+                f"    refused ({broken.cause}): {broken.action} on {broken.resource}, "
+                f"{broken.calls:,} calls",
+                markup=False,
+            )
+    if result.new_principals:
+        out.print(
+            f"{len(result.new_principals)} principals appear only in the later part: "
+            + ", ".join(result.new_principals),
+            markup=False,
+        )
+    if result.workloads.refused:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 class DiffFormat(StrEnum):

@@ -20,7 +20,7 @@
     formats = ["json", "terraform"]
     state = "proposals/.trailmin-state.json"     # default: in the output directory
     [generate]
-    generalize = "exact"                         # exact, prefix or container
+    generalize = "churn"                         # churn, exact, prefix or container
     max_resources = 10
     max_policies = 10
     action_wildcards = false
@@ -88,7 +88,7 @@ class Config:
     client_region: str | None = None
     iam_profile: str | None = None
     iam_endpoint_url: str | None = None
-    generalize: str = "exact"
+    generalize: str = "churn"
     max_resources: int = 10
     max_policies: int = 10
     action_wildcards: bool = False
@@ -208,7 +208,7 @@ def config_from(data: Mapping[str, Any], base: Path) -> Config:
         client_region=sources.get("client_region"),
         iam_profile=policies.get("profile"),
         iam_endpoint_url=policies.get("endpoint_url"),
-        generalize=generate.get("generalize", "exact"),
+        generalize=generate.get("generalize", "churn"),
         max_resources=generate.get("max_resources", 10),
         max_policies=generate.get("max_policies", 10),
         action_wildcards=generate.get("action_wildcards", False),

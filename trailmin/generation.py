@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from trailmin import catalog
+from trailmin import catalog, churn
 from trailmin.catalog_replay import Mismatch
 from trailmin.errors import UsageError
 from trailmin.evaluation import Layers, Request, match_action, pattern_matches, replay
@@ -48,7 +48,7 @@ MANAGED_POLICY_SIZE = 6_144  # characters, whitespace not counted (IAM quotas)
 # and a role's inline policies may not exceed 10,240 characters together (IAM quotas).
 PERMISSION_SET_POLICY_SIZE = 10_240
 ATTACHED_POLICIES = 10  # managed policies per role or user, by default (adjustable to 20)
-GENERALIZE_LEVELS = ("exact", "prefix", "container")
+GENERALIZE_LEVELS = ("exact", "churn", "prefix", "container")
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def used_from_frame(frame: Any) -> list[Used]:
 class Options:
     """How policies are generated. The defaults grant exactly what was used."""
 
-    generalize: str = "exact"
+    generalize: str = "churn"
     max_resources: int = 10
     action_wildcards: bool = False
     policy_size: int = MANAGED_POLICY_SIZE
@@ -223,12 +223,23 @@ class Generalization:
     covers: tuple[str, ...]
     actions: tuple[str, ...] = ()
     kind: str = "resource"
+    # Learned from the window (``churn``): the part generalized, its distinct values, and how
+    # many of them were first used in the last third of the window.
+    part: str | None = None
+    distinct: int | None = None
+    late: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the generalization as JSON-ready values."""
         found: dict[str, Any] = {"kind": self.kind, "pattern": self.pattern}
         if self.kind == "resource":
             found["actions"] = list(self.actions)
+        if self.part is not None:
+            found["evidence"] = {
+                "part": self.part,
+                "distinct": self.distinct,
+                "first_used_in_last_third": self.late,
+            }
         found["covers"] = list(self.covers)
         return found
 
@@ -364,16 +375,28 @@ def target_of(principal: str, principal_type: str) -> tuple[Target | None, str |
 # --- generation ----------------------------------------------------------------------------------
 
 
-def generate(used: Iterable[Used], options: Options | None = None) -> list[Proposal]:
-    """Return a proposal per principal in ``used``, sorted by principal ARN."""
+def generate(
+    used: Iterable[Used],
+    options: Options | None = None,
+    *,
+    window: tuple[datetime, datetime] | None = None,
+) -> list[Proposal]:
+    """Return a proposal per principal in ``used``, sorted by principal ARN. ``window`` is the
+    time the usage covers (by default, from its first use to its last), over which ``churn``
+    generalization tells resources that kept changing from stable ones."""
     options = options or Options()
     by_principal: dict[str, list[Used]] = defaultdict(list)
     for row in used:
         by_principal[row.principal].append(row)
-    return [propose(rows, options) for _, rows in sorted(by_principal.items())]
+    if window is None and by_principal:
+        rows = [r for group in by_principal.values() for r in group]
+        window = (min(r.first_seen for r in rows), max(r.last_seen for r in rows))
+    return [propose(rows, options, window=window) for _, rows in sorted(by_principal.items())]
 
 
-def propose(rows: Sequence[Used], options: Options) -> Proposal:
+def propose(
+    rows: Sequence[Used], options: Options, *, window: tuple[datetime, datetime] | None = None
+) -> Proposal:
     """Return the proposal for one principal's usage rows."""
     principal, kind = rows[0].principal, rows[0].principal_type
     refused = _refused(rows)
@@ -389,15 +412,19 @@ def propose(rows: Sequence[Used], options: Options) -> Proposal:
             refused=refused,
             skipped="no call that passed authorization needed a permission in the window",
         )
+    generalizations: list[Generalization] = []
+    learned: dict[tuple[str, str], str] = {}
+    if options.generalize == "churn":
+        learned, generalizations = _learn(granted, window)
     resources_of: dict[str, set[str]] = defaultdict(set)
     for row in granted:
-        resources_of[_canonical(row.action)].add(policy_resource(row))
+        action = _canonical(row.action)
+        resources_of[action].add(learned.get((action, row.resource)) or policy_resource(row))
     for action, resources in resources_of.items():
         if "*" in resources:
             resources_of[action] = {"*"}  # "*" covers the action's other resources
-    generalizations: list[Generalization] = []
     statements = _statements(resources_of)
-    if options.generalize != "exact":
+    if options.generalize in ("prefix", "container"):
         statements, generalizations = _generalize(statements, options)
     if options.action_wildcards:
         statements, wildcards = _action_wildcards(statements)
@@ -473,6 +500,27 @@ def refuse_on_mismatch(proposal: Proposal, mismatches: Sequence[Mismatch]) -> Pr
         "proposed",
         catalog_failures=tuple(mismatches),
     )
+
+
+def _learn(
+    granted: Sequence[Used], window: tuple[datetime, datetime] | None
+) -> tuple[dict[tuple[str, str], str], list[Generalization]]:
+    """Return the patterns that replace the ARNs whose parts kept changing in the window."""
+    exact = [r for r in granted if r.resource != "*" and "pattern" not in r.derivation]
+    if not exact:
+        return {}, []
+    start, end = window or (
+        min(r.first_seen for r in granted),
+        max(r.last_seen for r in granted),
+    )
+    seen = [churn.Seen(_canonical(r.action), r.resource, r.first_seen) for r in exact]
+    replaced, patterns = churn.generalize(seen, start=start, end=end)
+    return replaced, [
+        Generalization(
+            p.pattern, p.covers, p.actions, part=p.part, distinct=p.distinct, late=p.late
+        )
+        for p in patterns
+    ]
 
 
 def _canonical(action: str) -> str:
@@ -745,11 +793,7 @@ def policy_resource(row: Used) -> str:
     return escape_resource(row.resource)
 
 
-def escape_resource(text: str) -> str:
-    """Return ``text`` with the characters IAM reads as wildcards or variables made literal."""
-    if not any(ch in text for ch in "$*?"):
-        return text
-    return "".join({"$": "${$}", "*": "${*}", "?": "${?}"}.get(ch, ch) for ch in text)
+escape_resource = churn.escape
 
 
 def _refused(rows: Sequence[Used]) -> tuple[Refused, ...]:
