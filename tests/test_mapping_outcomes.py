@@ -38,7 +38,19 @@ CASES = [
     ("ConditionalCheckFailedException", "authorized"),
     ("Client.VpcLimitExceeded", "authorized"),
     ("Client.VcpuLimitExceeded", "authorized"),
-    ("LimitExceededException", "authorized"),
+    # API Gateway API reference: LimitExceededException is its rate limit (a throttle); other
+    # services use the same code for quotas, so the bare code says nothing either way.
+    ("LimitExceededException", "before"),
+    ("ServiceLimitExceededException", "authorized"),
+    ("ProvisionedThroughputExceededException", "before"),  # DynamoDB: request rate too high
+    ("ThrottledException", "before"),
+    # S3 error responses: answered to any caller, no policy evaluated.
+    ("NoSuchBucket", "before"),
+    ("BucketAlreadyExists", "before"),
+    ("BucketAlreadyOwnedByYou", "authorized"),
+    # EC2 common client errors: DryRunOperation, the request would have succeeded.
+    ("Client.DryRunOperation", "authorized"),
+    ("DryRunOperation", "authorized"),
     ("InvalidDBInstanceStateFault", "authorized"),
     ("InvocationDoesNotExist", "authorized"),
     # Could be refused before or after authorization: nothing is concluded.

@@ -288,6 +288,27 @@ def test_partition_account_falls_back_to_the_caller_then_the_file():
     assert table.column("account").to_pylist() == ["999988887777"]
 
 
+@pytest.mark.parametrize(
+    ("recipient", "expected"),
+    [
+        (None, "arn:aws:ec2:us-east-2:111122223333:instance/i-0abc"),
+        ("444455556666", "arn:aws:ec2:us-east-2:444455556666:instance/i-0abc"),
+    ],
+)
+def test_mapped_arns_take_the_callers_account_when_the_trails_is_absent(recipient, expected):
+    """CloudTrail user guide, record contents: older event versions have no recipientAccountId;
+    userIdentity.accountId names the account that owns the credentials."""
+    call = record(
+        recipientAccountId=recipient,
+        eventSource="ec2.amazonaws.com",
+        eventName="GetPasswordData",
+        awsRegion="us-east-2",
+        requestParameters={"instanceId": "i-0abc"},
+    )
+    (row,) = rows(delivery(call))
+    assert [p["resource"] for p in row["permissions"]] == [expected]
+
+
 def test_event_id_is_derived_when_missing_and_stable():
     first = rows(delivery(record(eventID=None)))[0]["event_id"]
     again = rows(delivery(record(eventID=None)))[0]["event_id"]

@@ -654,11 +654,12 @@ def parts_to_table(parts: list[Part], *, map_permissions: bool = True) -> Batch:
     columns["resources"] = _resources_column(pass_.resources)
     if map_permissions:
         columns["permissions"] = permissions_column(
-            list(pass_.calls),
+            [_with_account(call) for call in pass_.calls],
             pass_.call_index,
             pass_.request_parameters,
             pass_.resources,
             _logged_arns,
+            error_codes=[call[10] for call in pass_.calls],
         )
     else:
         columns["permissions"] = pa.nulls(len(records), PERMISSION_LIST)
@@ -677,6 +678,18 @@ def parts_to_table(parts: list[Part], *, map_permissions: bool = True) -> Batch:
         [*arrays, account, times.cast(pa.date32())], names=TABLE_SCHEMA.names
     )
     return Batch(table=table, part=part_of, skipped=skipped)
+
+
+def _with_account(call: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return a call key whose account is the trail's, else the caller's.
+
+    CloudTrail user guide, record contents: ``recipientAccountId`` is absent from older event
+    versions, while ``userIdentity.accountId`` names the account that owns the credentials: the
+    one whose resources a call names without an account (``instance/i-…``).
+    """
+    if call[6] or not call[-1]:
+        return call
+    return (*call[:6], call[-1], *call[7:])
 
 
 def _logged_arns(resources: list[_Resource] | None) -> tuple[str, ...]:
@@ -747,6 +760,7 @@ class _Pass:
                 r.errorMessage,
                 r.readOnly,
                 r.managementEvent,
+                ui.accountId if ui else None,  # the caller's: the mapping's account without one
             )
             number = calls.get(call)
             if number is None:

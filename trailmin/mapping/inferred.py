@@ -1,20 +1,31 @@
-"""Permissions a call needed that CloudTrail does not log as calls of their own: iam:PassRole.
+"""Permissions a call needed that CloudTrail does not log as calls of their own: iam:PassRole,
+the tag action of a create call that tags what it creates, and what an error code shows.
 
 Pure. ``data/inferred.csv`` names, for each call that passes a role to a service, the request
 parameter holding it (a dotted path; ``[]`` for every item of a list) and the service it is
 passed to. The role is an ARN (exact), a bare name (its path unknown: the root path or any
 path), or hidden behind an EC2 instance profile (unknown: ``*``, unscoped).
+
+``data/tag_on_create.csv`` names the create calls that, given tags, are authorized for a tag
+action too (``ec2:CreateTags``, ``ecs:TagResource``) on the resource they create; its id is in
+the response, not the request, so the resource is every resource of the type in the account and
+Region (``vpc/*``), a pattern.
+
+``data/error_inferred.csv`` names error codes that show the caller held another permission:
+S3 answers ``NoSuchKey`` only to a caller allowed ``s3:ListBucket``.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from trailmin.mapping.resources import ANY, EXACT, PATTERN, UNSCOPED, Context
+from trailmin import catalog
+from trailmin.mapping.resources import ANY, EXACT, PATTERN, UNSCOPED, Context, scope
 
 PASS_ROLE = "iam:PassRole"
 
@@ -40,9 +51,34 @@ def _rules() -> dict[tuple[str, str], list[tuple[str, str, str]]]:
     return rules
 
 
+@functools.cache
+def _tag_rules() -> dict[tuple[str, str], list[tuple[str, str, str, str]]]:
+    text = resources.files("trailmin.mapping").joinpath("data", "tag_on_create.csv").read_text()
+    rules: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+    for row in csv.DictReader(text.splitlines()):
+        rules.setdefault((row["service"], row["event_name"]), []).append(
+            (row["parameter"], row["action"], row["resource_type"], row["provenance"])
+        )
+    return rules
+
+
+def tag_rules() -> list[tuple[str, str, str, str]]:
+    """Return the (service, eventName, tag action, resource type) rows of tag_on_create.csv."""
+    return [
+        (service, name, action, kind)
+        for (service, name), rows in sorted(_tag_rules().items())
+        for _, action, kind, _ in rows
+    ]
+
+
+def _tagging(service: str, event_name: str) -> list[tuple[str, str, str, str]]:
+    rules = _tag_rules()
+    return rules.get((service, event_name), []) + rules.get((service, "*"), [])
+
+
 def has_inferred(service: str, event_name: str) -> bool:
-    """Return whether calls of this kind can pass a role."""
-    return (service, event_name) in _rules()
+    """Return whether calls of this kind can pass a role or tag what they create."""
+    return (service, event_name) in _rules() or bool(_tagging(service, event_name))
 
 
 def rule_events() -> list[tuple[str, str]]:
@@ -69,12 +105,99 @@ def _values(params: Any, path: str) -> list[Any]:
 
 
 def infer(service: str, event_name: str, ctx: Context) -> list[Inferred]:
-    """Return the permissions the call needed besides its own actions (iam:PassRole)."""
-    return [
+    """Return the permissions the call needed besides its own actions (iam:PassRole, tagging
+    on creation)."""
+    found = [
         _pass_role(value, parameter, passed_to, provenance, ctx)
         for parameter, passed_to, provenance in _rules().get((service, event_name), ())
         for value in _values(ctx.params, parameter)
     ]
+    for parameter, action, kind, provenance in _tagging(service, event_name):
+        for value in _values(ctx.params, parameter):
+            if not kind:  # EC2: the type is the tag specification's resourceType
+                given = value.get("resourceType") if isinstance(value, dict) else None
+                found.append(_tag_on_create(action, given, provenance, ctx))
+            else:
+                found.append(_tag_on_create(action, kind, provenance, ctx))
+                break  # one tag list, one created resource
+    return found
+
+
+def _tag_on_create(action: str, kind: Any, provenance: str, ctx: Context) -> Inferred:
+    """Return the tag permission on every resource of ``kind`` in the account and Region."""
+    where = f"inferred: tags given on creation ({provenance})"
+    prefix = action.split(":", 1)[0]
+    found = catalog.resource_type(prefix, kind) if isinstance(kind, str) and kind else None
+    accepted = catalog.action(action)
+    if (
+        found is None
+        or found.arn_template is None
+        or accepted is None
+        or kind not in {rt.name for rt in accepted.resource_types}
+    ):
+        return Inferred(
+            action,
+            (ANY,),
+            f"{UNSCOPED}: the created resource's type {kind!r} is not one {action} accepts; "
+            f"{where}",
+            "",
+        )
+    arn = _any_of_type(found.arn_template, ctx)
+    return Inferred(
+        action,
+        (arn,),
+        f"{PATTERN}: the created resource's id is not in the request, only its type; {where}",
+        "",
+    )
+
+
+_TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+def _any_of_type(template: str, ctx: Context) -> str:
+    """Return ``template`` with the event's partition, region and account, the rest ``*``."""
+    parts = {"Partition": ctx.partition, "Region": ctx.region, "Account": ctx.account}
+    return _TEMPLATE_VARIABLE.sub(lambda m: parts.get(m.group(1), "*"), template)
+
+
+@functools.cache
+def _error_rules() -> dict[tuple[str, str, str], list[tuple[str, str]]]:
+    text = resources.files("trailmin.mapping").joinpath("data", "error_inferred.csv").read_text()
+    rules: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for row in csv.DictReader(text.splitlines()):
+        key = (row["service"], row["event_name"], row["error_code"])
+        rules.setdefault(key, []).append((row["action"], row["provenance"]))
+    return rules
+
+
+def error_rules() -> list[tuple[str, str, str, str]]:
+    """Return the (service, eventName, error code, action) rows of error_inferred.csv."""
+    return [(*key, action) for key, rows in sorted(_error_rules().items()) for action, _ in rows]
+
+
+def infers_from_errors(service: str, event_name: str) -> bool:
+    """Return whether an error code of this kind of call can show another permission."""
+    return any(key[:2] == (service, event_name) for key in _error_rules())
+
+
+def infer_from_error(
+    service: str, event_name: str, error_code: str | None, ctx: Context
+) -> list[Inferred]:
+    """Return the permissions the call's error code shows the caller held besides its own."""
+    if not error_code:
+        return []
+    found: list[Inferred] = []
+    for action, provenance in _error_rules().get((service, event_name, error_code), ()):
+        scoped = scope(action, ctx)
+        found.append(
+            Inferred(
+                scoped.action,
+                scoped.resources,
+                f"{scoped.derivation}; inferred: error {error_code} ({provenance})",
+                "",
+            )
+        )
+    return found
 
 
 def _pass_role(

@@ -25,9 +25,9 @@ from trailmin.mapping.actions import (
     map_event,
     service_prefix,
 )
-from trailmin.mapping.inferred import has_inferred, infer
+from trailmin.mapping.inferred import has_inferred, infer, infer_from_error, infers_from_errors
 from trailmin.mapping.requests import REFINE_MARKERS, REFINERS, Refiner
-from trailmin.mapping.resources import UNSCOPED, Context, scope
+from trailmin.mapping.resources import UNSCOPED, Context, names_parts, scope
 from trailmin.partitions import partition_of_region
 
 
@@ -82,12 +82,14 @@ class _CallPlan:
     base_name: str  # without an API version suffix, as the inferred table names calls
     special: bool  # a call whose actions apply to different resources (CopyObject, ReEncrypt)
     infers: bool
+    error_infers: bool  # an error code can show another permission (NoSuchKey: s3:ListBucket)
+    names_parts: bool  # the request can name a part of a logged resource (a table's index)
     refiner: Refiner | None  # actions that depend on the request (versions, transactions)
     refine_marker: bytes | None  # the refiner matters only when the raw request holds this
 
     def needs_params(self, raw: bytes) -> bool:
         """Return whether this record's permissions depend on its request parameters."""
-        if self.infers:
+        if self.infers or self.names_parts:
             return True
         if self.refiner is None:
             return False
@@ -107,6 +109,8 @@ def _call_plan(event_source: str, event_name: str, event_type: str | None) -> _C
         base_name=base,
         special=(service, event_name) in _SPECIAL,
         infers=has_inferred(service, base),
+        error_infers=infers_from_errors(service, base),
+        names_parts=any(names_parts(a) for a in mapped.actions),
         refiner=REFINERS.get((service, base)),
         refine_marker=REFINE_MARKERS.get((service, base)),
     )
@@ -116,13 +120,23 @@ _SPECIAL = frozenset({("s3", "CopyObject"), ("s3", "UploadPartCopy"), ("kms", "R
 
 
 def event_permissions(
-    event_source: str, event_name: str, event_type: str | None, ctx: Context
+    event_source: str,
+    event_name: str,
+    event_type: str | None,
+    ctx: Context,
+    *,
+    error_code: str | None = None,
 ) -> tuple[Permission, ...]:
-    """Return the permissions an event needed, sorted; empty when it needs none or is unmapped."""
-    return _permissions(_call_plan(event_source, event_name, event_type), ctx)
+    """Return the permissions an event needed, sorted; empty when it needs none or is unmapped.
+
+    ``error_code`` is the record's: some show a permission besides the call's own.
+    """
+    return _permissions(_call_plan(event_source, event_name, event_type), ctx, error_code)
 
 
-def _permissions(plan: _CallPlan, ctx: Context) -> tuple[Permission, ...]:
+def _permissions(
+    plan: _CallPlan, ctx: Context, error_code: str | None = None
+) -> tuple[Permission, ...]:
     if not plan.actions:
         return ()
     found: list[Permission] = []
@@ -139,6 +153,12 @@ def _permissions(plan: _CallPlan, ctx: Context) -> tuple[Permission, ...]:
         found.extend(Permission(scoped.action, arn, derivation) for arn in scoped.resources)
     if plan.infers:
         for extra in infer(plan.service, plan.base_name, ctx):
+            found.extend(
+                Permission(extra.action, arn, extra.derivation, inferred=True)
+                for arn in extra.resources
+            )
+    if plan.error_infers and error_code:
+        for extra in infer_from_error(plan.service, plan.base_name, error_code, ctx):
             found.extend(
                 Permission(extra.action, arn, extra.derivation, inferred=True)
                 for arn in extra.resources
@@ -189,6 +209,8 @@ def _fixed(
     base = _base_name(event_name)
     if has_inferred(service, base) or (service, base) in REFINERS:
         return None
+    if infers_from_errors(service, base):
+        return None
     return event_permissions(event_source, event_name, event_type, Context("aws", "", "", {}, ()))
 
 
@@ -207,27 +229,36 @@ def _raw_bytes(raw: Any) -> bytes:
 
 
 def _logged_permissions(
-    plan: _CallPlan, region: str | None, account: str | None, logged: tuple[str, ...]
+    plan: _CallPlan,
+    region: str | None,
+    account: str | None,
+    logged: tuple[str, ...],
+    error_code: str | None = None,
 ) -> tuple[Permission, ...] | None:
     """Return the permissions when what CloudTrail logged settles them, else None.
 
     It often does (S3 objects, KMS keys), and then the request parameters need not be decoded.
     """
     context = Context(partition_of_region(region), region or "", account or "", {}, logged)
-    found = _permissions(plan, context)
+    found = _permissions(plan, context, error_code)
     return None if any(UNSCOPED in p.derivation for p in found) else found
 
 
 def _record_permissions(
-    plan: _CallPlan, region: str | None, account: str | None, params: Any, logged: tuple[str, ...]
+    plan: _CallPlan,
+    region: str | None,
+    account: str | None,
+    params: Any,
+    logged: tuple[str, ...],
+    error_code: str | None = None,
 ) -> tuple[Permission, ...]:
     if logged and not plan.needs_params(_raw_bytes(params)):
-        found = _logged_permissions(plan, region, account, logged)
+        found = _logged_permissions(plan, region, account, logged, error_code)
         if found is not None:
             return found
     partition = partition_of_region(region)
     context = Context(partition, region or "", account or "", _params(params), logged)
-    return _permissions(plan, context)
+    return _permissions(plan, context, error_code)
 
 
 @functools.cache
@@ -271,22 +302,31 @@ def permissions_column(
     params: list[Any],
     resources: list[Any],
     arns_of: Callable[[Any], tuple[str, ...]],
+    *,
+    error_codes: list[str | None] | None = None,
 ) -> pa.Array:
     """Return the permissions of a batch of records as a list-of-struct array.
 
     ``calls`` are the batch's distinct call keys (version, source, name, type, category,
-    region, account, …) and ``call_index`` each record's; ``params`` and ``resources`` are each
-    record's raw request parameters and logged resources, whose ARNs ``arns_of`` returns. Kinds
-    of event whose permissions do not depend on the record are worked out once; the others once
-    a record.
+    region, account, …) and ``call_index`` each record's; ``error_codes``, when given, each
+    call's error code (a ``NoSuchKey`` shows ``s3:ListBucket``: ``data/error_inferred.csv``);
+    ``params`` and ``resources`` are each record's raw request parameters and logged resources,
+    whose ARNs ``arns_of`` returns. Kinds of event whose permissions do not depend on the record
+    are worked out once; the others once a record.
     """
     fixed = [_fixed(c[1] or "", c[2] or "", c[3]) for c in calls]
     plans = [_call_plan(c[1] or "", c[2] or "", c[3]) for c in calls]
     # What a record's permissions depend on: its kind of call (source, name, type, region,
-    # account), what CloudTrail logged, and, when that does not settle it, its parameters.
-    # Records that agree on these share a result: a role reading one table all day maps once.
+    # account, and the error code where it can show a permission besides the call's own), what
+    # CloudTrail logged, and, when that does not settle it, its parameters. Records that agree
+    # on these share a result: a role reading one table all day maps once.
+    given = error_codes if error_codes is not None else [None] * len(calls)
+    errors = [code if plan.error_infers else None for code, plan in zip(given, plans, strict=True)]
     kinds: dict[tuple[Any, ...], int] = {}
-    kind_of = [kinds.setdefault((c[1], c[2], c[3], c[5], c[6]), len(kinds)) for c in calls]
+    kind_of = [
+        kinds.setdefault((c[1], c[2], c[3], c[5], c[6], error), len(kinds))
+        for c, error in zip(calls, errors, strict=True)
+    ]
     by_logged: dict[tuple[int, tuple[str, ...]], tuple[Permission, ...] | None] = {}
     by_params: dict[tuple[int, tuple[str, ...], bytes], tuple[Permission, ...]] = {}
     seen: dict[tuple[Permission, ...], int] = {}
@@ -310,12 +350,14 @@ def permissions_column(
                 if (kind, logged) in by_logged:
                     permissions = by_logged[kind, logged]
                 else:
-                    permissions = _logged_permissions(plan, key[5], key[6], logged)
+                    permissions = _logged_permissions(plan, key[5], key[6], logged, errors[call])
                     by_logged[kind, logged] = permissions
             if permissions is None:
                 permissions = by_params.get((kind, logged, text))
                 if permissions is None:
-                    permissions = _record_permissions(plan, key[5], key[6], raw, logged)
+                    permissions = _record_permissions(
+                        plan, key[5], key[6], raw, logged, errors[call]
+                    )
                     by_params[kind, logged, text] = permissions
         number = seen.get(permissions)
         if number is None:

@@ -1,4 +1,5 @@
-"""Calls whose actions depend on the request: object versions, DynamoDB transactions and PartiQL.
+"""Calls whose actions depend on the request: object versions, DynamoDB transactions and PartiQL,
+Bedrock model invocations, Secrets Manager batch reads.
 
 Pure. Each refiner takes the actions the event name maps to and the request parameters, and
 returns the (action, context) pairs the call needed, each context naming the resources that
@@ -12,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from trailmin.mapping.resources import UNLOGGED_KEYS, Context
+from trailmin.mapping.resources import UNLOGGED_KEYS, UNLOGGED_SECRETS, Context
 
 Refined = list[tuple[str, Context]]
 Refiner = Callable[[tuple[str, ...], Context], Refined]
@@ -162,6 +163,64 @@ def _partiql(_actions: tuple[str, ...], ctx: Context) -> Refined:
     return found
 
 
+# Bedrock user guide, geographic and global cross-Region inference: a system-defined inference
+# profile's id is the model's id behind a geography (us.anthropic.claude-3-haiku-20240307-v1:0).
+_GEOGRAPHIES = frozenset({"us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"})
+
+
+def _model_arns(model: str, ctx: Context) -> tuple[str, ...]:
+    """Return the ARNs a Bedrock ``modelId`` (an id or an ARN) is authorized against.
+
+    Bedrock user guide, prerequisites for inference profiles ("IAM policy requirements for
+    geographic cross-Region inference"): invoking through an inference profile needs the
+    permission on the profile and on the foundation model in every destination Region, which
+    the record does not name: ``foundation-model/ID`` in any Region (``*``).
+    """
+    if model.startswith("arn:"):
+        profile = model.split(":inference-profile/", 1)
+        if len(profile) == 2 and profile[1].split(".", 1)[0] in _GEOGRAPHIES:
+            base = profile[1].split(".", 1)[1]
+            return (model, f"arn:{ctx.partition}:bedrock:*::foundation-model/{base}")
+        return (model,)
+    geography, _, rest = model.partition(".")
+    if geography in _GEOGRAPHIES and rest.count(".") >= 1:
+        return (
+            f"arn:{ctx.partition}:bedrock:{ctx.region}:{ctx.account}:inference-profile/{model}",
+            f"arn:{ctx.partition}:bedrock:*::foundation-model/{rest}",
+        )
+    return (f"arn:{ctx.partition}:bedrock:{ctx.region}::foundation-model/{model}",)
+
+
+def _invoke_model(actions: tuple[str, ...], ctx: Context) -> Refined:
+    """Bedrock API reference (InvokeModel, Converse): ``modelId`` names a foundation model, an
+    inference profile or another model resource, by id or ARN."""
+    model = _member(ctx.params, "modelId")
+    if not isinstance(model, str) or not model:
+        return [(a, ctx._replace(params={})) for a in actions]
+    return [(a, ctx._replace(params={}, logged=_model_arns(model, ctx))) for a in actions]
+
+
+def _batch_get_secret_value(_actions: tuple[str, ...], ctx: Context) -> Refined:
+    """Secrets Manager API reference (BatchGetSecretValue): secretsmanager:BatchGetSecretValue,
+    and secretsmanager:GetSecretValue for each secret; with filters, secretsmanager:ListSecrets.
+
+    A filter's secrets are not in the record: GetSecretValue is then scoped to the account's
+    secrets in the Region (``secret:*``), the narrowest pattern sure to match them.
+    """
+    bare = ctx._replace(params={}, logged=())
+    found: Refined = [("secretsmanager:BatchGetSecretValue", bare)]
+    listed = _member(ctx.params, "secretIdList")
+    for secret in listed if isinstance(listed, list) else ():
+        if isinstance(secret, str) and secret:
+            params = {"secretId": secret}
+            found.append(("secretsmanager:GetSecretValue", ctx._replace(params=params, logged=())))
+    if _member(ctx.params, "filters"):
+        found.append(("secretsmanager:ListSecrets", bare))
+        params = {UNLOGGED_SECRETS: "*"}
+        found.append(("secretsmanager:GetSecretValue", ctx._replace(params=params, logged=())))
+    return found
+
+
 REFINERS: dict[tuple[str, str], Refiner] = {
     ("s3", "GetObject"): _object_version,
     ("s3", "HeadObject"): _object_version,
@@ -177,6 +236,11 @@ REFINERS: dict[tuple[str, str], Refiner] = {
     ("dynamodb", "ExecuteStatement"): _partiql,
     ("dynamodb", "BatchExecuteStatement"): _partiql,
     ("dynamodb", "ExecuteTransaction"): _partiql,
+    ("bedrock", "InvokeModel"): _invoke_model,
+    ("bedrock", "InvokeModelWithResponseStream"): _invoke_model,
+    ("bedrock", "Converse"): _invoke_model,
+    ("bedrock", "ConverseStream"): _invoke_model,
+    ("secretsmanager", "BatchGetSecretValue"): _batch_get_secret_value,
 }
 
 # A refiner matters only when the raw request holds this (None: always): an S3 call naming no

@@ -16,6 +16,7 @@ says so. When nothing reliable can be derived the resource is ``*`` and the deri
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 from collections.abc import Callable
@@ -25,13 +26,16 @@ from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from trailmin import catalog
+from trailmin.mapping.actions import data_file
 
 EXACT = "exact"
 PATTERN = "pattern"
 UNSCOPED = "unscoped"
 ANY = "*"
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z]+)\}")
+# Template variables hold letters and digits (${Ipv4PoolEc2Id}, ${HubV2Id}): every ${...} of the
+# catalog's ARN templates has this shape (tests/test_mapping_resources.py checks it).
+_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 # A resource's ARN is in several parts at most this many times before trailmin stops scoping.
 MAX_RESOURCES = 50
 
@@ -133,6 +137,8 @@ def _with_path(parameter: str) -> Extractor:
 
 
 def _secret_id(ctx: Context) -> list[Value]:
+    if UNLOGGED_SECRETS in ctx.params:
+        return [("*", True)]  # BatchGetSecretValue with filters: which secrets is not logged
     value = ctx.params.get("secretId") or ctx.params.get("name")
     if not isinstance(value, str) or not value:
         return []
@@ -162,9 +168,11 @@ def _key_id(ctx: Context) -> list[Value]:
 
 
 def _instance_ids(ctx: Context) -> list[Value]:
+    """EC2 API reference: InstanceId.N (``instancesSet.items``) or one ``instanceId``
+    (GetPasswordData, DescribeInstanceAttribute, ModifyInstanceAttribute, …)."""
     items = _lookup(ctx.params, "instancesSet.items")
     if not isinstance(items, list):
-        return []
+        return _camel("InstanceId")(ctx)
     return [(i["instanceId"], False) for i in items if isinstance(i, dict) and i.get("instanceId")]
 
 
@@ -207,6 +215,45 @@ def _object_key(ctx: Context) -> list[Value]:
 
 # Set in a request's parameters by a refiner when the call acted on objects it did not name.
 UNLOGGED_KEYS = "(object keys not logged)"
+# Set by a refiner when the call acted on secrets a filter chose (BatchGetSecretValue).
+UNLOGGED_SECRETS = "(secrets chosen by a filter)"
+
+
+def _trail_name(ctx: Context) -> list[Value]:
+    """CloudTrail API reference: a trail is named by ``name`` or ``trailName``, a name or an ARN."""
+    value = ctx.params.get("name") or ctx.params.get("trailName")
+    if not isinstance(value, str) or not value:
+        return []
+    return [(value.split(":trail/", 1)[-1], False)]
+
+
+def _camel(variable: str) -> Extractor:
+    """The request parameter named as the variable in lower camel case (``routeTableId`` for
+    ``${RouteTableId}``), used only when its value has the shape of an id or a name.
+
+    EC2 and most JSON-protocol services name a request member after the resource it identifies
+    (EC2 API reference: RouteTableId, VpcId, InstanceId; CloudTrail logs them in lower camel
+    case). A value holding ``/`` or ``:`` is a path or an ARN, not the variable's value.
+    """
+    name = variable[:1].lower() + variable[1:]
+
+    def extract(ctx: Context) -> list[Value]:
+        value = ctx.params.get(name)
+        if isinstance(value, str) and value and not _NOT_AN_ID.search(value):
+            return [(value, False)]
+        return []
+
+    return extract
+
+
+_NOT_AN_ID = re.compile(r"[/:\s*?]")
+# Variables the naming rule must not fill: too generic (a request's "name" or "id" may be another
+# resource's), or a name whose ARN is not always in the caller's account (Systems Manager user
+# guide, shared SSM documents: AWS-owned documents such as AWS-RunShellScript have ARNs with no
+# account, arn:aws:ssm:REGION::document/NAME, which the catalog's template would not give).
+_NOT_BY_NAMING = frozenset(
+    {"Id", "Name", "ResourceId", "ResourceName", "Arn", "Identifier", "DocumentName"}
+)
 
 
 # (service, variable) first, then (None, variable).
@@ -247,6 +294,12 @@ EXTRACTORS: dict[tuple[str | None, str], Extractor] = {
     ("ecs", "ClusterName"): _param("cluster", transform=lambda v: _last_segment(v, "/")),
     ("ecs", "TaskDefinitionFamilyName"): lambda ctx: _task_definition(ctx, 0),
     ("ecs", "TaskDefinitionRevisionNumber"): lambda ctx: _task_definition(ctx, 1),
+    # EC2 API reference: security-group calls name the group by GroupId (AuthorizeSecurity-
+    # GroupIngress, DeleteSecurityGroup, RevokeSecurityGroupEgress, …).
+    ("ec2", "SecurityGroupId"): _param("groupId"),
+    # IAM API reference: InstanceProfileName (GetInstanceProfile, AddRoleToInstanceProfile, …).
+    ("iam", "InstanceProfileNameWithPath"): _with_path("instanceProfileName"),
+    ("cloudtrail", "TrailName"): _trail_name,
 }
 
 
@@ -266,20 +319,30 @@ _SLASHED = frozenset(
         "SecretId",
         "LogGroupName",
         "LogStreamName",
+        "InstanceProfileNameWithPath",
     }
 )
-_PARTS = {"Partition": "aws[a-z-]*", "Region": "[a-z0-9-]*", "Account": "[0-9]*"}
+# Variables whose values may hold ":" as well: a Bedrock model id (anthropic.claude-v2:1).
+_COLONED = frozenset({"bedrock:ResourceId"})
+# A region is "*" in an ARN a refiner wrote for a resource in any region (the foundation model
+# behind a cross-region inference profile).
+_PARTS = {"Partition": "aws[a-z-]*", "Region": "(?:[a-z0-9-]*|\\*)", "Account": "[0-9]*"}
 
 
 @functools.cache
 def _template_regex(template: str) -> re.Pattern[str]:
+    service = template.split(":", 3)[2] if template.count(":") >= 3 else ""
     pieces = _VARIABLE.split(template)
     out = []
     for index, piece in enumerate(pieces):
         if index % 2 == 0:
             out.append(re.escape(piece))
+        elif piece in _PARTS:
+            out.append(_PARTS[piece])
+        elif f"{service}:{piece}" in _COLONED:
+            out.append("[^/]+")
         else:
-            out.append(_PARTS.get(piece) or ("[^:]+" if piece in _SLASHED else "[^:/]+"))
+            out.append("[^:]+" if piece in _SLASHED else "[^:/]+")
     return re.compile("^" + "".join(out) + "$")
 
 
@@ -287,11 +350,17 @@ def _template_regex(template: str) -> re.Pattern[str]:
 class _Template:
     """A resource type's ARN template, ready to match and to fill."""
 
+    type_name: str
     text: str
     regex: re.Pattern[str]
     variables: tuple[tuple[str, Extractor | None], ...]  # None: partition, region or account
     named: int  # how many variables come from the request
     log_group: bool
+
+
+# How an action's templates are chosen among: one of them, or every one at once.
+ONE = "one"
+ALL = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,51 +370,112 @@ class _Plan:
     name: str
     resource_types: str
     no_resource: bool
-    all_required: bool  # authorized against every template (Glue), not one of them
+    mode: str  # ONE or ALL
     templates: tuple[_Template, ...]
+    required: str  # the names of the required types ("" when none is)
+
+
+@functools.cache
+def _choices() -> dict[str, str]:
+    """Return the actions whose several required types are alternatives, with the provenance."""
+    rows = csv.DictReader(data_file("resource_choices.csv").splitlines())
+    return {row["action"].lower(): row["provenance"] for row in rows}
+
+
+def alternative_actions() -> list[str]:
+    """Return the actions ``resource_choices.csv`` names, for checking against the catalog."""
+    return sorted(_choices())
+
+
+def _refines(text: str, base: str) -> bool:
+    """Return whether template ``text`` names a part of the resource ``base`` names: a DynamoDB
+    index of its table (``table/${TableName}/index/${IndexName}``)."""
+    return len(text) > len(base) and text.startswith(base) and text[len(base)] in "/:"
 
 
 @functools.cache
 def _plan(action_name: str) -> _Plan | None:
+    """Return how ``scope`` fills the action's templates.
+
+    Service Authorization Reference ("Actions" tables): a resource type marked required (``*``)
+    must be in a statement that allows the action. When an action requires several, it is
+    authorized against each (Glue: the catalog, the database and the table; EC2 RunInstances:
+    image, instance, network interface, security group, subnet, volume), unless
+    ``resource_choices.csv`` says they are alternatives of which the request names one
+    (Bedrock InvokeModel: a foundation model, or an inference profile, or …). An optional type
+    is used only when the action requires none, or when it names a part of the required
+    resource (DynamoDB Query on an index: ``table/T/index/I``): never in place of a required one.
+    """
     action = catalog.action(action_name)
     if action is None:
         return None
-    required = [rt.arn_template for rt in action.resource_types if rt.required and rt.arn_template]
-    # The required type first: an optional one (an index, a cluster) is an alternative only
-    # when the action requires none.
-    texts = required + [
-        rt.arn_template for rt in action.resource_types if rt.arn_template and not rt.required
-    ]
-    templates = tuple(
-        _Template(
-            text=text,
-            regex=_template_regex(text),
-            variables=tuple(
-                (v, None if v in _PARTS else _extractor(action.service, v))
-                for v in _VARIABLE.findall(text)
-            ),
-            named=len([v for v in _VARIABLE.findall(text) if v not in _PARTS]),
-            log_group=text.endswith(":log-group:${LogGroupName}"),
-        )
-        for text in (required if len(required) > 1 else texts)
-    )
+    typed = [rt for rt in action.resource_types if rt.arn_template]
+    required = [rt for rt in typed if rt.required]
+    optional = [rt for rt in typed if not rt.required]
+    mode = ONE
+    if len(required) > 1:
+        chosen = required
+        mode = ONE if action.full_name.lower() in _choices() else ALL
+    elif required:
+        base = required[0].arn_template or ""
+        chosen = required + [rt for rt in optional if _refines(rt.arn_template or "", base)]
+    else:
+        chosen = optional
+    templates = tuple(_template(action.service, rt.name, rt.arn_template or "") for rt in chosen)
     return _Plan(
         name=action.full_name,
         resource_types=", ".join(rt.name for rt in action.resource_types),
         no_resource=action.takes_no_resource,
-        all_required=len(required) > 1,
+        mode=mode,
         templates=templates,
+        required=", ".join(rt.name for rt in required),
+    )
+
+
+def names_parts(action_name: str) -> bool:
+    """Return whether a request can name a part of the action's resource that ``resources[]``
+    does not log (a DynamoDB index of the logged table): then the parameters must be read."""
+    action = catalog.action(action_name)
+    if action is None:
+        return False
+    templates = [rt.arn_template for rt in action.resource_types if rt.arn_template]
+    return any(_refines(a, b) for a in templates for b in templates)
+
+
+def _template(service: str, type_name: str, text: str) -> _Template:
+    variables = _VARIABLE.findall(text)
+    return _Template(
+        type_name=type_name,
+        text=text,
+        regex=_template_regex(text),
+        variables=tuple((v, None if v in _PARTS else _extractor(service, v)) for v in variables),
+        named=len([v for v in variables if v not in _PARTS]),
+        log_group=text.endswith(":log-group:${LogGroupName}"),
     )
 
 
 def _extractor(service: str, variable: str) -> Extractor:
     found = EXTRACTORS.get((service, variable)) or EXTRACTORS.get((None, variable))
-    return found if found is not None else _nothing
+    if found is not None:
+        return found
+    if variable in _NOT_BY_NAMING:
+        return _nothing
+    return _camel(variable)
 
 
 def _nothing(_ctx: Context) -> list[Value]:
     """A variable no request parameter gives: its template cannot be filled."""
     return []
+
+
+def extractor_kind(service: str, variable: str) -> str:
+    """Return how a template variable is filled: "part" (partition, region, account), "named"
+    (an extractor of ``EXTRACTORS``), "naming" (the lower-camel-case parameter) or "none"."""
+    if variable in _PARTS:
+        return "part"
+    if (service, variable) in EXTRACTORS or (None, variable) in EXTRACTORS:
+        return "named"
+    return "none" if variable in _NOT_BY_NAMING else "naming"
 
 
 def _fill(template: _Template, ctx: Context) -> tuple[list[str], bool] | None:
@@ -373,6 +503,8 @@ def _fill(template: _Template, ctx: Context) -> tuple[list[str], bool] | None:
         for (variable, _), (value, is_pattern) in zip(template.variables, combination, strict=True):
             arn = arn.replace("${" + variable + "}", value, 1)
             patterned = patterned or is_pattern
+        if "${" in arn:
+            return None  # never an ARN with a variable left in it
         arns.append(arn)
         if template.log_group:
             # CloudWatch Logs authorizes many log-group actions against "log-group:NAME:*".
@@ -390,7 +522,7 @@ def scope(action_name: str, ctx: Context) -> Scoped:
         return Scoped(action_name, (ANY,), f"{UNSCOPED}: {action_name} is not in the catalog")
     if plan.no_resource:
         return Scoped(plan.name, (ANY,), "no resource type")
-    if plan.all_required:
+    if plan.mode == ALL:
         # The action is authorized against each of these (Glue: catalog, database and table):
         # every one must be derived.
         return _scope_all(plan, ctx)
@@ -400,13 +532,25 @@ def scope(action_name: str, ctx: Context) -> Scoped:
     for candidates in (ctx.logged, _parameter_arns(ctx.params)):
         if not candidates:
             continue
-        matched = [arn for arn in candidates if any(t.regex.match(arn) for t in templates)]
+        matched = sorted({arn for arn in candidates if any(t.regex.match(arn) for t in templates)})
         if matched:
-            return Scoped(plan.name, tuple(sorted(set(matched))), EXACT)
+            # A part of the logged resource named beside it (an index beside its table) is
+            # what was authorized.
+            parts = _filled_parts(plan, ctx, matched)
+            if parts is not None:
+                return parts
+            derivation = EXACT
+            if any("*" in arn for arn in matched):
+                derivation = f"{PATTERN}: part of the ARN is not in the record (its region)"
+            return Scoped(plan.name, tuple(matched), derivation)
     # 2. Templates filled from the request's parameters: the one that uses the most of them
-    # (an index named beside its table is the index).
+    # (an index named beside its table is the index). A template with no variable of its own
+    # (Bedrock's marketplace/model-endpoint/all-access) is chosen only when it is the only one:
+    # it would otherwise "fill" for every request.
     best: tuple[int, list[str], bool, str] | None = None
     for template in templates:
+        if template.named == 0 and len(templates) > 1:
+            continue
         filled = _fill(template, ctx)
         if filled is None:
             continue
@@ -420,6 +564,13 @@ def scope(action_name: str, ctx: Context) -> Scoped:
                 f"{PATTERN}: part of the ARN is not in the record ({_pattern_reason(text)})"
             )
         return Scoped(plan.name, tuple(sorted(set(arns))), derivation)
+    if plan.required:
+        what = (
+            f"the required {plan.required} could not"
+            if "," not in plan.required
+            else f"none of the required resources ({plan.required}) could"
+        )
+        return Scoped(plan.name, (ANY,), f"{UNSCOPED}: {what} be derived from the record")
     return Scoped(
         plan.name,
         (ANY,),
@@ -427,9 +578,34 @@ def scope(action_name: str, ctx: Context) -> Scoped:
     )
 
 
+def _filled_parts(plan: _Plan, ctx: Context, matched: list[str]) -> Scoped | None:
+    """Return the parts of the matched resources the request names, or None when it names none."""
+    for template in plan.templates:
+        if template.named == 0:
+            continue
+        filled = _fill(template, ctx)
+        if filled is None:
+            continue
+        arns, patterned = filled
+        if all(any(_refines(arn, parent) for parent in matched) for arn in arns):
+            derivation = EXACT
+            if patterned:
+                reason = _pattern_reason(template.text)
+                derivation = f"{PATTERN}: part of the ARN is not in the record ({reason})"
+            return Scoped(plan.name, tuple(sorted(set(arns))), derivation)
+    return None
+
+
 def _parameter_arns(params: dict[str, Any]) -> list[str]:
-    """Return the whole ARNs among the request's top-level parameters."""
-    return [v for v in params.values() if isinstance(v, str) and v.startswith("arn:")]
+    """Return the whole ARNs among the request's top-level parameters and lists of them
+    (``resourceIdList``, ``resourceArns``)."""
+    found: list[str] = []
+    for value in params.values():
+        if isinstance(value, str) and value.startswith("arn:"):
+            found.append(value)
+        elif isinstance(value, list):
+            found.extend(v for v in value if isinstance(v, str) and v.startswith("arn:"))
+    return found
 
 
 def _scope_all(plan: _Plan, ctx: Context) -> Scoped:
@@ -445,8 +621,9 @@ def _scope_all(plan: _Plan, ctx: Context) -> Scoped:
             return Scoped(
                 plan.name,
                 (ANY,),
-                f"{UNSCOPED}: {plan.name} is authorized against several resources and "
-                f"{template.text} could not be derived from the record",
+                f"{UNSCOPED}: {plan.name} is authorized against each of its required resources "
+                f"({plan.required}) and the {template.type_name} could not be derived from the "
+                "record",
             )
         arns.update(filled[0])
         if filled[1]:
@@ -460,10 +637,10 @@ def _scope_all(plan: _Plan, ctx: Context) -> Scoped:
 def _pattern_reason(template: str) -> str:
     if template.endswith(":log-group:${LogGroupName}"):
         return "a log group is authorized with and without a trailing :*"
-    if "RoleNameWithPath" in template or "UserNameWithPath" in template:
+    if "NameWithPath" in template:
         return "an IAM name's path"
     if "SecretId" in template:
-        return "a secret's random suffix"
+        return "a secret's random suffix, or the secrets a filter chose"
     if "${Id}" in template:
         return "a stack's id"
     if "${ObjectName}" in template:

@@ -1,0 +1,512 @@
+"""Scoping across the catalog: resolved ARNs of accepted types or "*" unscoped, never "${...}"."""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+import pytest
+
+from trailmin import catalog
+from trailmin.mapping.inferred import error_rules, tag_rules
+from trailmin.mapping.permissions import Permission, event_permissions, permissions_column
+from trailmin.mapping.resources import (
+    _VARIABLE,
+    UNSCOPED,
+    Context,
+    _fill,
+    _plan,
+    alternative_actions,
+    extractor_kind,
+    scope,
+)
+
+ACCT = "111122223333"
+REGION = "us-east-1"
+
+
+def ctx(params=None, logged=()):
+    return Context("aws", REGION, ACCT, params or {}, tuple(logged))
+
+
+def _templated_actions():
+    for prefix in sorted(catalog.services()):
+        for action in catalog.actions_for(prefix):
+            if any(rt.arn_template for rt in action.resource_types):
+                yield action
+
+
+def _camel(variable):
+    return variable[:1].lower() + variable[1:]
+
+
+# --- catalog-wide ---------------------------------------------------------------------------------
+
+
+def test_every_template_variable_is_one_the_mapping_reads():
+    """Service Authorization Reference, resource types: every ${...} of an ARN template is a
+    letters-and-digits name (${Ipv4PoolEc2Id}), which the variable pattern reads whole."""
+    for action in _templated_actions():
+        for rt in action.resource_types:
+            text = rt.arn_template or ""
+            assert "${" not in _VARIABLE.sub("", text), (action.full_name, text)
+
+
+def test_every_variable_is_filled_by_an_extractor_or_leaves_its_template_unfillable():
+    """A variable nothing fills makes its template unfillable, whatever else the request holds:
+    the next ${Ipv4PoolEc2Id} is found here, not by a user."""
+    for action in _templated_actions():
+        plan = _plan(action.full_name)
+        assert plan is not None
+        for template in plan.templates:
+            kinds = {v: extractor_kind(action.service, v) for v, _ in template.variables}
+            # Every variable given by its lower-camel-case parameter, with an id's shape.
+            params = {_camel(v): f"x{n}" for n, v in enumerate(kinds)}
+            filled = _fill(template, ctx(params))
+            if "none" in kinds.values():
+                assert filled is None, (action.full_name, template.text)
+            if filled is not None:
+                assert not any("${" in arn for arn in filled[0]), (action.full_name, filled)
+
+
+# Synthetic requests: nothing, every variable by its naming rule, values shaped like ARNs and
+# paths (which the naming rule refuses), and the catalog's own names as keys.
+def _contexts(action):
+    variables = sorted(
+        {v for rt in action.resource_types for v in _VARIABLE.findall(rt.arn_template or "")}
+    )
+    named = [v for v in variables if v not in {"Partition", "Region", "Account"}]
+    yield ctx()
+    yield ctx({_camel(v): f"id-{n}" for n, v in enumerate(named)})
+    yield ctx({_camel(v): f"a/b:{n}" for n, v in enumerate(named)})
+    yield ctx({v: f"upper-{n}" for n, v in enumerate(named)})
+    yield ctx({_camel(v): f"half-{n}" for n, v in enumerate(named) if n % 2 == 0})
+
+
+def test_scope_returns_only_arns_of_accepted_types_or_star_unscoped():
+    """For every catalog action and many synthetic requests, a resource is "*" (derivation
+    "unscoped: ...") or an ARN matching a template of a type the action accepts, a required one
+    (or a part of it, a DynamoDB index) when the action requires any; never one with "${"."""
+    for action in _templated_actions():
+        required = [rt.arn_template for rt in action.resource_types if rt.required]
+        accepted = required or [rt.arn_template for rt in action.resource_types]
+        regexes = [re.compile("^" + _loose(t) + "$") for t in accepted if t]
+        for context in _contexts(action):
+            scoped = scope(action.full_name, context)
+            for arn in scoped.resources:
+                assert "${" not in arn, (action.full_name, arn)
+                if arn == "*":
+                    assert scoped.derivation.startswith(UNSCOPED), (action.full_name, scoped)
+                    continue
+                assert any(r.match(arn) or _part_of(arn, required) for r in regexes), (
+                    action.full_name,
+                    arn,
+                )
+
+
+def _loose(template):
+    """Return a regex matching the template with any value (``.+``) for each variable."""
+    pieces = _VARIABLE.split(template)
+    return "".join(re.escape(p) if i % 2 == 0 else ".+" for i, p in enumerate(pieces))
+
+
+def _part_of(arn, required):
+    """Return whether ``arn`` is a part of a required resource (an index of its table)."""
+    return any(t and re.match("^" + _loose(t) + "[/:]", arn) for t in required)
+
+
+def test_tables_name_actions_and_types_the_catalog_has():
+    """Service Authorization Reference: every action and resource type the scoping tables name."""
+    for name in alternative_actions():
+        action = catalog.action(name)
+        assert action is not None, name
+        assert len([rt for rt in action.resource_types if rt.required]) > 1, name
+    for _, _, action_name, kind in tag_rules():
+        action = catalog.action(action_name)
+        assert action is not None, action_name
+        if kind:
+            assert kind in {rt.name for rt in action.resource_types}, (action_name, kind)
+    for _, _, _, action_name in error_rules():
+        assert catalog.action(action_name) is not None, action_name
+
+
+# --- the rules, one table each --------------------------------------------------------------------
+
+ARN = f"arn:aws:ec2:{REGION}:{ACCT}"
+
+SCOPE_CASES = [
+    # A required type the record does not give: "*", saying so; never the optional pool.
+    (
+        "ec2:CreateVpc",
+        ctx({"cidrBlock": "10.0.0.0/16", "ipv6Pool": "ipv6pool-ec2-1", "ipv6PoolEc2Id": "p-1"}),
+        ("*",),
+        "unscoped: the required vpc could not be derived from the record",
+    ),
+    # EC2 API reference: the route table named by RouteTableId, not the subnet beside it.
+    (
+        "ec2:AssociateRouteTable",
+        ctx({"routeTableId": "rtb-1", "subnetId": "subnet-1"}),
+        (f"{ARN}:route-table/rtb-1",),
+        "exact",
+    ),
+    (
+        "ec2:DeleteRouteTable",
+        ctx({"routeTableId": "rtb-1"}),
+        (f"{ARN}:route-table/rtb-1",),
+        "exact",
+    ),
+    ("ec2:DescribeVpcAttribute", ctx({"vpcId": "vpc-1"}), (f"{ARN}:vpc/vpc-1",), "exact"),
+    # AWS's own refusals name instance/i-… for these.
+    ("ec2:GetPasswordData", ctx({"instanceId": "i-1"}), (f"{ARN}:instance/i-1",), "exact"),
+    (
+        "ec2:DescribeInstanceAttribute",
+        ctx({"instanceId": "i-1", "attribute": "userData"}),
+        (f"{ARN}:instance/i-1",),
+        "exact",
+    ),
+    # The naming rule refuses values shaped like paths or ARNs.
+    (
+        "ec2:GetPasswordData",
+        ctx({"instanceId": "a/b"}),
+        ("*",),
+        "unscoped: the required instance could not be derived from the record",
+    ),
+    (
+        "ec2:AuthorizeSecurityGroupIngress",
+        ctx({"groupId": "sg-1"}),
+        (f"{ARN}:security-group/sg-1",),
+        "exact",
+    ),
+    # Several required types, all authorized (EC2 RunInstances): one missing, "*".
+    (
+        "ec2:RunInstances",
+        ctx({"instancesSet": {"items": [{"imageId": "ami-1"}]}}),
+        ("*",),
+        "unscoped: ec2:RunInstances is authorized against each of its required resources "
+        "(image, instance, network-interface, security-group, subnet) and the image could not "
+        "be derived from the record",
+    ),
+    # Glue: catalog, database and table, each authorized.
+    (
+        "glue:GetTable",
+        ctx({"databaseName": "db", "name": "t"}),
+        (
+            f"arn:aws:glue:{REGION}:{ACCT}:catalog",
+            f"arn:aws:glue:{REGION}:{ACCT}:database/db",
+            f"arn:aws:glue:{REGION}:{ACCT}:table/db/t",
+        ),
+        "exact",
+    ),
+    # DynamoDB developer guide: a Query or Scan of an index is authorized on table/T/index/I,
+    # also when CloudTrail logged the table's ARN.
+    (
+        "dynamodb:Query",
+        ctx(
+            {"tableName": "t", "indexName": "by-date"},
+            logged=[f"arn:aws:dynamodb:{REGION}:{ACCT}:table/t"],
+        ),
+        (f"arn:aws:dynamodb:{REGION}:{ACCT}:table/t/index/by-date",),
+        "exact",
+    ),
+    (
+        "dynamodb:Scan",
+        ctx({"tableName": "t", "indexName": "i"}),
+        (f"arn:aws:dynamodb:{REGION}:{ACCT}:table/t/index/i",),
+        "exact",
+    ),
+    (
+        "dynamodb:Query",
+        ctx({"tableName": "t"}, logged=[f"arn:aws:dynamodb:{REGION}:{ACCT}:table/t"]),
+        (f"arn:aws:dynamodb:{REGION}:{ACCT}:table/t",),
+        "exact",
+    ),
+    # Bedrock: alternatives; the all-access template has no variable and never wins by itself.
+    (
+        "bedrock:InvokeModel",
+        ctx({}),
+        ("*",),
+        "unscoped: none of the required resources (application-inference-profile, async-invoke, "
+        "bedrock-marketplace-model-endpoint, custom-model-deployment, default-prompt-router, "
+        "foundation-model, imported-model, inference-profile, project, prompt-router, "
+        "provisioned-model, system-tool) could be derived from the record",
+    ),
+    # IAM API reference: an instance profile by InstanceProfileName (root path or any path).
+    (
+        "iam:GetInstanceProfile",
+        ctx({"instanceProfileName": "web"}),
+        (
+            f"arn:aws:iam::{ACCT}:instance-profile/*/web",
+            f"arn:aws:iam::{ACCT}:instance-profile/web",
+        ),
+        "pattern: part of the ARN is not in the record (an IAM name's path)",
+    ),
+    # IAM API reference PutRolePolicy: an inline policy is authorized on its role, not a policy.
+    (
+        "iam:PutRolePolicy",
+        ctx({"roleName": "app", "policyName": "inline", "path": "/"}),
+        (f"arn:aws:iam::{ACCT}:role/app",),
+        "exact",
+    ),
+    # CloudTrail API reference: a trail by name or by ARN.
+    (
+        "cloudtrail:StopLogging",
+        ctx({"name": "main"}),
+        (f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/main",),
+        "exact",
+    ),
+    (
+        "cloudtrail:DeleteTrail",
+        ctx({"name": f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/main"}),
+        (f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/main",),
+        "exact",
+    ),
+    (
+        "cloudtrail:GetEventSelectors",
+        ctx({"trailName": "main"}),
+        (f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/main",),
+        "exact",
+    ),
+    # CloudTrail API reference ListTags: ResourceIdList, a list of ARNs.
+    (
+        "cloudtrail:ListTags",
+        ctx({"resourceIdList": [f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/t"]}),
+        (f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/t",),
+        "exact",
+    ),
+    # SageMaker API reference BatchPutMetrics: the trial component the request names.
+    (
+        "sagemaker:BatchPutMetrics",
+        ctx({"trialComponentName": "job-1-aws-training-job"}),
+        (f"arn:aws:sagemaker:{REGION}:{ACCT}:experiment-trial-component/job-1-aws-training-job",),
+        "exact",
+    ),
+]
+
+
+@pytest.mark.parametrize(("action", "context", "resources", "derivation"), SCOPE_CASES)
+def test_scope(action, context, resources, derivation):
+    """Service Authorization Reference (resource types per action) and the API references."""
+    scoped = scope(action, context)
+    assert (scoped.resources, scoped.derivation) == (resources, derivation)
+
+
+def _pairs(source, name, params, *, error_code=None, logged=()):
+    found = event_permissions(source, name, None, ctx(params, logged), error_code=error_code)
+    return sorted((p.action, p.resource, p.inferred) for p in found)
+
+
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+FOUNDATION = f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL}"
+PROFILE = f"arn:aws:bedrock:{REGION}:{ACCT}:inference-profile/us.{MODEL}"
+
+EVENT_CASES = [
+    # Bedrock API reference: Converse needs bedrock:InvokeModel, ConverseStream
+    # bedrock:InvokeModelWithResponseStream, on the model named by modelId.
+    ("Converse", {"modelId": MODEL}, [("bedrock:InvokeModel", FOUNDATION, False)]),
+    (
+        "ConverseStream",
+        {"modelId": MODEL},
+        [("bedrock:InvokeModelWithResponseStream", FOUNDATION, False)],
+    ),
+    ("InvokeModel", {"modelId": FOUNDATION}, [("bedrock:InvokeModel", FOUNDATION, False)]),
+    # Bedrock user guide, cross-Region inference: the profile and the model in every Region.
+    (
+        "InvokeModel",
+        {"modelId": f"us.{MODEL}"},
+        [
+            ("bedrock:InvokeModel", f"arn:aws:bedrock:*::foundation-model/{MODEL}", False),
+            ("bedrock:InvokeModel", PROFILE, False),
+        ],
+    ),
+    (
+        "InvokeModel",
+        {"modelId": PROFILE},
+        [
+            ("bedrock:InvokeModel", f"arn:aws:bedrock:*::foundation-model/{MODEL}", False),
+            ("bedrock:InvokeModel", PROFILE, False),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), EVENT_CASES)
+def test_bedrock_model_invocations(name, params, expected):
+    """Bedrock API reference (InvokeModel, Converse, ConverseStream) and user guide."""
+    assert _pairs("bedrock.amazonaws.com", name, params) == expected
+
+
+SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCT}:secret"
+
+SECRETS_CASES = [
+    (
+        {"secretIdList": ["db", f"{SECRET}:api-AbCdEf"]},
+        [
+            ("secretsmanager:BatchGetSecretValue", "*", False),
+            ("secretsmanager:GetSecretValue", f"{SECRET}:api-AbCdEf", False),
+            ("secretsmanager:GetSecretValue", f"{SECRET}:db-??????", False),
+        ],
+    ),
+    (
+        {"filters": [{"key": "name", "values": ["prod"]}]},
+        [
+            ("secretsmanager:BatchGetSecretValue", "*", False),
+            ("secretsmanager:GetSecretValue", f"{SECRET}:*", False),
+            ("secretsmanager:ListSecrets", "*", False),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), SECRETS_CASES)
+def test_batch_get_secret_value(params, expected):
+    """Secrets Manager API reference BatchGetSecretValue: GetSecretValue on each secret, and
+    ListSecrets with filters."""
+    assert _pairs("secretsmanager.amazonaws.com", "BatchGetSecretValue", params) == expected
+
+
+TAG_CASES = [
+    (
+        "ec2.amazonaws.com",
+        "RunInstances",
+        {
+            "instancesSet": {"items": [{"imageId": "ami-1"}]},
+            "tagSpecificationSet": {
+                "items": [{"resourceType": "instance"}, {"resourceType": "volume"}]
+            },
+        },
+        [
+            ("ec2:CreateTags", f"{ARN}:instance/*", True),
+            ("ec2:CreateTags", f"{ARN}:volume/*", True),
+        ],
+    ),
+    (
+        "ec2.amazonaws.com",
+        "CreateVpc",
+        {"cidrBlock": "10.0.0.0/16", "tagSpecificationSet": {"items": [{"resourceType": "vpc"}]}},
+        [("ec2:CreateTags", f"{ARN}:vpc/*", True)],
+    ),
+    (
+        "ec2.amazonaws.com",
+        "CreateVolume",
+        {"size": "1", "tagSpecificationSet": {"items": [{"resourceType": "volume"}]}},
+        [("ec2:CreateTags", f"{ARN}:volume/*", True)],
+    ),
+    (
+        "ec2.amazonaws.com",
+        "CreateSecurityGroup",
+        {
+            "groupName": "web",
+            "vpcId": "vpc-1",
+            "tagSpecificationSet": {"items": [{"resourceType": "security-group"}]},
+        },
+        [("ec2:CreateTags", f"{ARN}:security-group/*", True)],
+    ),
+    (
+        "ec2.amazonaws.com",
+        "CreateSnapshot",
+        {"volumeId": "vol-1", "tagSpecificationSet": {"items": [{"resourceType": "snapshot"}]}},
+        [("ec2:CreateTags", f"arn:aws:ec2:{REGION}::snapshot/*", True)],
+    ),
+    (
+        "ecs.amazonaws.com",
+        "CreateCluster",
+        {"clusterName": "c", "tags": [{"key": "team", "value": "a"}]},
+        [("ecs:TagResource", f"arn:aws:ecs:{REGION}:{ACCT}:cluster/*", True)],
+    ),
+    (
+        "kms.amazonaws.com",
+        "CreateKey",
+        {"tags": [{"tagKey": "team", "tagValue": "a"}]},
+        [("kms:TagResource", f"arn:aws:kms:{REGION}:{ACCT}:key/*", True)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "name", "params", "expected"), TAG_CASES)
+def test_tags_given_on_creation_need_the_tag_action(source, name, params, expected):
+    """EC2 user guide "Grant permission to tag resources during creation"; ECS developer guide
+    "Grant permission to tag resources on creation"; KMS developer guide (CreateKey tags)."""
+    found = [p for p in _pairs(source, name, params) if p[2]]
+    assert found == expected
+
+
+def test_a_create_call_without_tags_needs_no_tag_action():
+    """EC2 user guide: ec2:CreateTags is needed only when the create call specifies tags."""
+    found = _pairs("ec2.amazonaws.com", "CreateVpc", {"cidrBlock": "10.0.0.0/16"})
+    assert found == [("ec2:CreateVpc", "*", False)]
+
+
+def test_an_unknown_created_type_is_unscoped():
+    """EC2 user guide: the type comes from the tag specification; unknown, the tag is "*"."""
+    found = event_permissions(
+        "ec2.amazonaws.com",
+        "CreateVpc",
+        None,
+        ctx({"tagSpecificationSet": {"items": [{"resourceType": "no-such-type"}]}}),
+    )
+    tags = [p for p in found if p.inferred]
+    assert [(p.action, p.resource) for p in tags] == [("ec2:CreateTags", "*")]
+    assert tags[0].derivation.startswith(UNSCOPED)
+
+
+NO_SUCH_KEY_CASES = [
+    ("GetObject", "NoSuchKey", [("s3:GetObject", False), ("s3:ListBucket", True)]),
+    ("HeadObject", "NoSuchKey", [("s3:GetObject", False), ("s3:ListBucket", True)]),
+    ("GetObject", "AccessDenied", [("s3:GetObject", False)]),
+    ("GetObject", None, [("s3:GetObject", False)]),
+]
+
+
+@pytest.mark.parametrize(("name", "code", "expected"), NO_SUCH_KEY_CASES)
+def test_no_such_key_shows_list_bucket(name, code, expected):
+    """S3 API reference GetObject/HeadObject permissions: 404 NoSuchKey only with s3:ListBucket."""
+    found = event_permissions(
+        "s3.amazonaws.com",
+        name,
+        None,
+        ctx({"bucketName": "b", "key": "k"}),
+        error_code=code,
+    )
+    assert [(p.action, p.inferred) for p in found] == expected
+    listed = [p for p in found if p.action == "s3:ListBucket"]
+    for p in listed:
+        assert p.resource == "arn:aws:s3:::b"
+        assert "inferred: error NoSuchKey" in p.derivation
+
+
+def test_the_permissions_column_infers_from_error_codes_when_given():
+    """S3 API reference GetObject: the lake's column shows s3:ListBucket for a NoSuchKey."""
+    calls = [(None, "s3.amazonaws.com", "GetObject", None, None, REGION, ACCT)]
+    params = ['{"bucketName":"b","key":"k"}']
+    column = permissions_column(calls, [0], params, [None], lambda _: (), error_codes=["NoSuchKey"])
+    assert isinstance(column, pa.ListArray)
+    rows = column.to_pylist()[0]
+    assert [(r["action"], r["resource"], r["inferred"]) for r in rows] == [
+        ("s3:GetObject", "arn:aws:s3:::b/k", False),
+        ("s3:ListBucket", "arn:aws:s3:::b", True),
+    ]
+    plain = permissions_column(calls, [0], params, [None], lambda _: ())
+    assert [r["action"] for r in plain.to_pylist()[0]] == ["s3:GetObject"]
+
+
+def test_permission_is_still_the_named_tuple():
+    """The permissions column's values: action, resource, derivation, inferred."""
+    assert Permission._fields == ("action", "resource", "derivation", "inferred")
+
+
+MAPPED_CASES = [
+    ("metering-marketplace.amazonaws.com", "MeterUsage", ("aws-marketplace:MeterUsage",)),
+    ("metering-marketplace.amazonaws.com", "BatchMeterUsage", ("aws-marketplace:BatchMeterUsage",)),
+    ("metrics-sagemaker.amazonaws.com", "BatchPutMetrics", ("sagemaker:BatchPutMetrics",)),
+    ("bedrock.amazonaws.com", "Converse", ("bedrock:InvokeModel",)),
+    ("bedrock.amazonaws.com", "ConverseStream", ("bedrock:InvokeModelWithResponseStream",)),
+]
+
+
+@pytest.mark.parametrize(("source", "name", "actions"), MAPPED_CASES)
+def test_events_once_unmapped_map_to_their_actions(source, name, actions):
+    """AWS Marketplace seller guide (metering with CloudTrail), EventBridge events reference
+    (metrics-sagemaker), Bedrock API reference (Converse, ConverseStream)."""
+    from trailmin.mapping import map_event
+
+    assert map_event(source, name).actions == actions
