@@ -444,6 +444,7 @@ def test_mean_record_size_is_realistic() -> None:
         ({"regions": ()}, "AWS region names"),
         ({"events_per_file": 0}, "events_per_file must be at least 1"),
         ({"org_id": "acme"}, "org_id must look like o-a1b2c3d4e5"),
+        ({"churn": True}, "events_per_day must be at least 500 with churn"),
     ],
 )
 def test_bad_arguments_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:
@@ -451,3 +452,289 @@ def test_bad_arguments_are_refused(tmp_path: Path, options: dict[str, Any], mess
     with pytest.raises(UsageError, match=message):
         write_trail(tmp_path / "out", **{**SMALL, **options})
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------- workloads that churn
+
+CHURN: dict[str, Any] = {
+    "seed": 11,
+    "start": date(2026, 10, 5),
+    "days": 30,
+    "events_per_day": 600,
+    "churn": True,
+}
+
+
+@pytest.fixture(scope="module")
+def churn() -> list[dict[str, Any]]:
+    return list(iter_records(**CHURN))
+
+
+def third(record: dict[str, Any]) -> int:
+    """Return which third of the 30-day churn window a record falls in."""
+    start: date = CHURN["start"]
+    return (date.fromisoformat(record["eventTime"][:10]) - start).days // 10
+
+
+def issuer(record: dict[str, Any]) -> str | None:
+    identity = record["userIdentity"]
+    if identity.get("type") != "AssumedRole":
+        return None
+    name: str = identity["sessionContext"]["sessionIssuer"]["userName"]
+    return name
+
+
+def by_third(values: list[tuple[int, str]]) -> list[tuple[int, int]]:
+    """Return, per third, how many distinct values appear and how many were not seen before."""
+    seen: set[str] = set()
+    out = []
+    for part in range(3):
+        here = {v for k, v in values if k == part}
+        out.append((len(here), len(here - seen)))
+        seen |= here
+    return out
+
+
+def test_churn_trail_is_deterministic(tmp_path: Path) -> None:
+    """The same seed writes the same churn trail byte for byte; without churn, the trail is the
+    one of before (sample_logs pins that)."""
+    options = {**CHURN, "days": 2, "events_per_day": 800, "events_per_file": 200}
+    first = write_trail(tmp_path / "a", **options)
+    second = write_trail(tmp_path / "b", **options)
+    assert first == second
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    assert first.events == 1600
+    plain = list(iter_records(**{**CHURN, "days": 2, "events_per_day": 800, "churn": False}))
+    assert {issuer(r) for r in plain} == {
+        "app-backend",
+        "ci-deploy",
+        "AWSReservedSSO_AdministratorAccess_54a0d4dd4541d762",
+        None,
+    }
+
+
+def test_churn_trail_is_ordered_and_counted(churn: list[dict[str, Any]]) -> None:
+    """A churn trail keeps iter_records' promise: days x events_per_day records, in time order,
+    IDs unique."""
+    assert len(churn) == 30 * 600
+    times = [r["eventTime"] for r in churn]
+    assert times == sorted(times)
+    assert times[0] >= "2026-10-05T00:00:00Z"
+    assert times[-1] < "2026-11-04T00:00:00Z"
+    assert len({r["eventID"] for r in churn}) == len(churn)
+
+
+def test_churn_workloads_have_their_own_roles(churn: list[dict[str, Any]]) -> None:
+    """Each churning workload calls with its own role, beside the cast of before."""
+    calls = Counter(issuer(r) for r in churn)
+    assert {name: calls[name] for name in CHURN_ROLES} == CHURN_ROLES
+
+
+CHURN_ROLES = {
+    "storefront-web": 2742,  # the storefront's ECS tasks
+    "storefront-task-execution": 325,  # Fargate pulling their image, creating their log streams
+    "api-handler": 2282,  # the api Lambda function
+    "workers": 663,  # the instances of an Auto Scaling group
+    "fleet-ops": 278,  # a Lambda function patching and replacing them
+    "data-pipeline": 1992,  # Step Functions, Glue and Athena every four hours
+    "release": 375,  # GitHub Actions deploying the storefront and the api
+    "AWSServiceRoleForAutoScaling": 26,  # launching the replacements
+}
+
+
+def test_churning_resources_keep_changing(churn: list[dict[str, Any]]) -> None:
+    """Log streams, instances, task definition revisions, Lambda versions, executions and object
+    keys are new in every third of the window; what churns is named as CloudTrail logs it."""
+    streams: dict[str, list[tuple[int, str]]] = {}
+    found: dict[str, list[tuple[int, str]]] = {
+        "instance": [],
+        "revision": [],
+        "version": [],
+        "execution": [],
+        "order key": [],
+        "invoice key": [],
+    }
+    for r in churn:
+        name, request = r["eventName"], r["requestParameters"] or {}
+        response = r["responseElements"] or {}
+        part = third(r)
+        if name == "CreateLogStream":
+            group = request["logGroupName"]
+            streams.setdefault(group, []).append((part, request["logStreamName"]))
+        elif name == "RunInstances":
+            found["instance"].append((part, response["instancesSet"]["items"][0]["instanceId"]))
+        elif name == "RegisterTaskDefinition":
+            found["revision"].append((part, response["taskDefinition"]["taskDefinitionArn"]))
+        elif name == "PublishVersion20150331" and "errorCode" not in r:
+            found["version"].append((part, response["functionArn"]))
+        elif name == "StartExecution" and issuer(r) == "data-pipeline":
+            found["execution"].append((part, response["executionArn"]))
+        elif name == "PutObject" and request["bucketName"].startswith("acme-storefront-"):
+            found["order key"].append((part, request["key"]))
+        elif name == "PutObject" and request["bucketName"].startswith("acme-api-documents-"):
+            found["invoice key"].append((part, request["key"]))
+    # (distinct, new) in each third: all new, every third.
+    assert {group: by_third(values) for group, values in streams.items()} == {
+        "/aws/lambda/api": [(50, 50), (49, 49), (48, 48)],  # an execution environment each
+        "/aws/lambda/etl-trigger": [(60, 60), (60, 60), (60, 60)],
+        "/aws/lambda/fleet-ops": [(10, 10), (10, 10), (10, 10)],
+        "/ec2/workers": [(8, 8), (9, 9), (9, 9)],  # an instance each
+        "/ecs/web": [(31, 31), (26, 26), (29, 29)],  # a task each
+    }
+    assert {kind: by_third(values) for kind, values in found.items()} == {
+        "instance": [(8, 8), (9, 9), (9, 9)],
+        "revision": [(7, 7), (6, 6), (6, 6)],
+        "version": [(6, 6), (7, 7), (5, 5)],
+        "execution": [(60, 60), (60, 60), (60, 60)],
+        "order key": [(66, 66), (66, 66), (66, 66)],
+        "invoice key": [(31, 31), (29, 29), (39, 39)],
+    }
+    definition = "arn:aws:ecs:us-east-1:111122223333:task-definition/web:"
+    assert [v for _, v in found["revision"]] == [f"{definition}{n}" for n in range(50, 69)]
+    function = "arn:aws:lambda:us-east-1:111122223333:function:api:"
+    assert [v for _, v in found["version"]] == [f"{function}{n}" for n in range(19, 37)]
+    lambda_streams = sorted(v for _, v in streams["/aws/lambda/api"])
+    assert all(re.fullmatch(r"2026/1[01]/\d\d/\[\d+\][0-9a-f]{32}", s) for s in lambda_streams)
+    assert all(re.fullmatch(r"ecs/web/[0-9a-f]{32}", s) for _, s in streams["/ecs/web"])
+    assert all(re.fullmatch(r"i-0[0-9a-f]{16}", s) for _, s in streams["/ec2/workers"])
+    assert all(
+        re.fullmatch(r"orders/2026-1[01]/[0-9a-f]{12}\.json", k) for _, k in found["order key"]
+    )
+    assert all(
+        re.fullmatch(r"invoices/2026/1[01]/inv-[0-9a-f]{10}\.pdf", k)
+        for _, k in found["invoice key"]
+    )
+    execution = re.compile(
+        r"arn:aws:states:us-east-1:111122223333:execution:orders-etl:[0-9a-f-]{36}"
+    )
+    assert all(execution.fullmatch(e) for _, e in found["execution"])
+    reports = sorted(
+        r["requestParameters"]["key"]
+        for r in churn
+        if r["eventName"] == "PutObject" and r["requestParameters"]["key"].startswith("reports/d")
+    )
+    assert reports[:2] == ["reports/daily/2026-10-04.csv", "reports/daily/2026-10-05.csv"]
+    assert len(reports) == 30
+
+
+def test_stable_resources_stay_stable(churn: list[dict[str, Any]]) -> None:
+    """The churning workloads' tables, queues and secrets are the same every day: three tables
+    per application role, one queue each, a secret each."""
+    tables: dict[str, set[str]] = {}
+    queues: dict[str, set[str]] = {}
+    secrets: dict[str, set[str]] = {}
+    for r in churn:
+        role = issuer(r)
+        if role not in CHURN_ROLES:
+            continue
+        for resource in r.get("resources") or []:
+            arn = resource.get("ARN", "")
+            if ":table/" in arn:
+                tables.setdefault(role, set()).add(arn.rsplit("/", 1)[1])
+            elif ":sqs:" in arn:
+                queues.setdefault(role, set()).add(arn.rsplit(":", 1)[1])
+        if r["eventName"] == "GetSecretValue":
+            secrets.setdefault(role, set()).add(r["requestParameters"]["secretId"])
+    assert tables == {
+        "storefront-web": {"storefront-carts", "storefront-sessions", "storefront-products"},
+        "api-handler": {"api-customers", "api-orders", "api-idempotency"},
+        "workers": {"api-orders"},
+    }
+    assert queues == {
+        "storefront-web": {"storefront-orders"},
+        "api-handler": {"api-jobs"},
+        "workers": {"api-jobs"},
+    }
+    assert secrets == {
+        "storefront-web": {"prod/storefront/stripe"},
+        "api-handler": {"prod/api/jwt-signing"},
+    }
+    for part in range(3):  # used every third of the window, not only at first
+        used = {
+            resource["ARN"].rsplit("/", 1)[1]
+            for r in churn
+            if third(r) == part and issuer(r) == "api-handler"
+            for resource in r.get("resources") or []
+            if ":table/" in resource.get("ARN", "")
+        }
+        assert used == tables["api-handler"]
+
+
+def test_people_try_new_things_now_and_then(churn: list[dict[str, Any]]) -> None:
+    """People at the console come to actions they never used before, all through the window."""
+    done = [
+        (
+            third(r),
+            r["userIdentity"]["arn"].rsplit("/", 1)[-1] + " " + r["eventName"],
+        )
+        for r in churn
+        if r.get("sessionCredentialFromConsole") and "arn" in r["userIdentity"]
+    ]
+    assert by_third(done) == [(116, 116), (101, 11), (121, 8)]
+
+
+def test_churn_errors_are_realistic(churn: list[dict[str, Any]]) -> None:
+    """The churning workloads fail as real ones do: a condition that does not hold, a key gone,
+    a publish too soon after an update, a throttled poll, a refused call."""
+    errors = Counter(
+        (issuer(r), r["errorCode"], r["eventName"])
+        for r in churn
+        if "errorCode" in r and issuer(r) in CHURN_ROLES
+    )
+    assert errors == {
+        ("storefront-web", "NoSuchKey", "GetObject"): 8,  # old keys, expired by a lifecycle rule
+        ("api-handler", "NoSuchKey", "GetObject"): 7,
+        ("workers", "NoSuchKey", "GetObject"): 1,
+        ("api-handler", "ConditionalCheckFailedException", "PutItem"): 4,  # a repeated request
+        ("api-handler", "AccessDeniedException", "DescribeTable"): 2,  # a library at cold start
+        ("release", "ResourceConflictException", "PublishVersion20150331"): 4,
+        ("data-pipeline", "ThrottlingException", "DescribeExecution"): 6,
+    }
+
+
+def test_churn_events_map_to_catalog_permissions(tmp_path: Path) -> None:
+    """Every event of a churn trail maps to IAM actions of the catalog (none unmapped)."""
+    import trailmin
+
+    write_trail(tmp_path / "trail", **{**CHURN, "days": 3, "events_per_file": 500})
+    trailmin.ingest([tmp_path / "trail"], lake=tmp_path / "lake", workers=1)
+    report = trailmin.mapping_report(tmp_path / "lake")
+    totals = report.totals
+    assert totals["events"] == 1800
+    assert totals["kinds_unmapped"] == 0
+    assert totals["mapped_share"] == 1.0
+    kinds = {(row.event_source.split(".")[0], row.event_name) for row in report.rows}
+    assert {
+        ("logs", "CreateLogStream"),
+        ("ecs", "RegisterTaskDefinition"),
+        ("ecs", "RunTask"),
+        ("ecs", "DescribeTasks"),
+        ("lambda", "PublishVersion20150331"),
+        ("lambda", "UpdateAlias20150331"),
+        ("states", "StartExecution"),
+        ("states", "DescribeExecution"),
+        ("ec2", "RunInstances"),
+        ("ec2", "TerminateInstances"),
+        ("ec2", "CreateTags"),
+        ("ssm", "SendCommand"),
+        ("glue", "StartJobRun"),
+        ("athena", "StartQueryExecution"),
+    } <= kinds
+
+
+def test_synth_cli_writes_a_churn_trail(tmp_path: Path) -> None:
+    """``trailmin synth --churn`` writes a churn trail, 2,000 events a day unless told."""
+    from typer.testing import CliRunner
+
+    from trailmin.cli import app
+
+    result = CliRunner().invoke(
+        app, ["synth", str(tmp_path / "t"), "--churn", "--days", "1", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["events"] == 2000
+    refused = CliRunner().invoke(
+        app, ["synth", str(tmp_path / "u"), "--churn", "--events-per-day", "300"]
+    )
+    assert refused.exit_code != 0
+    assert "at least 500 with churn" in refused.output

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -593,6 +593,7 @@ class _Synth:
         accounts: tuple[str, ...],
         regions: tuple[str, ...],
         raw: bool = False,
+        churn: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
         self.clock = _Clock()
@@ -620,6 +621,9 @@ class _Synth:
         # encodes them once, not once per record); iter_records keeps plain dicts.
         self.raw = raw
         self.raw_cache: dict[int, tuple[Record, msgspec.Raw]] = {}
+        # The workloads whose resources churn, one per cast (see _Churn), made after the casts
+        # so that a trail without them draws the same random numbers as before they existed.
+        self.churn = [_Churn(self, c) for c in self.casts] if churn else None
 
     # ------------------------------------------------------------------ shared small values
 
@@ -1537,6 +1541,16 @@ class _Synth:
 
     def ep_sso(self, c: _Cast, region: str, t: int, n: int) -> None:
         """Emit an IAM Identity Center sign-in to the console, then ``n - 2`` console calls."""
+        signed_in = self.sso_sign_in(c, t, console=n >= 2)
+        if signed_in is not None:
+            identity, person, t = signed_in
+            self.console_calls(
+                c, t, n - 2, identity=identity, person=person, actions=_ADMIN_ACTIONS
+            )
+
+    def sso_sign_in(self, c: _Cast, t: int, *, console: bool) -> tuple[Record, _Person, int] | None:
+        """Emit someone getting the permission set's role through SAML and, with ``console``,
+        signing in to the console; return their console identity, who they are and the time."""
         rng = self.rng
         account = c.account
         person = rng.choice(c.sso_people)
@@ -1587,8 +1601,8 @@ class _Synth:
                 _resource("AWS::IAM::SAMLProvider", c.saml_provider_arn, account),
             ],
         )
-        if n < 2:
-            return
+        if not console:
+            return None
         t += rng.randrange(500, 3_000)
         context = {
             "sessionIssuer": c.sso_issuer,
@@ -1602,8 +1616,7 @@ class _Synth:
             "accountId": account,
         }
         self.console_login(t, c, {**login, "sessionContext": context}, person, mfa=None)
-        identity = {**login, "accessKeyId": access_key, "sessionContext": context}
-        self.console_calls(c, t, n - 2, identity=identity, person=person, actions=_ADMIN_ACTIONS)
+        return {**login, "accessKeyId": access_key, "sessionContext": context}, person, t
 
     def ep_alice(self, c: _Cast, region: str, t: int, n: int) -> None:
         """Emit alice signing in with MFA, then working in the console."""
@@ -1681,14 +1694,12 @@ class _Synth:
                 "attributes": attributes,
             },
         }
-        self.call(
-            t + self.rng.randrange(10_000, 60_000),
-            _Who("iam", identity, account=account, region=GLOBAL_REGION, ip=root.ip, ua=_INTERNAL),
-            "GetAccountSummary",
-            None,
-            read_only=True,
-            console=True,
-        )
+        who = _Who("iam", identity, account=account, region=GLOBAL_REGION, ip=root.ip, ua=_INTERNAL)
+        # The IAM dashboard: the account's summary, then its alias (when the sign-in took one
+        # try, a call is left for it: each episode makes exactly its ``n`` calls).
+        for name in ("GetAccountSummary", "ListAccountAliases")[: n - 1]:
+            t += self.rng.randrange(10_000, 60_000)
+            self.call(t, who, name, None, read_only=True, console=True)
 
     # ------------------------------------------------------------------ the legacy script
 
@@ -1911,6 +1922,1692 @@ _KINDS = (
     _Kind(_Synth.ep_batch, 0.07, 0.08, _FLAT_CUM, (4, 5, 6, 6, 7, 8), "primary", 30_000),
 )
 
+
+# ---------------------------------------------------------------------- workloads that churn
+#
+# With ``churn``, every account also runs workloads whose resources keep changing, as real ones
+# do, beside stable ones (the same three tables, one queue, a few secrets and keys every day):
+# new S3 keys with ids and dates, a log stream per Lambda execution environment and ECS task,
+# EC2 instances of an Auto Scaling group replaced every few days, a task definition revision
+# and a Lambda version per deploy, a Step Functions execution per run. Each workload has its
+# own role and resources of the same types as the others', so that a principal's neighbours
+# hold resources it never touched. Their state lives in one _Churn per account; each episode
+# below emits exactly the number of calls it is given, as every episode does.
+
+# Churn trails need room in each day for the scheduled runs (deploys, the pipeline, patching)
+# besides the rest of the cast.
+CHURN_MIN_EVENTS_PER_DAY = 500
+
+_UA_LAMBDA_WORKER = "awslambda-worker/1.0 rusoto/0.48.0 rust/1.79.0 linux"
+_UA_FARGATE = "aws-sdk-go/1.51.21 (go1.21.9; linux; amd64) amazon-ecs-agent/1.82.4 (fargate)"
+_UA_CW_AGENT = "aws-sdk-go/1.48.6 (go1.22.5; linux; arm64) amazon-cloudwatch-agent/1.300049.1"
+_UA_SSM_AGENT = "aws-sdk-go/1.44.260 (go1.22.5; linux; arm64) amazon-ssm-agent/3.3.987.0"
+_UA_WORKER = (
+    "Boto3/1.35.36 md/Botocore#1.35.36 ua/2.0 os/linux#6.1.109-118.189.amzn2023.aarch64 "
+    "md/arch#aarch64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy "
+    "Botocore/1.35.36"
+)
+_NEVER = 1 << 62  # a stop time for what has not stopped
+_DDB_VERSION = "2012-08-10"
+
+
+class _Role:
+    """A workload's IAM role: its ARN, unique ID and the sessionIssuer of its sessions."""
+
+    __slots__ = ("account", "arn", "id", "issuer", "name")
+
+    def __init__(self, rng: random.Random, account: str, name: str, path: str = "") -> None:
+        self.account = account
+        self.name = name
+        self.arn = f"arn:aws:iam::{account}:role/{path}{name}"
+        self.id = "AROA" + _key(rng, 17)
+        self.issuer = _issuer(self.id, self.arn, account, name)
+
+    def session(
+        self, s: _Synth, name: str, created: int, *, web: Record | None = None, ec2: bool = False
+    ) -> Record:
+        """Return the identity of a new session named ``name`` (new credentials)."""
+        context: Record = {
+            "sessionIssuer": self.issuer,
+            "webIdFederationData": web or {},
+            "attributes": {"creationDate": s.clock.stamp(created), "mfaAuthenticated": "false"},
+        }
+        if ec2:  # instance profile credentials, fetched through IMDSv2
+            context["ec2RoleDelivery"] = "2.0"
+        return {
+            "type": "AssumedRole",
+            "principalId": f"{self.id}:{name}",
+            "arn": f"arn:aws:sts::{self.account}:assumed-role/{self.name}/{name}",
+            "accountId": self.account,
+            "accessKeyId": "ASIA" + _key(s.rng, 16),
+            "sessionContext": context,
+        }
+
+
+class _Caller:
+    """A session calling from one place with one agent: a ``_Who`` per service (and S3 host)."""
+
+    __slots__ = ("account", "identity", "ip", "region", "tls", "ua", "whos")
+
+    def __init__(
+        self, identity: Record, *, account: str, region: str, ip: str, ua: str, tls: bool = True
+    ) -> None:
+        self.identity = identity
+        self.account = account
+        self.region = region
+        self.ip = ip
+        self.ua = ua  # may hold {service}
+        self.tls = tls  # False for an AWS service calling for the session (invokedBy)
+        self.whos: dict[str, _Who] = {}
+
+    def who(self, s: _Synth, service: str, host: str | None = None) -> _Who:
+        found = self.whos.get(host or service)
+        if found is None:
+            tls = None
+            if self.tls:
+                tls = s.tls_host(host) if host else s.tls(service, self.region)
+            found = _Who(
+                service,
+                self.identity,
+                account=self.account,
+                region=self.region,
+                ip=self.ip,
+                ua=self.ua.format(service=service),
+                tls=tls,
+            )
+            self.whos[host or service] = found
+        return found
+
+
+class _App:
+    """An application's own resources: a bucket, three tables, a queue, a secret and a key,
+    with the object keys it wrote lately and a few old ones."""
+
+    __slots__ = (
+        "bucket",
+        "kms_arn",
+        "log_group",
+        "old",
+        "prefixes",
+        "queue_arn",
+        "queue_url",
+        "recent",
+        "secret_arn",
+        "secret_name",
+        "tables",
+        "written",
+    )
+
+    def __init__(
+        self,
+        rng: random.Random,
+        account: str,
+        region: str,
+        *,
+        bucket: str,
+        tables: tuple[str, str, str],
+        queue: str,
+        secret: str,
+        log_group: str,
+    ) -> None:
+        self.bucket = bucket
+        self.tables = tuple(
+            (name, f"arn:aws:dynamodb:{region}:{account}:table/{name}") for name in tables
+        )
+        # Item keys name their kind, as single-table designs do: CART#…, SESSION#…, ORDER#….
+        self.prefixes = tuple(name.rsplit("-", 1)[1].rstrip("s").upper() for name in tables)
+        self.queue_url = f"https://sqs.{region}.amazonaws.com/{account}/{queue}"
+        self.queue_arn = f"arn:aws:sqs:{region}:{account}:{queue}"
+        self.secret_name = secret
+        suffix = "".join(rng.choices(_ALNUM, k=6))
+        self.secret_arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-{suffix}"
+        self.kms_arn = f"arn:aws:kms:{region}:{account}:key/{_uuid(rng)}"
+        self.log_group = log_group
+        self.recent: deque[str] = deque(maxlen=400)
+        self.old: list[str] = []
+        self.written = 0
+
+    def wrote(self, key: str) -> None:
+        self.recent.append(key)
+        self.written += 1
+        if self.written % 50 == 1:  # keep one key in fifty: the old ones read now and then
+            self.old.append(key)
+
+    def key_to_read(self, rng: random.Random) -> tuple[str, bool]:
+        """Return a key to read, mostly one written lately, and whether it is an old one."""
+        recent = self.recent
+        roll = rng.random()
+        if recent and roll < 0.95:
+            # Most reads are of what was just written (an order page, an invoice download).
+            back = min(len(recent), 40 if roll < 0.8 else len(recent))
+            return recent[len(recent) - 1 - int(rng.random() * back)], False
+        return self.old[int(rng.random() * len(self.old))], True
+
+
+class _Task:
+    """An ECS task of the storefront: its id, sessions and when it ran."""
+
+    __slots__ = ("arn", "caller", "id", "started", "stopped")
+
+    def __init__(self, task_id: str, arn: str, started: int) -> None:
+        self.id = task_id
+        self.arn = arn
+        self.started = started
+        self.stopped = _NEVER
+        self.caller: _Caller | None = None
+
+
+class _Container:
+    """A Lambda execution environment of the ``api`` function: its version and log stream."""
+
+    __slots__ = ("caller", "expires", "version")
+
+    def __init__(self, caller: _Caller, version: int, expires: int) -> None:
+        self.caller = caller
+        self.version = version
+        self.expires = expires
+
+
+class _Instance:
+    """An EC2 instance of the ``workers`` Auto Scaling group."""
+
+    __slots__ = ("caller", "id", "ip", "launched", "lifetime", "terminated")
+
+    def __init__(self, instance_id: str, ip: str, launched: int, lifetime: int) -> None:
+        self.id = instance_id
+        self.ip = ip
+        self.launched = launched
+        self.lifetime = lifetime
+        self.terminated = _NEVER
+        self.caller: _Caller | None = None
+
+
+class _Churn:
+    """One account's churning workloads: their roles, resources and state so far.
+
+    Things that start or stop (tasks, instances, execution environments, versions) carry the
+    time they did, so that an episode built earlier but happening later sees the state at its
+    own time.
+    """
+
+    def __init__(self, s: _Synth, c: _Cast) -> None:
+        rng = s.rng
+        a = self.account = c.account
+        r = self.region = c.primary
+        self.cast = c
+        self.web_role = _Role(rng, a, "storefront-web", "service/")
+        self.exec_role = _Role(rng, a, "storefront-task-execution", "service/")
+        self.api_role = _Role(rng, a, "api-handler", "service/")
+        self.worker_role = _Role(rng, a, "workers", "service/")
+        self.fleet_role = _Role(rng, a, "fleet-ops", "service/")
+        self.pipeline_role = _Role(rng, a, "data-pipeline", "service/")
+        self.release_role = _Role(rng, a, "release")
+        self.asg_role = _Role(
+            rng, a, "AWSServiceRoleForAutoScaling", "aws-service-role/autoscaling.amazonaws.com/"
+        )
+        self.storefront = _App(
+            rng,
+            a,
+            r,
+            bucket=f"acme-storefront-{a}",
+            tables=("storefront-carts", "storefront-sessions", "storefront-products"),
+            queue="storefront-orders",
+            secret="prod/storefront/stripe",
+            log_group="/ecs/web",
+        )
+        self.api = _App(
+            rng,
+            a,
+            r,
+            bucket=f"acme-api-documents-{a}",
+            tables=("api-customers", "api-orders", "api-idempotency"),
+            queue="api-jobs",
+            secret="prod/api/jwt-signing",
+            log_group="/aws/lambda/api",
+        )
+        # Keys written before the trail begins: what the few reads of old keys find.
+        before = date.fromordinal(s.start.toordinal() - 20)
+        for _ in range(12):
+            self.storefront.old.append(f"orders/{before:%Y-%m}/{s.hex(12)}.json")
+            self.api.old.append(f"invoices/{before:%Y/%m}/inv-{s.hex(10)}.pdf")
+        self.analytics = f"acme-analytics-{a}"
+        self.artifacts = f"acme-release-artifacts-{a}"
+        self.nat_ip = _public_ip(rng, (3, 34, 52, 54))
+        self.lambda_ips = tuple(_public_ip(rng, (3, 18, 34, 44, 52, 54)) for _ in range(8))
+        self.oidc_arn = c.oidc_arn
+
+        # ECS: the storefront's service and the revisions of its task definition.
+        self.cluster_arn = f"arn:aws:ecs:{r}:{a}:cluster/storefront"
+        self.repository_arn = f"arn:aws:ecr:{r}:{a}:repository/storefront-web"
+        self.revision = rng.randrange(30, 60)
+        self.image = rng.randbytes(20).hex()[:12]
+        self.tasks: list[_Task] = []
+        for _ in range(3):
+            self.tasks.append(self.new_task(s, s.start_ms - rng.randrange(_MS_DAY, 3 * _MS_DAY)))
+        for task in self.tasks:
+            task.caller = self.task_caller(s, task, task.started)
+
+        # Lambda: the api function's versions; the alias "live" points at one (from when).
+        self.function_arn = f"arn:aws:lambda:{r}:{a}:function:api"
+        self.aliases: list[tuple[int, int]] = [(0, rng.randrange(10, 25))]
+        self.published = self.aliases[0][1]
+        self.containers: list[_Container] = []
+
+        # EC2: the workers group, each instance living a few days before it is replaced.
+        self.vpc = "vpc-0" + rng.randbytes(8).hex()[:16]
+        self.subnets = tuple("subnet-0" + rng.randbytes(8).hex()[:16] for _ in range(3))
+        self.template = "lt-0" + rng.randbytes(8).hex()[:16]
+        self.ami = "ami-0" + rng.randbytes(8).hex()[:16]
+        self.instances: list[_Instance] = []
+        for _ in range(4):
+            launched = s.start_ms - rng.randrange(_MS_HOUR, 4 * _MS_DAY)
+            instance = self.new_instance(s, launched)
+            instance.caller = self.instance_caller(s, instance)
+            self.instances.append(instance)
+        self.command = s.uuid()  # the last SSM command sent to the workers
+
+        # Step Functions: one state machine, an execution per run.
+        self.state_machine = f"arn:aws:states:{r}:{a}:stateMachine:orders-etl"
+        self.execution = f"arn:aws:states:{r}:{a}:execution:orders-etl:{s.uuid()}"
+        self.query = s.uuid()  # the last Athena query
+
+        # People trying new things: each comes to the console actions in their own order and
+        # knows the first few so far.
+        self.repertoires: dict[str, list[int]] = {}
+        self.known: dict[str, int] = {}
+
+    # ---------------------------------------------------------------- things that start
+
+    def new_task(self, s: _Synth, started: int) -> _Task:
+        task_id = s.hex(32)
+        arn = f"arn:aws:ecs:{self.region}:{self.account}:task/storefront/{task_id}"
+        return _Task(task_id, arn, started)
+
+    def task_caller(self, s: _Synth, task: _Task, t: int) -> _Caller:
+        """Return the task role's session in ``task`` (ECS names it after the task)."""
+        identity = self.web_role.session(s, task.id, t)
+        return _Caller(
+            identity, account=self.account, region=self.region, ip=self.nat_ip, ua=_UA_ECS
+        )
+
+    def new_instance(self, s: _Synth, launched: int) -> _Instance:
+        rng = s.rng
+        ip = f"10.40.{rng.randrange(0, 48)}.{rng.randrange(4, 250)}"
+        lifetime = rng.randrange(2 * _MS_DAY, 5 * _MS_DAY)
+        return _Instance("i-0" + s.hex(16), ip, launched, lifetime)
+
+    def instance_caller(self, s: _Synth, instance: _Instance) -> _Caller:
+        """Return the instance profile's session on ``instance`` (named after the instance)."""
+        identity = self.worker_role.session(s, instance.id, instance.launched + 40_000, ec2=True)
+        return _Caller(
+            identity, account=self.account, region=self.region, ip=self.nat_ip, ua=_UA_WORKER
+        )
+
+    def live_version(self, t: int) -> int:
+        """Return the version the alias ``live`` pointed at, at ``t``."""
+        version = self.aliases[0][1]
+        for since, number in self.aliases:
+            if since <= t:
+                version = number
+        return version
+
+    def running(self, t: int) -> list[_Task]:
+        return [k for k in self.tasks if k.started <= t < k.stopped]
+
+    def booted(self, t: int) -> list[_Instance]:
+        return [i for i in self.instances if i.launched + 60_000 <= t < i.terminated]
+
+    def forget(self, t: int) -> None:
+        """Drop what stopped more than a day before ``t``."""
+        self.tasks = [k for k in self.tasks if k.stopped > t - _MS_DAY]
+        self.instances = [i for i in self.instances if i.terminated > t - _MS_DAY]
+        self.containers = [e for e in self.containers if e.expires > t - _MS_DAY]
+        if len(self.aliases) > 4:
+            self.aliases = self.aliases[-4:]
+
+
+def _churn_of(s: _Synth, c: _Cast) -> _Churn:
+    assert s.churn is not None
+    return s.churn[c.index]
+
+
+def _steps_run(
+    s: _Synth,
+    t: int,
+    n: int,
+    steps: list[_Step],
+    pad: _Step,
+    *,
+    pad_at: int,
+    gap: tuple[int, int],
+) -> None:
+    """Emit ``n`` calls: ``steps`` in order, ``pad`` (a poll) repeated before ``steps[pad_at]``
+    until there are ``n``; the steps past ``n`` are left out."""
+    extra = max(0, n - len(steps))
+    plan = steps[:pad_at] + [pad] * extra + steps[pad_at:]
+    rng = s.rng
+    for step in plan[:n]:
+        step(t)
+        t += rng.randrange(*gap)
+
+
+def _service_assume(
+    s: _Synth, t: int, ch: _Churn, role: _Role, identity: Record, service: str, hours: int
+) -> None:
+    """Emit an AWS service (Lambda, ECS tasks, Step Functions) assuming ``role`` for a session."""
+    name = identity["principalId"].split(":", 1)[1]
+    credentials = {
+        "accessKeyId": identity["accessKeyId"],
+        "sessionToken": s.token(),
+        "expiration": _expiration(t + hours * _MS_HOUR),
+    }
+    aws = _Who(
+        "sts",
+        _service_identity(service),
+        account=ch.account,
+        region=ch.region,
+        ip=service,
+        ua=service,
+    )
+    s.call(
+        t,
+        aws,
+        "AssumeRole",
+        {"roleArn": role.arn, "roleSessionName": name},
+        response={
+            "credentials": credentials,
+            "assumedRoleUser": {"assumedRoleId": identity["principalId"], "arn": identity["arn"]},
+        },
+        read_only=True,
+        resources=[_resource("AWS::IAM::Role", role.arn, ch.account)],
+        shared=True,
+    )
+
+
+def _log_stream(s: _Synth, t: int, ch: _Churn, who: _Who, group: str, stream: str) -> None:
+    """Emit ``logs:CreateLogStream``, as a runtime or agent does for each new stream.
+
+    CloudTrail does not record PutLogEvents: a stream's creation is all a trail shows of it.
+    """
+    s.call(
+        t,
+        who,
+        "CreateLogStream",
+        {"logGroupName": group, "logStreamName": stream},
+        read_only=False,
+        api_version="20140328",
+    )
+
+
+def _item(
+    s: _Synth,
+    t: int,
+    who: _Who,
+    name: str,
+    table: tuple[str, str],
+    request: Record,
+    error: tuple[str, str] | None = None,
+) -> None:
+    """Emit a DynamoDB item call on ``table`` (name, ARN), from a template per caller."""
+    key = f"{name} {table[0]}"
+    template = who.templates.get(key) if error is None else None
+    if template is None:
+        template = s.call(
+            t,
+            who,
+            name,
+            None,
+            read_only=name in ("GetItem", "Query"),
+            error=error,
+            resources=[_resource("AWS::DynamoDB::Table", table[1], who.account)],
+            api_version=_DDB_VERSION,
+            data=True,
+            template=True,
+        )
+        if error is None:
+            who.templates[key] = template
+    s.fill(t, template, request, s.dynamodb_request_id())
+
+
+def _queue_call(s: _Synth, t: int, who: _Who, name: str, app: _App) -> None:
+    """Emit an SQS message call (SendMessage, ReceiveMessage, DeleteMessage) on ``app``'s queue."""
+    template = who.templates.get(name)
+    if template is None:
+        if name == "SendMessage":
+            request: Record = {
+                "queueUrl": app.queue_url,
+                "messageBody": "HIDDEN_DUE_TO_SECURITY_REASONS",
+            }
+        elif name == "ReceiveMessage":
+            request = {
+                "queueUrl": app.queue_url,
+                "maxNumberOfMessages": 10,
+                "waitTimeSeconds": 20,
+                "messageAttributeNames": ["All"],
+            }
+        else:
+            request = {"queueUrl": app.queue_url, "receiptHandle": ""}
+        template = who.templates[name] = s.call(
+            t,
+            who,
+            name,
+            request,
+            read_only=name == "ReceiveMessage",
+            resources=[_resource("AWS::SQS::Queue", app.queue_arn, who.account)],
+            data=True,
+            template=True,
+        )
+    request = template["requestParameters"]
+    if name == "DeleteMessage":
+        request = {**request, "receiptHandle": "AQEB" + s.amz_id_2()[:-1]}
+    r = s.fill(t, template, request)
+    if name == "SendMessage":
+        r["responseElements"] = {"mD5OfMessageBody": s.hex(32), "messageId": s.uuid()}
+
+
+def _object(
+    s: _Synth, t: int, caller: _Caller, name: str, app: _App, key: str, *, old: bool = False
+) -> None:
+    """Emit GetObject or PutObject on ``app``'s bucket; an old key may be gone (lifecycle)."""
+    rng = s.rng
+    who = caller.who(s, "s3", f"{app.bucket}.s3.{caller.region}.amazonaws.com")
+    error = None
+    if old and rng.random() < 0.2:
+        error = ("NoSuchKey", "The specified key does not exist.")
+    size = 800 + int(rng.random() * 120_000)
+    s.s3_object(t, who, name, key, bucket=app.bucket, size=size, kms_arn=app.kms_arn, error=error)
+    if name == "PutObject":
+        app.wrote(key)
+
+
+def _secret(s: _Synth, t: int, caller: _Caller, app: _App) -> None:
+    s.call(
+        t,
+        caller.who(s, "secretsmanager"),
+        "GetSecretValue",
+        {"secretId": app.secret_name},
+        read_only=True,
+    )
+
+
+# ---------------------------------------------------------------- the storefront (ECS)
+
+# What a storefront request does: (API, table index or the object key it writes or reads).
+_STOREFRONT_REQUESTS: tuple[tuple[tuple[str, int], ...], ...] = (
+    (("GetItem", 1), ("GetItem", 2), ("Query", 2), ("GetItem", 0), ("GetItem", 2)),
+    (("UpdateItem", 0), ("PutObject", -1), ("SendMessage", -1), ("UpdateItem", 1), ("GetItem", 0)),
+    (("GetItem", 1), ("GetObject", -1), ("GetObject", -1), ("Query", 0), ("GetItem", 2)),
+)
+
+
+def _ep_storefront(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit a storefront request served by one of the web service's running tasks."""
+    ch = _churn_of(s, c)
+    rng = s.rng
+    running = ch.running(t) or ch.tasks[-3:]
+    task = running[int(rng.random() * len(running))]
+    assert task.caller is not None
+    caller = task.caller
+    roll = rng.random()
+    steps = _STOREFRONT_REQUESTS[0 if roll < 0.5 else 1 if roll < 0.8 else 2]
+    _app_calls(s, t, n, caller, ch.storefront, steps, "storefront")
+
+
+def _app_calls(
+    s: _Synth,
+    t: int,
+    n: int,
+    caller: _Caller,
+    app: _App,
+    steps: tuple[tuple[str, int], ...],
+    kind: str,
+) -> None:
+    """Emit ``n`` calls of an application request, cycling through ``steps``."""
+    rng = s.rng
+    for i in range(n):
+        name, table = steps[i % len(steps)]
+        if name in ("GetObject", "PutObject"):
+            if name == "PutObject":
+                day = s.clock.stamp(t)[:10]
+                if kind == "storefront":
+                    key = f"orders/{day[:7]}/{s.hex(12)}.json"
+                else:
+                    key = f"invoices/{day[:4]}/{day[5:7]}/inv-{s.hex(10)}.pdf"
+                _object(s, t, caller, name, app, key)
+            else:
+                key, old = app.key_to_read(rng)
+                _object(s, t, caller, name, app, key, old=old)
+        elif name == "SendMessage":
+            _queue_call(s, t, caller.who(s, "sqs"), name, app)
+        else:
+            _app_item(s, t, caller, app, name, table)
+        t += 4 + int(rng.random() * 300)
+
+
+def _app_item(s: _Synth, t: int, caller: _Caller, app: _App, name: str, index: int) -> None:
+    table = app.tables[index]
+    pk = f"{app.prefixes[index]}#{s.hex(10)}"
+    who = caller.who(s, "dynamodb")
+    if name == "GetItem":
+        request: Record = {"tableName": table[0], "key": {"pk": pk}, "consistentRead": False}
+    elif name == "Query":
+        request = {
+            "tableName": table[0],
+            "keyConditionExpression": "pk = :pk",
+            "scanIndexForward": False,
+            "limit": 20,
+        }
+    elif name == "UpdateItem":
+        request = {
+            "tableName": table[0],
+            "key": {"pk": pk},
+            "updateExpression": "SET #items = :items, #ttl = :ttl",
+            "returnValues": "NONE",
+        }
+    else:
+        request = {
+            "tableName": table[0],
+            "key": {"pk": pk},
+            "conditionExpression": "attribute_not_exists(pk)",
+        }
+        # An idempotency key seen before: the condition fails, as it is meant to.
+        if table[0].endswith("idempotency") and s.rng.random() < 0.03:
+            failed = ("ConditionalCheckFailedException", "The conditional request failed")
+            _item(s, t, who, name, table, request, failed)
+            return
+    _item(s, t, who, name, table, request)
+
+
+def _task_start(s: _Synth, ch: _Churn, task: _Task, *, stops: _Task | None = None) -> list[_Step]:
+    """Return the calls of a Fargate task starting: the execution role pulls the image and
+    creates the task's log stream, then the task's own role reads its secret."""
+    a, r = ch.account, ch.region
+    exec_caller: list[_Caller] = []
+
+    def assume_exec(t: int) -> None:
+        task.started = t
+        if stops is not None:
+            stops.stopped = t + 90_000  # the old task drains once the new one is healthy
+        identity = ch.exec_role.session(s, task.id, t)
+        exec_caller.append(_Caller(identity, account=a, region=r, ip=ch.nat_ip, ua=_UA_FARGATE))
+        _service_assume(s, t, ch, ch.exec_role, identity, "ecs-tasks.amazonaws.com", 6)
+
+    def token(t: int) -> None:
+        s.call(
+            t,
+            exec_caller[0].who(s, "ecr"),
+            "GetAuthorizationToken",
+            {"registryIds": [a]},
+            read_only=True,
+        )
+
+    def image(t: int) -> None:
+        s.call(
+            t,
+            exec_caller[0].who(s, "ecr"),
+            "BatchGetImage",
+            {
+                "imageIds": [{"imageTag": ch.image}],
+                "acceptedMediaTypes": [
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                    "application/vnd.oci.image.manifest.v1+json",
+                ],
+                "repositoryName": "storefront-web",
+                "registryId": a,
+            },
+            read_only=True,
+            resources=[{"accountId": a, "ARN": ch.repository_arn}],
+        )
+
+    def layer(t: int) -> None:
+        s.call(
+            t,
+            exec_caller[0].who(s, "ecr"),
+            "GetDownloadUrlForLayer",
+            {
+                "repositoryName": "storefront-web",
+                "registryId": a,
+                "layerDigest": "sha256:" + s.hex(64),
+            },
+            read_only=True,
+            resources=[{"accountId": a, "ARN": ch.repository_arn}],
+        )
+
+    def stream(t: int) -> None:
+        who = exec_caller[0].who(s, "logs")
+        _log_stream(s, t, ch, who, ch.storefront.log_group, f"ecs/web/{task.id}")
+
+    def assume_task(t: int) -> None:
+        task.caller = ch.task_caller(s, task, t)
+        _service_assume(s, t, ch, ch.web_role, task.caller.identity, "ecs-tasks.amazonaws.com", 6)
+
+    def secret(t: int) -> None:
+        if task.caller is None:  # the task's role was not assumed (a truncated start)
+            task.caller = ch.task_caller(s, task, t)
+        _secret(s, t, task.caller, ch.storefront)
+
+    return [assume_exec, token, image, layer, stream, assume_task, secret]
+
+
+def _ep_task_replaced(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit a storefront task replaced by the service after failing its health checks."""
+    ch = _churn_of(s, c)
+    running = ch.running(t) or ch.tasks[-3:]
+    old = running[int(s.rng.random() * len(running))]
+    task = ch.new_task(s, _NEVER)
+    ch.tasks.append(task)
+    steps = _task_start(s, ch, task, stops=old)
+    _steps_run(s, t, n, steps, steps[-1], pad_at=len(steps), gap=(300, 4_000))
+    ch.forget(t)
+
+
+# ---------------------------------------------------------------- the api function (Lambda)
+
+_API_REQUESTS: tuple[tuple[tuple[str, int], ...], ...] = (
+    (("GetItem", 0), ("Query", 1), ("GetObject", -1), ("GetItem", 1)),
+    (("PutItem", 2), ("PutItem", 1), ("PutObject", -1), ("SendMessage", -1), ("UpdateItem", 0)),
+    (("GetItem", 0), ("GetObject", -1), ("GetItem", 1), ("Query", 1)),
+)
+
+
+def _ep_api(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit an invocation of the ``api`` function through its alias; a cold start first when
+    no execution environment of the live version is warm."""
+    ch = _churn_of(s, c)
+    rng = s.rng
+    version = ch.live_version(t)
+    # Episodes are built in time order: an environment expired now is of no later use.
+    ch.containers = [e for e in ch.containers if e.expires > t]
+    warm = [e for e in ch.containers if e.version == version]
+    steps: list[_Step] = []
+    if warm and rng.random() > 0.04:
+        container = warm[int(rng.random() * len(warm))]
+        caller = container.caller
+    else:
+        caller, steps = _api_cold_start(s, ch, version, t)
+    roll = rng.random()
+    request = _API_REQUESTS[0 if roll < 0.45 else 1 if roll < 0.75 else 2]
+
+    def serve(at: int) -> None:
+        _app_calls(s, at, max(0, n - len(steps)), caller, ch.api, request, "api")
+
+    for i, step in enumerate(steps[:n]):
+        step(t + i * rng.randrange(20, 200))
+    if n > len(steps):
+        serve(t + 200 * len(steps))
+    if rng.random() < 0.01:
+        ch.forget(t)
+
+
+def _api_cold_start(s: _Synth, ch: _Churn, version: int, t: int) -> tuple[_Caller, list[_Step]]:
+    """Return a new execution environment's session and the calls of its start: Lambda gets
+    it credentials, the Lambda worker creates its log stream, the code reads its secret (and
+    now and then a library asks for a table's description, which the role does not allow)."""
+    rng = s.rng
+    identity = ch.api_role.session(s, "api", t)
+    ip = ch.lambda_ips[int(rng.random() * len(ch.lambda_ips))]
+    caller = _Caller(identity, account=ch.account, region=ch.region, ip=ip, ua=_UA_LAMBDA)
+    ch.containers.append(_Container(caller, version, t + rng.randrange(_MS_HOUR, 5 * _MS_HOUR)))
+    day = s.clock.stamp(t)[:10].replace("-", "/")
+    stream = f"{day}/[{version}]{s.hex(32)}"
+    worker = _Caller(identity, account=ch.account, region=ch.region, ip=ip, ua=_UA_LAMBDA_WORKER)
+
+    def assume(at: int) -> None:
+        _service_assume(s, at, ch, ch.api_role, identity, "lambda.amazonaws.com", 12)
+
+    def log(at: int) -> None:
+        _log_stream(s, at, ch, worker.who(s, "logs"), ch.api.log_group, stream)
+
+    def secret(at: int) -> None:
+        _secret(s, at, caller, ch.api)
+
+    steps: list[_Step] = [assume, log, secret]
+    if s.first(ch.cast, "api-describe-denied", 0.05):
+        table = ch.api.tables[1]
+
+        def describe(at: int) -> None:
+            message = _denied(identity["arn"], "dynamodb:DescribeTable", table[1])
+            s.call(
+                at,
+                caller.who(s, "dynamodb"),
+                "DescribeTable",
+                {"tableName": table[0]},
+                read_only=True,
+                error=("AccessDeniedException", message),
+                api_version=_DDB_VERSION,
+            )
+
+        steps.append(describe)
+    return caller, steps
+
+
+# ---------------------------------------------------------------- the workers (EC2, ASG)
+
+
+def _ep_worker(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit a worker instance taking a job off the api's queue: the order, its invoice."""
+    ch = _churn_of(s, c)
+    rng = s.rng
+    booted = ch.booted(t) or ch.instances[-1:]
+    instance = booted[int(rng.random() * len(booted))]
+    if instance.caller is None:
+        instance.caller = ch.instance_caller(s, instance)
+    caller = instance.caller
+    for i in range(n):
+        step = i % 4
+        if step == 0:
+            _queue_call(s, t, caller.who(s, "sqs"), "ReceiveMessage", ch.api)
+        elif step == 1:
+            _app_item(s, t, caller, ch.api, "GetItem", 1)
+        elif step == 2:
+            key, old = ch.api.key_to_read(rng)
+            _object(s, t, caller, "GetObject", ch.api, key, old=old)
+        else:
+            _queue_call(s, t, caller.who(s, "sqs"), "DeleteMessage", ch.api)
+        t += 10 + int(rng.random() * 900)
+
+
+def _ep_fleet_ops(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit the nightly ``fleet-ops`` Lambda: patch the workers through SSM, tag them, and
+    terminate the oldest when its time is up, which the Auto Scaling group replaces."""
+    ch = _churn_of(s, c)
+    rng = s.rng
+    a, r = ch.account, ch.region
+    identity = ch.fleet_role.session(s, "fleet-ops", t)
+    ip = ch.lambda_ips[int(rng.random() * len(ch.lambda_ips))]
+    caller = _Caller(identity, account=a, region=r, ip=ip, ua=_UA_EXPORT)
+    worker = _Caller(identity, account=a, region=r, ip=ip, ua=_UA_LAMBDA_WORKER)
+    booted = ch.booted(t) or ch.instances[-1:]
+    ids = [i.id for i in booted]
+    day = s.clock.stamp(t)[:10]
+    command: list[str] = []
+
+    def assume(at: int) -> None:
+        _service_assume(s, at, ch, ch.fleet_role, identity, "lambda.amazonaws.com", 12)
+
+    def log(at: int) -> None:
+        stream = f"{day.replace('-', '/')}/[$LATEST]{s.hex(32)}"
+        _log_stream(s, at, ch, worker.who(s, "logs"), "/aws/lambda/fleet-ops", stream)
+
+    def describe(at: int) -> None:
+        group = {
+            "name": "tag:aws:autoscaling:groupName",
+            "valueSet": {"items": [{"value": "workers"}]},
+        }
+        running = {"name": "instance-state-name", "valueSet": {"items": [{"value": "running"}]}}
+        request = {"instancesSet": {}, "filterSet": {"items": [group, running]}}
+        s.call(at, caller.who(s, "ec2"), "DescribeInstances", request, read_only=True)
+
+    def send(at: int) -> None:
+        command_id = s.uuid()
+        command.append(command_id)
+        ch.command = command_id
+        request = {
+            "instanceIds": ids,
+            "documentName": "AWS-RunPatchBaseline",
+            "parameters": "HIDDEN_DUE_TO_SECURITY_REASONS",
+            "timeoutSeconds": 3600,
+            "maxConcurrency": "50%",
+            "maxErrors": "0",
+        }
+        response = {
+            "command": {
+                "commandId": command_id,
+                "documentName": "AWS-RunPatchBaseline",
+                "documentVersion": "$DEFAULT",
+                "comment": "",
+                "expiresAfter": _expiration(at + _MS_HOUR + 600_000),
+                "parameters": "HIDDEN_DUE_TO_SECURITY_REASONS",
+                "instanceIds": ids,
+                "targets": [],
+                "requestedDateTime": _expiration(at),
+                "status": "Pending",
+                "statusDetails": "Pending",
+                "outputS3Region": r,
+                "outputS3BucketName": "",
+                "outputS3KeyPrefix": "",
+                "maxConcurrency": "50%",
+                "maxErrors": "0",
+                "targetCount": len(ids),
+                "completedCount": 0,
+                "errorCount": 0,
+                "deliveryTimedOutCount": 0,
+                "serviceRole": "",
+                "notificationConfig": {
+                    "notificationArn": "",
+                    "notificationEvents": [],
+                    "notificationType": "",
+                },
+                "cloudWatchOutputConfig": {
+                    "cloudWatchLogGroupName": "",
+                    "cloudWatchOutputEnabled": False,
+                },
+                "timeoutSeconds": 3600,
+                "alarmConfiguration": {"ignorePollAlarmFailure": False, "alarms": []},
+                "triggeredAlarms": [],
+            }
+        }
+        s.call(at, caller.who(s, "ssm"), "SendCommand", request, response=response, read_only=False)
+
+    def poll(at: int) -> None:
+        target = ids[int(rng.random() * len(ids))]
+        request = {"commandId": command[0] if command else ch.command, "instanceId": target}
+        s.call(at, caller.who(s, "ssm"), "GetCommandInvocation", request, read_only=True)
+
+    def tag(instance_id: str) -> _Step:
+        def step(at: int) -> None:
+            request = {
+                "resourcesSet": {"items": [{"resourceId": instance_id}]},
+                "tagSet": {"items": [{"key": "PatchedAt", "value": day}]},
+            }
+            response = {"requestId": s.uuid(), "_return": True}
+            s.call(
+                at, caller.who(s, "ec2"), "CreateTags", request, response=response, read_only=False
+            )
+
+        return step
+
+    steps: list[_Step] = [assume, log, describe, send, *(tag(i) for i in ids)]
+    due = [i for i in booted if t - i.launched >= i.lifetime]
+    if due:
+        steps.extend(_replace_instance(s, ch, caller, min(due, key=lambda i: i.launched)))
+    _steps_run(s, t, n, steps, poll, pad_at=4, gap=(400, 15_000))
+    ch.forget(t)
+
+
+def _replace_instance(s: _Synth, ch: _Churn, caller: _Caller, old: _Instance) -> list[_Step]:
+    """Return the calls of an instance's replacement: fleet-ops terminates it, the Auto Scaling
+    group launches another, which creates its log stream and registers with SSM."""
+    a, r = ch.account, ch.region
+    rng = s.rng
+    new: list[_Instance] = []
+
+    def terminate(at: int) -> None:
+        old.terminated = at
+        request = {"instancesSet": {"items": [{"instanceId": old.id}]}}
+        response = {
+            "requestId": s.uuid(),
+            "instancesSet": {
+                "items": [
+                    {
+                        "instanceId": old.id,
+                        "currentState": {"code": 32, "name": "shutting-down"},
+                        "previousState": {"code": 16, "name": "running"},
+                    }
+                ]
+            },
+        }
+        s.call(
+            at,
+            caller.who(s, "ec2"),
+            "TerminateInstances",
+            request,
+            response=response,
+            read_only=False,
+        )
+
+    def launch(at: int) -> None:
+        at += rng.randrange(20_000, 90_000)  # the group notices the instance is gone
+        instance = ch.new_instance(s, at)
+        new.append(instance)
+        ch.instances.append(instance)
+        zone = f"{r}{'abc'[int(rng.random() * 3)]}"
+        identity = {
+            **ch.asg_role.session(s, "AutoScaling", at),
+            "invokedBy": "autoscaling.amazonaws.com",
+        }
+        who = _Who(
+            "ec2",
+            identity,
+            account=a,
+            region=r,
+            ip="autoscaling.amazonaws.com",
+            ua="autoscaling.amazonaws.com",
+        )
+        token = s.uuid()
+        tags = {
+            "items": [
+                {
+                    "resourceType": "instance",
+                    "tags": [
+                        {"key": "aws:autoscaling:groupName", "value": "workers"},
+                        {"key": "Name", "value": "workers"},
+                    ],
+                }
+            ]
+        }
+        request = {
+            "instancesSet": {"items": [{"minCount": 1, "maxCount": 1}]},
+            "blockDeviceMapping": {},
+            "availabilityZone": zone,
+            "monitoring": {"enabled": False},
+            "disableApiTermination": False,
+            "disableApiStop": False,
+            "clientToken": token,
+            "tagSpecificationSet": tags,
+            "launchTemplate": {"launchTemplateId": ch.template, "version": "7"},
+        }
+        item = {
+            "instanceId": instance.id,
+            "imageId": ch.ami,
+            "currentInstanceBootMode": "uefi",
+            "instanceState": {"code": 0, "name": "pending"},
+            "privateDnsName": f"ip-{instance.ip.replace('.', '-')}.ec2.internal",
+            "amiLaunchIndex": 0,
+            "productCodes": {},
+            "instanceType": "m7g.large",
+            "launchTime": at,
+            "placement": {"availabilityZone": zone, "tenancy": "default"},
+            "monitoring": {"state": "disabled"},
+            "subnetId": ch.subnets["abc".index(zone[-1])],
+            "vpcId": ch.vpc,
+            "privateIpAddress": instance.ip,
+            "stateReason": {"code": "pending", "message": "pending"},
+            "architecture": "arm64",
+            "rootDeviceType": "ebs",
+            "rootDeviceName": "/dev/xvda",
+            "blockDeviceMapping": {},
+            "virtualizationType": "hvm",
+            "clientToken": token,
+            "tagSet": {"items": tags["items"][0]["tags"]},
+            "hypervisor": "xen",
+            "ebsOptimized": True,
+            "enaSupport": True,
+            "metadataOptions": {
+                "state": "pending",
+                "httpTokens": "required",
+                "httpPutResponseHopLimit": 2,
+                "httpEndpoint": "enabled",
+            },
+        }
+        response = {
+            "requestId": s.uuid(),
+            "reservationId": "r-0" + s.hex(16),
+            "ownerId": a,
+            "groupSet": {},
+            "instancesSet": {"items": [item]},
+        }
+        s.call(at, who, "RunInstances", request, response=response, read_only=False)
+
+    def booted() -> tuple[_Instance, Record]:
+        instance = new[0]  # launch() runs before the steps of the instance's boot
+        if instance.caller is None:
+            instance.caller = ch.instance_caller(s, instance)
+        return instance, instance.caller.identity
+
+    def stream(at: int) -> None:
+        instance, identity = booted()
+        agent = _Caller(identity, account=a, region=r, ip=ch.nat_ip, ua=_UA_CW_AGENT)
+        when = instance.launched + rng.randrange(60_000, 120_000)
+        _log_stream(s, when, ch, agent.who(s, "logs"), "/ec2/workers", instance.id)
+
+    def register(at: int) -> None:
+        instance, identity = booted()
+        agent = _Caller(identity, account=a, region=r, ip=ch.nat_ip, ua=_UA_SSM_AGENT)
+        request = {
+            "instanceId": instance.id,
+            "agentVersion": "3.3.987.0",
+            "agentStatus": "Active",
+            "platformType": "Linux",
+            "platformName": "Amazon Linux",
+            "platformVersion": "2023",
+            "iPAddress": instance.ip,
+            "computerName": f"ip-{instance.ip.replace('.', '-')}.ec2.internal",
+            "agentName": "amazon-ssm-agent",
+        }
+        when = instance.launched + rng.randrange(60_000, 120_000)
+        s.call(when, agent.who(s, "ssm"), "UpdateInstanceInformation", request, read_only=False)
+
+    return [terminate, launch, stream, register]
+
+
+# ---------------------------------------------------------------- the data pipeline
+
+
+def _when(t: int) -> str:
+    """Return a time as Step Functions and ECS write dates in responses: ``Oct 5, 2026, …``."""
+    return _expiration(t)
+
+
+def _ep_pipeline(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit a run of the ``orders-etl`` pipeline: the ``etl-trigger`` Lambda starts an execution
+    of the state machine, which runs a Glue job and an Athena query with the same role; the
+    trigger waits for it, reads the query's result and writes the report."""
+    ch = _churn_of(s, c)
+    rng = s.rng
+    a, r = ch.account, ch.region
+    role = ch.pipeline_role
+    identity = role.session(s, "etl-trigger", t)
+    ip = ch.lambda_ips[int(rng.random() * len(ch.lambda_ips))]
+    trigger = _Caller(identity, account=a, region=r, ip=ip, ua=_UA_EXPORT)
+    worker = _Caller(identity, account=a, region=r, ip=ip, ua=_UA_LAMBDA_WORKER)
+    machine_identity = role.session(s, "".join(rng.choices(_ALNUM, k=32)), t)
+    machine = _Caller(
+        {**machine_identity, "invokedBy": "states.amazonaws.com"},
+        account=a,
+        region=r,
+        ip="states.amazonaws.com",
+        ua="states.amazonaws.com",
+        tls=False,
+    )
+    stamp = s.clock.stamp(t)
+    day = stamp[:10]
+    if stamp[11:13] < "04":  # the night's run reports on the day before
+        report = f"reports/daily/{date.fromisoformat(day) - timedelta(days=1)}.csv"
+    else:
+        report = f"reports/intraday/{day}/{stamp[11:13]}00.csv"
+    run: list[str] = []
+    host = f"{ch.analytics}.s3.{r}.amazonaws.com"
+
+    def assume(at: int) -> None:
+        _service_assume(s, at, ch, role, identity, "lambda.amazonaws.com", 12)
+
+    def log(at: int) -> None:
+        stream = f"{day.replace('-', '/')}/[$LATEST]{s.hex(32)}"
+        _log_stream(s, at, ch, worker.who(s, "logs"), "/aws/lambda/etl-trigger", stream)
+
+    def start(at: int) -> None:
+        ch.execution = f"arn:aws:states:{r}:{a}:execution:orders-etl:{s.uuid()}"
+        s.call(
+            at,
+            trigger.who(s, "states"),
+            "StartExecution",
+            {"stateMachineArn": ch.state_machine, "input": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+            response={"executionArn": ch.execution, "startDate": _when(at)},
+            read_only=False,
+        )
+
+    def assume_machine(at: int) -> None:
+        _service_assume(s, at, ch, role, machine_identity, "states.amazonaws.com", 1)
+
+    def job(at: int) -> None:
+        run.append("jr_" + s.hex(64))
+        s.call(
+            at,
+            machine.who(s, "glue"),
+            "StartJobRun",
+            {"jobName": "orders-etl", "arguments": {"--run_date": day}},
+            response={"jobRunId": run[0]},
+            read_only=False,
+        )
+
+    def poll(at: int) -> None:
+        request = {
+            "jobName": "orders-etl",
+            "runId": run[0] if run else "",
+            "predecessorsIncluded": False,
+        }
+        s.call(at, machine.who(s, "glue"), "GetJobRun", request, read_only=True)
+
+    def query(at: int) -> None:
+        ch.query = s.uuid()
+        s.call(
+            at,
+            machine.who(s, "athena"),
+            "StartQueryExecution",
+            {
+                "queryString": "SELECT order_date, count(*) AS orders, sum(total) AS revenue "
+                "FROM analytics.orders WHERE order_date = date_add('day', -1, current_date) "
+                "GROUP BY order_date",
+                "clientRequestToken": s.uuid(),
+                "queryExecutionContext": {"database": "analytics"},
+                "resultConfiguration": {"outputLocation": f"s3://{ch.analytics}/athena-results/"},
+                "workGroup": "analytics",
+            },
+            response={"queryExecutionId": ch.query},
+            read_only=False,
+        )
+
+    def query_state(at: int) -> None:
+        request = {"queryExecutionId": ch.query}
+        s.call(at, machine.who(s, "athena"), "GetQueryExecution", request, read_only=True)
+
+    def describe(at: int) -> None:
+        error = None
+        if s.first(ch.cast, "pipeline-throttled", 0.03):
+            error = ("ThrottlingException", "Rate exceeded")
+        s.call(
+            at,
+            trigger.who(s, "states"),
+            "DescribeExecution",
+            {"executionArn": ch.execution},
+            read_only=True,
+            error=error,
+        )
+
+    def result(at: int) -> None:
+        key = f"athena-results/{ch.query}.csv"
+        size = rng.randrange(200, 4_000)
+        s.s3_object(
+            at, trigger.who(s, "s3", host), "GetObject", key, bucket=ch.analytics, size=size
+        )
+
+    def write(at: int) -> None:
+        size = rng.randrange(2_000, 60_000)
+        s.s3_object(
+            at, trigger.who(s, "s3", host), "PutObject", report, bucket=ch.analytics, size=size
+        )
+
+    steps: list[_Step] = [
+        assume,
+        log,
+        start,
+        assume_machine,
+        job,
+        poll,
+        query,
+        query_state,
+        describe,
+        result,
+        write,
+    ]
+    _steps_run(s, t, n, steps, poll, pad_at=6, gap=(5_000, 60_000))
+
+
+# ---------------------------------------------------------------- deploys (GitHub Actions)
+
+
+def _release_session(s: _Synth, ch: _Churn, t: int, repository: str) -> tuple[_Caller, _Step]:
+    """Return a GitHub Actions job's session of ``role/release`` and the step that gets it."""
+    rng = s.rng
+    ip = _public_ip(rng, (4, 13, 20, 40, 52))
+    subject = f"repo:{repository}:environment:production"
+    web = {"federatedProvider": ch.oidc_arn, "attributes": {}}
+    identity = ch.release_role.session(s, "GitHubActions", t, web=web)
+    caller = _Caller(identity, account=ch.account, region=ch.region, ip=ip, ua=_UA_GITHUB)
+
+    def assume(at: int) -> None:
+        web_user = {
+            "type": "WebIdentityUser",
+            "principalId": f"{ch.oidc_arn}:sts.amazonaws.com:{subject}",
+            "userName": subject,
+            "identityProvider": ch.oidc_arn,
+        }
+        credentials = {
+            "accessKeyId": identity["accessKeyId"],
+            "sessionToken": s.token(),
+            "expiration": _expiration(at + _MS_HOUR),
+        }
+        who = _Who(
+            "sts",
+            web_user,
+            account=ch.account,
+            region=ch.region,
+            ip=ip,
+            ua=_UA_GITHUB.format(service="sts"),
+            tls=s.tls("sts", ch.region),
+        )
+        s.call(
+            at,
+            who,
+            "AssumeRoleWithWebIdentity",
+            {
+                "roleArn": ch.release_role.arn,
+                "roleSessionName": "GitHubActions",
+                "durationSeconds": 3600,
+            },
+            response={
+                "credentials": credentials,
+                "subjectFromWebIdentityToken": subject,
+                "assumedRoleUser": {
+                    "assumedRoleId": identity["principalId"],
+                    "arn": identity["arn"],
+                },
+                "provider": ch.oidc_arn,
+                "audience": "sts.amazonaws.com",
+            },
+            read_only=True,
+            extra={"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
+            resources=[_resource("AWS::IAM::Role", ch.release_role.arn, ch.account)],
+        )
+
+    return caller, assume
+
+
+def _ep_release_web(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit a storefront deploy: push the image, register the task definition's next revision,
+    run the migrations as a one-off task of it, then roll the service onto it, task by task."""
+    ch = _churn_of(s, c)
+    rng = s.rng
+    a, r = ch.account, ch.region
+    caller, assume = _release_session(s, ch, t, "acme/storefront")
+    tag = rng.randbytes(20).hex()[:12]
+    migration = ch.new_task(s, _NEVER)
+    group = "sg-0" + rng.randbytes(8).hex()[:16]
+
+    def ecs(at: int, name: str, request: Record, response: Record | None = None) -> None:
+        s.call(
+            at, caller.who(s, "ecs"), name, request, response=response, read_only=response is None
+        )
+
+    def token(at: int) -> None:
+        request = {"registryIds": [a]}
+        s.call(at, caller.who(s, "ecr"), "GetAuthorizationToken", request, read_only=True)
+
+    def push(at: int) -> None:
+        ch.image = tag
+        media = "application/vnd.oci.image.manifest.v1+json"
+        digest = "sha256:" + s.hex(64)
+        s.call(
+            at,
+            caller.who(s, "ecr"),
+            "PutImage",
+            {
+                "repositoryName": "storefront-web",
+                "imageTag": tag,
+                "imageManifestMediaType": media,
+                "registryId": a,
+            },
+            response={
+                "image": {
+                    "registryId": a,
+                    "repositoryName": "storefront-web",
+                    "imageId": {"imageDigest": digest, "imageTag": tag},
+                    "imageManifestMediaType": media,
+                }
+            },
+            read_only=False,
+            resources=[{"accountId": a, "ARN": ch.repository_arn}],
+        )
+
+    def current(at: int) -> None:
+        ecs(at, "DescribeTaskDefinition", {"taskDefinition": "web"})
+
+    def container() -> Record:
+        return {
+            "name": "web",
+            "image": f"{a}.dkr.ecr.{r}.amazonaws.com/storefront-web:{tag}",
+            "cpu": 0,
+            "portMappings": [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}],
+            "essential": True,
+            "environment": [{"name": "NODE_ENV", "value": "production"}],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": ch.storefront.log_group,
+                    "awslogs-region": r,
+                    "awslogs-stream-prefix": "ecs",
+                },
+            },
+        }
+
+    def register(at: int) -> None:
+        ch.revision += 1
+        request = {
+            "family": "web",
+            "taskRoleArn": ch.web_role.arn,
+            "executionRoleArn": ch.exec_role.arn,
+            "networkMode": "awsvpc",
+            "containerDefinitions": [container()],
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "512",
+            "memory": "1024",
+            "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        }
+        definition = {
+            "taskDefinitionArn": f"arn:aws:ecs:{r}:{a}:task-definition/web:{ch.revision}",
+            **{k: v for k, v in request.items() if k != "requiresCompatibilities"},
+            "revision": ch.revision,
+            "volumes": [],
+            "status": "ACTIVE",
+            "placementConstraints": [],
+            "compatibilities": ["EC2", "FARGATE"],
+            "requiresCompatibilities": ["FARGATE"],
+            "registeredAt": _when(at),
+            "registeredBy": caller.identity["arn"],
+        }
+        ecs(at, "RegisterTaskDefinition", request, {"taskDefinition": definition})
+
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": list(ch.subnets),
+            "securityGroups": [group],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+
+    def run_task(at: int) -> None:
+        definition = f"arn:aws:ecs:{r}:{a}:task-definition/web:{ch.revision}"
+        request = {
+            "cluster": "storefront",
+            "count": 1,
+            "launchType": "FARGATE",
+            "networkConfiguration": network,
+            "overrides": {
+                "containerOverrides": [{"name": "web", "command": ["npm", "run", "migrate"]}]
+            },
+            "startedBy": "release",
+            "taskDefinition": f"web:{ch.revision}",
+        }
+        task = {
+            "taskArn": migration.arn,
+            "clusterArn": ch.cluster_arn,
+            "taskDefinitionArn": definition,
+            "lastStatus": "PROVISIONING",
+            "desiredStatus": "RUNNING",
+            "launchType": "FARGATE",
+            "createdAt": _when(at),
+            "group": "family:web",
+            "startedBy": "release",
+            "cpu": "512",
+            "memory": "1024",
+            "platformVersion": "1.4.0",
+            "platformFamily": "Linux",
+        }
+        ecs(at, "RunTask", request, {"tasks": [task], "failures": []})
+
+    def poll(at: int) -> None:
+        ecs(at, "DescribeTasks", {"cluster": "storefront", "tasks": [migration.arn]})
+
+    def update(at: int) -> None:
+        definition = f"arn:aws:ecs:{r}:{a}:task-definition/web:{ch.revision}"
+        service = {
+            "serviceArn": f"arn:aws:ecs:{r}:{a}:service/storefront/web",
+            "serviceName": "web",
+            "clusterArn": ch.cluster_arn,
+            "status": "ACTIVE",
+            "desiredCount": 3,
+            "runningCount": 3,
+            "pendingCount": 0,
+            "launchType": "FARGATE",
+            "platformVersion": "LATEST",
+            "taskDefinition": definition,
+            "deployments": [
+                {
+                    "id": f"ecs-svc/{rng.randrange(10**18, 10**19)}",
+                    "status": "PRIMARY",
+                    "taskDefinition": definition,
+                    "desiredCount": 3,
+                    "pendingCount": 0,
+                    "runningCount": 0,
+                    "launchType": "FARGATE",
+                    "rolloutState": "IN_PROGRESS",
+                    "rolloutStateReason": "ECS deployment ecs-svc in progress.",
+                }
+            ],
+        }
+        request = {
+            "cluster": "storefront",
+            "service": "web",
+            "taskDefinition": f"web:{ch.revision}",
+            "forceNewDeployment": False,
+        }
+        ecs(at, "UpdateService", request, {"service": service})
+
+    def settled(at: int) -> None:
+        ecs(at, "DescribeServices", {"cluster": "storefront", "services": ["web"]})
+
+    # The rolling update: a new task for each running one, which drains once the new is up.
+    rolling: list[_Step] = []
+    for old in (ch.running(t) or ch.tasks[-3:])[:3]:
+        task = ch.new_task(s, _NEVER)
+        ch.tasks.append(task)
+        rolling.extend(_task_start(s, ch, task, stops=old))
+    migrate = _task_start(s, ch, migration)
+    migrate.pop(3)  # the image's layers were just pulled: cached
+    steps: list[_Step] = [
+        assume,
+        token,
+        push,
+        current,
+        register,
+        run_task,
+        *migrate,
+        poll,
+        update,
+        *rolling,
+        settled,
+    ]
+    _steps_run(s, t, n, steps, poll, pad_at=6 + len(migrate), gap=(800, 25_000))
+
+
+def _ep_release_api(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit a deploy of the ``api`` function: upload the code, publish a version and point the
+    alias ``live`` at it (a publish too soon after the update is refused, now and then)."""
+    ch = _churn_of(s, c)
+    rng = s.rng
+    r = ch.region
+    caller, assume = _release_session(s, ch, t, "acme/api")
+    sha = rng.randbytes(20).hex()
+    key = f"builds/api/{sha}.zip"
+    code_sha = base64.b64encode(rng.randbytes(32)).decode()
+    published: list[int] = []
+
+    def config(at: int, version: str, status: str) -> Record:
+        arn = ch.function_arn if version == "$LATEST" else f"{ch.function_arn}:{version}"
+        return {
+            "functionName": "api",
+            "functionArn": arn,
+            "runtime": "nodejs20.x",
+            "role": ch.api_role.arn,
+            "handler": "index.handler",
+            "codeSize": rng.randrange(1_000_000, 6_000_000),
+            "description": sha[:12],
+            "timeout": 15,
+            "memorySize": 512,
+            "lastModified": s.clock.stamp(at)[:-1] + ".000+0000",
+            "codeSha256": code_sha,
+            "version": version,
+            "tracingConfig": {"mode": "PassThrough"},
+            "revisionId": s.uuid(),
+            "state": "Active",
+            "lastUpdateStatus": status,
+            "packageType": "Zip",
+            "architectures": ["arm64"],
+            "ephemeralStorage": {"size": 512},
+            "loggingConfig": {"logFormat": "Text", "logGroup": ch.api.log_group},
+        }
+
+    def lambda_call(at: int, name: str, request: Record, **options: Any) -> None:
+        opts: dict[str, Any] = {"read_only": True, "api_version": "2015-03-31", **options}
+        s.call(at, caller.who(s, "lambda"), name, request, **opts)
+
+    def upload(at: int) -> None:
+        host = f"{ch.artifacts}.s3.{r}.amazonaws.com"
+        size = rng.randrange(1_000_000, 6_000_000)
+        s.s3_object(at, caller.who(s, "s3", host), "PutObject", key, bucket=ch.artifacts, size=size)
+
+    def update(at: int) -> None:
+        request = {
+            "functionName": "api",
+            "s3Bucket": ch.artifacts,
+            "s3Key": key,
+            "publish": False,
+            "dryRun": False,
+        }
+        response = config(at, "$LATEST", "InProgress")
+        lambda_call(at, "UpdateFunctionCode20150331v2", request, read_only=False, response=response)
+
+    def wait(at: int) -> None:
+        lambda_call(at, "GetFunctionConfiguration20150331v2", {"functionName": "api"})
+
+    publish_request = {"functionName": "api", "codeSha256": code_sha, "description": sha[:12]}
+
+    def too_soon(at: int) -> None:
+        message = (
+            "The operation cannot be performed at this time. An update is in progress for "
+            f"resource: {ch.function_arn}"
+        )
+        lambda_call(
+            at,
+            "PublishVersion20150331",
+            publish_request,
+            read_only=False,
+            error=("ResourceConflictException", message),
+        )
+
+    def publish(at: int) -> None:
+        ch.published += 1
+        published.append(ch.published)
+        response = config(at, str(ch.published), "Successful")
+        lambda_call(
+            at, "PublishVersion20150331", publish_request, read_only=False, response=response
+        )
+
+    def point(at: int) -> None:
+        version = str(published[0])
+        ch.aliases.append((at, published[0]))
+        request = {"functionName": "api", "name": "live", "functionVersion": version}
+        response = {
+            "aliasArn": f"{ch.function_arn}:live",
+            "name": "live",
+            "functionVersion": version,
+            "description": "",
+            "revisionId": s.uuid(),
+        }
+        lambda_call(at, "UpdateAlias20150331", request, read_only=False, response=response)
+
+    def check(at: int) -> None:
+        lambda_call(at, "GetAlias20150331", {"functionName": "api", "name": "live"})
+
+    steps: list[_Step] = [assume, upload, update]
+    if s.first(ch.cast, "publish-too-soon", 0.1):
+        steps.append(too_soon)
+    steps += [publish, point, check]
+    _steps_run(s, t, n, steps, wait, pad_at=3, gap=(800, 20_000))
+
+
+# ---------------------------------------------------------------- people trying new things
+
+_Probe = Callable[[_Churn, int], Record]
+
+
+def _a_task(ch: _Churn, t: int) -> str:
+    running = ch.running(t) or ch.tasks[-1:]
+    return running[0].arn
+
+
+def _an_instance(ch: _Churn, t: int) -> str:
+    booted = ch.booted(t) or ch.instances[-1:]
+    return booted[-1].id
+
+
+# What people come to look at in the console, each in their own order: (service, eventName,
+# readOnly, request). They name the resources of the moment: the last execution, a running task.
+_CURIOUS: tuple[tuple[str, str, bool, _Probe], ...] = (
+    ("states", "ListExecutions", True,
+     lambda ch, t: {"stateMachineArn": ch.state_machine, "maxResults": 100}),
+    ("states", "DescribeExecution", True, lambda ch, t: {"executionArn": ch.execution}),
+    ("states", "DescribeStateMachine", True,
+     lambda ch, t: {"stateMachineArn": ch.state_machine, "includedData": "ALL_DATA"}),
+    ("ecs", "DescribeTaskDefinition", True,
+     lambda ch, t: {"taskDefinition": f"web:{ch.revision}", "include": ["TAGS"]}),
+    ("ecs", "DescribeTasks", True,
+     lambda ch, t: {"cluster": "storefront", "tasks": [_a_task(ch, t)], "include": ["TAGS"]}),
+    ("ecs", "ListTasks", True,
+     lambda ch, t: {"cluster": "storefront", "serviceName": "web", "desiredStatus": "RUNNING"}),
+    ("lambda", "GetAlias20150331", True, lambda ch, t: {"functionName": "api", "name": "live"}),
+    ("lambda", "ListVersionsByFunction20150331", True,
+     lambda ch, t: {"functionName": "api", "maxItems": 50}),
+    ("lambda", "GetFunction20150331v2", True,
+     lambda ch, t: {"functionName": "api", "qualifier": str(ch.live_version(t))}),
+    ("ec2", "GetConsoleOutput", True,
+     lambda ch, t: {"instanceId": _an_instance(ch, t), "latest": True}),
+    ("ec2", "DescribeInstanceStatus", True,
+     lambda ch, t: {"instancesSet": {"items": [{"instanceId": _an_instance(ch, t)}]},
+                    "filterSet": {}, "includeAllInstances": False}),
+    ("logs", "DescribeLogStreams", True,
+     lambda ch, t: {"logGroupName": "/ecs/web", "orderBy": "LastEventTime", "descending": True,
+                    "limit": 50}),
+    ("glue", "GetJobRuns", True, lambda ch, t: {"jobName": "orders-etl", "maxResults": 50}),
+    ("athena", "GetQueryExecution", True, lambda ch, t: {"queryExecutionId": ch.query}),
+    ("ssm", "ListCommandInvocations", True,
+     lambda ch, t: {"commandId": ch.command, "details": True}),
+    ("dynamodb", "DescribeTable", True, lambda ch, t: {"tableName": "storefront-carts"}),
+    ("sqs", "GetQueueAttributes", True,
+     lambda ch, t: {"queueUrl": ch.api.queue_url, "attributeNames": ["All"]}),
+    ("autoscaling", "DescribeAutoScalingGroups", True,
+     lambda ch, t: {"autoScalingGroupNames": ["workers"]}),
+    ("states", "StartExecution", False,
+     lambda ch, t: {"stateMachineArn": ch.state_machine, "name": f"rerun-{t // 1000}",
+                    "input": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+)  # fmt: skip
+
+
+def _ep_curious(s: _Synth, c: _Cast, region: str, t: int, n: int) -> None:
+    """Emit someone at the console looking into the workloads, now and then at something they
+    never looked at before (an Identity Center user, or alice)."""
+    ch = _churn_of(s, c)
+    rng = s.rng
+    if n >= 3 and rng.random() < 0.7:
+        signed_in = s.sso_sign_in(c, t, console=True)
+        assert signed_in is not None
+        identity, person, t = signed_in
+        n -= 2
+    else:
+        person = c.alice
+        login, identity = s.user_identities(c, person, t, mfa=True)
+        s.console_login(t, c, login, person, mfa=f"arn:aws:iam::{c.account}:mfa/alice-iphone")
+        n -= 1
+    order = ch.repertoires.get(person.name)
+    if order is None:
+        order = ch.repertoires[person.name] = rng.sample(range(len(_CURIOUS)), len(_CURIOUS))
+    known = ch.known.get(person.name, 2)
+    new = known < len(order) and rng.random() < 0.35
+    if new:
+        known += 1
+    ch.known[person.name] = known
+    for i in range(n):
+        t += rng.randrange(3_000, 40_000)
+        index = order[known - 1] if new and i == 0 else order[int(rng.random() * known)]
+        service, name, read_only, params = _CURIOUS[index]
+        who = _Who(
+            service, identity, account=c.account, region=ch.region, ip=person.ip, ua=_INTERNAL
+        )
+        request = params(ch, t)
+        response = None
+        if name == "StartExecution":
+            execution = (
+                f"arn:aws:states:{ch.region}:{c.account}:execution:orders-etl:{request['name']}"
+            )
+            response = {"executionArn": execution, "startDate": _when(t)}
+        s.call(
+            t,
+            who,
+            name,
+            request,
+            response=response,
+            read_only=read_only,
+            api_version=_DDB_VERSION if service == "dynamodb" else None,
+            console=True,
+        )
+
+
+# The churning workloads' share of the day (as _KINDS); their scheduled runs are in _plan_churn.
+_CHURN_KINDS = (
+    _Kind(_ep_storefront, 0.30, 0.34, _CI_CUM, (2, 3, 4, 5, 5), "primary", 3_000),
+    _Kind(_ep_api, 0.30, 0.30, _CI_CUM, (2, 3, 4, 5, 6), "primary", 5_000),
+    _Kind(_ep_worker, 0.08, 0.08, _FLAT_CUM, (2, 3, 4, 4), "primary", 4_000),
+    _Kind(_ep_curious, 0.02, 0.002, _HUMAN_CUM, (5, 7, 9, 12), "primary", 600_000),
+)
+
+
+def _plan_churn(
+    s: _Synth,
+    c: _Cast,
+    day_start: int,
+    weekend: bool,
+    add: Callable[..., None],
+    at: Callable[[list[float]], int],
+) -> None:
+    """Plan a day's scheduled runs of the churning workloads: patching at night, the pipeline
+    every four hours, deploys on weekdays, a task failing its health checks now and then."""
+    rng = s.rng
+    region = c.primary
+    t = day_start + 3 * _MS_HOUR + rng.randrange(_MS_HOUR // 6)
+    add(t, _ep_fleet_ops, c, region, rng.choice((12, 13, 14)), span=300_000)
+    for hour in range(2, 24, 4):
+        t = day_start + hour * _MS_HOUR + rng.randrange(5 * 60_000)
+        add(t, _ep_pipeline, c, region, rng.choice((12, 13, 14)), span=1_000_000)
+    if not weekend:
+        if rng.random() < 0.75:
+            add(at(_CI_CUM), _ep_release_web, c, region, rng.choice((38, 40, 42)), span=1_200_000)
+        if rng.random() < 0.75:
+            add(at(_CI_CUM), _ep_release_api, c, region, rng.choice((8, 9, 10)), span=250_000)
+    if rng.random() < 0.4:
+        add(at(_FLAT_CUM), _ep_task_replaced, c, region, 7, span=30_000)
+
+
 # An episode planned for a day: (start ms, order, builder, cast, region, events).
 _Episode = tuple[int, int, _Builder, _Cast, str, int]
 
@@ -1923,6 +3620,7 @@ def _plan_day(s: _Synth, day_index: int) -> list[_Episode]:
     last_day = day_index == s.days - 1
     weekend = date.fromordinal(s.start.toordinal() + day_index).weekday() >= 5
     others = s.regions[1:]
+    kinds = _KINDS if s.churn is None else _KINDS + _CHURN_KINDS
     plan: list[_Episode] = []
     budget = 0
 
@@ -1973,17 +3671,19 @@ def _plan_day(s: _Synth, day_index: int) -> list[_Episode]:
             cold = _lambda_cold if runtime == "lambda" else _ecs_cold
             for t in range(first, day_end, period):
                 add(t, cold, c, region, 3, span=2_000)
+        if s.churn is not None:
+            _plan_churn(s, c, day_start, weekend, add, at)
         # CloudTrail's own KMS calls belong to the account that owns the trail: the first.
         cum = _cumulative(
             tuple(
                 (k.weekend if weekend else k.weekday) * len(k.sizes) / sum(k.sizes)
                 if k.where != "trail" or c.index == 0
                 else 0.0
-                for k in _KINDS
+                for k in kinds
             )
         )
         while budget > 0:
-            kind = _KINDS[bisect(cum, rng.random() * cum[-1])]
+            kind = kinds[bisect(cum, rng.random() * cum[-1])]
             region = c.primary
             if kind.where == "any" and others and rng.random() < 0.4:
                 region = rng.choice(others)
@@ -2035,12 +3735,22 @@ def _no_gc() -> Iterator[None]:
 
 
 def _check(
-    *, days: int, events_per_day: int, accounts: tuple[str, ...], regions: tuple[str, ...]
+    *,
+    days: int,
+    events_per_day: int,
+    accounts: tuple[str, ...],
+    regions: tuple[str, ...],
+    churn: bool = False,
 ) -> None:
     if days < 1:
         raise UsageError(f"days must be at least 1, not {days}.")
     if events_per_day < 0:
         raise UsageError(f"events_per_day must be 0 or more, not {events_per_day}.")
+    if churn and events_per_day < CHURN_MIN_EVENTS_PER_DAY:
+        raise UsageError(
+            f"events_per_day must be at least {CHURN_MIN_EVENTS_PER_DAY} with churn (its deploys, "
+            f"pipeline runs and patching take about 200 a day), not {events_per_day}."
+        )
     if not accounts or not all(_ACCOUNT.match(a) for a in accounts):
         raise UsageError(f"accounts must be 12-digit AWS account IDs, not {accounts!r}.")
     if len(set(accounts)) != len(accounts):
@@ -2059,15 +3769,21 @@ def iter_records(
     events_per_day: int,
     accounts: tuple[str, ...] = ("111122223333",),
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1"),
+    churn: bool = False,
 ) -> Iterator[Record]:
     """Yield ``days * events_per_day * len(accounts)`` CloudTrail records in time order.
 
     The same arguments give the same records. ``events_per_day`` is per account. The first region
     is where the organization mostly works; global services are recorded in us-east-1, as
-    CloudTrail does.
+    CloudTrail does. With ``churn``, each account also runs workloads whose resources keep
+    changing (new object keys, log streams, instances, task definition revisions, Lambda
+    versions, Step Functions executions) in its first region, in the same number of records a
+    day (at least CHURN_MIN_EVENTS_PER_DAY); without it the records are those of before churn.
     Nested values are shared between records: do not mutate them.
     """
-    _check(days=days, events_per_day=events_per_day, accounts=accounts, regions=regions)
+    _check(
+        days=days, events_per_day=events_per_day, accounts=accounts, regions=regions, churn=churn
+    )
     synth = _Synth(
         seed=seed,
         start=start,
@@ -2075,6 +3791,7 @@ def iter_records(
         events_per_day=events_per_day,
         accounts=accounts,
         regions=regions,
+        churn=churn,
     )
     for _, _, record in _iter_timed(synth):
         yield record
@@ -2120,6 +3837,7 @@ def write_trail(
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1"),
     events_per_file: int = 100,
     digest: bool = True,
+    churn: bool = False,
 ) -> SynthSummary:
     """Return what was written: ``iter_records`` laid out under ``out_dir`` as CloudTrail does.
 
@@ -2128,9 +3846,12 @@ def write_trail(
     named after their delivery time. With ``digest``, hourly digest files go to
     ``CloudTrail-Digest/`` beside them, chained, each listing the SHA-256 of the log files
     delivered in its hour (of their uncompressed content, as CloudTrail computes it). Files
-    already in ``out_dir`` are left alone.
+    already in ``out_dir`` are left alone. ``churn`` adds the churning workloads (see
+    ``iter_records``).
     """
-    _check(days=days, events_per_day=events_per_day, accounts=accounts, regions=regions)
+    _check(
+        days=days, events_per_day=events_per_day, accounts=accounts, regions=regions, churn=churn
+    )
     if events_per_file < 1:
         raise UsageError(f"events_per_file must be at least 1, not {events_per_file}.")
     if org_id is not None and not _ORG_ID.match(org_id):
@@ -2143,6 +3864,7 @@ def write_trail(
         accounts=accounts,
         regions=regions,
         raw=True,
+        churn=churn,
     )
     # Names and delivery delays have their own random stream, so that the records do not depend
     # on how they are cut into files.
