@@ -32,6 +32,7 @@ COMMANDS = iter_commands(typer.main.get_group(app))
 def test_the_commands_are_the_expected_ones():
     assert sorted(name for name, _ in COMMANDS) == [
         "audit",
+        "backtest",
         "diff",
         "generate",
         "ingest",

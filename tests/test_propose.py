@@ -360,3 +360,76 @@ def test_trailmins_own_policy_is_what_trailmin_generates():
     document = json.loads(committed)
     actions = sorted(s["Action"] for s in document["Statement"])
     assert actions == ["iam:GetAccountAuthorizationDetails", "s3:GetObject", "s3:ListBucket"]
+
+
+SSO_ADMIN = (
+    "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+    "AWSReservedSSO_AdministratorAccess_ef13406b01f4da88"
+)
+
+
+def test_index_starts_with_what_to_review_first(tmp_path):
+    out = tmp_path / "out"
+    config = tmp_path / "t.toml"
+    base = f"""
+[sources]
+paths = ["{SAMPLE_LOGS}"]
+[lake]
+path = "lake"
+[policies]
+auth_file = "{AUTH}"
+[output]
+directory = "out"
+formats = ["json"]
+"""
+    config.write_text(base)
+    propose(load_config(config))
+    index = (out / "index.md").read_text()
+    assert index.startswith("# Least-privilege proposals\n\n## Review first\n\n")
+    first = index.split("\n## Proposals\n", 1)[0].splitlines()
+    # Unusual activity with statements to read first, then statements, then unusual activity.
+    assert [line for line in first if line.startswith(("### ", "- ", "**"))] == [
+        f"### [{SSO_ADMIN}](./111122223333-role-aws-reserved-sso.amazonaws.com-eu-west-1-"
+        "AWSReservedSSO_AdministratorAccess_ef13406b01f4da88/)",
+        "**The checklist flags unusual activity for this principal (NEW_SERVICE).**",
+        "- `lambda:UpdateFunctionConfiguration` on "
+        "`arn:aws:lambda:us-east-1:111122223333:function:app-backend-api`: privilege escalation, "
+        "statement `LambdaEB3948F8`",
+        "### [arn:aws:iam::111122223333:role/ci-deploy](./111122223333-role-ci-deploy/)",
+        "- `cloudformation:UpdateStack` on 2 resources: privilege escalation, "
+        "statement `Cloudformation56E8FE33`",
+        "- `lambda:UpdateFunctionCode` on 2 resources: privilege escalation, "
+        "statement `Lambda5E4FF416`",
+        "### [arn:aws:iam::111122223333:user/legacy-batch](./111122223333-user-legacy-batch/)",
+        "**The checklist flags unusual activity for this principal "
+        "(DENIED_SPIKE, NEW_NETWORK, NEW_REGION, NEW_SERVICE).** "
+        "No statement of its proposal is listed here.",
+    ]
+
+    def reviewed(folder: str) -> tuple[list[tuple[str, str, bool]], list[str]]:
+        document = json.loads((out / folder / "proposal.json").read_text())
+        items = [(r["action"], r["category"], r["any_resource"]) for r in document["review"]]
+        return items, document["unusual_activity"]
+
+    assert reviewed("111122223333-role-ci-deploy") == (
+        [
+            ("cloudformation:UpdateStack", "privilege-escalation", False),
+            ("lambda:UpdateFunctionCode", "privilege-escalation", False),
+        ],
+        [],
+    )
+    assert reviewed("111122223333-user-legacy-batch") == (
+        [],
+        ["DENIED_SPIKE", "NEW_NETWORK", "NEW_REGION", "NEW_SERVICE"],
+    )
+    assert reviewed("111122223333-user-alice") == ([], [])
+    # Granting what was refused grants ci-deploy iam:PassRole: the review says so.
+    config.write_text(base + "[generate]\naccept_denied = true\n")
+    propose(load_config(config))
+    assert ("iam:PassRole", "privilege-escalation", False) in reviewed(
+        "111122223333-role-ci-deploy"
+    )[0]
+    assert (
+        "- `iam:PassRole` on `arn:aws:iam::111122223333:role/service/app-backend`: "
+        "privilege escalation, statement `IamC2E93295`"
+    ) in (out / "index.md").read_text().splitlines()

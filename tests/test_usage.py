@@ -83,17 +83,23 @@ def expected_usage(records: list[dict[str, Any]], principal: str) -> pd.DataFram
         if principal_of(record) != principal:
             continue
         region = record.get("awsRegion")
+        # The trail's account, else the caller's (older records have no recipientAccountId).
+        account = record.get("recipientAccountId") or record["userIdentity"].get("accountId")
         context = Context(
             partition_of_region(region),
             region or "",
-            record.get("recipientAccountId") or "",
+            account or "",
             record.get("requestParameters") or {},
             tuple(r["ARN"] for r in record.get("resources") or () if r.get("ARN")),
         )
-        needed = event_permissions(
-            record["eventSource"], record["eventName"], record.get("eventType"), context
-        )
         code = record.get("errorCode")
+        needed = event_permissions(
+            record["eventSource"],
+            record["eventName"],
+            record.get("eventType"),
+            context,
+            error_code=code,
+        )
         for permission in needed:
             row = rows[permission.action, permission.resource]
             row["calls"] += 1
@@ -188,16 +194,22 @@ def test_invictus_usage_matches_the_raw_records(invictus, principal):
 
 
 def test_refused_calls_are_denied_not_used(invictus):
-    """29 GetPasswordData calls, all refused with Client.UnauthorizedOperation."""
+    """29 GetPasswordData calls on 29 instances, all refused with Client.UnauthorizedOperation.
+
+    Each is scoped to the instance its request names (``instanceId``), the resource AWS's own
+    refusal names."""
     lake, _ = invictus
     got = trailmin.usage(
         lake, principals=[INVICTUS + "role/stratus-red-team-ec2-get-password-data-role"]
     )
-    assert got[
-        ["action", "resource", "calls", "succeeded", "denied", "errors"]
-    ].values.tolist() == [["ec2:GetPasswordData", "*", 29, 0, 29, 0]]
-    assert got["first_seen"][0] == pd.Timestamp("2023-07-10T11:54:47Z")
-    assert got["last_seen"][0] == pd.Timestamp("2023-07-10T11:54:50Z")
+    assert set(got["action"]) == {"ec2:GetPasswordData"}
+    assert len(got) == 29
+    assert all(
+        r.startswith("arn:aws:ec2:us-east-1:123837392027:instance/i-") for r in got["resource"]
+    )
+    assert got[["calls", "succeeded", "denied", "errors"]].sum().tolist() == [29, 0, 29, 0]
+    assert got["first_seen"].min() == pd.Timestamp("2023-07-10T11:54:47Z")
+    assert got["last_seen"].max() == pd.Timestamp("2023-07-10T11:54:50Z")
     assert pd.isna(got["last_succeeded"][0])
 
 

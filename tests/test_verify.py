@@ -48,6 +48,8 @@ def test_generated_policies_pass_the_replay_for_every_principal(which, request):
 def test_a_hand_broken_policy_fails_with_the_right_calls(sample):
     (proposal,) = trailmin.generate(sample, principals=[APP])
     documents = [p.document() for p in proposal.policies]
+    # s3:GetObject taken out of every statement, the statement's other actions kept (with
+    # generalization, reads and writes of one key space share a statement).
     removed = []
     for document in documents:
         kept = []
@@ -57,7 +59,11 @@ def test_a_hand_broken_policy_fails_with_the_right_calls(sample):
                 if isinstance(statement["Action"], list)
                 else [statement["Action"]]
             )
-            (removed if "s3:GetObject" in actions else kept).append(statement)
+            if "s3:GetObject" in actions:
+                removed.append(statement)
+                actions = [a for a in actions if a != "s3:GetObject"]
+            if actions:
+                kept.append({**statement, "Action": actions})
         document["Statement"] = kept
     assert removed
     verdict = trailmin.verify(documents, lake=sample, principal=APP)

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailmin import catalog
-from trailmin.backtest import Backtest, LaterCall, probe, replay_later
-from trailmin.backtest import Result as BacktestResult
+from trailmin.backtesting import Backtest, LaterCall, probe, replay_later
+from trailmin.backtesting import Result as BacktestResult
 from trailmin.catalog_replay import Recorded
 from trailmin.catalog_replay import check as check_catalog
 from trailmin.checklist import Audit, Finding
@@ -88,6 +88,7 @@ __all__ = [
     "LakeInfo",
     "Progress",
     "authorization_details",
+    "backtest",
     "compact",
     "connect",
     "diff",
@@ -595,11 +596,16 @@ def backtest(
     split_at: str | date | datetime | None = None,
     options: GenerateOptions | None = None,
     details: AuthorizationDetails | None = None,
+    rewrite: Callable[[Proposal], Proposal] | None = None,
 ) -> Backtest:
     """Return the backtest of the window (by default, all the lake holds): proposals generated
     from its earlier part (``split`` of it, or up to ``split_at``) with ``options``, replayed on
     the calls of the later part; per principal the calls they would refuse, by cause, the probes
-    they would allow, and, with ``details``, how many held actions the proposal drops."""
+    they would allow, and, with ``details``, how many held actions the proposal drops.
+
+    ``rewrite``, when given, changes each proposal before it is replayed: a way to measure other
+    ways of writing the same usage (every action on ``*``, whole services) on the same footing.
+    """
     options = options or GenerateOptions()
     if not 0 < split < 1:
         raise UsageError(f"the split {split} is not between 0 and 1 (2/3 is 0.667)")
@@ -619,8 +625,10 @@ def backtest(
         ).fetchall()[0]
         if bounds[0] is None:
             raise UsageError(f"{lake} holds no event in the window asked for: nothing to backtest")
-        first = filters.start or bounds[0]
-        last = filters.end or bounds[1] + timedelta(microseconds=1)
+        # The part of the window the lake holds: a 90-day window over 14 days of logs is split
+        # over the 14 days.
+        first = max(filters.start or bounds[0], bounds[0])
+        last = min(filters.end or bounds[1], bounds[1]) + timedelta(microseconds=1)
         cut = parse_time(split_at) if split_at is not None else first + (last - first) * split
         if cut is None or not first < cut < last:
             raise UsageError(
@@ -644,6 +652,8 @@ def backtest(
     proposals = check_proposals(
         lake, generate_policies(used, options, window=(first, cut)), earlier
     )
+    if rewrite is not None:
+        proposals = [rewrite(p) if p.policies else p for p in proposals]
     held: dict[str, tuple[int, int]] = {}
     if details is not None:
         report = diff(lake, details, start=first, end=cut, used=used, proposals=proposals)
@@ -1397,18 +1407,24 @@ def remap(lake: str | Path) -> RemapSummary:
 
 def _remap_table(table: pa.Table) -> pa.Table:
     """Return ``table`` with its permissions filled again from its other columns."""
+    # As ingest keys them (records.py): the trail's account, else the caller's; the error code,
+    # which can show a permission besides the call's own (NoSuchKey: s3:ListBucket).
     keys = zip(
         table["event_source"].to_pylist(),
         table["event_name"].to_pylist(),
         table["event_type"].to_pylist(),
         table["aws_region"].to_pylist(),
         table["recipient_account_id"].to_pylist(),
+        table["principal_account_id"].to_pylist(),
+        table["error_code"].to_pylist(),
         strict=True,
     )
     calls: dict[tuple[Any, ...], int] = {}
     index = [
-        calls.setdefault((None, src, name, kind, None, region, account), len(calls))
-        for src, name, kind, region, account in keys
+        calls.setdefault(
+            (None, src, name, kind, None, region, account or caller, error), len(calls)
+        )
+        for src, name, kind, region, account, caller, error in keys
     ]
     permissions = permissions_column(
         list(calls),
@@ -1416,6 +1432,7 @@ def _remap_table(table: pa.Table) -> pa.Table:
         table["request_parameters"].to_pylist(),
         table["resources"].to_pylist(),
         _stored_arns,
+        error_codes=[call[7] for call in calls],
     )
     position = table.schema.get_field_index("permissions")
     return table.set_column(position, "permissions", permissions)

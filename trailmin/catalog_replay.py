@@ -8,10 +8,12 @@ ARNs in ``resources[]`` and in the request, and request members named as the cat
 variables: ``${RouteTableId}`` is ``routeTableId``), the ARNs of the resource types the catalog
 lists for the action, and asks the evaluator whether the policies allow the action on each:
 
-- every ARN the record gives of a *required* type must be allowed, and so must every ARN of an
-  optional type that the record logs whole (an ARN in ``resources[]`` or in the request);
-- an action that requires nothing and whose ARNs the record gives only in parts (an S3 bucket and
-  key) must be allowed on at least one of them;
+- for each *required* type of which the record names resources, one of them must be allowed
+  (a record may hold several of one type: a copy's source and destination); a resource nested in
+  it that the request names (a DynamoDB table's index) stands in its place;
+- an action that requires no type must be allowed on one of the resources the record names of
+  its optional types, which the Service Authorization Reference makes alternatives ("you can
+  choose to use one of the optional resource types");
 - when the record gives no ARN of any type the action takes, the policies must grant the action
   on ``*`` or on a resource of a type the action takes (a required one when it has one): a grant
   on another type can never match, whatever the call named.
@@ -275,14 +277,13 @@ def expected(call: Recorded) -> tuple[list[list[str]], tuple[_Type, ...]]:
                 for a in _filled(child, call)
             ]
             groups.append(sorted(set(nested or arns)))
-    for kind in types.optional:
-        arns = [a for a in whole if kind.regex.match(a)]
-        if arns and not any(set(arns) <= set(g) for g in groups):
-            groups.append(sorted(set(arns)))
-    if not groups and not types.required:
-        some = sorted({a for kind in types.optional for a in _filled(kind, call)})
+    if not types.required:
+        # Optional types are alternatives (Service Authorization Reference: "you can choose to
+        # use one of the optional resource types"): one of the resources the record names.
+        some = {a for kind in types.optional for a in whole if kind.regex.match(a)}
+        some |= {a for kind in types.optional for a in _filled(kind, call)}
         if some:
-            groups.append(some)
+            groups.append(sorted(some))
     if groups:
         return groups, ()
     return [], types.required or types.optional

@@ -36,10 +36,11 @@ from datetime import datetime
 
 from trailmin import catalog
 
-SLOTS = 6
+SLOTS = 20
 MIN_SLOTS = 3
 MIN_NAME_SLOTS = 4
 MIN_DISTINCT = 3
+MIN_NAMES = 5
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 _FIXED = frozenset({"Partition", "Region", "Account"})
@@ -158,8 +159,9 @@ def _churns(firsts: dict[str, datetime], window: _Window) -> bool:
     if len(firsts) < MIN_DISTINCT:
         return False
     slots = {window.slot(when) for when in firsts.values()}
-    names = not any(_ID.search(value) for value in firsts)
-    return len(slots) >= (MIN_NAME_SLOTS if names else MIN_SLOTS)
+    if any(_ID.search(value) for value in firsts):
+        return len(slots) >= MIN_SLOTS
+    return len(firsts) >= MIN_NAMES and len(slots) >= MIN_NAME_SLOTS
 
 
 def _firsts(entries: Iterable[_Entry], key: Iterable[str]) -> dict[str, datetime]:

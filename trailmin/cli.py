@@ -1120,7 +1120,10 @@ def synth(
     seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same bytes.")] = 7,
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2026-10-05",
     days: Annotated[int, typer.Option(help="Number of days.")] = 5,
-    events_per_day: Annotated[int, typer.Option(help="Events per day and account.")] = 300,
+    events_per_day: Annotated[
+        int | None,
+        typer.Option(help="Events per day and account [default: 300; 2000 with --churn]."),
+    ] = None,
     account: Annotated[
         list[str] | None, typer.Option("--account", help="Account ids (repeatable).")
     ] = None,
@@ -1131,6 +1134,14 @@ def synth(
         str | None, typer.Option(help="Write an organization trail under this o-… id.")
     ] = None,
     events_per_file: Annotated[int, typer.Option(help="Records per delivery file.")] = 100,
+    churn: Annotated[
+        bool,
+        typer.Option(
+            help="Add workloads whose resources keep changing (new object keys, log streams, "
+            "instances, task definition revisions, Lambda versions, Step Functions executions), "
+            "for backtests over 60-90 days; needs 500 or more events per day."
+        ),
+    ] = False,
     output: FormatOption = Format.text,
 ) -> None:
     """Write a realistic, deterministic CloudTrail trail for a fictional organization."""
@@ -1141,17 +1152,23 @@ def synth(
     except ValueError:
         err.print(f"[red]error:[/red] --start {start!r} is not a date; use YYYY-MM-DD")
         raise typer.Exit(EXIT_ERROR) from None
-    summary = synthesis.write_trail(
-        out_dir,
-        seed=seed,
-        start=first_day,
-        days=days,
-        events_per_day=events_per_day,
-        accounts=tuple(account or ("111122223333",)),
-        org_id=org_id,
-        regions=tuple(region or ("us-east-1", "eu-west-1")),
-        events_per_file=events_per_file,
-    )
+    if events_per_day is None:
+        events_per_day = 2000 if churn else 300
+    try:
+        summary = synthesis.write_trail(
+            out_dir,
+            seed=seed,
+            start=first_day,
+            days=days,
+            events_per_day=events_per_day,
+            accounts=tuple(account or ("111122223333",)),
+            org_id=org_id,
+            regions=tuple(region or ("us-east-1", "eu-west-1")),
+            events_per_file=events_per_file,
+            churn=churn,
+        )
+    except TrailminError as exc:
+        raise _fail(exc) from None
     data = {
         "out": str(out_dir),
         "files": summary.files,

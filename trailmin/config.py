@@ -25,6 +25,7 @@
     max_policies = 10
     action_wildcards = false
     accept_denied = false                        # refused calls: candidates, or in the policy
+    max_breakage = 0.01                          # backtest figure above which: not yet stable
 
 Relative paths are read from the configuration file's folder.
 """
@@ -62,6 +63,7 @@ SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "max_policies": int,
         "action_wildcards": bool,
         "accept_denied": bool,
+        "max_breakage": (float, int),
     },
 }
 
@@ -93,10 +95,16 @@ class Config:
     max_policies: int = 10
     action_wildcards: bool = False
     accept_denied: bool = False
+    max_breakage: float = 0.01
 
     def __post_init__(self) -> None:
         if self.days < 1:
             raise UsageError(f"window.days = {self.days}: the window must be at least 1 day")
+        if not 0 <= self.max_breakage <= 1:
+            raise UsageError(
+                f"generate.max_breakage = {self.max_breakage}: give a share from 0 to 1 "
+                "(0.01 is 1 %)"
+            )
         if self.generalize not in GENERALIZE_LEVELS:
             raise UsageError(
                 f"generate.generalize = {self.generalize!r}: use one of "
@@ -213,6 +221,7 @@ def config_from(data: Mapping[str, Any], base: Path) -> Config:
         max_policies=generate.get("max_policies", 10),
         action_wildcards=generate.get("action_wildcards", False),
         accept_denied=generate.get("accept_denied", False),
+        max_breakage=float(generate.get("max_breakage", 0.01)),
     )
 
 

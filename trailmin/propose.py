@@ -4,10 +4,13 @@
 least-privilege policies, diffs them against what each principal holds, and writes the proposal
 directory:
 
-    <out>/index.md                 the reviewer's summary, largest reductions first
+    <out>/index.md                 the reviewer's summary: what to review first (statements
+                                   granting privilege escalation, defence evasion or permissions
+                                   management; unusual activity), then largest reductions first
     <out>/proposals.json           the same for machines
     <out>/<principal>/             its policies (JSON, Terraform…), diff.md, diff.json and
-                                   proposal.json (documents, evidence, refusals)
+                                   proposal.json (documents, evidence, refusals, ``review`` and
+                                   ``unusual_activity``)
 
 Every file's content is deterministic (no dates of the run, sorted everything), so a proposal
 under version control shows a clean diff from one run to the next. A state file remembers each
@@ -29,12 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from trailmin import api
-from trailmin.checklist import UNUSUAL_CODES, Audit
+from trailmin.backtesting import Result as BacktestResult
+from trailmin.checklist import Audit
 from trailmin.config import Config
 from trailmin.differences import Diff
 from trailmin.differences import to_markdown as diff_markdown
 from trailmin.generation import Options, Proposal, generate, target_of, used_from_frame
 from trailmin.render import render
+from trailmin.review import Review, review, unusual_by_principal
+from trailmin.review import markdown as review_markdown
 
 EXIT_NOTHING = 0
 EXIT_ERROR = 2
@@ -58,6 +64,10 @@ class Status:
     candidates: int  # permissions asked for and refused
     not_granted: int
     skipped: str | None
+    # The backtest: a proposal made from the first 2/3 of the window, replayed on the last 1/3.
+    breakage: float | None = None  # the share of the later calls it refused (None: no figure)
+    later_calls: int = 0
+    broken: tuple[str, ...] = ()  # the refusals most called, "action on resource (cause)"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the status as JSON-ready values."""
@@ -116,7 +126,9 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
     )
     scps = api.read_scps(config.scp_file) if config.scp_file is not None else None
     say(f"usage of the last {config.days} days")
-    used = used_from_frame(api.usage(config.lake, days=config.days))
+    frame = api.usage(config.lake, days=config.days)
+    filters = frame.attrs["filters"]
+    used = used_from_frame(frame)
     used = [u for u in used if _wanted(u.principal, u.principal_type, config)]
     if config.accept_denied:
         # A person chose to grant what was refused: the refused calls count as authorized.
@@ -127,7 +139,13 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         max_policies=config.max_policies,
         action_wildcards=config.action_wildcards,
     )
-    proposals = generate(used, options)
+    window = (filters.start, filters.end) if filters.start and filters.end else None
+    proposals = api.check_proposals(config.lake, generate(used, options, window=window), filters)
+    backtests: dict[str, BacktestResult] = {}
+    if any(p.policies for p in proposals):
+        say("backtesting: proposals from the first 2/3 of the window, replayed on the rest")
+        tested = api.backtest(config.lake, days=config.days, options=options)
+        backtests = {r.principal: r for r in tested.results}
     report = api.diff(
         config.lake, details, days=config.days, scps=scps, used=used, proposals=proposals
     )
@@ -137,31 +155,6 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         {p.principal for p in proposals if p.target is not None}
         | {arn for arn in diffs if _wanted(arn, _kind_of(arn), config)}
     )
-    say(f"writing proposals for {len(principals)} principals")
-    state = _read_state(config.state)
-    folders: dict[str, dict[str, str]] = {}
-    statuses: list[Status] = []
-    for principal in principals:
-        proposal = by_principal.get(principal) or Proposal(
-            principal,
-            _kind_of(principal),
-            target_of(principal, _kind_of(principal))[0],
-            skipped="no call of the window needed a permission",
-        )
-        files = _principal_files(proposal, diffs.get(principal), config)
-        folder = proposal.slug
-        folders[folder] = files
-        digest = _digest(files)
-        last = state.get(principal)
-        status = NEW if last is None else UNCHANGED if last["digest"] == digest else CHANGED
-        statuses.append(_status(proposal, diffs.get(principal), folder, status))
-    for principal, last in sorted(state.items()):
-        if principal not in principals:
-            statuses.append(
-                Status(principal, last["folder"], GONE, 0, 0, 0, 0, 0, 0, "no longer found")
-            )
-    statuses.sort(key=_review_order)
-    summary = Summary(ingested.events, statuses, skipped_sources=ingested.sources_skipped)
     say("answering the IAM checklist")
     checklist = api.audit(
         config.lake,
@@ -173,7 +166,38 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         now=_newest(config.lake),
         proposals=proposals,
     )
-    _write(config, folders, statuses, summary, checklist)
+    # Before the files: each proposal.json says whether its principal's activity is unusual.
+    unusual = unusual_by_principal(checklist.findings)
+    say(f"writing proposals for {len(principals)} principals")
+    state = _read_state(config.state)
+    folders: dict[str, dict[str, str]] = {}
+    statuses: list[Status] = []
+    reviews: dict[str, Review] = {}
+    for principal in principals:
+        proposal = by_principal.get(principal) or Proposal(
+            principal,
+            _kind_of(principal),
+            target_of(principal, _kind_of(principal))[0],
+            skipped="no call of the window needed a permission",
+        )
+        reviews[principal] = review(proposal, unusual.get(principal, ()))
+        files = _principal_files(proposal, diffs.get(principal), config, unusual=unusual)
+        folder = proposal.slug
+        folders[folder] = files
+        digest = _digest(files)
+        last = state.get(principal)
+        status = NEW if last is None else UNCHANGED if last["digest"] == digest else CHANGED
+        statuses.append(
+            _status(proposal, diffs.get(principal), folder, status, backtests.get(principal))
+        )
+    for principal, last in sorted(state.items()):
+        if principal not in principals:
+            statuses.append(
+                Status(principal, last["folder"], GONE, 0, 0, 0, 0, 0, 0, "no longer found")
+            )
+    statuses.sort(key=_review_order)
+    summary = Summary(ingested.events, statuses, skipped_sources=ingested.sources_skipped)
+    _write(config, folders, statuses, summary, checklist, unusual=unusual, reviews=reviews)
     return summary
 
 
@@ -212,11 +236,17 @@ def _kind_of(arn: str) -> str:
     return "Role"
 
 
-def _principal_files(proposal: Proposal, diff: Diff | None, config: Config) -> dict[str, str]:
+def _principal_files(
+    proposal: Proposal,
+    diff: Diff | None,
+    config: Config,
+    *,
+    unusual: Mapping[str, Iterable[str]],
+) -> dict[str, str]:
     """Return the files of one principal's folder, by name."""
     files: dict[str, str] = {}
     for fmt in config.formats:
-        for path, text in render([proposal], fmt).items():
+        for path, text in render([proposal], fmt, unusual=unusual).items():
             if path == "index.json":
                 continue
             name = path.split("/", 1)[1]
@@ -234,7 +264,14 @@ def _digest(files: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def _status(proposal: Proposal, diff: Diff | None, folder: str, status: str) -> Status:
+def _status(
+    proposal: Proposal,
+    diff: Diff | None,
+    folder: str,
+    status: str,
+    backtest: BacktestResult | None = None,
+) -> Status:
+    tested = backtest is not None and backtest.proposed
     return Status(
         principal=proposal.principal,
         folder=folder,
@@ -246,6 +283,12 @@ def _status(proposal: Proposal, diff: Diff | None, folder: str, status: str) -> 
         candidates=len(proposal.refused),
         not_granted=len(diff.not_granted) if diff else 0,
         skipped=proposal.skipped,
+        breakage=backtest.breakage if tested and backtest is not None else None,
+        later_calls=backtest.later_calls if tested and backtest is not None else 0,
+        broken=tuple(
+            f"{b.action} on {b.resource} ({b.cause}, {b.calls:,} calls)"
+            for b in (backtest.broken[:3] if tested and backtest is not None else ())
+        ),
     )
 
 
@@ -279,6 +322,9 @@ def _write(
     statuses: list[Status],
     summary: Summary,
     checklist: Audit,
+    *,
+    unusual: Mapping[str, Iterable[str]],
+    reviews: Mapping[str, Review],
 ) -> None:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
@@ -298,14 +344,9 @@ def _write(
         if status.status == GONE and (out / status.folder).is_dir():
             shutil.rmtree(out / status.folder)
             summary.removed.append(status.folder + "/")
-    unusual: dict[str, set[str]] = {}
-    for finding in checklist.findings:
-        if finding.code in UNUSUAL_CODES:
-            for principal in finding.principals:
-                unusual.setdefault(principal, set()).add(finding.code)
     audit_text = checklist.to_markdown()
     index = (
-        index_markdown(statuses, unusual=unusual)
+        index_markdown(statuses, unusual=unusual, reviews=reviews, max_breakage=config.max_breakage)
         + "\n"
         + audit_text.replace("# IAM security checklist", "## IAM security checklist", 1)
     )
@@ -325,6 +366,13 @@ def _write(
     _put(config.state, json.dumps(new_state, indent=2, sort_keys=True) + "\n")
 
 
+def _backtest_cell(status: Status, max_breakage: float) -> str:
+    if status.breakage is None:
+        return "n/a"
+    mark = " **not yet stable**" if status.breakage > max_breakage else ""
+    return f"{status.breakage:.1%} of {status.later_calls:,}{mark}"
+
+
 def _put(path: Path, text: str) -> bool:
     """Write ``text`` at ``path`` unless it holds it already; return whether it wrote."""
     if path.exists() and path.read_text() == text:
@@ -336,33 +384,75 @@ def _put(path: Path, text: str) -> bool:
 
 
 def index_markdown(
-    statuses: Sequence[Status], *, unusual: Mapping[str, Iterable[str]] | None = None
+    statuses: Sequence[Status],
+    *,
+    unusual: Mapping[str, Iterable[str]] | None = None,
+    reviews: Mapping[str, Review] | None = None,
+    max_breakage: float = 0.01,
 ) -> str:
-    """Return the reviewer's summary, largest reductions first.
+    """Return the reviewer's summary: what to review first, then largest reductions first.
 
     ``unusual`` maps principals to the checklist's unusual-activity codes found for them: their
-    refused calls may not be their own work, and the candidate additions say so.
+    refused calls may not be their own work, and the candidate additions say so. ``reviews``
+    maps principals to what their proposals grant that is to be read first
+    (``trailmin.review``); the "Review first" section at the top lists those, and the unusual
+    principals. A principal whose backtest refused more than ``max_breakage`` of the later calls
+    is listed as not yet stable.
 
     It holds only what the proposals say, not how they compare with the last run (the run's
     summary says that): a run that changes nothing rewrites nothing.
     """
     current = [s for s in statuses if s.status != GONE]
+    flagged = unusual or {}
+    found = reviews or {}
+    first = [
+        Review(
+            s.principal,
+            found[s.principal].items if s.principal in found else (),
+            tuple(sorted(set(flagged.get(s.principal, ())))),
+        )
+        for s in current
+    ]
     lines = [
         "# Least-privilege proposals",
+        "",
+        *review_markdown(first, {s.principal: s.folder for s in current}),
+        "",
+        "## Proposals",
         "",
         f"{len(current)} principals, largest reductions first. Each folder holds the proposed "
         "policies, the diff against what the principal holds (diff.md, diff.json) and the "
         "evidence (proposal.json).",
         "",
+        "The backtest column: a proposal made the same way from the first 2/3 of the window, "
+        "replayed on the calls of the last 1/3; the share it would have refused.",
+        "",
         "| principal | permissions removed | services dropped | wildcards scoped "
-        "| used but not granted | candidate additions | policies |",
-        "|---|---|---|---|---|---|---|",
+        "| used but not granted | candidate additions | policies | backtest |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines.extend(
         f"| [{s.principal}](./{s.folder}/) | {s.removed:,} | {s.services_dropped:,} | "
-        f"{s.scoped:,} | {s.not_granted:,} | {s.candidates:,} | {s.policies} |"
+        f"{s.scoped:,} | {s.not_granted:,} | {s.candidates:,} | {s.policies} | "
+        f"{_backtest_cell(s, max_breakage)} |"
         for s in current
     )
+    unstable = [s for s in current if s.breakage is not None and s.breakage > max_breakage]
+    if unstable:
+        lines += [
+            "",
+            "## Not yet stable",
+            "",
+            f"Made from the first 2/3 of the window, these proposals would have refused more "
+            f"than {max_breakage:.1%} of the calls of the last 1/3: the principal still does "
+            "new things. Read the refusals before applying, or wait for more history.",
+            "",
+        ]
+        for s in unstable:
+            lines.append(
+                f"- [{s.principal}](./{s.folder}/): {s.breakage:.1%} of {s.later_calls:,} "
+                "later calls refused" + (": " + "; ".join(s.broken) if s.broken else "")
+            )
     skipped = [s for s in current if s.skipped]
     if skipped:
         lines += ["", "## Principals without a proposal", ""]
@@ -378,7 +468,6 @@ def index_markdown(
             "proposal.json).",
             "",
         ]
-        flagged = unusual or {}
         for s in candidates:
             line = f"- [{s.principal}](./{s.folder}/): {s.candidates} permissions refused"
             codes = sorted(flagged.get(s.principal, ()))

@@ -7,7 +7,8 @@ kept under version control shows a clean diff from one run to the next.
 Layout, one folder per principal (``<account>-<kind>-<name>``)::
 
     index.json                      every principal: its policies, or why it has none
-    <principal>/index.json          the proposal: documents, evidence, refusals, generalizations
+    <principal>/index.json          the proposal: documents, evidence, refusals, generalizations,
+                                    and ``review``: what to read first (``trailmin.review``)
     <principal>/<policy>.json       json: one file per policy document
     <principal>/main.tf             terraform: aws_iam_policy + attachment, or the permission
                                     set's inline policy
@@ -19,25 +20,36 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
 
 from trailmin.errors import UsageError
 from trailmin.generation import Policy, Proposal
+from trailmin.review import proposal_document
 
 FORMATS = ("json", "terraform", "cloudformation")
 
 
-def render(proposals: Sequence[Proposal], output: str) -> dict[str, str]:
-    """Return the files of ``proposals`` in ``output`` format, by relative path."""
+def render(
+    proposals: Sequence[Proposal],
+    output: str,
+    *,
+    unusual: Mapping[str, Iterable[str]] | None = None,
+) -> dict[str, str]:
+    """Return the files of ``proposals`` in ``output`` format, by relative path.
+
+    ``unusual``: the checklist's unusual-activity codes by principal, when it was asked; each
+    proposal's index.json then says them (``unusual_activity``) beside its ``review``.
+    """
     if output not in FORMATS:
         raise UsageError(f"--format {output!r} is not one of {', '.join(FORMATS)}")
     files: dict[str, str] = {"index.json": _dump(_index(proposals))}
     for proposal in proposals:
         folder = proposal.slug
-        files[f"{folder}/index.json"] = _dump(proposal.to_dict())
+        codes = None if unusual is None else unusual.get(proposal.principal, ())
+        files[f"{folder}/index.json"] = _dump(proposal_document(proposal, unusual=codes))
         if not proposal.policies:
             continue
         if output == "json":
