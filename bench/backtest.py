@@ -50,6 +50,7 @@ def build_lake(days: int, per_day: int) -> Path:
     folder = CORPUS_ROOT / f"backtest-{days}-{per_day}"
     marker = folder / "recipe.json"
     if marker.exists() and json.loads(marker.read_text()) == recipe:
+        trailmin.remap(folder / "lake")  # the events stay; their permissions follow the mapping
         return folder / "lake"
     shutil.rmtree(folder, ignore_errors=True)
     began = time.perf_counter()

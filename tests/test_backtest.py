@@ -57,18 +57,22 @@ def test_later_calls_are_refused_by_cause():
 
 
 @pytest.mark.parametrize(
-    ("resources", "allowed"),
+    ("resources", "made", "allowed"),
     [
         # Exact grants: the other bucket's objects and the other key are refused.
-        ((f"{BUCKET}/orders/1.json",), 0),
-        # A pattern over the key space lets the probe under it through, not the other bucket's.
-        ((f"{BUCKET}/orders/*",), 1),
+        ((f"{BUCKET}/orders/1.json",), 2, 0),
+        # A pattern over the key space lets the probe under it through, not the other bucket's;
+        # and a probe beside the pattern (the same key in another bucket) is refused.
+        ((f"{BUCKET}/orders/*",), 3, 1),
+        # A pattern across buckets lets the probe beside it through, seen in the lake or not.
+        (("arn:aws:s3:::*/orders/1.json",), 3, 1),
         # "*": every probe of the action.
-        (("*",), 2),
+        (("*",), 2, 2),
     ],
 )
-def test_resource_probes(resources, allowed):
-    """Probes: the granted action on resources of its type that exist but were never touched."""
+def test_resource_probes(resources, made, allowed):
+    """Probes: the granted action on resources of its type that exist but were never touched,
+    and beside each pattern, the same resource under another name."""
     proposal = _proposal((("s3:GetObject",), resources))
     lake = {
         "s3": [
@@ -78,13 +82,13 @@ def test_resource_probes(resources, allowed):
             "arn:aws:s3:::another-bucket",  # a bucket: not a resource GetObject takes
         ]
     }
-    made, passed, _, _ = probe(
+    found = probe(
         proposal,
         touched=frozenset({f"{BUCKET}/orders/1.json"}),
         used_actions=frozenset({"s3:GetObject"}),
         resources=lake,
     )
-    assert (made, passed) == (2, allowed)
+    assert found[:2] == (made, allowed)
 
 
 def test_action_probes():
@@ -132,10 +136,17 @@ def test_the_default_predicts_the_keys_of_the_next_days(sample):
     assert all("/reports/daily/2026-10-" in b.resource for b in before[batch].broken)
     assert after[batch].refused == 0
     assert (exact.workloads.refused, exact.workloads.later_calls) == (89, 471)
+    # One write of an invoice key, where only reads churned: a write inherits no read pattern.
     assert (learned.workloads.refused, learned.workloads.later_calls) == (6, 471)
     # Neither lets anything through that the principal never did.
     assert exact.workloads.probes_allowed == learned.workloads.probes_allowed == 0
-    assert learned.workloads.probes == 1467
+    # One probe beside each pattern, under another name (another bucket, another secret),
+    # refused: 4 beside the mapping's own patterns (a secret's suffix, a role's path), 11 beside
+    # the learned ones.
+    assert exact.workloads.probes == 1471
+    assert learned.workloads.probes == 1478
+    assert learned.workloads.resource_probes == 206
+    assert learned.workloads.coverage == 1.0
     # People are apart: they do new things.
     assert {r.principal.rsplit("/", 1)[-1] for r in learned.results if r.human} == {
         "AWSReservedSSO_AdministratorAccess_ef13406b01f4da88",

@@ -101,6 +101,36 @@ EC2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
             "arn:aws:s3:::b/src",
             False,
         ),
+        # SQS developer guide: a queue URL holds the queue's account, which may be another's.
+        (
+            _call(
+                "sqs:SendMessage",
+                {"queueUrl": "https://sqs.us-east-1.amazonaws.com/999988887777/q"},
+            ),
+            f"arn:aws:sqs:{REGION}:{ACCOUNT}:q",
+            True,
+        ),
+        (
+            _call(
+                "sqs:SendMessage",
+                {"queueUrl": "https://sqs.us-east-1.amazonaws.com/999988887777/q"},
+            ),
+            f"arn:aws:sqs:{REGION}:999988887777:q",
+            False,
+        ),
+        # Only DynamoDB's index stands in for its table: Connect's contact flow is not the
+        # instance it belongs to (both are named; the required instance must be allowed).
+        (
+            _call(
+                "connect:PauseContact",
+                {"instanceId": "i-1", "contactId": "c-1", "contactFlowId": "cf-1"},
+            ),
+            f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/i-1*",
+            False,
+        ),
+        # An object grant does not conform to a bucket's type.
+        (_call("s3:ListBucket"), "arn:aws:s3:::acme/*", True),
+        (_call("s3:ListBucket"), "arn:aws:s3:::acme", False),
         # Actions with no resource type are granted on "*" and never refused here.
         (_call("ec2:DescribeInstances", {"instanceId": "i-1"}), "*", False),
         # An IAM name's path is not in the record: only a whole ARN fills it.

@@ -160,3 +160,113 @@ def test_an_arn_of_no_template_of_its_action_is_left_alone():
     """Read against the action's templates: a qualified function ARN is not a function's."""
     assert read("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:1:function:api") is not None
     assert read("s3:GetObject", "arn:aws:s3:::bucket") is None
+
+
+def test_a_sibling_that_holds_fewer_values_is_generalized_the_same_way():
+    """The same prefix in the bucket of another region churns the same way, with fewer keys."""
+    us, eu, other = f"{BUCKET}-us-east-1", f"{BUCKET}-eu-west-1", "arn:aws:s3:::elsewhere"
+    busy = _daily("s3:GetObject", [f"{us}/invoices/2026/09/{i:08x}.pdf" for i in range(30)])
+    quiet = _daily("s3:GetObject", [f"{eu}/invoices/2026/09/{i:08x}.pdf" for i in (1, 2)], 9)
+    stable = _at_start("s3:GetObject", [f"{eu}/config/a.json"])
+    unrelated = _at_start("s3:GetObject", [f"{other}/invoices/x.pdf"])
+    replaced, patterns = generalize(busy + quiet + stable + unrelated, start=START, end=END)
+    assert {replaced[(s.action, s.arn)] for s in quiet} == {f"{eu}/invoices/*"}
+    # Not the bucket's other keys, and not another bucket of the same key space.
+    assert (stable[0].action, stable[0].arn) not in replaced
+    assert (unrelated[0].action, unrelated[0].arn) not in replaced
+    (learned,) = [p for p in patterns if p.pattern == f"{eu}/invoices/*"]
+    assert learned.covers == tuple(sorted(s.arn for s in quiet))
+    assert learned.distinct == 2  # what it covers; learned from its sibling, and says so
+    assert learned.sibling
+
+
+def _spread(action: str, arns: list[str]) -> list[Seen]:
+    """The ARNs first used in as many parts of the window as there are ARNs."""
+    return _daily(action, arns, 60 / len(arns))
+
+
+@pytest.mark.parametrize(
+    ("seen", "expected"),
+    [
+        # Three buckets whose names hold digits are names, not ids: no bucket wildcard.
+        (
+            _spread("s3:GetObject", [f"arn:aws:s3:::acme-{n}/config.json" for n in (10, 11, 12)]),
+            {f"arn:aws:s3:::acme-{n}/config.json" for n in (10, 11, 12)},
+        ),
+        (
+            _spread("s3:ListBucket", [f"arn:aws:s3:::acme-{n}" for n in (10, 11, 12)]),
+            {f"arn:aws:s3:::acme-{n}" for n in (10, 11, 12)},
+        ),
+        # Words that happen to be hex are names too.
+        (
+            _spread(
+                "sqs:SendMessage",
+                [f"arn:aws:sqs:us-east-1:1:{q}" for q in ("facade", "decade", "deface")],
+            ),
+            {f"arn:aws:sqs:us-east-1:1:{q}" for q in ("facade", "decade", "deface")},
+        ),
+        # Many new names keep their common prefix: never a bare "*".
+        (
+            _spread(
+                "dynamodb:GetItem",
+                [f"arn:aws:dynamodb:us-east-1:1:table/tmp-{n:04d}" for n in range(10)],
+            ),
+            {"arn:aws:dynamodb:us-east-1:1:table/tmp-*"},
+        ),
+        (
+            _spread(
+                "dynamodb:GetItem", [f"arn:aws:dynamodb:us-east-1:1:table/{t}" for t in "abcdefgh"]
+            ),
+            {f"arn:aws:dynamodb:us-east-1:1:table/{t}" for t in "abcdefgh"},
+        ),
+        # A number that is not a date stays: customers/7/ is one customer's folder.
+        (
+            _daily("s3:GetObject", [f"{BUCKET}/customers/7/inv-{i:08x}.pdf" for i in range(20)]),
+            {f"{BUCKET}/customers/7/*"},
+        ),
+        (
+            _daily("s3:GetObject", [f"{BUCKET}/customer=12/{i:08x}.json" for i in range(20)]),
+            {f"{BUCKET}/customer=12/*"},
+        ),
+        # A Hive-style date partition goes with its hour.
+        (
+            _daily(
+                "s3:GetObject",
+                [f"{BUCKET}/events/dt=2026-09-{1 + i:02d}/hour=03/{i:08x}.json" for i in range(20)],
+            ),
+            {f"{BUCKET}/events/*"},
+        ),
+        # Account fields stay whatever their variable is called (kafka's ${VpcOwnerAccount}).
+        (
+            _spread(
+                "kafka:DescribeVpcConnection",
+                [
+                    f"arn:aws:kafka:us-east-1:{a}:vpc-connection/111122223333/c1/u-1"
+                    for a in ("111111111111", "222222222222", "333333333333", "444444444444")
+                ],
+            ),
+            {
+                f"arn:aws:kafka:us-east-1:{a}:vpc-connection/111122223333/c1/u-1"
+                for a in ("111111111111", "222222222222", "333333333333", "444444444444")
+            },
+        ),
+    ],
+)
+def test_names_accounts_and_ids_that_look_like_dates_are_not_widened(seen, expected):
+    """What must not become a wildcard, from a reviewer's hostile inputs."""
+    assert set(_patterns(seen).values()) == expected
+
+
+def test_one_destructive_call_does_not_inherit_a_read_pattern():
+    """Many reads under a prefix and one delete there: the delete stays exact."""
+    reads = _daily("s3:GetObject", [f"{BUCKET}/orders/{i:012x}.json" for i in range(30)])
+    delete = [Seen("s3:DeleteObject", f"{BUCKET}/orders/{1:012x}.json", START)]
+    replaced, _ = generalize(reads + delete, start=START, end=END)
+    assert ("s3:DeleteObject", delete[0].arn) not in replaced
+    assert replaced[("s3:GetObject", reads[5].arn)] == f"{BUCKET}/orders/*"
+
+
+def test_hostile_names_stay_literal_in_patterns():
+    """A wildcard character in a stable part of a churning resource is escaped, never a glob."""
+    seen = _daily("s3:GetObject", [f"arn:aws:s3:::b/*/?/{i:08x}" for i in range(20)])
+    assert set(_patterns(seen).values()) == {"arn:aws:s3:::b/${*}/${?}/*"}

@@ -582,3 +582,29 @@ def test_a_proposal_that_would_refuse_a_used_call_is_not_emitted(monkeypatch):
         ("kms:Decrypt", "ImplicitDeny"),
         ("kms:GenerateDataKey", "ImplicitDeny"),
     }
+
+
+def test_privilege_escalation_resources_are_never_generalized():
+    """iam:PassRole on roles that churn stays on each role; the object reads beside it learn."""
+    from datetime import UTC, datetime, timedelta
+
+    from trailmin.generation import Used, generate
+
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    principal = "arn:aws:iam::111122223333:role/scheduler"
+
+    def used(action: str, resource: str, day: int) -> Used:
+        when = start + timedelta(days=day)
+        return Used(principal, "Role", action, resource, 1, 1, 0, when, when, derivation="exact")
+
+    rows = [
+        used("iam:PassRole", f"arn:aws:iam::111122223333:role/job-{i:08x}", i * 6)
+        for i in range(10)
+    ] + [used("s3:GetObject", f"arn:aws:s3:::b/runs/{i:08x}.json", i * 3) for i in range(20)]
+    (proposal,) = generate(rows)
+    statements = [s for p in proposal.policies for s in p.statements]
+    (passing,) = [s for s in statements if "iam:PassRole" in s.actions]
+    assert len(passing.resources) == 10
+    assert all("*" not in r for r in passing.resources)
+    (reading,) = [s for s in statements if "s3:GetObject" in s.actions]
+    assert reading.resources == ("arn:aws:s3:::b/runs/*",)

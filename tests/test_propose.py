@@ -295,8 +295,9 @@ formats = ["json"]
         "flags unusual activity for this principal "
         "(DENIED_SPIKE, NEW_NETWORK, NEW_REGION, NEW_SERVICE)" in batch
     )
+    candidates = index.split("## Candidate additions", 1)[1].split("\n## ", 1)[0]
     (ci_line,) = [
-        line for line in index.splitlines() if line.startswith("- [") and "ci-deploy" in line
+        line for line in candidates.splitlines() if line.startswith("- [") and "ci-deploy" in line
     ]
     assert "unusual" not in ci_line
     config.write_text(base + "[generate]\naccept_denied = true\n")

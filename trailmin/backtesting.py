@@ -143,6 +143,12 @@ class Totals:
     refused_new_action: int
     probes: int
     probes_allowed: int
+    resource_probes: int = 0
+    resource_probes_allowed: int = 0
+    # Principals the earlier part gave no proposal (the replay checks withheld it, or it did
+    # nothing then), and their later calls: outside the breakage, and said.
+    unproposed: int = 0
+    unproposed_calls: int = 0
 
     @property
     def breakage(self) -> float | None:
@@ -153,6 +159,19 @@ class Totals:
     def leakage(self) -> float | None:
         """Return the share of probes allowed."""
         return self.probes_allowed / self.probes if self.probes else None
+
+    @property
+    def resource_leakage(self) -> float | None:
+        """Return the share of the probes on other resources (not other actions) allowed."""
+        if not self.resource_probes:
+            return None
+        return self.resource_probes_allowed / self.resource_probes
+
+    @property
+    def coverage(self) -> float | None:
+        """Return the share of the later calls made by principals that had a proposal."""
+        total = self.later_calls + self.unproposed_calls
+        return self.later_calls / total if total else None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the totals as JSON-ready values."""
@@ -165,12 +184,21 @@ class Totals:
             "probes": self.probes,
             "probes_allowed": self.probes_allowed,
             "leakage": self.leakage,
+            "resource_probes": self.resource_probes,
+            "resource_probes_allowed": self.resource_probes_allowed,
+            "resource_leakage": self.resource_leakage,
+            "unproposed": self.unproposed,
+            "unproposed_calls": self.unproposed_calls,
+            "coverage": self.coverage,
         }
 
 
 def totals(results: Iterable[Result]) -> Totals:
-    """Return the figures of ``results`` that had a proposal, added up."""
+    """Return the figures of ``results`` that had a proposal, added up, and how many later
+    calls were made by those that had none."""
+    results = list(results)
     counted = [r for r in results if r.proposed]
+    missing = [r for r in results if not r.proposed]
     return Totals(
         principals=len(counted),
         later_calls=sum(r.later_calls for r in counted),
@@ -178,6 +206,10 @@ def totals(results: Iterable[Result]) -> Totals:
         refused_new_action=sum(r.refused_new_action for r in counted),
         probes=sum(r.probes for r in counted),
         probes_allowed=sum(r.resource_probes_allowed + r.action_probes_allowed for r in counted),
+        resource_probes=sum(r.resource_probes for r in counted),
+        resource_probes_allowed=sum(r.resource_probes_allowed for r in counted),
+        unproposed=sum(1 for r in missing if r.later_calls),
+        unproposed_calls=sum(r.later_calls for r in missing),
     )
 
 
@@ -297,6 +329,42 @@ def replay_later(
 
 # --- the probes ----------------------------------------------------------------------------------
 
+PROBE_NAME = "trailmin-probe"
+
+
+def _beside_patterns(proposal: Proposal) -> list[tuple[str, str]]:
+    """Return a probe beside each pattern the proposal grants: the same ARN with the resource's
+    name (the bucket, the table, the function) replaced, and every wildcard filled. A pattern
+    that stays inside its resource refuses it; one that reaches across resources allows it,
+    whether or not the lake saw such a resource."""
+    found: list[tuple[str, str]] = []
+    for policy in proposal.policies:
+        for statement in policy.statements:
+            for resource in statement.resources:
+                if resource == "*" or "*" not in resource:
+                    continue
+                for action in statement.actions:
+                    probe_arn = _other_resource(_canonical(action), resource)
+                    if probe_arn is not None:
+                        found.append((_canonical(action), probe_arn))
+    return sorted(set(found))
+
+
+def _other_resource(action: str, pattern: str) -> str | None:
+    read = churn.read(action, pattern)
+    if read is None:
+        return None
+    template, values = read
+    top = template.top()
+    if top is None:
+        return None
+    filled = [v.replace("*", "x").replace("?", "x") for v in values]
+    filled[top] = PROBE_NAME
+    out = []
+    for index, piece in enumerate(template.pieces):
+        out.append(piece if index % 2 == 0 else filled[index // 2])
+    return "".join(out)
+
 
 def _account(arn: str) -> str:
     parts = arn.split(":", 5)
@@ -342,6 +410,9 @@ def probe(
         for arn in _stable_sample(candidates, PROBES_PER_ACTION, action):
             resource_probes += 1
             resource_allowed += policies.allows(action, arn)
+    for action, arn in _beside_patterns(proposal):
+        resource_probes += 1
+        resource_allowed += policies.allows(action, arn)
     action_probes = action_allowed = 0
     own: dict[str, list[str]] = defaultdict(list)
     for arn in sorted(touched):

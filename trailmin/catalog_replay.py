@@ -45,7 +45,7 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 _PARTS = frozenset({"Partition", "Region", "Account"})
 # Request members that hold a variable under another name than its lower camel case.
 # S3 API reference: the object's key is "key". SQS: a queue is named by its URL.
-_ALIASES = {"ObjectName": ("key",), "QueueName": ("queueName",)}
+_ALIASES = {"ObjectName": ("key",)}
 # Variables whose values may hold "/" (paths, keys, hierarchical names). A value of another
 # variable holding "/" or ":" is not a name of it.
 _SLASHED = frozenset(
@@ -64,6 +64,10 @@ _ONLY_WHOLE = frozenset(
     }
 )
 _DEPTH = 3  # how deep into the request members are looked for
+# Optional types that, when the request names one, are what the call is authorized against in
+# place of the required type they are nested in: (service, type). DynamoDB developer guide,
+# "Using IAM policies for DynamoDB" (a Query or Scan of an index is allowed by the index's ARN).
+_NESTED = frozenset({("dynamodb", "index")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +124,9 @@ def _regex(template: str, *, grant: bool) -> re.Pattern[str]:
         if index % 2 == 0:
             out.append(re.escape(piece))
         elif grant:
-            # A policy may write any part as a wildcard, a variable or an escape (${*}).
-            out.append("[^:]*" if piece not in _SLASHED | _ONLY_WHOLE else ".*")
+            # A policy may write any part as a wildcard, a variable or an escape (${*}); a
+            # name that holds no "/" matches no "/" (a bucket's type is not an object's).
+            out.append(".*" if piece in _SLASHED | _ONLY_WHOLE else "[^:/]*")
         elif piece == "Partition":
             out.append("aws[a-z-]*")
         elif piece == "Region":
@@ -226,14 +231,31 @@ def _filled(kind: _Type, call: Recorded, limit: int = 20) -> list[str]:
 
 
 def _whole_arns(call: Recorded) -> list[str]:
-    """Return the ARNs the record gives whole: its resources[] and ARNs in the request."""
+    """Return the ARNs the record gives whole: its resources[], ARNs in the request, and queues
+    named by URL (whose path holds the queue's account)."""
     found = list(call.logged)
     found.extend(
         v
         for v in _members(call.params, _arn_members(call.params))
         if v.startswith("arn:") and v not in found
     )
+    for url in _members(call.params, frozenset({"queueUrl"})):
+        match = _QUEUE_URL.match(url)
+        if match is not None:
+            region = match.group("region") or match.group("legacy") or call.region
+            found.append(
+                f"arn:{_partition(region)}:sqs:{region}:{match.group('account')}:"
+                f"{match.group('name')}"
+            )
     return found
+
+
+# SQS developer guide, queue URLs: https://sqs.<region>.amazonaws.com/<account>/<name> (also the
+# legacy <region>.queue.amazonaws.com host).
+_QUEUE_URL = re.compile(
+    r"^https?://(?:sqs\.(?P<region>[a-z0-9-]+)\.|(?P<legacy>[a-z0-9-]+)\.queue\.)?[^/]*"
+    r"/(?P<account>\d{12})/(?P<name>[^/]+)/?$"
+)
 
 
 def _arn_members(params: Mapping[str, Any]) -> frozenset[str]:
@@ -273,7 +295,8 @@ def expected(call: Recorded) -> tuple[list[list[str]], tuple[_Type, ...]]:
             nested = [
                 a
                 for child in types.optional
-                if child.template.startswith(kind.template + "/")
+                if (call.action.split(":", 1)[0], child.name) in _NESTED
+                and child.template.startswith(kind.template + "/")
                 for a in _filled(child, call)
             ]
             groups.append(sorted(set(nested or arns)))

@@ -791,9 +791,17 @@ def backtest(
             f"({figures.refused:,} of {figures.later_calls:,} later calls refused, "
             f"{figures.refused_new_action:,} for a new action), leakage "
             f"{_share(figures.leakage)} ({figures.probes_allowed:,} of {figures.probes:,} probes "
-            "allowed)",
+            f"allowed; on other resources {_share(figures.resource_leakage)}, "
+            f"{figures.resource_probes_allowed:,} of {figures.resource_probes:,})",
             markup=False,
         )
+        if figures.unproposed:
+            out.print(
+                f"  and {figures.unproposed} {name} without a proposal from the earlier part, "
+                f"whose {figures.unproposed_calls:,} later calls are not in the figures "
+                f"(coverage {_share(figures.coverage)})",
+                markup=False,
+            )
     for row in result.results:
         kind = "person" if row.human else "workload"
         if not row.proposed:

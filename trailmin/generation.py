@@ -228,6 +228,7 @@ class Generalization:
     part: str | None = None
     distinct: int | None = None
     late: int | None = None
+    sibling: bool = False  # learned where the same part holds more values (another region's)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the generalization as JSON-ready values."""
@@ -239,6 +240,7 @@ class Generalization:
                 "part": self.part,
                 "distinct": self.distinct,
                 "first_used_in_last_third": self.late,
+                "learned_from": "the same part of a sibling resource" if self.sibling else "these",
             }
         found["covers"] = list(self.covers)
         return found
@@ -506,7 +508,11 @@ def _learn(
     granted: Sequence[Used], window: tuple[datetime, datetime] | None
 ) -> tuple[dict[tuple[str, str], str], list[Generalization]]:
     """Return the patterns that replace the ARNs whose parts kept changing in the window."""
-    exact = [r for r in granted if r.resource != "*" and "pattern" not in r.derivation]
+    exact = [
+        r
+        for r in granted
+        if r.resource != "*" and "pattern" not in r.derivation and not _sensitive(r.action)
+    ]
     if not exact:
         return {}, []
     start, end = window or (
@@ -517,10 +523,28 @@ def _learn(
     replaced, patterns = churn.generalize(seen, start=start, end=end)
     return replaced, [
         Generalization(
-            p.pattern, p.covers, p.actions, part=p.part, distinct=p.distinct, late=p.late
+            p.pattern,
+            p.covers,
+            p.actions,
+            part=p.part,
+            distinct=p.distinct,
+            late=p.late,
+            sibling=p.sibling,
         )
         for p in patterns
     ]
+
+
+@functools.cache
+def _sensitive(action: str) -> bool:
+    """Whether ``action`` is one whose resources are never generalized: privilege escalation,
+    defence evasion (``trailmin/data/review_actions.csv``) or permissions management."""
+    from trailmin.review import table  # review reads proposals: imported when first needed
+
+    found = catalog.action(action)
+    if found is None:
+        return True
+    return found.full_name.lower() in table() or found.access_level == "Permissions management"
 
 
 def _canonical(action: str) -> str:
