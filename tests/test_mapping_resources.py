@@ -100,7 +100,8 @@ CASES = [
         "exact",
     ),
     ("kms:Encrypt", ctx({"keyId": "alias/app"}), ("*",), "unscoped"),
-    # Lambda: a name, a partial ARN or a full ARN with a qualifier.
+    # Lambda: a name, a partial ARN or a full ARN; with a qualifier, the qualified ARN (Lambda
+    # developer guide: a permission applies only to the ARN it names).
     (
         "lambda:InvokeFunction",
         ctx({"functionName": "resize"}),
@@ -110,7 +111,7 @@ CASES = [
     (
         "lambda:InvokeFunction",
         ctx({"functionName": "arn:aws:lambda:us-east-1:111122223333:function:resize:prod"}),
-        ("arn:aws:lambda:us-east-1:111122223333:function:resize",),
+        ("arn:aws:lambda:us-east-1:111122223333:function:resize:prod",),
         "exact",
     ),
     (

@@ -18,6 +18,7 @@ from trailmin.mapping.resources import (
     _plan,
     alternative_actions,
     extractor_kind,
+    request_named_scopes,
     scope,
 )
 
@@ -83,13 +84,20 @@ def _contexts(action):
     yield ctx({_camel(v): f"half-{n}" for n, v in enumerate(named) if n % 2 == 0})
 
 
+def _names_optional(action):
+    named = request_named_scopes()
+    return action.service in named or action.full_name.lower() in named
+
+
 def test_scope_returns_only_arns_of_accepted_types_or_star_unscoped():
     """For every catalog action and many synthetic requests, a resource is "*" (derivation
     "unscoped: ...") or an ARN matching a template of a type the action accepts, a required one
-    (or a part of it, a DynamoDB index) when the action requires any; never one with "${"."""
+    (or a part of it, a DynamoDB index) when the action requires any, unless request_named.csv
+    says the optional ones the request names are authorized too; never one with "${"."""
     for action in _templated_actions():
         required = [rt.arn_template for rt in action.resource_types if rt.required]
-        accepted = required or [rt.arn_template for rt in action.resource_types]
+        every = [rt.arn_template for rt in action.resource_types]
+        accepted = every if _names_optional(action) else (required or every)
         regexes = [re.compile("^" + _loose(t) + "$") for t in accepted if t]
         for context in _contexts(action):
             scoped = scope(action.full_name, context)
@@ -142,11 +150,12 @@ SCOPE_CASES = [
         ("*",),
         "unscoped: the required vpc could not be derived from the record",
     ),
-    # EC2 API reference: the route table named by RouteTableId, not the subnet beside it.
+    # EC2 API reference, "Granting required permissions for Amazon EC2 resources": the request's
+    # parameters decide the resources authorized: the route table and the subnet it names.
     (
         "ec2:AssociateRouteTable",
         ctx({"routeTableId": "rtb-1", "subnetId": "subnet-1"}),
-        (f"{ARN}:route-table/rtb-1",),
+        (f"{ARN}:route-table/rtb-1", f"{ARN}:subnet/subnet-1"),
         "exact",
     ),
     (
@@ -510,3 +519,323 @@ def test_events_once_unmapped_map_to_their_actions(source, name, actions):
     from trailmin.mapping import map_event
 
     assert map_event(source, name).actions == actions
+
+
+# --- resources the request names, of optional types, and extractors -------------------------------
+
+
+def test_request_named_tables_name_what_the_catalog_has():
+    """Service Authorization Reference: the services and actions of request_named.csv, the
+    resource types of ec2_id_prefixes.csv (each one ec2:CreateTags accepts), and the IAM calls
+    of caller_user.csv (each acting on a user)."""
+    from trailmin.mapping.requests import caller_events, ec2_id_prefixes
+
+    for name in request_named_scopes():
+        assert catalog.service_exists(name) or catalog.action(name) is not None, name
+    tags = catalog.action("ec2:CreateTags")
+    assert tags is not None
+    for prefix, kind in ec2_id_prefixes():
+        assert prefix.endswith("-"), prefix
+        assert kind in {rt.name for rt in tags.resource_types}, (prefix, kind)
+    for service, name in caller_events():
+        action = catalog.action(f"{service}:{name}")
+        assert action is not None, name
+        assert "user" in {rt.name for rt in action.resource_types}, name
+
+
+RDS = f"arn:aws:rds:{REGION}:{ACCT}"
+ECS = f"arn:aws:ecs:{REGION}:{ACCT}"
+FN = f"arn:aws:lambda:{REGION}:{ACCT}:function"
+
+NAMED_CASES = [
+    # RDS user guide, create-and-modify examples: CreateDBInstance on the db and the og, pg and
+    # subgrp the request names; RDS API reference: identifiers are stored in lower case.
+    (
+        "rds:CreateDBInstance",
+        ctx(
+            {
+                "dBInstanceIdentifier": "Terraform-1",
+                "dBSubnetGroupName": "grp",
+                "dBParameterGroupName": "pg1",
+                "optionGroupName": "og1",
+                "engine": "mysql",
+            }
+        ),
+        (f"{RDS}:db:terraform-1", f"{RDS}:og:og1", f"{RDS}:pg:pg1", f"{RDS}:subgrp:grp"),
+        "exact",
+    ),
+    # Not named: not needed.
+    ("rds:CreateDBInstance", ctx({"dBInstanceIdentifier": "d"}), (f"{RDS}:db:d",), "exact"),
+    (
+        "rds:CreateDBSnapshot",
+        ctx({"dBInstanceIdentifier": "d", "dBSnapshotIdentifier": "exfiltration"}),
+        (f"{RDS}:db:d", f"{RDS}:snapshot:exfiltration"),
+        "exact",
+    ),
+    (
+        "rds:CreateDBSubnetGroup",
+        ctx({"dBSubnetGroupName": "Grp", "subnetIds": ["subnet-1"]}),
+        (f"{RDS}:subgrp:grp",),
+        "exact",
+    ),
+    # The required type not derived: "*", whatever optional one the request names.
+    (
+        "ec2:AssociateRouteTable",
+        ctx({"subnetId": "subnet-1"}),
+        ("*",),
+        "unscoped: the required route-table could not be derived from the record",
+    ),
+    # EC2 RunInstances: the subnet named beside the required resources.
+    (
+        "ec2:AttachVolume",
+        ctx({"volumeId": "vol-1", "instanceId": "i-1", "device": "/dev/sdf"}),
+        (f"{ARN}:instance/i-1", f"{ARN}:volume/vol-1"),
+        "exact",
+    ),
+    # Alternatives never gain an optional type (Bedrock: one model).
+    (
+        "bedrock:InvokeModel",
+        ctx(logged=[f"arn:aws:bedrock:{REGION}::foundation-model/m"]),
+        (f"arn:aws:bedrock:{REGION}::foundation-model/m",),
+        "exact",
+    ),
+    # Step Functions API reference DescribeExecution: one execution, standard or express.
+    (
+        "states:DescribeExecution",
+        ctx({"executionArn": f"arn:aws:states:{REGION}:{ACCT}:execution:m:e1"}),
+        (f"arn:aws:states:{REGION}:{ACCT}:execution:m:e1",),
+        "exact",
+    ),
+    (
+        "states:DescribeExecution",
+        ctx({"executionArn": f"arn:aws:states:{REGION}:{ACCT}:express:m:e1:x1"}),
+        (f"arn:aws:states:{REGION}:{ACCT}:express:m:e1:x1",),
+        "exact",
+    ),
+    # ECS API reference: cluster and services/tasks by name, id or ARN; no cluster, "default".
+    (
+        "ecs:DescribeServices",
+        ctx({"cluster": f"{ECS}:cluster/web", "services": ["api", "worker"]}),
+        (f"{ECS}:service/web/api", f"{ECS}:service/web/worker"),
+        "exact",
+    ),
+    ("ecs:UpdateService", ctx({"service": "api"}), (f"{ECS}:service/default/api",), "exact"),
+    (
+        "ecs:DescribeTasks",
+        ctx({"cluster": "web", "tasks": ["0123abcd"]}),
+        (f"{ECS}:task/web/0123abcd",),
+        "exact",
+    ),
+    (
+        "ecs:DescribeTasks",
+        ctx({"cluster": "web", "tasks": [f"{ECS}:task/web/0123abcd"]}),
+        (f"{ECS}:task/web/0123abcd",),
+        "exact",
+    ),
+    # A record without its request says nothing of the cluster.
+    (
+        "ecs:UpdateService",
+        ctx({}),
+        ("*",),
+        "unscoped: the required service could not be derived from the record",
+    ),
+    # Athena API reference: the workgroup the request names.
+    (
+        "athena:StartQueryExecution",
+        ctx({"queryString": "select 1", "workGroup": "etl"}),
+        (f"arn:aws:athena:{REGION}:{ACCT}:workgroup/etl",),
+        "exact",
+    ),
+    # Lambda developer guide: a qualified call is authorized on the qualified ARN.
+    ("lambda:InvokeFunction", ctx({"functionName": "resize:17"}), (f"{FN}:resize:17",), "exact"),
+    (
+        "lambda:InvokeFunction",
+        ctx({"functionName": "resize", "qualifier": "live"}),
+        (f"{FN}:resize:live",),
+        "exact",
+    ),
+    (
+        "lambda:InvokeFunction",
+        ctx(logged=[f"{FN}:resize:live"]),
+        (f"{FN}:resize:live",),
+        "exact",
+    ),
+]
+
+
+@pytest.mark.parametrize(("action", "context", "resources", "derivation"), NAMED_CASES)
+def test_scope_of_named_resources(action, context, resources, derivation):
+    """EC2 API reference "Granting required permissions"; RDS user guide (create and modify
+    examples); Step Functions, ECS, Athena API references; Lambda developer guide."""
+    scoped = scope(action, context)
+    assert (scoped.resources, scoped.derivation) == (resources, derivation)
+
+
+USER = f"arn:aws:iam::{ACCT}:user/bert-jan"
+
+EVENT_NAMED_CASES = [
+    # EC2 API reference CreateTags: each resource by its id's prefix; AMI and snapshot ARNs have
+    # no account.
+    (
+        "ec2.amazonaws.com",
+        "CreateTags",
+        {
+            "resourcesSet": {
+                "items": [
+                    {"resourceId": "ami-0aa1"},
+                    {"resourceId": "i-1"},
+                    {"resourceId": "snap-1"},
+                ]
+            },
+            "tagSet": {"items": [{"key": "k", "value": "v"}]},
+        },
+        "",
+        [
+            ("ec2:CreateTags", f"{ARN}:instance/i-1", False),
+            ("ec2:CreateTags", f"arn:aws:ec2:{REGION}::image/ami-0aa1", False),
+            ("ec2:CreateTags", f"arn:aws:ec2:{REGION}::snapshot/snap-1", False),
+        ],
+    ),
+    (
+        "ec2.amazonaws.com",
+        "DeleteTags",
+        {"resourcesSet": {"items": [{"resourceId": "tgw-attach-1"}, {"resourceId": "sg-1"}]}},
+        "",
+        [
+            ("ec2:DeleteTags", f"{ARN}:security-group/sg-1", False),
+            ("ec2:DeleteTags", f"{ARN}:transit-gateway-attachment/tgw-attach-1", False),
+        ],
+    ),
+    # An id of a prefix the table does not know: unscoped.
+    (
+        "ec2.amazonaws.com",
+        "CreateTags",
+        {"resourcesSet": {"items": [{"resourceId": "i-1"}, {"resourceId": "zz-1"}]}},
+        "",
+        [("ec2:CreateTags", "*", False)],
+    ),
+    # Systems Manager: the AWS-owned document (no account) and the instances it is sent to.
+    (
+        "ssm.amazonaws.com",
+        "SendCommand",
+        {"instanceIds": ["i-05c3", "mi-0abc"], "documentName": "AWS-RunShellScript"},
+        "",
+        [
+            ("ssm:SendCommand", f"arn:aws:ec2:{REGION}:{ACCT}:instance/i-05c3", False),
+            ("ssm:SendCommand", f"arn:aws:ssm:{REGION}:{ACCT}:managed-instance/mi-0abc", False),
+            ("ssm:SendCommand", f"arn:aws:ssm:{REGION}::document/AWS-RunShellScript", False),
+        ],
+    ),
+    (
+        "ssm.amazonaws.com",
+        "GetDocument",
+        {"name": "my-doc"},
+        "",
+        [("ssm:GetDocument", f"arn:aws:ssm:{REGION}:{ACCT}:document/my-doc", False)],
+    ),
+    # IAM API reference GetUser: without a UserName, the caller's own user.
+    ("iam.amazonaws.com", "GetUser", {}, USER, [("iam:GetUser", USER, False)]),
+    (
+        "iam.amazonaws.com",
+        "ListAccessKeys",
+        {"userName": "other"},
+        USER,
+        [
+            ("iam:ListAccessKeys", f"arn:aws:iam::{ACCT}:user/*/other", False),
+            ("iam:ListAccessKeys", f"arn:aws:iam::{ACCT}:user/other", False),
+        ],
+    ),
+    # A role's session is no IAM user: unscoped.
+    (
+        "iam.amazonaws.com",
+        "GetUser",
+        {},
+        f"arn:aws:sts::{ACCT}:assumed-role/r/s",
+        [("iam:GetUser", "*", False)],
+    ),
+    # RDS user guide, tags on create: rds:AddTagsToResource on the resource the request names.
+    (
+        "rds.amazonaws.com",
+        "CreateDBSnapshot",
+        {
+            "dBInstanceIdentifier": "d",
+            "dBSnapshotIdentifier": "Exfiltration",
+            "tags": [{"key": "k", "value": "v"}],
+        },
+        "",
+        [
+            ("rds:AddTagsToResource", f"{RDS}:snapshot:exfiltration", True),
+            ("rds:CreateDBSnapshot", f"{RDS}:db:d", False),
+            ("rds:CreateDBSnapshot", f"{RDS}:snapshot:exfiltration", False),
+        ],
+    ),
+    (
+        "rds.amazonaws.com",
+        "CreateDBSubnetGroup",
+        {"dBSubnetGroupName": "grp", "tags": [{"key": "k", "value": "v"}]},
+        "",
+        [
+            ("rds:AddTagsToResource", f"{RDS}:subgrp:grp", True),
+            ("rds:CreateDBSubnetGroup", f"{RDS}:subgrp:grp", False),
+        ],
+    ),
+    (
+        "rds.amazonaws.com",
+        "CopyDBSnapshot",
+        {
+            "sourceDBSnapshotIdentifier": "a",
+            "targetDBSnapshotIdentifier": "b",
+            "tags": [{"key": "k", "value": "v"}],
+        },
+        "",
+        [
+            ("rds:AddTagsToResource", f"{RDS}:snapshot:b", True),
+            ("rds:CopyDBSnapshot", "*", False),
+        ],
+    ),
+    # No identifier in the request (a proxy's ARN holds a generated id): the type's pattern.
+    (
+        "rds.amazonaws.com",
+        "CreateDBProxy",
+        {"dBProxyName": "p", "tags": [{"key": "k", "value": "v"}]},
+        "",
+        [
+            ("rds:AddTagsToResource", f"{RDS}:db-proxy:*", True),
+            ("rds:CreateDBProxy", "*", False),
+        ],
+    ),
+    # Without tags, no tag action.
+    (
+        "rds.amazonaws.com",
+        "CreateDBSubnetGroup",
+        {"dBSubnetGroupName": "grp"},
+        "",
+        [("rds:CreateDBSubnetGroup", f"{RDS}:subgrp:grp", False)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "name", "params", "caller", "expected"), EVENT_NAMED_CASES)
+def test_event_permissions_of_named_resources(source, name, params, caller, expected):
+    """EC2 API reference CreateTags and user guide "Resource IDs"; Systems Manager user guide
+    (Run Command policies) and API reference CreateDocument (AWS-reserved names); IAM API
+    reference GetUser/ListAccessKeys; RDS user guide "Grant permission to tag RDS resources
+    during creation"."""
+    context = Context("aws", REGION, ACCT, params, (), caller)
+    found = event_permissions(source, name, None, context)
+    assert sorted((p.action, p.resource, p.inferred) for p in found) == expected
+
+
+def test_the_permissions_column_reads_the_caller():
+    """IAM API reference GetUser: the lake's column scopes a GetUser without UserName to the
+    caller of each record, and two callers' records are not confused."""
+    calls = [(None, "iam.amazonaws.com", "GetUser", None, None, REGION, ACCT)]
+    other = f"arn:aws:iam::{ACCT}:user/ops/benjamin"
+    column = permissions_column(
+        calls, [0, 0], [b"null", b"null"], [None, None], lambda _: (), callers=[USER, other]
+    )
+    rows = column.to_pylist()
+    assert [[(r["action"], r["resource"]) for r in row] for row in rows] == [
+        [("iam:GetUser", USER)],
+        [("iam:GetUser", other)],
+    ]

@@ -660,6 +660,7 @@ def parts_to_table(parts: list[Part], *, map_permissions: bool = True) -> Batch:
             pass_.resources,
             _logged_arns,
             error_codes=[call[10] for call in pass_.calls],
+            callers=_caller_arns(pass_),
         )
     else:
         columns["permissions"] = pa.nulls(len(records), PERMISSION_LIST)
@@ -690,6 +691,13 @@ def _with_account(call: tuple[Any, ...]) -> tuple[Any, ...]:
     if call[6] or not call[-1]:
         return call
     return (*call[:6], call[-1], *call[7:])
+
+
+def _caller_arns(pass_: _Pass) -> list[str | None]:
+    """Return each record's ``userIdentity.arn``: the IAM user a call such as ``GetUser`` without
+    a ``UserName`` acts on (IAM API reference)."""
+    arns = [ui.arn if ui is not None else None for ui in pass_.identities]
+    return [arns[i] for i in pass_.identity_index]
 
 
 def _logged_arns(resources: list[_Resource] | None) -> tuple[str, ...]:

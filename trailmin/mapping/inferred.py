@@ -7,9 +7,10 @@ passed to. The role is an ARN (exact), a bare name (its path unknown: the root p
 path), or hidden behind an EC2 instance profile (unknown: ``*``, unscoped).
 
 ``data/tag_on_create.csv`` names the create calls that, given tags, are authorized for a tag
-action too (``ec2:CreateTags``, ``ecs:TagResource``) on the resource they create; its id is in
-the response, not the request, so the resource is every resource of the type in the account and
-Region (``vpc/*``), a pattern.
+action too (``ec2:CreateTags``, ``ecs:TagResource``, ``rds:AddTagsToResource``) on the resource
+they create. Where the request names it (``name_parameter``: RDS's ``dBInstanceIdentifier``) that
+resource is exact; else its id is in the response, not the request, so the resource is every
+resource of the type in the account and Region (``vpc/*``), a pattern.
 
 ``data/error_inferred.csv`` names error codes that show the caller held another permission:
 S3 answers ``NoSuchKey`` only to a caller allowed ``s3:ListBucket``.
@@ -51,13 +52,32 @@ def _rules() -> dict[tuple[str, str], list[tuple[str, str, str]]]:
     return rules
 
 
+@dataclass(frozen=True, slots=True)
+class _TagRule:
+    """A row of tag_on_create.csv."""
+
+    parameter: str  # the request's tags (a dotted path)
+    action: str
+    kind: str  # the created resource's type ("" : each tag specification's resourceType)
+    name_parameter: str  # the request parameter naming the created resource ("" : none)
+    lower: bool  # the service stores that name in lower case (RDS)
+    provenance: str
+
+
 @functools.cache
-def _tag_rules() -> dict[tuple[str, str], list[tuple[str, str, str, str]]]:
+def _tag_rules() -> dict[tuple[str, str], list[_TagRule]]:
     text = resources.files("trailmin.mapping").joinpath("data", "tag_on_create.csv").read_text()
-    rules: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+    rules: dict[tuple[str, str], list[_TagRule]] = {}
     for row in csv.DictReader(text.splitlines()):
         rules.setdefault((row["service"], row["event_name"]), []).append(
-            (row["parameter"], row["action"], row["resource_type"], row["provenance"])
+            _TagRule(
+                row["parameter"],
+                row["action"],
+                row["resource_type"],
+                row["name_parameter"],
+                row["name_case"] == "lower",
+                row["provenance"],
+            )
         )
     return rules
 
@@ -65,13 +85,13 @@ def _tag_rules() -> dict[tuple[str, str], list[tuple[str, str, str, str]]]:
 def tag_rules() -> list[tuple[str, str, str, str]]:
     """Return the (service, eventName, tag action, resource type) rows of tag_on_create.csv."""
     return [
-        (service, name, action, kind)
+        (service, name, rule.action, rule.kind)
         for (service, name), rows in sorted(_tag_rules().items())
-        for _, action, kind, _ in rows
+        for rule in rows
     ]
 
 
-def _tagging(service: str, event_name: str) -> list[tuple[str, str, str, str]]:
+def _tagging(service: str, event_name: str) -> list[_TagRule]:
     rules = _tag_rules()
     return rules.get((service, event_name), []) + rules.get((service, "*"), [])
 
@@ -112,19 +132,25 @@ def infer(service: str, event_name: str, ctx: Context) -> list[Inferred]:
         for parameter, passed_to, provenance in _rules().get((service, event_name), ())
         for value in _values(ctx.params, parameter)
     ]
-    for parameter, action, kind, provenance in _tagging(service, event_name):
-        for value in _values(ctx.params, parameter):
-            if not kind:  # EC2: the type is the tag specification's resourceType
+    for rule in _tagging(service, event_name):
+        for value in _values(ctx.params, rule.parameter):
+            if not rule.kind:  # EC2: the type is the tag specification's resourceType
                 given = value.get("resourceType") if isinstance(value, dict) else None
-                found.append(_tag_on_create(action, given, provenance, ctx))
+                found.append(_tag_on_create(rule.action, given, rule.provenance, ctx))
             else:
-                found.append(_tag_on_create(action, kind, provenance, ctx))
+                name = ctx.params.get(rule.name_parameter) if rule.name_parameter else None
+                if isinstance(name, str) and rule.lower:
+                    name = name.lower()
+                found.append(_tag_on_create(rule.action, rule.kind, rule.provenance, ctx, name))
                 break  # one tag list, one created resource
     return found
 
 
-def _tag_on_create(action: str, kind: Any, provenance: str, ctx: Context) -> Inferred:
-    """Return the tag permission on every resource of ``kind`` in the account and Region."""
+def _tag_on_create(
+    action: str, kind: Any, provenance: str, ctx: Context, name: Any = None
+) -> Inferred:
+    """Return the tag permission on the created resource of ``kind`` the request names
+    (``name``), else on every resource of the type in the account and Region."""
     where = f"inferred: tags given on creation ({provenance})"
     prefix = action.split(":", 1)[0]
     found = catalog.resource_type(prefix, kind) if isinstance(kind, str) and kind else None
@@ -142,6 +168,10 @@ def _tag_on_create(action: str, kind: Any, provenance: str, ctx: Context) -> Inf
             f"{where}",
             "",
         )
+    if isinstance(name, str) and name and not _NOT_A_NAME.search(name):
+        named = _named_of_type(found.arn_template, name, ctx)
+        if named is not None:
+            return Inferred(action, (named,), f"{EXACT}; {where}", "")
     arn = _any_of_type(found.arn_template, ctx)
     return Inferred(
         action,
@@ -152,6 +182,19 @@ def _tag_on_create(action: str, kind: Any, provenance: str, ctx: Context) -> Inf
 
 
 _TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+_NOT_A_NAME = re.compile(r"[/:\s*?]")
+
+
+def _named_of_type(template: str, name: str, ctx: Context) -> str | None:
+    """Return ``template`` with the event's partition, region and account and ``name`` for its
+    one other variable; None when it has several (a name alone does not fill it)."""
+    parts = {"Partition": ctx.partition, "Region": ctx.region, "Account": ctx.account}
+    others = [v for v in _TEMPLATE_VARIABLE.findall(template) if v not in parts]
+    if len(others) != 1:
+        return None
+    return _TEMPLATE_VARIABLE.sub(lambda m: parts.get(m.group(1), name), template)
 
 
 def _any_of_type(template: str, ctx: Context) -> str:

@@ -26,7 +26,7 @@ from trailmin.mapping.actions import (
     service_prefix,
 )
 from trailmin.mapping.inferred import has_inferred, infer, infer_from_error, infers_from_errors
-from trailmin.mapping.requests import REFINE_MARKERS, REFINERS, Refiner
+from trailmin.mapping.requests import REFINE_MARKERS, Refiner, caller_events, refiner_for
 from trailmin.mapping.resources import UNSCOPED, Context, names_parts, scope
 from trailmin.partitions import partition_of_region
 
@@ -86,6 +86,7 @@ class _CallPlan:
     names_parts: bool  # the request can name a part of a logged resource (a table's index)
     refiner: Refiner | None  # actions that depend on the request (versions, transactions)
     refine_marker: bytes | None  # the refiner matters only when the raw request holds this
+    uses_caller: bool  # the call can act on its caller (iam:GetUser without a UserName)
 
     def needs_params(self, raw: bytes) -> bool:
         """Return whether this record's permissions depend on its request parameters."""
@@ -111,8 +112,9 @@ def _call_plan(event_source: str, event_name: str, event_type: str | None) -> _C
         infers=has_inferred(service, base),
         error_infers=infers_from_errors(service, base),
         names_parts=any(names_parts(a) for a in mapped.actions),
-        refiner=REFINERS.get((service, base)),
+        refiner=refiner_for(service, base),
         refine_marker=REFINE_MARKERS.get((service, base)),
+        uses_caller=(service, base) in caller_events(),
     )
 
 
@@ -207,7 +209,7 @@ def _fixed(
     if mapped.actions and any(not _takes_no_resource(a) for a in mapped.actions):
         return None
     base = _base_name(event_name)
-    if has_inferred(service, base) or (service, base) in REFINERS:
+    if has_inferred(service, base) or refiner_for(service, base) is not None:
         return None
     if infers_from_errors(service, base):
         return None
@@ -251,13 +253,14 @@ def _record_permissions(
     params: Any,
     logged: tuple[str, ...],
     error_code: str | None = None,
+    caller: str = "",
 ) -> tuple[Permission, ...]:
     if logged and not plan.needs_params(_raw_bytes(params)):
         found = _logged_permissions(plan, region, account, logged, error_code)
         if found is not None:
             return found
     partition = partition_of_region(region)
-    context = Context(partition, region or "", account or "", _params(params), logged)
+    context = Context(partition, region or "", account or "", _params(params), logged, caller)
     return _permissions(plan, context, error_code)
 
 
@@ -304,6 +307,7 @@ def permissions_column(
     arns_of: Callable[[Any], tuple[str, ...]],
     *,
     error_codes: list[str | None] | None = None,
+    callers: list[str | None] | None = None,
 ) -> pa.Array:
     """Return the permissions of a batch of records as a list-of-struct array.
 
@@ -312,7 +316,9 @@ def permissions_column(
     call's error code (a ``NoSuchKey`` shows ``s3:ListBucket``: ``data/error_inferred.csv``);
     ``params`` and ``resources`` are each record's raw request parameters and logged resources,
     whose ARNs ``arns_of`` returns. Kinds of event whose permissions do not depend on the record
-    are worked out once; the others once a record.
+    are worked out once; the others once a record. ``callers``, when given, are each record's
+    ``userIdentity.arn``: a call that can act on its caller (``iam:GetUser`` without a
+    ``UserName``: ``data/caller_user.csv``) acted on that IAM user.
     """
     fixed = [_fixed(c[1] or "", c[2] or "", c[3]) for c in calls]
     plans = [_call_plan(c[1] or "", c[2] or "", c[3]) for c in calls]
@@ -328,7 +334,7 @@ def permissions_column(
         for c, error in zip(calls, errors, strict=True)
     ]
     by_logged: dict[tuple[int, tuple[str, ...]], tuple[Permission, ...] | None] = {}
-    by_params: dict[tuple[int, tuple[str, ...], bytes], tuple[Permission, ...]] = {}
+    by_params: dict[tuple[int, tuple[str, ...], bytes, str], tuple[Permission, ...]] = {}
     seen: dict[tuple[Permission, ...], int] = {}
     distinct: list[tuple[Permission, ...]] = []
     by_call: dict[int, int] = {}
@@ -353,12 +359,13 @@ def permissions_column(
                     permissions = _logged_permissions(plan, key[5], key[6], logged, errors[call])
                     by_logged[kind, logged] = permissions
             if permissions is None:
-                permissions = by_params.get((kind, logged, text))
+                caller = (callers[record] or "") if callers and plan.uses_caller else ""
+                permissions = by_params.get((kind, logged, text, caller))
                 if permissions is None:
                     permissions = _record_permissions(
-                        plan, key[5], key[6], raw, logged, errors[call]
+                        plan, key[5], key[6], raw, logged, errors[call], caller
                     )
-                    by_params[kind, logged, text] = permissions
+                    by_params[kind, logged, text, caller] = permissions
         number = seen.get(permissions)
         if number is None:
             number = seen[permissions] = len(distinct)

@@ -9,11 +9,15 @@ records sometimes keep the API's upper camel case, so both are read.
 
 from __future__ import annotations
 
+import csv
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
-from trailmin.mapping.resources import UNLOGGED_KEYS, UNLOGGED_SECRETS, Context
+from trailmin import catalog
+from trailmin.mapping.actions import data_file
+from trailmin.mapping.resources import _VARIABLE, UNLOGGED_KEYS, UNLOGGED_SECRETS, Context
 
 Refined = list[tuple[str, Context]]
 Refiner = Callable[[tuple[str, ...], Context], Refined]
@@ -221,6 +225,117 @@ def _batch_get_secret_value(_actions: tuple[str, ...], ctx: Context) -> Refined:
     return found
 
 
+@functools.cache
+def _ec2_prefixes() -> tuple[tuple[str, str], ...]:
+    """Return (id prefix, EC2 resource type) from ``ec2_id_prefixes.csv``, longest prefix first
+    (``tgw-attach-`` before ``tgw-``)."""
+    rows = csv.DictReader(data_file("ec2_id_prefixes.csv").splitlines())
+    pairs = [(row["prefix"], row["resource_type"]) for row in rows]
+    return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
+
+
+def ec2_id_prefixes() -> list[tuple[str, str]]:
+    """Return the (id prefix, resource type) rows of ``ec2_id_prefixes.csv``, for checking."""
+    return sorted(_ec2_prefixes())
+
+
+def _ec2_arn(resource_id: str, ctx: Context) -> str | None:
+    """Return the ARN of the EC2 resource an id names, from its prefix (``vol-`` a volume), or
+    None for a prefix the table does not know."""
+    for prefix, kind in _ec2_prefixes():
+        if resource_id.startswith(prefix) and len(resource_id) > len(prefix):
+            found = catalog.resource_type("ec2", kind)
+            template = found.arn_template if found is not None else None
+            parts = {"Partition": ctx.partition, "Region": ctx.region, "Account": ctx.account}
+            named = [v for v in _VARIABLE.findall(template or "") if v not in parts]
+            if template is None or len(named) != 1:
+                return None  # not an ARN the id alone fills
+            parts[named[0]] = resource_id
+            return _fill_parts(template, parts)
+    return None
+
+
+def _fill_parts(template: str, parts: dict[str, str]) -> str:
+    """Return ``template`` with each ``${Variable}`` replaced by its value in ``parts``."""
+    return _VARIABLE.sub(lambda m: parts[m.group(1)], template)
+
+
+def _ec2_tags(actions: tuple[str, ...], ctx: Context) -> Refined:
+    """EC2 API reference CreateTags/DeleteTags: ``ResourceId.N`` (``resourcesSet.items[]``)
+    names each resource by id, and each is authorized: its ARN comes from the id's prefix
+    (``ec2_id_prefixes.csv``). An id of an unknown prefix leaves the call unscoped."""
+    items = _member(ctx.params, "resourcesSet")
+    listed = _member(items, "items") if isinstance(items, dict) else None
+    arns: list[str] = []
+    for item in listed if isinstance(listed, list) else ():
+        resource_id = _member(item, "resourceId") if isinstance(item, dict) else None
+        arn = _ec2_arn(resource_id, ctx) if isinstance(resource_id, str) else None
+        if arn is None:
+            return [(a, ctx._replace(params={}, logged=())) for a in actions]
+        arns.append(arn)
+    return [(a, ctx._replace(params={}, logged=tuple(arns))) for a in actions]
+
+
+# Systems Manager API reference CreateDocument: names beginning with these are reserved for
+# documents AWS owns (AWS-RunShellScript), whose ARNs have no account:
+# arn:aws:ssm:REGION::document/AWS-RunShellScript (Systems Manager user guide, sample policies).
+_AWS_DOCUMENT = re.compile(r"^(aws|amazon|amzn)", re.IGNORECASE)
+
+
+def _document_arn(name: str, ctx: Context) -> str:
+    if name.startswith("arn:"):
+        return name  # a document shared from another account, named by its ARN
+    account = "" if _AWS_DOCUMENT.match(name) else ctx.account
+    return f"arn:{ctx.partition}:ssm:{ctx.region}:{account}:document/{name}"
+
+
+def _ssm_document(actions: tuple[str, ...], ctx: Context) -> Refined:
+    """Systems Manager API reference (SendCommand ``DocumentName``, GetDocument and
+    DescribeDocument ``Name``): the document, its
+    ARN without an account when AWS owns it; SendCommand's ``InstanceIds`` are EC2 instances
+    (``i-``) or managed nodes (``mi-``), each authorized too (``request_named.csv``)."""
+    name = _member(ctx.params, "documentName") or _member(ctx.params, "name")
+    arns: list[str] = []
+    if isinstance(name, str) and name:
+        arns.append(_document_arn(name, ctx))
+    instances = _member(ctx.params, "instanceIds")
+    for instance in instances if isinstance(instances, list) else ():
+        if isinstance(instance, str) and instance.startswith("i-"):
+            arns.append(f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account}:instance/{instance}")
+        elif isinstance(instance, str) and instance.startswith("mi-"):
+            arns.append(
+                f"arn:{ctx.partition}:ssm:{ctx.region}:{ctx.account}:managed-instance/{instance}"
+            )
+    return [(a, ctx._replace(params={}, logged=tuple(arns))) for a in actions]
+
+
+# IAM user ARNs: arn:PARTITION:iam::ACCOUNT:user/PATH/NAME.
+_IAM_USER = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:user/.+")
+
+
+def _the_caller(actions: tuple[str, ...], ctx: Context) -> Refined:
+    """IAM API reference (GetUser, ListAccessKeys, ListMFADevices, …, ``caller_user.csv``):
+    without ``UserName`` the call acts on the IAM user whose access key signed it, the caller
+    (``userIdentity.arn``). A caller that is no IAM user (a role's session) leaves it unscoped."""
+    if _member(ctx.params, "userName"):
+        return [(a, ctx) for a in actions]
+    if _IAM_USER.match(ctx.caller):
+        return [(a, ctx._replace(logged=(*ctx.logged, ctx.caller))) for a in actions]
+    return [(a, ctx) for a in actions]
+
+
+@functools.cache
+def _caller_events() -> dict[tuple[str, str], str]:
+    """Return the (service, eventName) of ``caller_user.csv``, with the provenance."""
+    rows = csv.DictReader(data_file("caller_user.csv").splitlines())
+    return {(row["service"], row["event_name"]): row["provenance"] for row in rows}
+
+
+def caller_events() -> list[tuple[str, str]]:
+    """Return the (service, eventName) pairs ``caller_user.csv`` names, for checking."""
+    return sorted(_caller_events())
+
+
 REFINERS: dict[tuple[str, str], Refiner] = {
     ("s3", "GetObject"): _object_version,
     ("s3", "HeadObject"): _object_version,
@@ -241,7 +356,22 @@ REFINERS: dict[tuple[str, str], Refiner] = {
     ("bedrock", "Converse"): _invoke_model,
     ("bedrock", "ConverseStream"): _invoke_model,
     ("secretsmanager", "BatchGetSecretValue"): _batch_get_secret_value,
+    ("ec2", "CreateTags"): _ec2_tags,
+    ("ec2", "DeleteTags"): _ec2_tags,
+    ("ssm", "SendCommand"): _ssm_document,
+    ("ssm", "GetDocument"): _ssm_document,
+    ("ssm", "DescribeDocument"): _ssm_document,
 }
+
+
+def refiner_for(service: str, event_name: str) -> Refiner | None:
+    """Return the refiner of a kind of call: ``REFINERS``'s, else the caller's own IAM user for
+    the calls of ``caller_user.csv``."""
+    found = REFINERS.get((service, event_name))
+    if found is None and (service, event_name) in _caller_events():
+        return _the_caller
+    return found
+
 
 # A refiner matters only when the raw request holds this (None: always): an S3 call naming no
 # version is settled by what CloudTrail logged, without decoding its parameters.

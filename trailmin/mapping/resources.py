@@ -48,6 +48,7 @@ class Context(NamedTuple):
     account: str
     params: dict[str, Any] = {}  # noqa: RUF012 - never mutated; a NamedTuple is built per event
     logged: tuple[str, ...] = ()  # ARNs from the record's resources[]
+    caller: str = ""  # the ARN of the identity that made the call (userIdentity.arn), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +100,27 @@ def _last_segment(value: str, separator: str) -> str:
 
 
 def _function_name(ctx: Context) -> list[Value]:
+    """Lambda API reference: ``FunctionName`` is a name, a partial ARN (123456789012:function:
+    name) or an ARN, each maybe with a version or alias appended; or ``Qualifier`` gives it.
+
+    Lambda developer guide, versioning, aliases and resource policies: a permission applies only
+    to the ARN it names, and a qualified call is authorized on the qualified ARN
+    (``function:name:17``, ``function:name:live``): the unqualified one would not cover it.
+    """
     value = ctx.params.get("functionName")
     if not isinstance(value, str) or not value:
         return []
-    # A name, a partial ARN (123456789012:function:name) or a full ARN, maybe with a qualifier.
     parts = value.split(":")
     if value.startswith("arn:") and len(parts) >= 7:
-        return [(parts[6], False)]
-    if len(parts) >= 3 and parts[1] == "function":
-        return [(parts[2], False)]
-    return [(parts[0], False)]
+        name, rest = parts[6], parts[7:]
+    elif len(parts) >= 3 and parts[1] == "function":
+        name, rest = parts[2], parts[3:]
+    else:
+        name, rest = parts[0], parts[1:]
+    qualifier = rest[0] if rest else ctx.params.get("qualifier")
+    if isinstance(qualifier, str) and qualifier and not _NOT_AN_ID.search(qualifier):
+        return [(f"{name}:{qualifier}", False)]
+    return [(name, False)]
 
 
 def _queue_name(ctx: Context) -> list[Value]:
@@ -204,6 +216,39 @@ def _task_definition(ctx: Context, part: int) -> list[Value]:
     return [(revision, False)] if revision else [("*", True)]
 
 
+def _ecs_cluster(ctx: Context) -> list[Value]:
+    """ECS API reference: ``cluster`` (``clusterName`` in CreateCluster), a name or an ARN; when a
+    logged request names none, "If you do not specify a cluster, the default cluster is
+    assumed" (DescribeServices, DescribeTasks, UpdateService, RunTask, ListTasks, …)."""
+    value = ctx.params.get("cluster") or ctx.params.get("clusterName")
+    if isinstance(value, str) and value:
+        return [(_last_segment(value, "/"), False)]
+    # A record without request parameters says nothing, not "the default cluster".
+    return [("default", False)] if ctx.params else []
+
+
+def _ecs_members(*names: str) -> Extractor:
+    """ECS API reference: ``services``/``service`` and ``tasks``/``task`` name services and tasks
+    by name or id, or by ARN (``…:service/CLUSTER/NAME``, ``…:task/CLUSTER/ID``)."""
+
+    def extract(ctx: Context) -> list[Value]:
+        for name in names:
+            value = ctx.params.get(name)
+            items = value if isinstance(value, list) else [value]
+            found = [(_last_segment(i, "/"), False) for i in items if isinstance(i, str) and i]
+            if found:
+                return found
+        return []
+
+    return extract
+
+
+def _rds_name(*names: str) -> Extractor:
+    """RDS API reference: identifiers of DB instances, clusters, snapshots and groups are
+    "stored as a lowercase string", so the ARN holds the lower-case name; a value may be an ARN."""
+    return _param(*names, transform=lambda v: _last_segment(v, ":").lower())
+
+
 def _object_key(ctx: Context) -> list[Value]:
     key = ctx.params.get("key")
     if isinstance(key, str) and key:
@@ -284,14 +329,24 @@ EXTRACTORS: dict[tuple[str | None, str], Extractor] = {
     ("cloudformation", "StackName"): _stack_name,
     ("cloudformation", "Id"): _stack_id,
     ("ec2", "InstanceId"): _instance_ids,
-    ("rds", "DbInstanceName"): _param("dBInstanceIdentifier"),
+    ("rds", "DbInstanceName"): _rds_name("dBInstanceIdentifier"),
+    ("rds", "DbClusterInstanceName"): _rds_name("dBClusterIdentifier"),
+    ("rds", "SnapshotName"): _rds_name("dBSnapshotIdentifier"),
+    ("rds", "ClusterSnapshotName"): _rds_name("dBClusterSnapshotIdentifier"),
+    ("rds", "SubnetGroupName"): _rds_name("dBSubnetGroupName"),
+    ("rds", "ParameterGroupName"): _rds_name("dBParameterGroupName"),
+    ("rds", "ClusterParameterGroupName"): _rds_name("dBClusterParameterGroupName"),
+    ("rds", "OptionGroupName"): _rds_name("optionGroupName"),
+    ("rds", "SecurityGroupName"): _rds_name("dBSecurityGroupName"),
     ("glue", "DatabaseName"): _param("databaseName"),
     ("glue", "TableName"): _param("tableName", "name"),
     ("athena", "WorkGroupName"): _param("workGroup"),
     ("events", "EventBusName"): _param("eventBusName", transform=lambda v: _last_segment(v, "/")),
     ("events", "RuleName"): _param("name", "rule"),
     ("cloudwatch", "AlarmName"): _param("alarmName"),
-    ("ecs", "ClusterName"): _param("cluster", transform=lambda v: _last_segment(v, "/")),
+    ("ecs", "ClusterName"): _ecs_cluster,
+    ("ecs", "ServiceName"): _ecs_members("services", "service", "serviceName"),
+    ("ecs", "TaskId"): _ecs_members("tasks", "task"),
     ("ecs", "TaskDefinitionFamilyName"): lambda ctx: _task_definition(ctx, 0),
     ("ecs", "TaskDefinitionRevisionNumber"): lambda ctx: _task_definition(ctx, 1),
     # EC2 API reference: security-group calls name the group by GroupId (AuthorizeSecurity-
@@ -323,7 +378,8 @@ _SLASHED = frozenset(
     }
 )
 # Variables whose values may hold ":" as well: a Bedrock model id (anthropic.claude-v2:1).
-_COLONED = frozenset({"bedrock:ResourceId"})
+# A Lambda function named with its version or alias (function:name:17, Lambda developer guide).
+_COLONED = frozenset({"bedrock:ResourceId", "lambda:FunctionName"})
 # A region is "*" in an ARN a refiner wrote for a resource in any region (the foundation model
 # behind a cross-region inference profile).
 _PARTS = {"Partition": "aws[a-z-]*", "Region": "(?:[a-z0-9-]*|\\*)", "Account": "[0-9]*"}
@@ -373,6 +429,9 @@ class _Plan:
     mode: str  # ONE or ALL
     templates: tuple[_Template, ...]
     required: str  # the names of the required types ("" when none is)
+    # Optional types authorized too when the request names one (request_named.csv): EC2's
+    # subnet beside the route table of AssociateRouteTable.
+    named_optional: tuple[_Template, ...] = ()
 
 
 @functools.cache
@@ -380,6 +439,24 @@ def _choices() -> dict[str, str]:
     """Return the actions whose several required types are alternatives, with the provenance."""
     rows = csv.DictReader(data_file("resource_choices.csv").splitlines())
     return {row["action"].lower(): row["provenance"] for row in rows}
+
+
+@functools.cache
+def _request_named() -> dict[str, str]:
+    """Return the services and actions whose optional resource types are authorized whenever
+    the request names one, with the provenance."""
+    rows = csv.DictReader(data_file("request_named.csv").splitlines())
+    return {row["scope"].lower(): row["provenance"] for row in rows}
+
+
+def request_named_scopes() -> list[str]:
+    """Return the services and actions ``request_named.csv`` names, for checking."""
+    return sorted(_request_named())
+
+
+def _names_optional(action: catalog.Action) -> bool:
+    named = _request_named()
+    return action.service in named or action.full_name.lower() in named
 
 
 def alternative_actions() -> list[str]:
@@ -405,6 +482,12 @@ def _plan(action_name: str) -> _Plan | None:
     (Bedrock InvokeModel: a foundation model, or an inference profile, or …). An optional type
     is used only when the action requires none, or when it names a part of the required
     resource (DynamoDB Query on an index: ``table/T/index/I``): never in place of a required one.
+
+    Besides, where AWS documents that "the parameters that you specify in the request determine
+    the required permissions" (EC2 API reference, "Granting required permissions for Amazon EC2
+    resources"; RDS, SSM SendCommand: ``request_named.csv``), an optional type the request
+    names is authorized too, beside the required ones: ``named_optional``. Alternatives
+    (``resource_choices.csv``) never gain one.
     """
     action = catalog.action(action_name)
     if action is None:
@@ -422,6 +505,13 @@ def _plan(action_name: str) -> _Plan | None:
     else:
         chosen = optional
     templates = tuple(_template(action.service, rt.name, rt.arn_template or "") for rt in chosen)
+    named_optional: tuple[_Template, ...] = ()
+    if required and (mode == ALL or len(required) == 1) and _names_optional(action):
+        named_optional = tuple(
+            _template(action.service, rt.name, rt.arn_template or "")
+            for rt in optional
+            if rt not in chosen
+        )
     return _Plan(
         name=action.full_name,
         resource_types=", ".join(rt.name for rt in action.resource_types),
@@ -429,6 +519,7 @@ def _plan(action_name: str) -> _Plan | None:
         mode=mode,
         templates=templates,
         required=", ".join(rt.name for rt in required),
+        named_optional=tuple(t for t in named_optional if t.named),
     )
 
 
@@ -522,6 +613,38 @@ def scope(action_name: str, ctx: Context) -> Scoped:
         return Scoped(action_name, (ANY,), f"{UNSCOPED}: {action_name} is not in the catalog")
     if plan.no_resource:
         return Scoped(plan.name, (ANY,), "no resource type")
+    scoped = _scope_plan(plan, ctx)
+    if not plan.named_optional or scoped.unscoped:
+        return scoped
+    return _with_named_optional(plan, ctx, scoped)
+
+
+def _with_named_optional(plan: _Plan, ctx: Context, scoped: Scoped) -> Scoped:
+    """Return ``scoped`` with the optional resources the request names (a subnet beside the
+    route table): each is authorized too (``request_named.csv``)."""
+    arns = set(scoped.resources)
+    reasons: list[str] = []
+    candidates = (*ctx.logged, *_parameter_arns(ctx.params))
+    for template in plan.named_optional:
+        logged = [arn for arn in candidates if template.regex.match(arn)]
+        if logged:
+            arns.update(logged)
+            continue
+        filled = _fill(template, ctx)
+        if filled is None:
+            continue  # not named by this request: not needed
+        arns.update(filled[0])
+        if filled[1]:
+            reasons.append(_pattern_reason(template.text))
+    if len(arns) == len(scoped.resources):
+        return scoped
+    derivation = scoped.derivation
+    if reasons and not derivation.startswith(PATTERN):
+        derivation = f"{PATTERN}: part of the ARN is not in the record ({', '.join(reasons)})"
+    return Scoped(plan.name, tuple(sorted(arns)), derivation)
+
+
+def _scope_plan(plan: _Plan, ctx: Context) -> Scoped:
     if plan.mode == ALL:
         # The action is authorized against each of these (Glue: catalog, database and table):
         # every one must be derived.
