@@ -131,6 +131,17 @@ EC2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
         # An object grant does not conform to a bucket's type.
         (_call("s3:ListBucket"), "arn:aws:s3:::acme/*", True),
         (_call("s3:ListBucket"), "arn:aws:s3:::acme", False),
+        # SSM API reference: AWS-owned documents have no account in their ARN.
+        (
+            _call("ssm:SendCommand", {"documentName": "AWS-RunPatchBaseline"}),
+            f"arn:aws:ssm:{REGION}::document/AWS-RunPatchBaseline",
+            False,
+        ),
+        (
+            _call("ssm:SendCommand", {"documentName": "AWS-RunPatchBaseline"}),
+            f"arn:aws:ssm:{REGION}::document/AWS-RunShellScript",
+            True,
+        ),
         # Actions with no resource type are granted on "*" and never refused here.
         (_call("ec2:DescribeInstances", {"instanceId": "i-1"}), "*", False),
         # An IAM name's path is not in the record: only a whole ARN fills it.

@@ -91,6 +91,7 @@ def expected_usage(records: list[dict[str, Any]], principal: str) -> pd.DataFram
             account or "",
             record.get("requestParameters") or {},
             tuple(r["ARN"] for r in record.get("resources") or () if r.get("ARN")),
+            record["userIdentity"].get("arn") or "",  # IAM calls without userName: the caller
         )
         code = record.get("errorCode")
         needed = event_permissions(

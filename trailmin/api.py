@@ -1433,6 +1433,7 @@ def _remap_table(table: pa.Table) -> pa.Table:
         table["resources"].to_pylist(),
         _stored_arns,
         error_codes=[call[7] for call in calls],
+        callers=table["identity_arn"].to_pylist(),
     )
     position = table.schema.get_field_index("permissions")
     return table.set_column(position, "permissions", permissions)

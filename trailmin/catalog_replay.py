@@ -68,6 +68,10 @@ _DEPTH = 3  # how deep into the request members are looked for
 # place of the required type they are nested in: (service, type). DynamoDB developer guide,
 # "Using IAM policies for DynamoDB" (a Query or Scan of an index is allowed by the index's ARN).
 _NESTED = frozenset({("dynamodb", "index")})
+# Resources AWS owns, whose ARNs name no account, by (service, type) and name prefixes: SSM API
+# reference, CreateDocument ("aws", "amazon" and "amzn" are reserved prefixes; AWS-owned
+# documents are arn:aws:ssm:region::document/AWS-RunShellScript).
+_AWS_OWNED = {("ssm", "document"): ("aws", "amazon", "amzn")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +303,7 @@ def expected(call: Recorded) -> tuple[list[list[str]], tuple[_Type, ...]]:
                 and child.template.startswith(kind.template + "/")
                 for a in _filled(child, call)
             ]
-            groups.append(sorted(set(nested or arns)))
+            groups.append(sorted(set(_owned_too(call, kind, nested or arns))))
     if not types.required:
         # Optional types are alternatives (Service Authorization Reference: "you can choose to
         # use one of the optional resource types"): one of the resources the record names.
@@ -310,6 +314,21 @@ def expected(call: Recorded) -> tuple[list[list[str]], tuple[_Type, ...]]:
     if groups:
         return groups, ()
     return [], types.required or types.optional
+
+
+def _owned_too(call: Recorded, kind: _Type, arns: list[str]) -> list[str]:
+    """Return ``arns`` and, for a resource AWS owns (an SSM document named AWS-…), its ARN
+    without an account, which is the one it has."""
+    prefixes = _AWS_OWNED.get((call.action.split(":", 1)[0], kind.name))
+    if prefixes is None:
+        return arns
+    owned = []
+    for arn in arns:
+        parts = arn.split(":", 5)
+        name = parts[5].rsplit("/", 1)[-1] if len(parts) == 6 else ""
+        if name.lower().startswith(prefixes):
+            owned.append(":".join([*parts[:4], "", parts[5]]))
+    return arns + owned
 
 
 def _granted(documents: Sequence[Mapping[str, Any]], action: str) -> list[str] | None:
