@@ -584,8 +584,9 @@ def test_a_proposal_that_would_refuse_a_used_call_is_not_emitted(monkeypatch):
     }
 
 
-def test_privilege_escalation_resources_are_never_generalized():
-    """iam:PassRole on roles that churn stays on each role; the object reads beside it learn."""
+def test_privilege_escalation_resources_are_never_generalized_but_for_ids():
+    """iam:PassRole on roles that churn stays on each role; ssm:SendCommand follows instances
+    that are replaced; the object reads beside them learn."""
     from datetime import UTC, datetime, timedelta
 
     from trailmin.generation import Used, generate
@@ -601,6 +602,10 @@ def test_privilege_escalation_resources_are_never_generalized():
         used("iam:PassRole", f"arn:aws:iam::111122223333:role/job-{i:08x}", i * 6)
         for i in range(10)
     ] + [used("s3:GetObject", f"arn:aws:s3:::b/runs/{i:08x}.json", i * 3) for i in range(20)]
+    rows += [
+        used("ssm:SendCommand", f"arn:aws:ec2:us-east-1:111122223333:instance/i-{i:017x}", i * 5)
+        for i in range(10)
+    ]
     (proposal,) = generate(rows)
     statements = [s for p in proposal.policies for s in p.statements]
     (passing,) = [s for s in statements if "iam:PassRole" in s.actions]
@@ -608,3 +613,5 @@ def test_privilege_escalation_resources_are_never_generalized():
     assert all("*" not in r for r in passing.resources)
     (reading,) = [s for s in statements if "s3:GetObject" in s.actions]
     assert reading.resources == ("arn:aws:s3:::b/runs/*",)
+    (commanding,) = [s for s in statements if "ssm:SendCommand" in s.actions]
+    assert commanding.resources == ("arn:aws:ec2:us-east-1:111122223333:instance/*",)

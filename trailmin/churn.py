@@ -248,10 +248,18 @@ def _without_date(parts: list[str]) -> list[str]:
 
 
 def generalize(
-    seen: Sequence[Seen], *, start: datetime, end: datetime
+    seen: Sequence[Seen],
+    *,
+    start: datetime,
+    end: datetime,
+    ids_only: frozenset[str] = frozenset(),
 ) -> tuple[dict[tuple[str, str], str], list[Pattern]]:
     """Return, for each (action, ARN) of ``seen`` that a pattern replaces, the pattern, and the
-    patterns with their evidence. ARNs no template of their action reads are left alone."""
+    patterns with their evidence. ARNs no template of their action reads are left alone.
+
+    The actions of ``ids_only`` (privilege escalation: passing a role, running a command) keep
+    every name and path exact, and only take ``*`` for ids AWS makes (new instances, revisions):
+    a pattern over role names would pass roles the principal never passed."""
     window = _Window(start, end)
     by_template: dict[str, list[_Entry]] = defaultdict(list)
     for item in seen:
@@ -278,12 +286,18 @@ def generalize(
             for parent, members in groups.items():
                 if variable in _PATHS:
                     found = _generalize_path(
-                        members, position, window, root_is_name=position == template.top()
+                        members,
+                        position,
+                        window,
+                        root_is_name=position == template.top(),
+                        excluded=ids_only,
                     )
                 else:
                     # A name people chose (a bucket, a table, a function: the catalog's
                     # variables called …Name) keeps a prefix; ids (…Id, …Number) may go whole.
-                    found = _generalize_name(members, position, window, names="Name" in variable)
+                    found = _generalize_name(
+                        members, position, window, names="Name" in variable, ids_only=ids_only
+                    )
                 for pattern, actions in found:
                     made.append((parent, pattern, actions))
                     for member in members:
@@ -312,13 +326,20 @@ def _granted_to(members: list[_Entry], position: int) -> frozenset[str]:
 
 
 def _generalize_name(
-    members: list[_Entry], position: int, window: _Window, *, names: bool
+    members: list[_Entry],
+    position: int,
+    window: _Window,
+    *,
+    names: bool,
+    ids_only: frozenset[str],
 ) -> list[tuple[str, frozenset[str]]]:
     firsts = _firsts((m.values[position], m.first_seen) for m in members)
     pattern = _pattern_of(firsts, window, names=names)
     if pattern is None:
         return []
     actions = _granted_to(members, position)
+    if pattern != "*":
+        actions -= ids_only
     for member in members:
         if member.action in actions:
             member.values[position] = pattern  # the values are escaped already, and so is it
@@ -326,7 +347,12 @@ def _generalize_name(
 
 
 def _generalize_path(
-    members: list[_Entry], position: int, window: _Window, *, root_is_name: bool
+    members: list[_Entry],
+    position: int,
+    window: _Window,
+    *,
+    root_is_name: bool,
+    excluded: frozenset[str],
 ) -> list[tuple[str, frozenset[str]]]:
     """Generalize the values at ``position`` at the shallowest level of the path whose children
     churn; return the patterns made and the actions given each."""
@@ -354,7 +380,7 @@ def _generalize_path(
                 child_pattern = None  # cut back to the root of a name: never a bare "*"
         if child_pattern is not None:
             pattern = ("/".join(kept) + "/" if kept else "") + child_pattern
-            actions = _granted_to(group, position)
+            actions = _granted_to(group, position) - excluded
             for member in group:
                 if member.action in actions and member.values[position] == member.exact[position]:
                     member.values[position] = pattern

@@ -508,11 +508,7 @@ def _learn(
     granted: Sequence[Used], window: tuple[datetime, datetime] | None
 ) -> tuple[dict[tuple[str, str], str], list[Generalization]]:
     """Return the patterns that replace the ARNs whose parts kept changing in the window."""
-    exact = [
-        r
-        for r in granted
-        if r.resource != "*" and "pattern" not in r.derivation and not _sensitive(r.action)
-    ]
+    exact = [r for r in granted if r.resource != "*" and "pattern" not in r.derivation]
     if not exact:
         return {}, []
     start, end = window or (
@@ -520,7 +516,8 @@ def _learn(
         max(r.last_seen for r in granted),
     )
     seen = [churn.Seen(_canonical(r.action), r.resource, r.first_seen) for r in exact]
-    replaced, patterns = churn.generalize(seen, start=start, end=end)
+    sensitive = frozenset(s.action for s in seen if _sensitive(s.action))
+    replaced, patterns = churn.generalize(seen, start=start, end=end, ids_only=sensitive)
     return replaced, [
         Generalization(
             p.pattern,
@@ -537,8 +534,9 @@ def _learn(
 
 @functools.cache
 def _sensitive(action: str) -> bool:
-    """Whether ``action`` is one whose resources are never generalized: privilege escalation,
-    defence evasion (``trailmin/data/review_actions.csv``) or permissions management."""
+    """Whether ``action``'s names and paths are never generalized (only the ids AWS makes):
+    privilege escalation, defence evasion (``trailmin/data/review_actions.csv``) or permissions
+    management."""
     from trailmin.review import table  # review reads proposals: imported when first needed
 
     found = catalog.action(action)
