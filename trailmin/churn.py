@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from trailmin import catalog
+from trailmin.arns import escape
 
 SLOTS = 20
 MIN_SLOTS = 3
@@ -158,13 +159,6 @@ def read(action: str, arn: str) -> tuple[_Template, tuple[str, ...]] | None:
         if match is not None:
             return template, match.groups()
     return None
-
-
-def escape(text: str) -> str:
-    """Return ``text`` with the characters IAM reads as wildcards or variables made literal."""
-    if not any(ch in text for ch in "$*?"):
-        return text
-    return "".join({"$": "${$}", "*": "${*}", "?": "${?}"}.get(ch, ch) for ch in text)
 
 
 @functools.cache

@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from trailmin import catalog, churn
+from trailmin.arns import escape
 from trailmin.catalog_replay import Mismatch
 from trailmin.errors import UsageError
 from trailmin.evaluation import Layers, Request, match_action, pattern_matches, replay
@@ -815,7 +816,7 @@ def policy_resource(row: Used) -> str:
     return escape_resource(row.resource)
 
 
-escape_resource = churn.escape
+escape_resource = escape
 
 
 def _refused(rows: Sequence[Used]) -> tuple[Refused, ...]:

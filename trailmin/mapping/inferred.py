@@ -26,6 +26,7 @@ from importlib import resources
 from typing import Any
 
 from trailmin import catalog
+from trailmin.arns import escape
 from trailmin.mapping.resources import ANY, EXACT, PATTERN, UNSCOPED, Context, scope
 
 PASS_ROLE = "iam:PassRole"
@@ -200,7 +201,9 @@ def _named_of_type(template: str, name: str, ctx: Context) -> str | None:
 def _any_of_type(template: str, ctx: Context) -> str:
     """Return ``template`` with the event's partition, region and account, the rest ``*``."""
     parts = {"Partition": ctx.partition, "Region": ctx.region, "Account": ctx.account}
-    return _TEMPLATE_VARIABLE.sub(lambda m: parts.get(m.group(1), "*"), template)
+    return _TEMPLATE_VARIABLE.sub(
+        lambda m: escape(parts[m.group(1)]) if m.group(1) in parts else "*", template
+    )
 
 
 @functools.cache
@@ -258,10 +261,10 @@ def _pass_role(
     text = str(value)
     if text.startswith("arn:"):
         return Inferred(PASS_ROLE, (text,), f"{EXACT}; {where}", passed_to)
-    base = f"arn:{ctx.partition}:iam::{ctx.account}:role/"
+    base = f"arn:{ctx.partition}:iam::{escape(ctx.account)}:role/"
     return Inferred(
         PASS_ROLE,
-        (f"{base}*/{text}", f"{base}{text}"),
+        (f"{base}*/{escape(text)}", f"{base}{escape(text)}"),
         f"{PATTERN}: the role's path is not in the record; {where}",
         passed_to,
     )

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from trailmin import catalog
+from trailmin.arns import escape
 from trailmin.mapping.actions import data_file
 
 EXACT = "exact"
@@ -143,7 +144,7 @@ def _with_path(parameter: str) -> Extractor:
         path = ctx.params.get("path")
         if isinstance(path, str) and path.startswith("/") and path.endswith("/"):
             return [(path.lstrip("/") + name, False)]
-        return [(name, False), (f"*/{name}", True)]
+        return [(name, False), (f"*/{escape(name)}", True)]
 
     return extract
 
@@ -157,7 +158,7 @@ def _secret_id(ctx: Context) -> list[Value]:
     if value.startswith("arn:"):
         return [(value.split(":secret:", 1)[-1], False)]
     # A name: Secrets Manager appends a dash and six random characters to it in the ARN.
-    return [(f"{value}-??????", True)]
+    return [(f"{escape(value)}-??????", True)]
 
 
 def _parameter_name(ctx: Context) -> list[Value]:
@@ -588,19 +589,23 @@ def _fill(template: _Template, ctx: Context) -> tuple[list[str], bool] | None:
             return None
         choices.append(values)
     arns: list[str] = []
-    patterned = False
+    # A pattern is written as a policy writes it: the values the record gave are escaped, so
+    # that a name holding "*" stays that name (an exact ARN is escaped when it is emitted).
+    patterned = template.log_group or any(p for values in choices for _, p in values)
     for combination in product(*choices):
         arn = template.text
         for (variable, _), (value, is_pattern) in zip(template.variables, combination, strict=True):
-            arn = arn.replace("${" + variable + "}", value, 1)
-            patterned = patterned or is_pattern
-        if "${" in arn:
+            if "${" in value and not is_pattern:
+                return None  # never an ARN with a variable left in it
+            arn = arn.replace(
+                "${" + variable + "}", value if is_pattern or not patterned else escape(value), 1
+            )
+        if _VARIABLE.search(arn.replace("${$}", "").replace("${*}", "").replace("${?}", "")):
             return None  # never an ARN with a variable left in it
         arns.append(arn)
         if template.log_group:
             # CloudWatch Logs authorizes many log-group actions against "log-group:NAME:*".
             arns.append(arn + ":*")
-            patterned = True
         if len(arns) > MAX_RESOURCES:
             return None
     return arns, patterned
