@@ -38,6 +38,7 @@ from trailmin.evaluation import (
     Request,
     evaluate,
     match_action,
+    pattern_matches,
     statements_of,
 )
 
@@ -169,37 +170,43 @@ def _lower_camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def _members(params: Any, names: frozenset[str], depth: int = 0) -> list[str]:
-    """Return the string values of request members called one of ``names``, at any depth up to
-    ``_DEPTH`` (EC2 nests them in ``…Set.items[]``)."""
-    found: list[str] = []
-    if depth > _DEPTH:
-        return found
-    if isinstance(params, Mapping):
-        for key, value in params.items():
-            if key in names:
-                if isinstance(value, str) and value:
-                    found.append(value)
-                elif isinstance(value, list):
-                    found.extend(v for v in value if isinstance(v, str) and v)
-            elif isinstance(value, (Mapping, list)):
-                found.extend(_members(value, names, depth + 1))
-    elif isinstance(params, list):
-        for item in params:
-            found.extend(_members(item, names, depth + 1))
+Members = dict[str, list[str]]  # a request's string values by member name, at any depth
+
+
+def members_of(params: Any) -> Members:
+    """Return the request's string values by member name, down to ``_DEPTH`` levels (EC2 nests
+    them in ``…Set.items[]``); a list of strings counts as its strings."""
+    found: Members = {}
+
+    def walk(value: Any, depth: int) -> None:
+        if depth > _DEPTH:
+            return
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, str):
+                    if item:
+                        found.setdefault(key, []).append(item)
+                elif isinstance(item, list) and item and isinstance(item[0], str):
+                    found.setdefault(key, []).extend(v for v in item if isinstance(v, str) and v)
+                else:
+                    walk(item, depth + 1)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, depth + 1)
+
+    walk(params, 0)
     return found
 
 
-def _values(variable: str, params: Mapping[str, Any]) -> list[str]:
+def _values(variable: str, members: Members) -> list[str]:
     """Return the values the request gives ``variable``, by its name or its alias."""
     if variable in _ONLY_WHOLE:
         return []
-    names = frozenset({_lower_camel(variable), variable, *_ALIASES.get(variable, ())})
-    values = _members(params, names)
+    values: list[str] = []
+    for name in {_lower_camel(variable), variable, *_ALIASES.get(variable, ())}:
+        values.extend(members.get(name, ()))
     if variable == "QueueName":
-        values += [
-            u.rstrip("/").rsplit("/", 1)[-1] for u in _members(params, frozenset({"queueUrl"}))
-        ]
+        values += [u.rstrip("/").rsplit("/", 1)[-1] for u in members.get("queueUrl", ())]
     if variable in _SLASHED:
         return [v for v in values if not v.startswith("arn:")]
     return [v for v in values if ":" not in v and "/" not in v]
@@ -213,7 +220,7 @@ def _partition(region: str) -> str:
     return "aws"
 
 
-def _filled(kind: _Type, call: Recorded, limit: int = 20) -> list[str]:
+def _filled(kind: _Type, call: Recorded, members: Members, limit: int = 20) -> list[str]:
     """Return the ARNs of ``kind`` that the request's members give, every variable filled."""
     variables = _VARIABLE.findall(kind.template)
     arns = [kind.template]
@@ -225,7 +232,7 @@ def _filled(kind: _Type, call: Recorded, limit: int = 20) -> list[str]:
         elif variable == "Account":
             values = [call.account]
         else:
-            values = sorted(set(_values(variable, call.params)))
+            values = sorted(set(_values(variable, members)))
         if not values or not all(values):
             return []
         arns = [a.replace("${" + variable + "}", v, 1) for a in arns for v in values]
@@ -234,16 +241,15 @@ def _filled(kind: _Type, call: Recorded, limit: int = 20) -> list[str]:
     return [a for a in arns if kind.regex.match(a)]
 
 
-def _whole_arns(call: Recorded) -> list[str]:
-    """Return the ARNs the record gives whole: its resources[], ARNs in the request, and queues
-    named by URL (whose path holds the queue's account)."""
+def _whole_arns(call: Recorded, members: Members) -> list[str]:
+    """Return the ARNs the record gives whole: its resources[], ARNs in request members named
+    for them (``roleArn``, ``targetArns``), and queues named by URL (whose path holds the
+    queue's account)."""
     found = list(call.logged)
-    found.extend(
-        v
-        for v in _members(call.params, _arn_members(call.params))
-        if v.startswith("arn:") and v not in found
-    )
-    for url in _members(call.params, frozenset({"queueUrl"})):
+    for name, values in members.items():
+        if name.lower().endswith("arn") or name.endswith("Arns"):
+            found.extend(v for v in values if v.startswith("arn:") and v not in found)
+    for url in members.get("queueUrl", ()):
         match = _QUEUE_URL.match(url)
         if match is not None:
             region = match.group("region") or match.group("legacy") or call.region
@@ -262,25 +268,6 @@ _QUEUE_URL = re.compile(
 )
 
 
-def _arn_members(params: Mapping[str, Any]) -> frozenset[str]:
-    """Return the names of the request's members that hold ARNs (``roleArn``, ``targetArns``)."""
-    return frozenset(k for k in _keys(params) if k.lower().endswith("arn") or k.endswith("Arns"))
-
-
-def _keys(params: Any, depth: int = 0) -> set[str]:
-    found: set[str] = set()
-    if depth > _DEPTH:
-        return found
-    if isinstance(params, Mapping):
-        for key, value in params.items():
-            found.add(str(key))
-            found |= _keys(value, depth + 1)
-    elif isinstance(params, list):
-        for item in params:
-            found |= _keys(item, depth + 1)
-    return found
-
-
 def expected(call: Recorded) -> tuple[list[list[str]], tuple[_Type, ...]]:
     """Return the groups of ARNs the call must be allowed on (one of each group: the record may
     hold a call's several resources of one type, a copy's source and destination), and the types
@@ -288,10 +275,11 @@ def expected(call: Recorded) -> tuple[list[list[str]], tuple[_Type, ...]]:
     types = _types(call.action)
     if types is None:
         return [], ()
-    whole = _whole_arns(call)
+    members = members_of(call.params)
+    whole = _whole_arns(call, members)
     groups: list[list[str]] = []
     for kind in types.required:
-        arns = [a for a in whole if kind.regex.match(a)] or _filled(kind, call)
+        arns = [a for a in whole if kind.regex.match(a)] or _filled(kind, call, members)
         if arns:
             # A call naming a resource nested in this one (a DynamoDB table's index) is
             # authorized against the nested one: DynamoDB developer guide, "Using IAM policy
@@ -301,14 +289,14 @@ def expected(call: Recorded) -> tuple[list[list[str]], tuple[_Type, ...]]:
                 for child in types.optional
                 if (call.action.split(":", 1)[0], child.name) in _NESTED
                 and child.template.startswith(kind.template + "/")
-                for a in _filled(child, call)
+                for a in _filled(child, call, members)
             ]
             groups.append(sorted(set(_owned_too(call, kind, nested or arns))))
     if not types.required:
         # Optional types are alternatives (Service Authorization Reference: "you can choose to
         # use one of the optional resource types"): one of the resources the record names.
         some = {a for kind in types.optional for a in whole if kind.regex.match(a)}
-        some |= {a for kind in types.optional for a in _filled(kind, call)}
+        some |= {a for kind in types.optional for a in _filled(kind, call, members)}
         if some:
             groups.append(sorted(some))
     if groups:
@@ -362,6 +350,50 @@ def _conforms(resource: str, kinds: tuple[_Type, ...]) -> bool:
     )
 
 
+_Grants = list[tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]]
+
+
+def _simple_grants(documents: Sequence[Mapping[str, Any]]) -> _Grants | None:
+    """Return each statement's actions, exact resources and patterns when every statement is
+    an Allow of Action on Resource (as trailmin writes them), else None (the evaluator
+    decides). Exact resources are kept as the request would name them (escapes undone)."""
+    found: _Grants = []
+    for document in documents:
+        for statement in statements_of(document):
+            if set(statement) - {"Sid", "Effect", "Action", "Resource"}:
+                return None
+            if statement.get("Effect") != "Allow":
+                return None
+            actions = statement.get("Action", [])
+            resources = statement.get("Resource", [])
+            actions = [actions] if isinstance(actions, str) else list(actions)
+            resources = [resources] if isinstance(resources, str) else list(resources)
+            if any("${" in _unescape(r) for r in resources):
+                return None  # a policy variable: the evaluator knows what it stands for
+            exact = {_unescape(r) for r in resources if not _is_pattern(r)}
+            patterns = tuple(r for r in resources if _is_pattern(r))
+            found.append((tuple(actions), frozenset(exact), patterns))
+    return found
+
+
+def _is_pattern(resource: str) -> bool:
+    stripped = resource.replace("${*}", "").replace("${?}", "").replace("${$}", "")
+    return any(ch in stripped for ch in "*?$")
+
+
+def _unescape(resource: str) -> str:
+    return resource.replace("${*}", "*").replace("${?}", "?").replace("${$}", "$")
+
+
+def _simply_allowed(grants: _Grants, action: str, arn: str) -> bool:
+    for actions, exact, patterns in grants:
+        if not any(match_action(a, action) for a in actions):
+            continue
+        if arn in exact or any(pattern_matches(p, arn) for p in patterns):
+            return True
+    return False
+
+
 def check(
     documents: Sequence[Mapping[str, Any]], calls: Iterable[Recorded]
 ) -> tuple[Mismatch, ...]:
@@ -369,14 +401,19 @@ def check(
     the catalog names for them."""
     layers = Layers(identity=list(documents))
     decided: dict[tuple[str, str], bool] = {}
+    simple = _simple_grants(documents)
 
     def allowed(action: str, arn: str) -> bool:
         key = (action, arn)
         if key not in decided:
-            # Whether the identity policies grant the action on this resource: their conditions
-            # and the other account's side of a cross-account call are the replay's to judge.
-            result = evaluate(Request(action, arn), layers, mode=OPTIMISTIC)
-            decided[key] = result.decision is Decision.ALLOW
+            if simple is not None:
+                decided[key] = _simply_allowed(simple, action, arn)
+            else:
+                # Whether the identity policies grant the action on this resource: their
+                # conditions and the other account's side of a cross-account call are the
+                # replay's to judge.
+                result = evaluate(Request(action, arn), layers, mode=OPTIMISTIC)
+                decided[key] = result.decision is Decision.ALLOW
         return decided[key]
 
     merged: dict[tuple[str, str, str], int] = {}
