@@ -333,6 +333,14 @@ BASE = "[sources]\npaths = ['.']\n[lake]\npath = 'l'\n[output]\ndirectory = 'o'\
             "output.formats has 'pdf'",
         ),
         ("this is not toml", "is not valid TOML"),
+        (
+            BASE + "[policies]\nfrom_aws = true\n[generate]\nmax_breakage = 5\n",
+            "generate.max_breakage = 5.0: give a share from 0 to 1",
+        ),
+        (
+            BASE + "[policies]\nfrom_aws = true\n[generate]\nmax_breakage = 'low'\n",
+            "generate.max_breakage = 'low' is not",
+        ),
     ],
 )
 def test_bad_configuration_stops_before_any_work(tmp_path, text, message):
@@ -434,3 +442,53 @@ formats = ["json"]
         "- `iam:PassRole` on `arn:aws:iam::111122223333:role/service/app-backend`: "
         "privilege escalation, statement `IamC2E93295`"
     ) in (out / "index.md").read_text().splitlines()
+
+
+def test_each_principal_has_its_backtest_figure(tmp_path):
+    """index.md gives each proposal's backtest (made from the first 2/3 of the window, replayed
+    on the rest) and lists those above max_breakage as not yet stable."""
+    config = tmp_path / "t.toml"
+    base = f"""
+[sources]
+paths = ["{SAMPLE_LOGS}"]
+[lake]
+path = "lake"
+[policies]
+auth_file = "{AUTH}"
+[output]
+directory = "out"
+formats = ["json"]
+"""
+    config.write_text(base)
+    summary = propose(load_config(config))
+    figures = {s.principal.rsplit(":", 1)[-1]: s for s in summary.statuses}
+    assert figures["user/legacy-batch"].breakage == 0.0
+    assert figures["user/legacy-batch"].later_calls == 30
+    assert figures["role/ci-deploy"].breakage == pytest.approx(0.1)
+    assert figures["role/ci-deploy"].broken == (
+        "s3:PutObject on arn:aws:s3:::acme-ci-artifacts-111122223333/builds/app-backend/"
+        "84147a2e358edeb243897858eac4ac5558971707.zip (resource, 1 calls)",
+    )
+    assert figures["role/old-etl"].breakage is None
+    index = (tmp_path / "out" / "index.md").read_text()
+    rows = {
+        line.split("](", 1)[0][3:]: line for line in index.splitlines() if line.startswith("| [")
+    }
+    assert rows["arn:aws:iam::111122223333:user/legacy-batch"].endswith("| 1 | 0.0% of 30 |")
+    assert rows["arn:aws:iam::111122223333:role/ci-deploy"].endswith(
+        "| 1 | 10.0% of 10 **not yet stable** |"
+    )
+    assert rows["arn:aws:iam::111122223333:role/old-etl"].endswith("| 0 | n/a |")
+    unstable = index.split("## Not yet stable", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        line.split("](", 1)[0][3:] for line in unstable.splitlines() if line.startswith("- [")
+    }
+    assert listed == {
+        "arn:aws:iam::111122223333:role/ci-deploy",
+        "arn:aws:iam::111122223333:user/alice",
+        SSO_ADMIN,
+    }
+    # The threshold is the configuration's: at 50 %, nothing of the sample is unstable.
+    config.write_text(base + "[generate]\nmax_breakage = 0.5\n")
+    propose(load_config(config))
+    assert "## Not yet stable" not in (tmp_path / "out" / "index.md").read_text()
