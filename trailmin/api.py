@@ -738,8 +738,9 @@ def _later_calls(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, l
 def _lake_resources(
     db: duckdb.DuckDBPyConnection, filters: Filters
 ) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], dict[str, list[str]]]:
-    """Return each principal's exact resources and actions in the window, and the lake's exact
-    resources (any principal's) by the service of their ARN."""
+    """Return each principal's resources (exact, or the patterns the mapping derived) and
+    actions in the window, and the lake's exact resources (any principal's) by the service of
+    their ARN."""
     conditions = event_conditions(filters, DUCKDB)
     sql = (
         "SELECT e.principal_arn AS principal, p.action, p.resource, "
@@ -753,8 +754,11 @@ def _lake_resources(
     for row in query_arrow(db, sql).to_pylist():
         action = catalog_action(row["action"])
         actions.setdefault(row["principal"], set()).add(action)
-        if row["exact"]:
+        if row["resource"] != "*":
+            # A pattern the mapping derived (a role of unknown path) counts as touched too:
+            # what it matches is the principal's own, not a probe's.
             touched.setdefault(row["principal"], set()).add(row["resource"])
+        if row["exact"]:
             everything.add(row["resource"])
     by_service: dict[str, list[str]] = {}
     for arn in sorted(everything):

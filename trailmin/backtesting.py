@@ -27,7 +27,15 @@ from datetime import datetime
 from typing import Any
 
 from trailmin import catalog, churn
-from trailmin.evaluation import Decision, Layers, Request, evaluate, match_action, statements_of
+from trailmin.evaluation import (
+    Decision,
+    Layers,
+    Request,
+    evaluate,
+    match_action,
+    pattern_matches,
+    statements_of,
+)
 from trailmin.generation import Proposal
 
 NEW_ACTION = "new action"
@@ -391,20 +399,26 @@ def probe(
 ) -> tuple[int, int, int, int]:
     """Return the resource probes made and allowed, and the action probes made and allowed.
 
-    ``touched`` are the resources the principal used in the window, ``used_actions`` its actions
+    ``touched`` are the resources the principal used in the window (patterns the mapping derived
+    among them, such as a role of unknown path), ``used_actions`` its actions
     (canonical names), ``resources`` the lake's exact resources by service prefix.
     """
     policies = _Policies(proposal)
     account = _account(proposal.principal)
     granted = sorted({_canonical(a) for a in policies.actions if "*" not in a})
+    patterns = [t for t in touched if "*" in t or "?" in t]
+
+    def never_touched(arn: str) -> bool:
+        return arn not in touched and not any(pattern_matches(p, arn) for p in patterns)
+
     resource_probes = resource_allowed = 0
     for action in granted:
         service = action.split(":", 1)[0]
         candidates = [
             r
             for r in resources.get(service, ())
-            if r not in touched
-            and _account(r) in (account, "")
+            if _account(r) in (account, "")
+            and never_touched(r)
             and churn.read(action, r) is not None
         ]
         for arn in _stable_sample(candidates, PROBES_PER_ACTION, action):
@@ -415,7 +429,7 @@ def probe(
         resource_allowed += policies.allows(action, arn)
     action_probes = action_allowed = 0
     own: dict[str, list[str]] = defaultdict(list)
-    for arn in sorted(touched):
+    for arn in sorted(set(touched) - set(patterns)):
         own[arn.split(":", 3)[2] if arn.count(":") >= 3 else ""].append(arn)
     for service in sorted({a.split(":", 1)[0] for a in used_actions}):
         for other in catalog.actions_for(service):
