@@ -142,6 +142,23 @@ EC2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
             f"arn:aws:ssm:{REGION}::document/AWS-RunShellScript",
             True,
         ),
+        # Lambda developer guide: a qualified ARN (a version, an alias) is the function's too.
+        (
+            _call(
+                "lambda:InvokeFunction",
+                {"functionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:api:live"},
+            ),
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:api:live",
+            False,
+        ),
+        (
+            _call(
+                "lambda:InvokeFunction",
+                {"functionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:api:live"},
+            ),
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:api",
+            True,
+        ),
         # Actions with no resource type are granted on "*" and never refused here.
         (_call("ec2:DescribeInstances", {"instanceId": "i-1"}), "*", False),
         # An IAM name's path is not in the record: only a whole ARN fills it.

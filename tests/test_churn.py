@@ -270,3 +270,20 @@ def test_hostile_names_stay_literal_in_patterns():
     """A wildcard character in a stable part of a churning resource is escaped, never a glob."""
     seen = _daily("s3:GetObject", [f"arn:aws:s3:::b/*/?/{i:08x}" for i in range(20)])
     assert set(_patterns(seen).values()) == {"arn:aws:s3:::b/${*}/${?}/*"}
+
+
+def test_lambda_versions_churn_beside_an_alias():
+    """Lambda developer guide: a qualified ARN names a version or an alias of the function; new
+    versions keep coming, so the function's qualified ARNs become one pattern (the alias in it),
+    and its unqualified ARN and other functions stay exact."""
+    fn = "arn:aws:lambda:us-east-1:111122223333:function:api"
+    versions = _daily("lambda:InvokeFunction", [f"{fn}:{17 + i}" for i in range(6)], 10)
+    others = _at_start(
+        "lambda:InvokeFunction", [f"{fn}:live", fn, f"{fn}-worker:3", f"{fn}-worker:live"]
+    )
+    assert set(_patterns(versions + others).values()) == {
+        f"{fn}:*",
+        fn,
+        f"{fn}-worker:3",
+        f"{fn}-worker:live",
+    }

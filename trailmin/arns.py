@@ -14,3 +14,20 @@ def escape(text: str) -> str:
     if not any(ch in text for ch in "$*?"):
         return text
     return "".join({"$": "${$}", "*": "${*}", "?": "${?}"}.get(ch, ch) for ch in text)
+
+
+# ARN forms the catalog's templates do not spell out. Lambda developer guide, "Lambda function
+# versions" and "aliases": a function is named by its unqualified ARN or by a qualified one,
+# ``function:NAME:VERSION`` or ``function:NAME:ALIAS``, and a policy on one does not cover the
+# other.
+_VARIANTS = {
+    "arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}": (
+        "arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}:${Qualifier}",
+    ),
+}
+
+
+def template_forms(template: str) -> tuple[str, ...]:
+    """Return the ARN template and the other forms an ARN of its type takes (a Lambda
+    function's qualified ARN)."""
+    return (template, *_VARIANTS.get(template, ()))

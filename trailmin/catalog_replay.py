@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trailmin import catalog
+from trailmin.arns import template_forms
 from trailmin.evaluation import (
     OPTIMISTIC,
     Decision,
@@ -143,6 +144,12 @@ def _regex(template: str, *, grant: bool) -> re.Pattern[str]:
     return re.compile("^" + "".join(out) + "$")
 
 
+def _forms_regex(template: str, *, grant: bool) -> re.Pattern[str]:
+    """Return a regex matching an ARN (or a grant) of any form of the template's type."""
+    forms = [_regex(form, grant=grant).pattern for form in template_forms(template)]
+    return re.compile("|".join(f"(?:{form})" for form in forms))
+
+
 @functools.cache
 def _types(action_name: str) -> _Types | None:
     action = catalog.action(action_name)
@@ -153,8 +160,8 @@ def _types(action_name: str) -> _Types | None:
             rt.name,
             rt.arn_template,
             rt.required,
-            _regex(rt.arn_template, grant=False),
-            _regex(rt.arn_template, grant=True),
+            _forms_regex(rt.arn_template, grant=False),
+            _forms_regex(rt.arn_template, grant=True),
         )
         for rt in action.resource_types
         if rt.arn_template
@@ -242,13 +249,12 @@ def _filled(kind: _Type, call: Recorded, members: Members, limit: int = 20) -> l
 
 
 def _whole_arns(call: Recorded, members: Members) -> list[str]:
-    """Return the ARNs the record gives whole: its resources[], ARNs in request members named
-    for them (``roleArn``, ``targetArns``), and queues named by URL (whose path holds the
-    queue's account)."""
+    """Return the ARNs the record gives whole: its resources[], ARNs in the request's members
+    (``roleArn``, a ``functionName`` given as an ARN), and queues named by URL (whose path holds
+    the queue's account). Each counts only where it matches a template of the action."""
     found = list(call.logged)
-    for name, values in members.items():
-        if name.lower().endswith("arn") or name.endswith("Arns"):
-            found.extend(v for v in values if v.startswith("arn:") and v not in found)
+    for values in members.values():
+        found.extend(v for v in values if v.startswith("arn:") and v not in found)
     for url in members.get("queueUrl", ()):
         match = _QUEUE_URL.match(url)
         if match is not None:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from trailmin import catalog
-from trailmin.arns import escape
+from trailmin.arns import escape, template_forms
 
 SLOTS = 20
 MIN_SLOTS = 3
@@ -149,7 +149,12 @@ def _templates(action: str) -> tuple[_Template, ...]:
     if found is None:
         return ()
     ordered = sorted(found.resource_types, key=lambda rt: not rt.required)
-    return tuple(_template(rt.arn_template) for rt in ordered if rt.arn_template)
+    return tuple(
+        _template(form)
+        for rt in ordered
+        if rt.arn_template
+        for form in template_forms(rt.arn_template)
+    )
 
 
 def read(action: str, arn: str) -> tuple[_Template, tuple[str, ...]] | None:
@@ -205,9 +210,12 @@ def _pattern_of(firsts: dict[str, datetime], window: _Window, *, names: bool) ->
     a name must keep a prefix even when its values look like ids."""
     if len(firsts) < MIN_DISTINCT:
         return None
+    if not names:
+        # The ids among them (versions beside an alias): new ids keep coming, the rest holds.
+        ids = [when for value, when in firsts.items() if _AWS_ID.match(value)]
+        if len(ids) >= MIN_DISTINCT and len({window.slot(when) for when in ids}) >= MIN_SLOTS:
+            return "*"
     slots = len({window.slot(when) for when in firsts.values()})
-    if not names and all(_AWS_ID.match(v) for v in firsts):
-        return "*" if slots >= MIN_SLOTS else None
     if len(firsts) < MIN_NAMES or slots < MIN_NAME_SLOTS:
         return None
     prefix = _common_prefix(list(firsts))
