@@ -583,3 +583,27 @@ def test_a_record_delivered_in_two_changed_files_stays_in_both(tmp_path):
         "a.json.gz": 2,
         "b.json.gz": 2,
     }
+
+
+@pytest.mark.parametrize(
+    ("when", "reason"),
+    [
+        ("9999-12-31T00:00:00Z", "is after the time of this ingest"),
+        ("2099-01-01T00:00:00Z", "is after the time of this ingest"),
+        ("2010-06-01T00:00:00Z", "is before CloudTrail existed (2013-11-13)"),
+        ("1970-01-01T00:00:00Z", "is before CloudTrail existed (2013-11-13)"),
+    ],
+)
+def test_a_record_dated_outside_cloudtrails_time_is_skipped(tmp_path, when, reason):
+    """A record from the future (or from before CloudTrail) would move every "last N days"
+    window past the real events: it is skipped with its reason, the good records land."""
+    path = write_delivery(
+        tmp_path / "src" / log_name("111122223333", "us-east-1", "20261005T0000Z", "abc"),
+        [make_record(1), make_record(2, eventTime=when), make_record(3)],
+    )
+    lake = tmp_path / "lake"
+    summary = trailmin.ingest([path.parent], lake=lake, workers=1)
+    assert event_ids(lake) == Counter({"evt-1": 1, "evt-3": 1})
+    (problem,) = summary.record_problems
+    assert f"record 1: eventTime '{when}' {reason}" in problem["reason"]
+    assert not summary.clean

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,7 @@ class _Task:
     s3: S3Config | None
     max_in_flight: int
     mapping_version: str
+    latest: datetime  # no CloudTrail record is newer: the ingest's clock and a day of skew
 
     @property
     def map_permissions(self) -> bool:
@@ -173,6 +174,7 @@ def ingest(
         todo, exclude = _plan(the_lake, objects, summary)
         summary.run_id = run_id = the_lake.begin_run()
         version = mapping_version() if map_permissions else UNMAPPED_VERSION
+        latest = datetime.now(UTC) + timedelta(days=1)
         if sum(o.size for o in todo) < SMALL_RUN_BYTES:
             workers = summary.workers = 1  # starting processes would cost more than they save
         tasks = [
@@ -184,6 +186,7 @@ def ingest(
                 s3=s3_config if any(o.uri.startswith("s3://") for o in chunk) else None,
                 max_in_flight=max_in_flight,
                 mapping_version=version,
+                latest=latest,
             )
             for number, chunk in enumerate(_chunks(todo, task_bytes=task_bytes, workers=workers))
         ]
@@ -530,7 +533,9 @@ class _Batch:
         """Convert and write what is waiting, and record each source's result."""
         if not self._parts:
             return
-        converted = parts_to_table(self._parts, map_permissions=self._task.map_permissions)
+        converted = parts_to_table(
+            self._parts, map_permissions=self._task.map_permissions, latest=self._task.latest
+        )
         table, part_of = converted.table, converted.part
         # A source read again drops the rows it landed before: its own, matched by event id.
         drop = np.zeros(table.num_rows, dtype=bool)

@@ -20,6 +20,7 @@ import hashlib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -593,14 +594,17 @@ def records_to_table(
     return batch.table, [skipped for _, skipped in batch.skipped]
 
 
-def parts_to_table(parts: list[Part], *, map_permissions: bool = True) -> Batch:
+def parts_to_table(
+    parts: list[Part], *, map_permissions: bool = True, latest: datetime | None = None
+) -> Batch:
     """Return the records of several sources as one table with ``TABLE_SCHEMA``'s columns.
 
     Repetitive columns come dictionary-encoded, as ``FILE_SCHEMA`` has them. The two columns
     after ``EVENT_SCHEMA``'s are the lake's partition keys: the account whose trail delivered
     the record (``recipientAccountId``, else the caller's account, else the
     part's ``default_account``) and the UTC day of ``eventTime``. Records whose time cannot be
-    read are left out and returned with the reason.
+    read, or that fall before CloudTrail existed or after ``latest`` (the ingest's clock), are
+    left out and returned with the reason.
 
     Hot path, and the reason sources are converted many at a time: CloudTrail writes thousands of
     small files, and each Arrow call has a fixed cost. Values that repeat from record to record
@@ -611,7 +615,7 @@ def parts_to_table(parts: list[Part], *, map_permissions: bool = True) -> Batch:
     counts = np.fromiter((len(part.records) for part in parts), dtype=np.int64, count=len(parts))
     part_of = np.repeat(np.arange(len(parts), dtype=np.int32), counts)
     pass_ = _Pass(records)
-    times, bad = _event_times(pass_.times)
+    times, bad = _event_times(pass_.times, latest)
     skipped: list[tuple[int, SkippedRecord]] = []
     if bad:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -624,7 +628,7 @@ def parts_to_table(parts: list[Part], *, map_permissions: bool = True) -> Batch:
         records = [r for r, kept in zip(records, keep, strict=True) if kept]
         part_of = part_of[keep]
         pass_ = _Pass(records)
-        times, _ = _event_times(pass_.times)
+        times, _ = _event_times(pass_.times, latest)
 
     columns: dict[str, pa.Array] = {}
     # Dictionary arrays over the distinct values: nothing is copied per record here.
@@ -852,20 +856,50 @@ TABLE_SCHEMA = EVENT_SCHEMA.append(pa.field("account", pa.string())).append(
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def _event_times(times: list[str | None]) -> tuple[pa.Array, list[tuple[int, str]]]:
-    """Return the records' times as a UTC timestamp array, and those that cannot be read."""
+# CloudTrail was launched on 13 November 2013 (AWS What's New, "Announcing AWS CloudTrail"): no
+# record of it is older. A record from after the ingest's clock is forged or broken, and one
+# would move every "last N days" window past all the real events.
+EARLIEST_EVENT = datetime(2013, 11, 13, tzinfo=UTC)
+
+
+def _event_times(
+    times: list[str | None], latest: datetime | None = None
+) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """Return the records' times as a UTC timestamp array, and those that cannot be read or
+    fall outside what CloudTrail can have written (before it existed, after ``latest``)."""
     texts = pa.array(times, pa.string())
     try:
-        return texts.cast(_TIMESTAMP), []
+        parsed = texts.cast(_TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    bad: list[tuple[int, str]] = []
-    for index, text in enumerate(texts.to_pylist()):
-        try:
-            pa.array([text], pa.string()).cast(_TIMESTAMP)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            bad.append((index, f"eventTime {text!r} is not an ISO 8601 time with a zone"))
-    return texts, bad
+        bad: list[tuple[int, str]] = []
+        for index, text in enumerate(texts.to_pylist()):
+            try:
+                pa.array([text], pa.string()).cast(_TIMESTAMP)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                bad.append((index, f"eventTime {text!r} is not an ISO 8601 time with a zone"))
+        return texts, bad
+    outside = pc.less(parsed, pa.scalar(EARLIEST_EVENT, _TIMESTAMP))
+    if latest is not None:
+        outside = pc.or_(outside, pc.greater(parsed, pa.scalar(latest, _TIMESTAMP)))
+    if not pc.any(outside).as_py():
+        return parsed, []
+    found = []
+    for row in np.flatnonzero(outside.to_numpy(zero_copy_only=False)):
+        text = times[row]
+        if parsed[row].as_py() < EARLIEST_EVENT:
+            found.append(
+                (int(row), f"eventTime {text!r} is before CloudTrail existed (2013-11-13)")
+            )
+        else:
+            found.append(
+                (
+                    int(row),
+                    f"eventTime {text!r} is after the time of this ingest "
+                    f"({latest:%Y-%m-%d %H:%M}Z, a day of clock skew allowed): not a record "
+                    "CloudTrail wrote",
+                )
+            )
+    return parsed, found
 
 
 def _identity_columns(
