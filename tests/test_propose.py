@@ -31,6 +31,18 @@ from trailmin.propose import EXIT_CHANGES, EXIT_NOTHING, propose
 A = "111122223333"
 BUCKET = "org-trail"
 AUTH = ROOT / "examples" / "sample-auth.json"
+# The job on sample_logs, as the tests of its index run it.
+SAMPLE_JOB = f"""
+[sources]
+paths = ["{SAMPLE_LOGS}"]
+[lake]
+path = "lake"
+[policies]
+auth_file = "{AUTH}"
+[output]
+directory = "out"
+formats = ["json"]
+"""
 
 
 def build_iam_from(details: dict[str, Any], iam: Any) -> None:
@@ -270,17 +282,7 @@ def test_propose_command_exit_codes(org):
 def test_refused_calls_are_candidates_unless_accepted(tmp_path):
     out = tmp_path / "out"
     config = tmp_path / "t.toml"
-    base = f"""
-[sources]
-paths = ["{SAMPLE_LOGS}"]
-[lake]
-path = "lake"
-[policies]
-auth_file = "{AUTH}"
-[output]
-directory = "out"
-formats = ["json"]
-"""
+    base = SAMPLE_JOB
     config.write_text(base)
     propose(load_config(config))
     ci = out / "111122223333-role-ci-deploy"
@@ -380,17 +382,7 @@ SSO_ADMIN = (
 def test_index_starts_with_what_to_review_first(tmp_path):
     out = tmp_path / "out"
     config = tmp_path / "t.toml"
-    base = f"""
-[sources]
-paths = ["{SAMPLE_LOGS}"]
-[lake]
-path = "lake"
-[policies]
-auth_file = "{AUTH}"
-[output]
-directory = "out"
-formats = ["json"]
-"""
+    base = SAMPLE_JOB
     config.write_text(base)
     propose(load_config(config))
     index = (out / "index.md").read_text()
@@ -448,17 +440,7 @@ def test_each_principal_has_its_backtest_figure(tmp_path):
     """index.md gives each proposal's backtest (made from the first 2/3 of the window, replayed
     on the rest) and lists those above max_breakage as not yet stable."""
     config = tmp_path / "t.toml"
-    base = f"""
-[sources]
-paths = ["{SAMPLE_LOGS}"]
-[lake]
-path = "lake"
-[policies]
-auth_file = "{AUTH}"
-[output]
-directory = "out"
-formats = ["json"]
-"""
+    base = SAMPLE_JOB
     config.write_text(base)
     summary = propose(load_config(config))
     figures = {s.principal.rsplit(":", 1)[-1]: s for s in summary.statuses}
