@@ -474,3 +474,33 @@ def test_each_principal_has_its_backtest_figure(tmp_path):
     config.write_text(base + "[generate]\nmax_breakage = 0.5\n")
     propose(load_config(config))
     assert "## Not yet stable" not in (tmp_path / "out" / "index.md").read_text()
+
+
+def test_a_window_that_moved_past_a_principal_holds_its_proposal(tmp_path):
+    """A principal with no call in the window, whose calls the lake holds, is held: its folder
+    and state stay, and index.md says why (issue 14: a window must not silently empty it)."""
+    config = tmp_path / "t.toml"
+    config.write_text(SAMPLE_JOB)
+    propose(load_config(config))
+    out = tmp_path / "out"
+    folder = (
+        "111122223333-role-aws-reserved-sso.amazonaws.com-eu-west-1-AWSReservedSSO_"
+        "AdministratorAccess_ef13406b01f4da88"
+    )
+    assert (out / folder).is_dir()
+    config.write_text(SAMPLE_JOB + "[window]\ndays = 1\n")
+    summary = propose(load_config(config))
+    held = {s.principal: s for s in summary.statuses if s.status == "held"}
+    # The people who did not work on the last day; the workloads ran that day.
+    assert set(held) == {SSO_ADMIN, "arn:aws:iam::111122223333:user/alice"}
+    assert held[SSO_ADMIN].skipped.startswith(
+        "no call in the window (2026-10-17 23:39 UTC to 2026-10-18 23:39 UTC), though the lake "
+        "holds 97 of its calls, the last on 2026-10-15 "
+    )
+    assert "the last proposal is kept until a person removes its folder" in held[SSO_ADMIN].skipped
+    assert (out / folder).is_dir()
+    assert summary.exit_code == 3
+    index = (out / "index.md").read_text()
+    assert f"- [{SSO_ADMIN}](./{folder}/): no call in the window" in index
+    state = json.loads((out / ".trailmin-state.json").read_text())
+    assert SSO_ADMIN in state["principals"]

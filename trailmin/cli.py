@@ -903,7 +903,7 @@ def _print_summary(summary: Any, output: Format) -> None:
         return
     counts = {
         k: sum(1 for s in summary.statuses if s.status == k)
-        for k in ("new", "changed", "unchanged", "gone")
+        for k in ("new", "changed", "unchanged", "gone", "held")
     }
     out.print(
         f"Ingested {summary.events_ingested:,} new events. Principals: "

@@ -15,13 +15,16 @@ directory:
 Every file's content is deterministic (no dates of the run, sorted everything), so a proposal
 under version control shows a clean diff from one run to the next. A state file remembers each
 principal's last proposal by digest: each run reports a principal as new, changed, unchanged or
-gone, writes only what changed, and removes the folder of a principal that is gone.
+gone, writes only what changed, and removes the folder of a principal that is gone. A principal
+with no call in the window whose calls the lake still holds (the window moved past them) is
+held: its last proposal is kept, and the reviewer told why.
 
-Exit codes (``EXIT_*``): 0 nothing to review; 3 new, changed or gone proposals; 2 an error.
+Exit codes (``EXIT_*``): 0 nothing to review; 3 new, changed, gone or held proposals; 2 an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -47,6 +50,9 @@ EXIT_ERROR = 2
 EXIT_CHANGES = 3
 
 NEW, CHANGED, UNCHANGED, GONE = "new", "changed", "unchanged", "gone"
+# A principal the last run proposed for, with no call in this window although the lake holds
+# its calls: its folder is kept and a person is told, rather than its permissions dropped.
+HELD = "held"
 STATE_VERSION = 1
 
 
@@ -190,8 +196,20 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         statuses.append(
             _status(proposal, diffs.get(principal), folder, status, backtests.get(principal))
         )
-    for principal, last in sorted(state.items()):
-        if principal not in principals:
+    missing = sorted(p for p in state if p not in principals)
+    elsewhere = _activity_outside(config.lake, missing, filters)
+    for principal in missing:
+        last = state[principal]
+        if principal in elsewhere:
+            calls, newest = elsewhere[principal]
+            why = (
+                f"no call in the window ({_day(filters.start)} to {_day(filters.end)}), though "
+                f"the lake holds {calls:,} of its calls, the last on {_day(newest)}: the window "
+                "may have moved past them (a record dated in the future, a shorter window); "
+                "the last proposal is kept until a person removes its folder"
+            )
+            statuses.append(Status(principal, last["folder"], HELD, 0, 0, 0, 0, 0, 0, why))
+        else:
             statuses.append(
                 Status(principal, last["folder"], GONE, 0, 0, 0, 0, 0, 0, "no longer found")
             )
@@ -199,6 +217,25 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
     summary = Summary(ingested.events, statuses, skipped_sources=ingested.sources_skipped)
     _write(config, folders, statuses, summary, checklist, unusual=unusual, reviews=reviews)
     return summary
+
+
+def _activity_outside(
+    lake: Path, principals: Sequence[str], filters: Any
+) -> dict[str, tuple[int, Any]]:
+    """Return, for those of ``principals`` with calls in the lake, how many and the newest."""
+    if not principals:
+        return {}
+    with contextlib.closing(api.connect(lake)) as db:
+        rows = db.execute(
+            "SELECT principal_arn, count(*), max(event_time) FROM events "
+            "WHERE principal_arn IN (SELECT unnest(?)) GROUP BY 1",
+            [list(principals)],
+        ).fetchall()
+    return {arn: (calls, newest) for arn, calls, newest in rows}
+
+
+def _day(value: Any) -> str:
+    return "the start" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
 
 
 def _newest(lake: Path) -> Any:
@@ -356,10 +393,14 @@ def _write(
     machine = [{k: v for k, v in s.to_dict().items() if k != "status"} for s in current]
     if _put(out / "proposals.json", json.dumps(machine, indent=2) + "\n"):
         summary.written.append("proposals.json")
+    held = _read_state(config.state)
     new_state = {
         "version": STATE_VERSION,
         "principals": {
-            s.principal: {"folder": s.folder, "digest": _digest(folders[s.folder])} for s in current
+            s.principal: held[s.principal]
+            if s.status == HELD
+            else {"folder": s.folder, "digest": _digest(folders[s.folder])}
+            for s in current
         },
     }
     config.state.parent.mkdir(parents=True, exist_ok=True)
