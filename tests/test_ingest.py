@@ -607,3 +607,36 @@ def test_a_record_dated_outside_cloudtrails_time_is_skipped(tmp_path, when, reas
     (problem,) = summary.record_problems
     assert f"record 1: eventTime '{when}' {reason}" in problem["reason"]
     assert not summary.clean
+
+
+@pytest.mark.parametrize(
+    "account",
+    ["../../outside", "12345", "111122223333/../../x", "a=b", "1111\n22223333", "x" * 300],
+)
+def test_a_record_whose_account_is_not_an_account_id_is_skipped(tmp_path, account):
+    """recipientAccountId names the partition folder: anything but 12 digits would write outside
+    the lake or break every reader. The record is skipped with its reason, the rest land."""
+    path = write_delivery(
+        tmp_path / "src" / "trail.json.gz",
+        [make_record(1), make_record(2, recipientAccountId=account), make_record(3)],
+    )
+    lake = tmp_path / "lake"
+    summary = trailmin.ingest([path.parent], lake=lake, workers=1)
+    assert event_ids(lake) == Counter({"evt-1": 1, "evt-3": 1})
+    (problem,) = summary.record_problems
+    assert "record 1: recipientAccountId " in problem["reason"]
+    assert "is not an AWS account id (12 digits)" in problem["reason"]
+    written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*.parquet")}
+    assert all(str(p).startswith("lake/events/account=") for p in written), written
+
+
+def test_a_callers_account_that_is_not_an_id_never_names_a_folder(tmp_path):
+    """Without recipientAccountId, an anonymous caller's "accountId" is not a partition."""
+    record = make_record(1)
+    del record["recipientAccountId"]
+    record["userIdentity"] = {"type": "AWSAccount", "accountId": "ANONYMOUS_PRINCIPAL"}
+    path = write_delivery(tmp_path / "src" / "trail.json.gz", [record])
+    lake = tmp_path / "lake"
+    trailmin.ingest([path.parent], lake=lake, workers=1)
+    folders = {p.parent.parent.name for p in (lake / "events").rglob("*.parquet")}
+    assert folders == {"account=unknown"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -616,6 +617,7 @@ def parts_to_table(
     part_of = np.repeat(np.arange(len(parts), dtype=np.int32), counts)
     pass_ = _Pass(records)
     times, bad = _event_times(pass_.times, latest)
+    bad = sorted({**dict(_bad_accounts(pass_)), **dict(bad)}.items())
     skipped: list[tuple[int, SkippedRecord]] = []
     if bad:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -673,16 +675,44 @@ def parts_to_table(
         part_index, pa.array([part.source for part in parts], pa.string())
     )
     arrays = [columns[name] for name in EVENT_SCHEMA.names]
-    # The partition: the trail's account, else the caller's, else the one the file is named for.
+    # The partition: the trail's account, else the caller's, else the one the file is named for;
+    # only an account id ever becomes a folder name ("ANONYMOUS_PRINCIPAL" or "../x" never does).
     account = pc.coalesce(
-        columns["recipient_account_id"].cast(pa.string()),
-        columns["principal_account_id"].cast(pa.string()),
-        pa.array([p.default_account or "unknown" for p in parts], pa.string()).take(part_index),
+        _account_id(columns["recipient_account_id"].cast(pa.string())),
+        _account_id(columns["principal_account_id"].cast(pa.string())),
+        _account_id(pa.array([p.default_account for p in parts], pa.string()).take(part_index)),
+        pa.scalar("unknown", pa.string()),
     )
     table = pa.Table.from_arrays(
         [*arrays, account, times.cast(pa.date32())], names=TABLE_SCHEMA.names
     )
     return Batch(table=table, part=part_of, skipped=skipped)
+
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def _account_id(values: pa.Array) -> pa.Array:
+    """Return ``values`` with anything but a 12-digit account id made null."""
+    valid = pc.match_substring_regex(values, r"^[0-9]{12}$")
+    return pc.if_else(pc.fill_null(valid, False), values, pa.scalar(None, pa.string()))
+
+
+def _bad_accounts(pass_: _Pass) -> list[tuple[int, str]]:
+    """Return the records whose ``recipientAccountId`` is not an AWS account id: it names the
+    lake's partition folder, and CloudTrail writes 12 digits there."""
+    bad_calls = {
+        number: call[6]
+        for call, number in pass_.calls.items()
+        if call[6] is not None and not _ACCOUNT_ID.match(call[6])
+    }
+    if not bad_calls:
+        return []
+    return [
+        (index, f"recipientAccountId {bad_calls[call][:80]!r} is not an AWS account id (12 digits)")
+        for index, call in enumerate(pass_.call_index)
+        if call in bad_calls
+    ]
 
 
 def _with_account(call: tuple[Any, ...]) -> tuple[Any, ...]:
