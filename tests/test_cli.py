@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
 from tests.conftest import ROOT
 from trailmin.cli import app
@@ -122,3 +123,24 @@ def test_the_package_exports_what_it_lists_and_loads_lazily():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "ok"
+
+
+def test_record_data_and_messages_print_as_text_never_markup(tmp_path):
+    """Rich markup in a name ("[/]", "[link=…]") or in an error message is printed as it is,
+    in every command that shows it, and breaks nothing (issue 14, point 5; issue 16)."""
+    from tests.conftest import make_record, write_delivery
+
+    name = "arn:aws:iam::111122223333:user/[/]x[link=https://evil.example]y"
+    record = make_record(1)
+    record["userIdentity"]["arn"] = name
+    path = write_delivery(tmp_path / "src" / "trail.json.gz", [record])
+    lake = str(tmp_path / "lake")
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(path.parent), "--lake", lake]).exit_code == 0
+    for command in ("principals", "usage"):
+        result = runner.invoke(app, [command, "--lake", lake, "--format", "table"])
+        assert result.exit_code == 0, result.output
+        assert "[/]x[link=https://evil.example]y" in result.output.replace("\n", "")
+    bad = runner.invoke(app, ["ingest", "s3://", "--lake", lake])
+    assert bad.exit_code == 2
+    assert "s3://<bucket>[/<prefix>]" in bad.output

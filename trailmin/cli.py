@@ -25,6 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from trailmin import api
 from trailmin.errors import TrailminError, UsageError
@@ -46,8 +47,9 @@ app = typer.Typer(
 lake_app = typer.Typer(help="Inspect and maintain an events lake.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Record data is text, never markup: a role named "[/]" or "[link=…]" prints as itself.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class Format(StrEnum):
@@ -64,7 +66,7 @@ FormatOption = Annotated[
 
 
 def _fail(exc: TrailminError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", markup=True)
+    err.print(Text.assemble(("error:", "red"), f" {exc}"))
     return typer.Exit(EXIT_ERROR)
 
 
@@ -506,7 +508,7 @@ def _print_table(frame: Any, kind: str) -> None:
         else:
             table.add_column(column, overflow="fold")  # an ARN is read whole or not at all
     for row in _json_rows(frame[list(columns)]):
-        cells = []
+        cells: list[str | Text] = []
         for column, value in row.items():
             if value is None:
                 cells.append("-")
@@ -515,10 +517,10 @@ def _print_table(frame: Any, kind: str) -> None:
             elif column == "last_seen":
                 cells.append(value[:19].replace("T", " "))
             else:
-                cells.append(str(value))
+                cells.append(Text(str(value)))  # a name is text, not markup
         table.add_row(*cells)
     # Piped or redirected (make demo, a CI log): as wide as the rows need, not 80 columns.
-    (out if out.is_terminal else Console(highlight=False, width=240)).print(table)
+    (out if out.is_terminal else Console(highlight=False, width=240, markup=False)).print(table)
     if not len(frame):
         err.print("No calls in the window and filters given.")
 
@@ -710,7 +712,7 @@ def generate(
         if proposal.skipped:
             err.print(f"no proposal for {proposal.principal}: {proposal.skipped}")
         for warning in proposal.warnings:
-            err.print(f"[yellow]warning:[/yellow] {proposal.principal}: {warning}")
+            err.print(Text.assemble(("warning:", "yellow"), f" {proposal.principal}: {warning}"))
     refused = sum(len(p.refused) for p in proposals)
     if refused:
         err.print(
@@ -1158,7 +1160,9 @@ def synth(
     try:
         first_day = date.fromisoformat(start)
     except ValueError:
-        err.print(f"[red]error:[/red] --start {start!r} is not a date; use YYYY-MM-DD")
+        err.print(
+            Text.assemble(("error:", "red"), f" --start {start!r} is not a date; use YYYY-MM-DD")
+        )
         raise typer.Exit(EXIT_ERROR) from None
     if events_per_day is None:
         events_per_day = 2000 if churn else 300
