@@ -752,7 +752,7 @@ def _lake_resources(
     actions: dict[str, set[str]] = {}
     everything: set[str] = set()
     for row in query_arrow(db, sql).to_pylist():
-        action = catalog_action(row["action"])
+        action = catalog.canonical(row["action"])
         actions.setdefault(row["principal"], set()).add(action)
         if row["resource"] != "*":
             # A pattern the mapping derived (a role of unknown path) counts as touched too:
@@ -770,12 +770,6 @@ def _lake_resources(
         {k: frozenset(v) for k, v in actions.items()},
         by_service,
     )
-
-
-def catalog_action(name: str) -> str:
-    """Return ``name`` as the catalog spells it (``s3:GetObject``), or as given when unknown."""
-    found = catalog.action(name)
-    return found.full_name if found is not None else name
 
 
 # --- the diff ------------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ the characters themselves. Every value that comes from a record goes into a poli
 
 from __future__ import annotations
 
+import re
+
+# A variable of the catalog's ARN templates: ${Partition}, ${BucketName}, ${Ipv4PoolEc2Id}.
+TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
 
 def escape(text: str) -> str:
     """Return ``text`` with ``$``, ``*`` and ``?`` written ``${$}``, ``${*}``, ``${?}``."""

@@ -18,7 +18,6 @@ from workloads.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -299,12 +298,6 @@ class _Policies:
         return any(match_action(pattern, action) for pattern in self.actions)
 
 
-@functools.cache
-def _canonical(action: str) -> str:
-    found = catalog.action(action)
-    return found.full_name if found is not None else action
-
-
 def replay_later(
     proposal: Proposal, calls: Iterable[LaterCall]
 ) -> tuple[int, int, int, tuple[Broken, ...]]:
@@ -317,7 +310,7 @@ def replay_later(
         total += call.calls
         causes = []
         for logged, arn in call.permissions:
-            action = _canonical(logged)
+            action = catalog.canonical(logged)
             if policies.allows(action, arn):
                 continue
             cause = RESOURCE if policies.grants_action(action) else NEW_ACTION
@@ -352,9 +345,9 @@ def _beside_patterns(proposal: Proposal) -> list[tuple[str, str]]:
                 if resource == "*" or "*" not in resource:
                     continue
                 for action in statement.actions:
-                    probe_arn = _other_resource(_canonical(action), resource)
+                    probe_arn = _other_resource(catalog.canonical(action), resource)
                     if probe_arn is not None:
-                        found.append((_canonical(action), probe_arn))
+                        found.append((catalog.canonical(action), probe_arn))
     return sorted(set(found))
 
 
@@ -405,7 +398,7 @@ def probe(
     """
     policies = _Policies(proposal)
     account = _account(proposal.principal)
-    granted = sorted({_canonical(a) for a in policies.actions if "*" not in a})
+    granted = sorted({catalog.canonical(a) for a in policies.actions if "*" not in a})
     patterns = [t for t in touched if "*" in t or "?" in t]
 
     def never_touched(arn: str) -> bool:

@@ -140,6 +140,13 @@ def action(name: str) -> Action | None:
     return _actions(prefix.lower()).get(action_name.lower())
 
 
+@functools.cache
+def canonical(name: str) -> str:
+    """Return ``name`` as the catalog spells it (``s3:GetObject``), or as given when unknown."""
+    found = action(name)
+    return found.full_name if found is not None else name
+
+
 def actions_for(prefix: str) -> list[Action]:
     """Return every action of a service, in the catalog's order (empty for an unknown prefix)."""
     return list(_actions(prefix.lower()).values())

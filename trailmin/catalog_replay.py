@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trailmin import catalog
-from trailmin.arns import template_forms
+from trailmin.arns import TEMPLATE_VARIABLE, template_forms
 from trailmin.evaluation import (
     OPTIMISTIC,
     Decision,
@@ -42,8 +42,9 @@ from trailmin.evaluation import (
     pattern_matches,
     statements_of,
 )
+from trailmin.partitions import partition_of_region
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+_VARIABLE = TEMPLATE_VARIABLE
 _PARTS = frozenset({"Partition", "Region", "Account"})
 # Request members that hold a variable under another name than its lower camel case.
 # S3 API reference: the object's key is "key". SQS: a queue is named by its URL.
@@ -219,21 +220,13 @@ def _values(variable: str, members: Members) -> list[str]:
     return [v for v in values if ":" not in v and "/" not in v]
 
 
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 def _filled(kind: _Type, call: Recorded, members: Members, limit: int = 20) -> list[str]:
     """Return the ARNs of ``kind`` that the request's members give, every variable filled."""
     variables = _VARIABLE.findall(kind.template)
     arns = [kind.template]
     for variable in variables:
         if variable == "Partition":
-            values = [_partition(call.region)]
+            values = [partition_of_region(call.region)]
         elif variable == "Region":
             values = [call.region]
         elif variable == "Account":
@@ -260,7 +253,7 @@ def _whole_arns(call: Recorded, members: Members) -> list[str]:
         if match is not None:
             region = match.group("region") or match.group("legacy") or call.region
             found.append(
-                f"arn:{_partition(region)}:sqs:{region}:{match.group('account')}:"
+                f"arn:{partition_of_region(region)}:sqs:{region}:{match.group('account')}:"
                 f"{match.group('name')}"
             )
     return found

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from trailmin import catalog
-from trailmin.arns import escape, template_forms
+from trailmin.arns import TEMPLATE_VARIABLE, escape, template_forms
 
 SLOTS = 20
 MIN_SLOTS = 3
@@ -53,7 +53,7 @@ MIN_DISTINCT = 3
 MIN_NAMES = 5
 MIN_NAME_SLOTS = 4
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+_VARIABLE = TEMPLATE_VARIABLE
 # Variables whose values are paths (split at "/"); the others are single names or ids.
 _PATHS = frozenset(
     {

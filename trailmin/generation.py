@@ -421,7 +421,7 @@ def propose(
         learned, generalizations = _learn(granted, window)
     resources_of: dict[str, set[str]] = defaultdict(set)
     for row in granted:
-        action = _canonical(row.action)
+        action = catalog.canonical(row.action)
         resources_of[action].add(learned.get((action, row.resource)) or policy_resource(row))
     for action, resources in resources_of.items():
         if "*" in resources:
@@ -456,7 +456,7 @@ def propose(
     )
     # The replay check: every call that passed authorization must be allowed by the documents,
     # whatever the keys CloudTrail does not show (pessimistic, iam-evaluation.md R9).
-    pairs = sorted({(_canonical(r.action), r.resource) for r in granted})
+    pairs = sorted({(catalog.canonical(r.action), r.resource) for r in granted})
     layers = Layers(identity=[p.document() for p in policies])
     failures = tuple(
         (f.action, f.resource, f.decision.value)
@@ -516,7 +516,7 @@ def _learn(
         min(r.first_seen for r in granted),
         max(r.last_seen for r in granted),
     )
-    seen = [churn.Seen(_canonical(r.action), r.resource, r.first_seen) for r in exact]
+    seen = [churn.Seen(catalog.canonical(r.action), r.resource, r.first_seen) for r in exact]
     sensitive = frozenset(s.action for s in seen if _sensitive(s.action))
     replaced, patterns = churn.generalize(seen, start=start, end=end, ids_only=sensitive)
     return replaced, [
@@ -544,11 +544,6 @@ def _sensitive(action: str) -> bool:
     if found is None:
         return True
     return found.full_name.lower() in table() or found.access_level == "Permissions management"
-
-
-def _canonical(action: str) -> str:
-    found = catalog.action(action)
-    return found.full_name if found is not None else action
 
 
 def _statements(resources_of: dict[str, set[str]]) -> list[Statement]:
@@ -761,7 +756,7 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
                 statements_of[action].append(statement)
     rows_of: dict[str, list[Used]] = defaultdict(list)
     for row in granted:
-        action = _canonical(row.action)
+        action = catalog.canonical(row.action)
         candidates = statements_of.get(action) or [
             s for s in order if any(match_action(a, action) for a in s.actions)
         ]
@@ -778,11 +773,11 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
                 calls=sum(r.granting for r in rows),
                 first_seen=min(r.first_seen for r in rows),
                 last_seen=max(r.last_succeeded or r.last_seen for r in rows),
-                inferred=tuple(sorted({_canonical(r.action) for r in rows if r.inferred})),
+                inferred=tuple(sorted({catalog.canonical(r.action) for r in rows if r.inferred})),
                 unscoped=tuple(
                     sorted(
                         {
-                            _canonical(r.action)
+                            catalog.canonical(r.action)
                             for r in rows
                             if r.resource == "*" and "unscoped" in r.derivation
                         }
@@ -822,7 +817,11 @@ escape_resource = escape
 def _refused(rows: Sequence[Used]) -> tuple[Refused, ...]:
     return tuple(
         Refused(
-            _canonical(r.action), r.resource, r.denied, r.last_seen, also_allowed=r.succeeded > 0
+            catalog.canonical(r.action),
+            r.resource,
+            r.denied,
+            r.last_seen,
+            also_allowed=r.succeeded > 0,
         )
         for r in sorted(rows, key=lambda r: (r.action.lower(), r.resource))
         if r.denied > 0

@@ -197,7 +197,7 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
             _status(proposal, diffs.get(principal), folder, status, backtests.get(principal))
         )
     missing = sorted(p for p in state if p not in principals)
-    elsewhere = _activity_outside(config.lake, missing, filters)
+    elsewhere = _activity_outside(config.lake, missing)
     for principal in missing:
         last = state[principal]
         if principal in elsewhere:
@@ -215,13 +215,13 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
             )
     statuses.sort(key=_review_order)
     summary = Summary(ingested.events, statuses, skipped_sources=ingested.sources_skipped)
-    _write(config, folders, statuses, summary, checklist, unusual=unusual, reviews=reviews)
+    _write(
+        config, folders, statuses, summary, checklist, unusual=unusual, reviews=reviews, last=state
+    )
     return summary
 
 
-def _activity_outside(
-    lake: Path, principals: Sequence[str], filters: Any
-) -> dict[str, tuple[int, Any]]:
+def _activity_outside(lake: Path, principals: Sequence[str]) -> dict[str, tuple[int, Any]]:
     """Return, for those of ``principals`` with calls in the lake, how many and the newest."""
     if not principals:
         return {}
@@ -362,6 +362,7 @@ def _write(
     *,
     unusual: Mapping[str, Iterable[str]],
     reviews: Mapping[str, Review],
+    last: Mapping[str, Mapping[str, str]],
 ) -> None:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
@@ -393,11 +394,10 @@ def _write(
     machine = [{k: v for k, v in s.to_dict().items() if k != "status"} for s in current]
     if _put(out / "proposals.json", json.dumps(machine, indent=2) + "\n"):
         summary.written.append("proposals.json")
-    held = _read_state(config.state)
     new_state = {
         "version": STATE_VERSION,
         "principals": {
-            s.principal: held[s.principal]
+            s.principal: last[s.principal]
             if s.status == HELD
             else {"folder": s.folder, "digest": _digest(folders[s.folder])}
             for s in current

@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from trailmin import catalog
-from trailmin.arns import escape
+from trailmin.arns import TEMPLATE_VARIABLE, escape
 from trailmin.mapping.resources import ANY, EXACT, PATTERN, UNSCOPED, Context, scope
 
 PASS_ROLE = "iam:PassRole"
@@ -182,9 +182,6 @@ def _tag_on_create(
     )
 
 
-_TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
-
-
 _NOT_A_NAME = re.compile(r"[/:\s*?]")
 
 
@@ -192,16 +189,16 @@ def _named_of_type(template: str, name: str, ctx: Context) -> str | None:
     """Return ``template`` with the event's partition, region and account and ``name`` for its
     one other variable; None when it has several (a name alone does not fill it)."""
     parts = {"Partition": ctx.partition, "Region": ctx.region, "Account": ctx.account}
-    others = [v for v in _TEMPLATE_VARIABLE.findall(template) if v not in parts]
+    others = [v for v in TEMPLATE_VARIABLE.findall(template) if v not in parts]
     if len(others) != 1:
         return None
-    return _TEMPLATE_VARIABLE.sub(lambda m: parts.get(m.group(1), name), template)
+    return TEMPLATE_VARIABLE.sub(lambda m: parts.get(m.group(1), name), template)
 
 
 def _any_of_type(template: str, ctx: Context) -> str:
     """Return ``template`` with the event's partition, region and account, the rest ``*``."""
     parts = {"Partition": ctx.partition, "Region": ctx.region, "Account": ctx.account}
-    return _TEMPLATE_VARIABLE.sub(
+    return TEMPLATE_VARIABLE.sub(
         lambda m: escape(parts[m.group(1)]) if m.group(1) in parts else "*", template
     )
 

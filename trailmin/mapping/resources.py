@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from trailmin import catalog
-from trailmin.arns import escape
+from trailmin.arns import TEMPLATE_VARIABLE, escape
 from trailmin.mapping.actions import data_file
 
 EXACT = "exact"
@@ -36,7 +36,7 @@ ANY = "*"
 
 # Template variables hold letters and digits (${Ipv4PoolEc2Id}, ${HubV2Id}): every ${...} of the
 # catalog's ARN templates has this shape (tests/test_mapping_resources.py checks it).
-_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+_VARIABLE = TEMPLATE_VARIABLE
 # A resource's ARN is in several parts at most this many times before trailmin stops scoping.
 MAX_RESOURCES = 50
 
