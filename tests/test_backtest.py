@@ -172,6 +172,8 @@ def test_a_split_outside_the_window_is_refused(sample):
         trailmin.backtest(sample, split_at="2030-01-01")
     with pytest.raises(trailmin.TrailminError, match="between 0 and 1"):
         trailmin.backtest(sample, split=1.5)
+    with pytest.raises(trailmin.TrailminError, match="holds no event in the window, principals"):
+        trailmin.backtest(sample, principals=["arn:aws:iam::*:user/nobody"])
 
 
 def test_backtest_command(sample):

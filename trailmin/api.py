@@ -624,7 +624,11 @@ def backtest(
             f"WHERE {' AND '.join(event_conditions(filters, DUCKDB))}"
         ).fetchall()[0]
         if bounds[0] is None:
-            raise UsageError(f"{lake} holds no event in the window asked for: nothing to backtest")
+            raise UsageError(
+                f"{lake} holds no event in the window, principals, accounts and regions asked "
+                "for: nothing to backtest; check the filters (trailmin principals lists who is "
+                "in the lake)"
+            )
         # The part of the window the lake holds: a 90-day window over 14 days of logs is split
         # over the 14 days.
         first = max(filters.start or bounds[0], bounds[0])
