@@ -50,7 +50,7 @@ from trailmin.lake import (
     utc_now,
 )
 from trailmin.mapping.actions import service_prefix
-from trailmin.mapping.permissions import mapping_version, permissions_column
+from trailmin.mapping.permissions import decode_request, mapping_version, permissions_column
 from trailmin.mapping.report import MappingReport, build_report
 from trailmin.queries import (
     DUCKDB,
@@ -488,7 +488,7 @@ def recorded_calls(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str,
     )
     found: dict[str, list[Recorded]] = {}
     for row in query_arrow(db, sql).to_pylist():
-        params = _request(row["params"])
+        params = decode_request(row["params"])
         found.setdefault(row["principal"], []).append(
             Recorded(
                 action=row["action"],
@@ -500,16 +500,6 @@ def recorded_calls(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str,
             )
         )
     return found
-
-
-def _request(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def write_proposals(

@@ -184,9 +184,13 @@ def _base_name(event_name: str) -> str:
 _DECODE = msgspec.json.Decoder()
 
 
-def _params(raw: Any) -> dict[str, Any]:
-    """Return request parameters (raw JSON: msgspec.Raw, bytes or str) as a dict."""
-    if raw is None or (len(raw) == 4 and bytes(raw) == b"null"):
+NULLS = (b"null", "null")
+
+
+def decode_request(raw: Any) -> dict[str, Any]:
+    """Return request parameters (raw JSON: msgspec.Raw, bytes or str) as a dict; ``{}`` for
+    none, ``null`` or JSON that is not an object."""
+    if raw is None or (len(raw) == 4 and (raw if isinstance(raw, str) else bytes(raw)) in NULLS):
         return {}
     try:
         value = _DECODE.decode(raw)
@@ -260,7 +264,9 @@ def _record_permissions(
         if found is not None:
             return found
     partition = partition_of_region(region)
-    context = Context(partition, region or "", account or "", _params(params), logged, caller)
+    context = Context(
+        partition, region or "", account or "", decode_request(params), logged, caller
+    )
     return _permissions(plan, context, error_code)
 
 
