@@ -299,12 +299,18 @@ class Proposal:
 
     @property
     def slug(self) -> str:
-        """Return a file-system-safe name for the principal (account and name)."""
+        """Return a file-system-safe name for the principal (account and name).
+
+        Only letters, digits and ``+=,.@_-`` are kept, and never a name of only dots, so that
+        no principal, however it is spelled in a record, names a folder outside the output.
+        """
         account, _, rest = self.principal.partition(":iam::")
         if rest:
             number, _, name = rest.partition(":")
-            return _safe(f"{number}-{name.replace('/', '-')}")
-        return _safe(account)
+            slug = _safe(f"{number}-{name.replace('/', '-')}")
+        else:
+            slug = _safe(account)
+        return slug if slug.strip(".") else f"principal-{slug}"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the whole proposal (documents, evidence, refusals) as JSON-ready values."""

@@ -15,7 +15,6 @@ and say why each bad one was skipped.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 import zlib
@@ -35,6 +34,10 @@ from trailmin.partitions import partition_of_region
 # A record whose request and response parameters alone exceed this is skipped: CloudTrail caps a
 # delivered event at 256 KB, so anything this large did not come from CloudTrail as is.
 MAX_RECORD_BYTES = 1024 * 1024
+# The most text one source may hold, as stored or once gunzipped. CloudTrail caps an event at
+# 256 KB and delivers a file every few minutes per account and region, so a real delivery file
+# is far smaller; anything larger is refused before it is read, rather than filling memory.
+MAX_TEXT_BYTES = 512 * 1024 * 1024
 
 SCHEMA_VERSION = 2
 
@@ -233,19 +236,54 @@ class BadSource(Exception):
 # --- decoding ------------------------------------------------------------------------------------
 
 
-def decompress(data: bytes) -> bytes:
-    """Return ``data`` gunzipped when it starts with the gzip magic bytes, else as is."""
+def decompress(data: bytes, *, limit: int | None = None) -> bytes:
+    """Return ``data`` gunzipped when it starts with the gzip magic bytes, else as is.
+
+    Every gzip member is read (``cat a.gz b.gz`` is a valid gzip file). Raises ``BadSource``
+    when the text would exceed ``limit`` bytes: a few megabytes can expand to gigabytes, and the
+    memory a file may take is bounded before it is spent, not after. ``limit`` defaults to
+    ``MAX_TEXT_BYTES``.
+    """
+    limit = MAX_TEXT_BYTES if limit is None else limit
     if data[:2] != b"\x1f\x8b":
+        if len(data) > limit:
+            raise BadSource(_too_much_text(limit))
         return data
+    pieces: list[bytes] = []
+    size = 0
+    rest = data
     try:
-        return gzip.decompress(data)
+        while rest[:2] == b"\x1f\x8b":
+            member = zlib.decompressobj(wbits=31)
+            chunk = member.decompress(rest, limit - size + 1)
+            while True:
+                size += len(chunk)
+                if size > limit:
+                    raise BadSource(_too_much_text(limit))
+                pieces.append(chunk)
+                if member.eof or not member.unconsumed_tail:
+                    break
+                chunk = member.decompress(member.unconsumed_tail, limit - size + 1)
+            if not member.eof:
+                raise EOFError
+            rest = member.unused_data.lstrip(b"\x00")  # some writers pad members with NULs
     except EOFError:
         raise BadSource(
             "truncated gzip: the file ends before its end-of-stream marker; "
             "fetch it again (it may have been cut in transfer or still be uploading)"
         ) from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
+    except zlib.error as exc:
         raise BadSource(f"corrupt gzip ({exc}); fetch the object again") from None
+    if rest:
+        raise BadSource("corrupt gzip (bytes after the last member); fetch the object again")
+    return b"".join(pieces)
+
+
+def _too_much_text(limit: int) -> str:
+    return (
+        f"expands past {limit:,} bytes of text; a CloudTrail delivery file is far smaller (an "
+        "event is at most 256 KB), so this is not one as delivered: split it and ingest the parts"
+    )
 
 
 def decode_records(data: bytes) -> Decoded:
@@ -262,13 +300,30 @@ def decode_records(data: bytes) -> Decoded:
             delivery = _DELIVERY.decode(text)
         except msgspec.ValidationError:
             return _decode_delivery_record_by_record(text)
+        except RecursionError:
+            # One record nested too deep: the others are still good.
+            if _RECORDS_START.match(text):
+                return _decode_spans(text, shape="delivery")
+            raise BadSource(_TOO_DEEP) from None
         except msgspec.DecodeError as exc:
-            return _decode_json_lines(text, first_error=exc)
+            try:
+                return _decode_json_lines(text, first_error=exc)
+            except BadSource:
+                # One delivery file, broken in one record (a byte that is not UTF-8, say).
+                if _RECORDS_START.match(text):
+                    return _decode_spans(text, shape="delivery")
+                raise
         if delivery.Records is not None:
             return _checked(delivery.Records, shape="delivery", size=len(text))
     try:
         document = _ANY.decode(text)
+    except RecursionError:
+        if stripped[:1] == b"[":
+            return _decode_spans(text, shape="array")
+        raise BadSource(_TOO_DEEP) from None
     except msgspec.DecodeError as exc:
+        if stripped[:1] == b"[":
+            return _decode_spans(text, shape="array")
         return _decode_json_lines(text, first_error=exc)
     decoded = Decoded(shape=_shape_of(document))
     found = False
@@ -283,14 +338,96 @@ def decode_records(data: bytes) -> Decoded:
     return decoded
 
 
+_TOO_DEEP = (
+    "nested deeper than a JSON reader allows (about 1,000 levels); CloudTrail never writes "
+    "records like this, so the file was altered on the way"
+)
+# A delivery file as CloudTrail writes it: ``{"Records": [`` first.
+_RECORDS_START = re.compile(rb'[\s\xef\xbb\xbf]*\{\s*"Records"\s*:\s*\[')
+# The tokens that nest: a JSON string (skipped whole, escapes included) or a bracket.
+_NESTING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+
+
+def _element_spans(text: bytes, start: int) -> Iterator[tuple[int, int]]:
+    """Yield the byte spans of the objects and arrays of the JSON array opened before ``start``.
+
+    Found by matching brackets outside strings, with no recursion: a record nested too deep for
+    a JSON reader, or holding bytes that are not UTF-8, still has a span, and only it is lost.
+    """
+    depth = 0
+    opened = start
+    for token in _NESTING.finditer(text, start):
+        bracket = token[0]
+        if bracket in (b"{", b"["):
+            if depth == 0:
+                opened = token.start()
+            depth += 1
+        elif bracket in (b"}", b"]"):
+            depth -= 1
+            if depth < 0:
+                return  # the end of the array
+            if depth == 0:
+                yield opened, token.end()
+
+
+def _decode_spans(text: bytes, *, shape: str) -> Decoded:
+    """Decode the records of a delivery file (or a JSON array) one span at a time, keeping every
+    good record when some cannot be read at all (not UTF-8, nested too deep, not JSON)."""
+    opening = _RECORDS_START.match(text) if shape == "delivery" else None
+    start = opening.end() if opening else text.index(b"[") + 1
+    decoded = Decoded(shape=shape)
+    previous = start
+    for index, (begin, end) in enumerate(_element_spans(text, start)):
+        chunk = text[begin:end]
+        where = f"record {index}"
+        between = text[previous:begin].strip()
+        if between != (b"," if index else b""):
+            decoded.skipped.append(
+                SkippedRecord(
+                    index,
+                    f"before {where} (byte {previous:,}): expected "
+                    f"{'a comma' if index else 'the first record'}, found {between[:40]!r}; "
+                    "the file is not valid JSON there (the records on either side were read)",
+                )
+            )
+        previous = end
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            decoded.skipped.append(
+                SkippedRecord(
+                    index,
+                    f"{where}: byte {chunk[exc.start]:#04x} at offset {begin + exc.start:,} is "
+                    "not UTF-8, which CloudTrail always writes; the record is not as delivered",
+                )
+            )
+            continue
+        try:
+            record = _RECORD.decode(chunk)
+        except RecursionError:
+            decoded.skipped.append(SkippedRecord(index, f"{where}: {_TOO_DEEP}"))
+            continue
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            decoded.skipped.append(SkippedRecord(index, f"{where}: {exc}"))
+            continue
+        _add_checked(decoded, index, record, label=where)
+    if not decoded.records:
+        first = decoded.skipped[0].reason if decoded.skipped else "no record could be found"
+        raise BadSource(
+            f"invalid JSON: {first}; no record of the file could be read. Repair or re-export "
+            "it, then ingest again"
+        )
+    return decoded
+
+
 def _decode_delivery_record_by_record(text: bytes) -> Decoded:
     """Decode a delivery file whose typed decode failed, keeping every record that is good."""
     try:
         raw = _RAW_DELIVERY.decode(text)
     except msgspec.ValidationError as exc:
         raise BadSource(f"not CloudTrail: {exc}; expected {{'Records': [...]}}") from None
-    except msgspec.DecodeError as exc:
-        return _decode_json_lines(text, first_error=exc)
+    except (msgspec.DecodeError, RecursionError):
+        return _decode_spans(text, shape="delivery")
     decoded = Decoded(shape="delivery")
     for index, item in enumerate(raw.Records or ()):
         try:
@@ -316,6 +453,9 @@ def _decode_json_lines(text: bytes, *, first_error: msgspec.DecodeError) -> Deco
         except msgspec.DecodeError as exc:
             decoded.skipped.append(SkippedRecord(number, f"line {number}: invalid JSON ({exc})"))
             continue
+        except RecursionError:
+            decoded.skipped.append(SkippedRecord(number, f"line {number}: {_TOO_DEEP}"))
+            continue
         parsed_lines += 1
         if record is not None and _is_record(record):
             _add_checked(decoded, number, record)
@@ -324,6 +464,9 @@ def _decode_json_lines(text: bytes, *, first_error: msgspec.DecodeError) -> Deco
             item = _ANY.decode(line)
         except msgspec.DecodeError as exc:  # pragma: no cover - the typed decode parsed it
             decoded.skipped.append(SkippedRecord(number, f"line {number}: invalid JSON ({exc})"))
+            continue
+        except RecursionError:
+            decoded.skipped.append(SkippedRecord(number, f"line {number}: {_TOO_DEEP}"))
             continue
         before = len(decoded.records) + len(decoded.skipped)
         for inner in _iter_unwrapped(item):
@@ -364,7 +507,7 @@ def _iter_unwrapped(item: Any, depth: int = 0) -> Iterator[Any]:
         if item.lstrip().startswith("{"):
             try:
                 yield from _iter_unwrapped(_ANY.decode(item.encode()), depth + 1)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 return
         return
     if not isinstance(item, dict):
@@ -392,6 +535,9 @@ def _add_generic(decoded: Decoded, index: int, item: Any, *, label: str | None =
     except msgspec.ValidationError as exc:
         decoded.skipped.append(SkippedRecord(index, f"{where}: {exc}"))
         return
+    except RecursionError:
+        decoded.skipped.append(SkippedRecord(index, f"{where}: {_TOO_DEEP}"))
+        return
     _add_checked(decoded, index, record, label=where)
 
 
@@ -412,7 +558,10 @@ def _checked(records: list[Record], *, shape: str, size: int) -> Decoded:
     fine = (
         None not in [r.eventTime or r.timestamp for r in records]
         and None not in [r.eventSource for r in records]
-        and (size <= MAX_RECORD_BYTES or max(map(_parameter_bytes, records)) <= MAX_RECORD_BYTES)
+        and (
+            size <= MAX_RECORD_BYTES
+            or max(map(_parameter_bytes, records), default=0) <= MAX_RECORD_BYTES
+        )
     )
     if fine:
         return decoded
@@ -441,8 +590,8 @@ def _parameter_bytes(record: Record) -> int:
 
 def _problem(record: Record) -> str | None:
     """Return why ``record`` cannot be a lake row, or None when it can."""
-    if record.eventTime is None and record.timestamp is None:
-        return "missing eventTime"
+    if not record.eventTime and not record.timestamp:
+        return "missing eventTime" if record.eventTime is None else "empty eventTime"
     if record.eventSource is None and (
         record.insightDetails is None or record.insightDetails.eventSource is None
     ):
@@ -617,7 +766,7 @@ def parts_to_table(
     part_of = np.repeat(np.arange(len(parts), dtype=np.int32), counts)
     pass_ = _Pass(records)
     times, bad = _event_times(pass_.times, latest)
-    bad = sorted({**dict(_bad_accounts(pass_)), **dict(bad)}.items())
+    bad = sorted({**dict(_bad_values(pass_)), **dict(bad)}.items())
     skipped: list[tuple[int, SkippedRecord]] = []
     if bad:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -698,21 +847,116 @@ def _account_id(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.fill_null(valid, False), values, pa.scalar(None, pa.string()))
 
 
-def _bad_accounts(pass_: _Pass) -> list[tuple[int, str]]:
-    """Return the records whose ``recipientAccountId`` is not an AWS account id: it names the
-    lake's partition folder, and CloudTrail writes 12 digits there."""
-    bad_calls = {
-        number: call[6]
-        for call, number in pass_.calls.items()
-        if call[6] is not None and not _ACCOUNT_ID.match(call[6])
+# What AWS writes in the fields that name things: an account id names the lake's folders; a
+# service, an action and a region go into policies. A record whose values are not of these forms
+# did not come from CloudTrail as written, and is skipped rather than trusted.
+_NAMED_FIELDS = (
+    (6, "recipientAccountId", _ACCOUNT_ID, "an AWS account id (12 digits)"),
+    (1, "eventSource", re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$"), "a service host name"),
+    (2, "eventName", re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"), "an API operation name"),
+    (5, "awsRegion", re.compile(r"^[a-z0-9]{1,16}(?:-[a-z0-9]{1,16}){0,4}$"), "a region code"),
+)
+# Every other text field: CloudTrail caps a whole event at 256 KB, so no single value is near this.
+MAX_FIELD_CHARS = 16 * 1024
+_FREE_TEXT_FIELDS = (
+    (0, "eventVersion"),
+    (3, "eventType"),
+    (4, "eventCategory"),
+    (7, "userAgent"),
+    (8, "sourceIPAddress"),
+    (9, "vpcEndpointId"),
+    (10, "errorCode"),
+    (11, "errorMessage"),
+    (14, "userIdentity.accountId"),
+)
+
+
+def _bad_values(pass_: _Pass) -> list[tuple[int, str]]:
+    """Return the records (by index) holding a value CloudTrail cannot have written, and why.
+
+    Checked once per distinct call and identity (records share them), then spread to records.
+    """
+    bad_calls = {number: why for call, number in pass_.calls.items() if (why := _bad_call(call))}
+    bad_identities = {
+        number: why
+        for number, identity in enumerate(pass_.identities)
+        if identity is not None and (why := _bad_identity(identity))
     }
-    if not bad_calls:
-        return []
-    return [
-        (index, f"recipientAccountId {bad_calls[call][:80]!r} is not an AWS account id (12 digits)")
-        for index, call in enumerate(pass_.call_index)
-        if call in bad_calls
-    ]
+    found: dict[int, str] = {}
+    if bad_calls or bad_identities:
+        for index, (call, identity) in enumerate(
+            zip(pass_.call_index, pass_.identity_index, strict=True)
+        ):
+            why = bad_calls.get(call) or bad_identities.get(identity)
+            if why:
+                found[index] = why
+    # Per record, a cheap test first: the longest value of the batch.
+    if max(map(len, filter(None, pass_.event_ids)), default=0) > MAX_FIELD_CHARS:
+        for index, event_id in enumerate(pass_.event_ids):
+            if _length(event_id) > MAX_FIELD_CHARS:
+                found.setdefault(index, _too_long("eventID", event_id))
+    listed = [(i, r) for i, resources in enumerate(pass_.resources) if resources for r in resources]
+    if listed and max(_resource_length(r) for _, r in listed) > MAX_FIELD_CHARS:
+        for index, resource in listed:
+            for name in ("ARN", "ARNPrefix", "type", "accountId"):
+                value = getattr(resource, name)
+                if _length(value) > MAX_FIELD_CHARS:
+                    found.setdefault(index, _too_long(f"resources[].{name}", value))
+    return sorted(found.items())
+
+
+def _resource_length(resource: _Resource) -> int:
+    return (
+        len(resource.ARN or "")
+        + len(resource.ARNPrefix or "")
+        + len(resource.type or "")
+        + (len(resource.accountId or ""))
+    )
+
+
+def _bad_call(call: tuple[Any, ...]) -> str | None:
+    for position, name, form, what in _NAMED_FIELDS:
+        value = call[position]
+        if value is not None and not form.match(value):
+            return f"{name} {_quoted(value)} is not {what}"
+    for position, name in _FREE_TEXT_FIELDS:
+        if _length(call[position]) > MAX_FIELD_CHARS:
+            return _too_long(name, call[position])
+    return None
+
+
+def _bad_identity(identity: _UserIdentity) -> str | None:
+    issuer = identity.sessionContext.sessionIssuer if identity.sessionContext else None
+    values = {
+        "type": identity.type,
+        "principalId": identity.principalId,
+        "arn": identity.arn,
+        "accountId": identity.accountId,
+        "accessKeyId": identity.accessKeyId,
+        "userName": identity.userName,
+        "invokedBy": identity.invokedBy,
+        "sessionContext.sessionIssuer.arn": issuer.arn if issuer else None,
+        "sessionContext.sessionIssuer.userName": issuer.userName if issuer else None,
+    }
+    for name, value in values.items():
+        if _length(value) > MAX_FIELD_CHARS:
+            return _too_long(f"userIdentity.{name}", value)
+    return None
+
+
+def _length(value: Any) -> int:
+    return len(value) if isinstance(value, str) else 0
+
+
+def _quoted(value: str) -> str:
+    return repr(value[:80]) + ("…" if len(value) > 80 else "")
+
+
+def _too_long(name: str, value: Any) -> str:
+    return (
+        f"{name} is {_length(value):,} characters long (limit {MAX_FIELD_CHARS:,}); CloudTrail "
+        "caps a whole event at 256 KB, so the record was altered on the way"
+    )
 
 
 def _with_account(call: tuple[Any, ...]) -> tuple[Any, ...]:

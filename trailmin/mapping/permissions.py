@@ -194,7 +194,7 @@ def decode_request(raw: Any) -> dict[str, Any]:
         return {}
     try:
         value = _DECODE.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # not JSON, or nested past any real request
         return {}
     return value if isinstance(value, dict) else {}
 
