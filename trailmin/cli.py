@@ -1,7 +1,9 @@
 """The ``trailmin`` command: parse options, call the library, render the result. Nothing else.
 
-Exit codes: 0 all clean; 1 the run finished but skipped something (a file or a record), listed
-on stderr; 2 nothing was done because of an error (bad options, unreadable lake, no source).
+Exit codes (``EXIT_*``, the README's table): 0 all clean; 1 the run finished but skipped something
+(ingest: a file or a record, listed on stderr) or found a refusal (verify, backtest); 2 an error
+trailmin explains (bad options, unreadable lake, no source, refused credentials); 3 proposals to
+review (run, propose); 70 a crash: a bug in trailmin, with its traceback on stderr.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import json
 import math
 import sys
+import traceback
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from trailmin import api
 from trailmin.errors import TrailminError, UsageError
@@ -34,14 +38,39 @@ from trailmin.ingestion import DEFAULT_IN_FLIGHT
 EXIT_CLEAN = 0
 EXIT_SKIPPED = 1
 EXIT_ERROR = 2
+EXIT_REVIEW = 3  # run and propose: trailmin.propose.EXIT_CHANGES
+# sysexits.h's EX_SOFTWARE, "an internal software error": apart from every outcome above.
+EXIT_CRASH = 70
+EXIT_CODES_HELP = (
+    "Exit codes: 0 clean; 1 something skipped (ingest) or refused (verify, backtest); "
+    "2 an error, explained on stderr; 3 proposals to review (run, propose); "
+    "70 a crash: a bug in trailmin, traceback on stderr."
+)
 # How many skipped files and records are printed; the manifest keeps every one.
 SHOWN_PROBLEMS = 20
 
+
+class _Commands(TyperGroup):
+    """trailmin's commands: an exception that no command turned into a message is a bug."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except Exception as exc:  # SystemExit, typer.Exit and KeyboardInterrupt pass through
+            _report_crash(exc)
+            sys.exit(EXIT_CRASH)
+
+
 app = typer.Typer(
     name="trailmin",
+    cls=_Commands,
     help="Least-privilege IAM policies from CloudTrail logs.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,  # locals can hold credentials
+    # _Commands prints crashes; were one to reach typer, a plain traceback and never the local
+    # variables (they can hold credentials).
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
     add_completion=False,
 )
 lake_app = typer.Typer(help="Inspect and maintain an events lake.", no_args_is_help=True)
@@ -68,6 +97,21 @@ FormatOption = Annotated[
 def _fail(exc: TrailminError) -> typer.Exit:
     err.print(Text.assemble(("error:", "red"), f" {exc}"))
     return typer.Exit(EXIT_ERROR)
+
+
+def _report_crash(exc: BaseException) -> None:
+    """Print a crash's plain traceback (frames and source lines, no variables) and what it is."""
+    traceback.print_exception(exc, file=sys.stderr)
+    sys.stderr.flush()
+    err.print(
+        Text.assemble(
+            ("error:", "red"),
+            f" trailmin crashed ({type(exc).__name__}): this is a bug in trailmin, not a problem "
+            "with your logs, options or AWS access. The traceback above (on stderr) shows where; "
+            "please report it with that traceback. A lake keeps what was committed before the "
+            f"crash. Exit code {EXIT_CRASH}.",
+        )
+    )
 
 
 @app.command()
@@ -197,14 +241,22 @@ def _print_ingest(summary: api.IngestSummary) -> None:
     for item in summary.skipped[:SHOWN_PROBLEMS]:
         err.print(f"skipped {item['source']}: {item['reason']}")
     for item in summary.record_problems[:SHOWN_PROBLEMS]:
-        err.print(f"skipped a record of {item['source']}: {item['reason']}")
+        err.print(f"in {item['source']}: {item['reason']}")
     hidden = max(0, len(summary.skipped) - SHOWN_PROBLEMS) + max(
         0, summary.records_skipped - len(summary.record_problems[:SHOWN_PROBLEMS])
     )
     if hidden:
         err.print(f"… and {hidden:,} more; `trailmin lake info --lake {summary.lake}` lists them")
     if not summary.clean:
-        err.print("The next ingest into this lake tries the skipped files again.")
+        err.print(
+            "The next ingest tries again the files that could not be read; a file whose records "
+            "were left out is read again once it changes."
+        )
+    if summary.sources_still_bad:
+        err.print(
+            f"{summary.sources_still_bad:,} unchanged files had records left out when they were "
+            f"read; `trailmin lake info --lake {summary.lake}` lists them."
+        )
 
 
 @lake_app.command("info")

@@ -15,10 +15,12 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from trailmin.current import merge_pages
-from trailmin.errors import TrailminError, UsageError
+from trailmin.errors import TrailminError, UsageError, credentials_error
+
+_DENIED = {"AccessDenied", "AccessDeniedException"}
 
 
 class IamError(TrailminError):
@@ -32,8 +34,9 @@ def _client(profile: str | None, region: str | None, endpoint_url: str | None) -
 
 
 @contextlib.contextmanager
-def _reading(what: str, needs: str, offline: str) -> Iterator[None]:
-    """Turn boto3's errors while reading ``what`` into errors that say the fix."""
+def _reading(what: str, needs: str, offline: str, profile: str | None) -> Iterator[None]:
+    """Turn boto3's errors while reading ``what`` into errors that say the fix: credentials
+    AWS refuses or cannot find are a ``CredentialsError``, never a missing permission."""
     try:
         yield
     except ProfileNotFound as exc:
@@ -41,18 +44,24 @@ def _reading(what: str, needs: str, offline: str) -> Iterator[None]:
             f"AWS profile {exc.kwargs.get('profile')!r} is not configured; "
             "check --profile, AWS_PROFILE and ~/.aws/config"
         ) from exc
-    except NoCredentialsError as exc:
-        raise IamError(
-            f"no AWS credentials found; set AWS_PROFILE or --profile, or use {offline}"
-        ) from exc
     except ClientError as exc:
+        _raise_if_credentials(exc, what, offline, profile)
         error = exc.response.get("Error", {})
-        raise IamError(
-            f"IAM {what} failed: {error.get('Code')}: {error.get('Message')}; the caller needs "
-            f"{needs}"
-        ) from exc
+        code = error.get("Code")
+        # Only a refusal means a missing permission; throttling or a failure of IAM does not.
+        fix = f"the caller needs {needs}" if code in _DENIED else "try again shortly"
+        raise IamError(f"IAM {what} failed: {code}: {error.get('Message')}; {fix}") from exc
     except BotoCoreError as exc:
+        _raise_if_credentials(exc, what, offline, profile)
         raise IamError(f"IAM could not be reached: {exc}") from exc
+
+
+def _raise_if_credentials(
+    exc: ClientError | BotoCoreError, what: str, offline: str, profile: str | None
+) -> None:
+    problem = credentials_error(exc, doing=f"reading IAM {what}", profile=profile)
+    if problem is not None:
+        raise type(problem)(f"{problem}; or use {offline}") from exc
 
 
 def fetch_authorization_details(
@@ -66,6 +75,7 @@ def fetch_authorization_details(
         "GetAccountAuthorizationDetails",
         "iam:GetAccountAuthorizationDetails",
         "--auth-file with the output of `aws iam get-account-authorization-details`",
+        profile,
     ):
         paginator = _client(profile, region, endpoint_url).get_paginator(
             "get_account_authorization_details"
@@ -90,6 +100,7 @@ def fetch_credential_report(
         "credential report",
         "iam:GenerateCredentialReport and iam:GetCredentialReport",
         "--credential-report with a saved report (aws iam get-credential-report)",
+        profile,
     ):
         client = _client(profile, region, endpoint_url)
         deadline = time.monotonic() + wait_seconds

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailmin import sources as src
-from trailmin.errors import SourceError, UsageError
+from trailmin.errors import CredentialsError, SourceError, UsageError
 from trailmin.lake import Lake, PartitionWriter, SourceResult, WrittenFile
 from trailmin.mapping.permissions import mapping_version
 from trailmin.records import BadSource, Decoded, Part, decode_records, parts_to_table
@@ -74,6 +74,8 @@ class IngestSummary:
     sources_listed: int = 0
     sources_ignored: int = 0
     sources_unchanged: int = 0
+    # Of the unchanged: read before and skipped in whole or in part, left as they were.
+    sources_still_bad: int = 0
     sources_read: int = 0
     sources_ingested: int = 0
     sources_partial: int = 0
@@ -121,6 +123,8 @@ class _Task:
 class _TaskResult:
     files: list[WrittenFile]
     results: list[SourceResult]
+    # Sources that could not be read (uri, why): not recorded, so the next run tries them again.
+    unread: list[tuple[str, str]] = field(default_factory=list)
 
 
 def ingest(
@@ -261,9 +265,27 @@ def _list_sources(
             ]
         summary.sources_listed += listing.listed
         summary.sources_ignored += len(listing.ignored)
+        for uri, reason in listing.unreadable:
+            _refuse(summary, uri, reason)
         for obj in listing.objects:
+            if obj.size > src.MAX_SOURCE_BYTES:
+                _refuse(summary, obj.uri, _too_large(obj.size))
+                continue
             objects.setdefault(obj.uri, obj)
     return list(objects.values())
+
+
+def _refuse(summary: IngestSummary, uri: str, reason: str) -> None:
+    """Count a source refused before it was read (not a file, or too large to read)."""
+    summary.sources_skipped += 1
+    summary.skipped.append({"source": uri, "reason": reason})
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"too large to read ({size:,} bytes, limit {src.MAX_SOURCE_BYTES:,}); a CloudTrail "
+        "delivery file is far smaller (an event is at most 256 KB): split it and ingest the parts"
+    )
 
 
 def _name_matches(
@@ -299,8 +321,11 @@ def _plan(
     again: list[str] = []
     for obj in objects:
         seen = known.get(obj.uri)
-        if seen is not None and seen.version == obj.version and seen.status == "ingested":
+        # What a source yields depends only on its bytes: one read before, whatever it held
+        # (records, some bad records, nothing readable), is read again only once it changes.
+        if seen is not None and seen.version == obj.version:
             summary.sources_unchanged += 1
+            summary.sources_still_bad += seen.status != "ingested"
             continue
         todo.append(obj)
         if seen is not None and seen.rows:
@@ -491,7 +516,7 @@ def _run_task(task: _Task, *, progress: Callable[[int, int, int], None] | None) 
             gc.enable()
     if progress is not None and pending[0]:
         progress(*pending)
-    return _TaskResult(files=files, results=batch.results)
+    return _TaskResult(files=files, results=batch.results, unread=batch.unread)
 
 
 class _Batch:
@@ -504,13 +529,14 @@ class _Batch:
         self._decoded: list[tuple[src.SourceObject, Decoded]] = []
         self._records = 0
         self.results: list[SourceResult] = []
+        self.unread: list[tuple[str, str]] = []
 
     def add(self, obj: src.SourceObject, body: bytes | Exception) -> int:
         """Take one source's bytes; return how many records it holds (0 when skipped)."""
+        if isinstance(body, CredentialsError):
+            raise body  # every object after it would fail alike: stop, keeping what committed
         if isinstance(body, Exception):
-            self.results.append(
-                _skipped(obj, f"could not be read: {body}; check access to it and run ingest again")
-            )
+            self.unread.append((obj.uri, SourceError.skip_reason(body)))
             return 0
         try:
             decoded = decode_records(body)
@@ -587,6 +613,9 @@ def _skipped(obj: src.SourceObject, reason: str) -> SourceResult:
 
 def _tally(summary: IngestSummary, result: _TaskResult) -> None:
     summary.files_written += len(result.files)
+    for uri, reason in result.unread:
+        summary.sources_read += 1
+        _refuse(summary, uri, reason)
     for r in result.results:
         summary.sources_read += 1
         summary.bytes_read += r.size

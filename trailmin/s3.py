@@ -13,7 +13,11 @@ Insights and foreign objects it meets are recorded in ``Listing.ignored``, never
 
 from __future__ import annotations
 
+import http.client
+import random
 import re
+import time
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -23,9 +27,23 @@ from typing import TYPE_CHECKING, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    IncompleteReadError,
+    ProfileNotFound,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from urllib3.exceptions import ProtocolError
 
-from trailmin.errors import SourceError, UsageError
+from trailmin.errors import (
+    SourceError,
+    SourceReadError,
+    TrailminError,
+    UsageError,
+    credentials_error,
+)
 from trailmin.sources import DELIVERY_SLACK, Listing, SourceObject, is_digest, stamp_of_name
 
 if TYPE_CHECKING:
@@ -51,13 +69,20 @@ _MONTH = re.compile(r"^(?:0[1-9]|1[0-2])$")
 _DAY = re.compile(r"^(?:0[1-9]|[12]\d|3[01])$")
 
 _DENIED = {"AccessDenied", "AllAccessDisabled", "403"}
-_BAD_CREDENTIALS = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-}
+# botocore retries a GetObject request, not the reading of its body: a body that breaks off is
+# fetched again here, this many times in all, after 0.25, 0.5, 1 s (halved at random at most).
+READ_ATTEMPTS = 4
+_READ_BACKOFF_SECONDS = 0.25
+_BROKEN_READ = (
+    IncompleteReadError,
+    ResponseStreamingError,
+    ReadTimeoutError,
+    ProtocolError,
+    ConnectionError,
+    http.client.IncompleteRead,
+)
+# The profile each client of make_client was made with, for messages about its credentials.
+_PROFILES: weakref.WeakKeyDictionary[S3Client, str | None] = weakref.WeakKeyDictionary()
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -97,12 +122,14 @@ def make_client(
     )
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
-        return session.client("s3", endpoint_url=endpoint_url, config=config)
+        client = session.client("s3", endpoint_url=endpoint_url, config=config)
     except ProfileNotFound as exc:
         raise UsageError(
             f"AWS profile {exc.kwargs.get('profile')!r} is not configured; "
             "check --profile, AWS_PROFILE and ~/.aws/config"
         ) from exc
+    _PROFILES[client] = profile
+    return client
 
 
 def list_cloudtrail_objects(
@@ -124,7 +151,7 @@ def list_cloudtrail_objects(
     hold matching files. Naive datetimes are taken as UTC. A file is in the window when its
     delivery time is in ``[start, end + 1 hour)``; one without a time in its name is kept when its
     day folder is in the window. Nothing matching gives an empty listing; a missing or unreadable
-    bucket raises ``SourceError``.
+    bucket raises ``SourceError``, credentials AWS refuses or cannot find ``CredentialsError``.
     """
     scope = _parse_layout(bucket, prefix)
     window = _Window.of(start, end)
@@ -157,7 +184,9 @@ def iter_s3_bodies(
     Pairs come as the bodies arrive, in no set order, one for every object. At most
     ``max_in_flight`` GetObject requests run at once, and at most twice that many bodies are held,
     whatever the consumer's pace. An object whose ETag changed since it was listed comes with a
-    ``SourceError`` saying so; other errors come after botocore's retries.
+    ``SourceError`` saying so; a body that kept breaking off while read (``READ_ATTEMPTS``
+    attempts) with a ``SourceReadError``; refused credentials with a ``CredentialsError``; other
+    errors come after botocore's retries.
     """
     if max_in_flight < 1:
         raise UsageError(f"max_in_flight must be at least 1, not {max_in_flight}")
@@ -189,19 +218,72 @@ def _iter_bodies(
 def _fetch(client: S3Client, obj: SourceObject) -> tuple[SourceObject, bytes | Exception]:
     try:
         bucket, key = parse_s3_uri(obj.uri)
-        if obj.etag is None:
-            response = client.get_object(Bucket=bucket, Key=key)
-        else:
-            response = client.get_object(Bucket=bucket, Key=key, IfMatch=f'"{obj.etag}"')
-        with response["Body"] as body:
-            return obj, body.read()
-    except ClientError as exc:
-        return obj, _read_error(obj, exc)
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            if obj.etag is None:
+                response = client.get_object(Bucket=bucket, Key=key)
+            else:  # a retry reads the copy that was listed, or learns that it changed
+                response = client.get_object(Bucket=bucket, Key=key, IfMatch=f'"{obj.etag}"')
+            try:
+                with response["Body"] as body:
+                    return obj, body.read()
+            except _BROKEN_READ as exc:
+                if attempt == READ_ATTEMPTS:
+                    return obj, _broken_read_error(obj, exc, attempt)
+                backoff = _READ_BACKOFF_SECONDS * 2 ** (attempt - 1)
+                time.sleep(random.uniform(backoff / 2, backoff))
+        raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
+    except (ClientError, BotoCoreError) as exc:
+        return obj, _read_error(obj, exc, _PROFILES.get(client))
     except Exception as exc:  # every failure is reported with its object, the run goes on
         return obj, exc
 
 
-def _read_error(obj: SourceObject, exc: ClientError) -> SourceError:
+def _broken_read_error(obj: SourceObject, exc: BaseException, attempts: int) -> SourceReadError:
+    if _caused_by(exc, ConnectionResetError):
+        what = "the connection was reset"
+    elif _caused_by(exc, TimeoutError) or isinstance(exc, ReadTimeoutError):
+        what = "the connection timed out"
+    elif isinstance(exc, IncompleteReadError | http.client.IncompleteRead):
+        what = "the connection closed before the whole body came"
+    else:
+        what = f"the download broke off ({type(exc).__name__})"
+    error = SourceReadError(
+        f"{what} while reading {obj.uri} ({attempts} attempts); run ingest again to retry"
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Return whether ``kind`` is ``exc``, its cause or context, or an argument of one of them
+    (urllib3 carries the socket's error as an argument of its ProtocolError)."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, kind):
+            return True
+        todo.extend([item.__cause__, item.__context__, *item.args, getattr(item, "error", None)])
+    return False
+
+
+def _read_error(
+    obj: SourceObject, exc: ClientError | BotoCoreError, profile: str | None
+) -> TrailminError:
+    problem = credentials_error(exc, doing=f"reading {obj.uri}", profile=profile)
+    if problem is not None:
+        problem.__cause__ = exc
+        return problem
+    if isinstance(exc, BotoCoreError):
+        error: TrailminError = SourceReadError(
+            f"Reading {obj.uri} failed after botocore's retries: {exc}; check the network and "
+            "the endpoint (--endpoint-url, AWS_ENDPOINT_URL_S3), then run ingest again"
+        )
+        error.__cause__ = exc
+        return error
     code = _code(exc)
     if code in {"PreconditionFailed", "412"}:
         message = (
@@ -217,7 +299,7 @@ def _read_error(obj: SourceObject, exc: ClientError) -> SourceError:
             f"arn:aws:s3:::{bucket}/{key} (and kms:Decrypt on the trail's key if it is SSE-KMS)"
         )
     else:
-        message = f"Reading {obj.uri} failed: {code}: {_text(exc)}"
+        message = f"Reading {obj.uri} failed: {code}: {_text(exc)}; run ingest again to retry"
     error = SourceError(message)
     error.__cause__ = exc
     return error
@@ -459,14 +541,13 @@ def _list(client: S3Client, bucket: str, prefix: str, delimiter: str | None) -> 
                 for item in page.get("Contents", [])
                 if "Key" in item
             )
-    except ClientError as exc:
-        raise _list_error(bucket, prefix, exc) from exc
-    except NoCredentialsError as exc:
-        raise SourceError(
-            f"No AWS credentials found to list s3://{bucket}/{prefix}; "
-            "set --profile or AWS_PROFILE, or run where a role provides them"
-        ) from exc
-    except BotoCoreError as exc:
+    except (ClientError, BotoCoreError) as exc:
+        doing = f"listing s3://{bucket}/{prefix}"
+        problem = credentials_error(exc, doing=doing, profile=_PROFILES.get(client))
+        if problem is not None:
+            raise problem from exc
+        if isinstance(exc, ClientError):
+            raise _list_error(bucket, prefix, exc) from exc
         raise SourceError(
             f"Cannot list s3://{bucket}/{prefix}: {exc}; check the network, --region and the "
             "endpoint (AWS_ENDPOINT_URL_S3)"
@@ -485,11 +566,6 @@ def _list_error(bucket: str, prefix: str, exc: ClientError) -> SourceError:
         return SourceError(
             f"Access denied listing {where}; check --profile/credentials and that they allow "
             f"s3:ListBucket on arn:aws:s3:::{bucket}"
-        )
-    if code in _BAD_CREDENTIALS:
-        return SourceError(
-            f"AWS rejected the credentials listing {where} ({code}); check --profile/credentials "
-            "and renew an expired session"
         )
     return SourceError(f"Listing {where} failed: {code}: {_text(exc)}")
 
