@@ -92,6 +92,10 @@ EC2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
             "arn:aws:s3:::b/*",
             False,
         ),
+        # The catalog writes DMS's endpoint as "endpoint:*": AWS authorizes the call against a
+        # real endpoint, so a grant of the literal "endpoint:*" (${*}) allows none of them.
+        (_call("dms:DescribeSchemas"), f"arn:aws:dms:{REGION}:{ACCOUNT}:endpoint:${{*}}", True),
+        (_call("dms:DescribeSchemas"), f"arn:aws:dms:{REGION}:{ACCOUNT}:endpoint:*", False),
         # Without resources[], the bucket and key give the object.
         (_call("s3:GetObject", {"bucketName": "b", "key": "k"}), "arn:aws:s3:::b/k", False),
         (_call("s3:GetObject", {"bucketName": "b", "key": "k"}), "arn:aws:s3:::c/k", True),

@@ -129,7 +129,8 @@ def _regex(template: str, *, grant: bool) -> re.Pattern[str]:
     out = []
     for index, piece in enumerate(pieces):
         if index % 2 == 0:
-            out.append(re.escape(piece))
+            # The catalog's own wildcards (dms ``endpoint:*``) stand for any id there.
+            out.append(re.escape(piece).replace("\\*", ".*").replace("\\?", "."))
         elif grant:
             # A policy may write any part as a wildcard, a variable or an escape (${*}); a
             # name that holds no "/" matches no "/" (a bucket's type is not an object's).
@@ -223,7 +224,7 @@ def _values(variable: str, members: Members) -> list[str]:
 def _filled(kind: _Type, call: Recorded, members: Members, limit: int = 20) -> list[str]:
     """Return the ARNs of ``kind`` that the request's members give, every variable filled."""
     variables = _VARIABLE.findall(kind.template)
-    arns = [kind.template]
+    arns = [_one_of_them(kind.template)]
     for variable in variables:
         if variable == "Partition":
             values = [partition_of_region(call.region)]
@@ -239,6 +240,16 @@ def _filled(kind: _Type, call: Recorded, members: Members, limit: int = 20) -> l
         if len(arns) > limit:
             return []
     return [a for a in arns if kind.regex.match(a)]
+
+
+def _one_of_them(template: str) -> str:
+    """Return ``template`` with the catalog's own wildcards (dms ``endpoint:*``) made one id: AWS
+    authorizes the call against a real resource, which a policy must match, not against ``*``."""
+    pieces = _VARIABLE.split(template)
+    return "".join(
+        piece.replace("*", "id0").replace("?", "i") if index % 2 == 0 else "${" + piece + "}"
+        for index, piece in enumerate(pieces)
+    )
 
 
 def _whole_arns(call: Recorded, members: Members) -> list[str]:

@@ -393,7 +393,8 @@ def _template_regex(template: str) -> re.Pattern[str]:
     out = []
     for index, piece in enumerate(pieces):
         if index % 2 == 0:
-            out.append(re.escape(piece))
+            # The catalog's own wildcards (``endpoint:*``) stand for any id there.
+            out.append(re.escape(piece).replace("\\*", ".*").replace("\\?", "."))
         elif piece in _PARTS:
             out.append(_PARTS[piece])
         elif f"{service}:{piece}" in _COLONED:
@@ -413,6 +414,9 @@ class _Template:
     variables: tuple[tuple[str, Extractor | None], ...]  # None: partition, region or account
     named: int  # how many variables come from the request
     log_group: bool
+    # The catalog writes part of the ARN as a wildcard (dms ``endpoint:*``): a filled template is
+    # a pattern, whose values are escaped and whose wildcards stay.
+    wildcard: bool
 
 
 # How an action's templates are chosen among: one of them, or every one at once.
@@ -543,7 +547,13 @@ def _template(service: str, type_name: str, text: str) -> _Template:
         variables=tuple((v, None if v in _PARTS else _extractor(service, v)) for v in variables),
         named=len([v for v in variables if v not in _PARTS]),
         log_group=text.endswith(":log-group:${LogGroupName}"),
+        wildcard=_has_wildcard(text),
     )
+
+
+def _has_wildcard(template: str) -> bool:
+    fixed = _VARIABLE.sub("", template)
+    return "*" in fixed or "?" in fixed
 
 
 def _extractor(service: str, variable: str) -> Extractor:
@@ -591,7 +601,9 @@ def _fill(template: _Template, ctx: Context) -> tuple[list[str], bool] | None:
     arns: list[str] = []
     # A pattern is written as a policy writes it: the values the record gave are escaped, so
     # that a name holding "*" stays that name (an exact ARN is escaped when it is emitted).
-    patterned = template.log_group or any(p for values in choices for _, p in values)
+    patterned = (
+        template.log_group or template.wildcard or any(p for values in choices for _, p in values)
+    )
     for combination in product(*choices):
         arn = template.text
         for (variable, _), (value, is_pattern) in zip(template.variables, combination, strict=True):
@@ -763,6 +775,8 @@ def _scope_all(plan: _Plan, ctx: Context) -> Scoped:
 
 
 def _pattern_reason(template: str) -> str:
+    if _has_wildcard(template):
+        return "the catalog names this resource type with a wildcard"
     if template.endswith(":log-group:${LogGroupName}"):
         return "a log group is authorized with and without a trailing :*"
     if "NameWithPath" in template:
