@@ -517,3 +517,34 @@ def test_request_parameters_nested_to_the_readers_limit_do_not_stop_the_mapping(
 
     assert decode_request(msgspec.Raw(("[" * 995 + "]" * 995).encode())) == {}
     assert decode_request(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}") == {}
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        "arn:aws:iam::111122223333:role/admin\n",
+        "arn:aws:iam::111122223333:role/admin\r",
+        "arn:aws:iam::111122223333:role/ad min",
+        "arn:aws:iam::111122223333:role/admin*",
+        "arn:aws:iam::111122223333:user/bob/",
+    ],
+)
+def test_a_principal_iam_could_not_have_named_gets_no_target(principal):
+    """IAM API reference: names are of [\\w+=,.@-]; "role/admin\\n" is not the role admin."""
+    from trailmin.generation import target_of
+
+    target, why = target_of(principal, "Role")
+    assert target is None
+    assert why == "not an IAM role or user ARN (Role)"
+
+
+def test_the_job_removes_only_its_own_folders(tmp_path):
+    """A state file naming "..", a path or a link never makes the job delete outside ``out``."""
+    from trailmin.propose import _own_folder
+
+    out = tmp_path / "out"
+    (out / "111122223333-role-deploy").mkdir(parents=True)
+    (out / "link").symlink_to(tmp_path)
+    assert _own_folder(out, "111122223333-role-deploy")
+    for folder in ("..", ".", "", "../out", "a/b", "link", "..\\x"):
+        assert not _own_folder(out, folder), folder

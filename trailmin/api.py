@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import json
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailmin import catalog
+from trailmin import markdown as md
 from trailmin.backtesting import Backtest, LaterCall, probe, replay_later
 from trailmin.backtesting import Result as BacktestResult
 from trailmin.catalog_replay import Recorded
@@ -35,7 +38,7 @@ from trailmin.current import AuthorizationDetails, parse_authorization_details
 from trailmin.differences import Diff
 from trailmin.differences import diff as diff_principal
 from trailmin.differences import to_markdown as diffs_to_markdown
-from trailmin.errors import UsageError
+from trailmin.errors import LakeError, UsageError
 from trailmin.generation import Options as GenerateOptions
 from trailmin.generation import Proposal, Used, refuse_on_mismatch, used_from_frame
 from trailmin.generation import generate as generate_policies
@@ -132,8 +135,61 @@ def parse_time(value: str | date | datetime | None, *, end: bool = False) -> dat
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# How many times a read starts again, over a fresh snapshot, when files it was reading were
+# retired meanwhile (each compacted or remapped partition retires files).
+READ_ATTEMPTS = 5
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def reads_lake(function: Callable[_Params, _Result]) -> Callable[_Params, _Result]:
+    """Return ``function`` (which reads a lake through ``connect``) run again over a fresh
+    snapshot when a writer retired a file of its snapshot while it ran (``trailmin.lake``)."""
+
+    @functools.wraps(function)
+    def read(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return function(*args, **kwargs)
+            except Exception as exc:
+                if not _retired_meanwhile(exc):
+                    raise
+                if attempt == READ_ATTEMPTS:
+                    raise _unreadable(kwargs.get("lake", args[0] if args else None)) from None
+        raise AssertionError("unreachable")
+
+    return read
+
+
+def _unreadable(lake: object) -> LakeError:
+    """Return the error of a read that found files of its snapshot gone, attempt after attempt."""
+    the_lake = Lake.open(lake) if isinstance(lake, (str, Path)) else None
+    missing = [p for p in the_lake.committed_files() if not p.exists()] if the_lake else []
+    if missing:
+        return LakeError(
+            f"{missing[0]} is committed in the lake's manifest but is not on disk "
+            f"({len(missing)} file(s) so); restore the lake from a backup, or ingest its sources "
+            "into a new lake"
+        )
+    return LakeError(
+        f"the lake's files were replaced {READ_ATTEMPTS} times while they were read (by "
+        "`trailmin lake compact` or `trailmin remap`); run this again when that finishes"
+    )
+
+
+def _retired_meanwhile(exc: BaseException) -> bool:
+    """Return whether ``exc`` is DuckDB failing to open a file of its snapshot."""
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is None or not isinstance(exc, duckdb.IOException):
+        return False
+    text = str(exc)
+    return any(s in text for s in ("No files found", "No such file", "Cannot open file"))
+
+
 def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
-    """Return a DuckDB connection with an ``events`` view over the lake's committed files."""
+    """Return a DuckDB connection with an ``events`` view over a snapshot of the lake's
+    committed files (the manifest's list at this moment, each file where it is)."""
     import duckdb  # loaded when first asked for: ingest does not need it
 
     the_lake = Lake.open(lake)
@@ -145,11 +201,21 @@ def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
         db.execute("SET enable_progress_bar = false")
     files = [str(p) for p in the_lake.committed_files()]
     if files:
-        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        db.execute(
-            f"CREATE VIEW events AS SELECT * FROM read_parquet([{listing}], "
-            f"hive_partitioning = true, hive_types = {HIVE_TYPES}, union_by_name = true)"
-        )
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            try:
+                # union_by_name opens every file here, so a snapshot's file retired since fails
+                # now rather than in a query.
+                db.execute(
+                    f"CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet([{listing}], "
+                    f"hive_partitioning = true, hive_types = {HIVE_TYPES}, union_by_name = true)"
+                )
+                break
+            except duckdb.IOException as exc:
+                if attempt == READ_ATTEMPTS or not _retired_meanwhile(exc):
+                    db.close()
+                    raise
+                files = [str(p) for p in the_lake.committed_files()]
     else:
         columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in EVENT_SCHEMA)
         db.execute(
@@ -180,6 +246,7 @@ def _duck_type(kind: pa.DataType) -> str:
     return "VARCHAR"
 
 
+@reads_lake
 def read_events(
     lake: str | Path,
     *,
@@ -254,6 +321,7 @@ def _filters(
 # --- mapping report ------------------------------------------------------------------------------
 
 
+@reads_lake
 def mapping_report(
     lake: str | Path,
     *,
@@ -399,6 +467,7 @@ def _utc(table: pa.Table) -> pa.Table:
     return table
 
 
+@reads_lake
 def _summary(
     lake: str | Path,
     build: Callable[[Filters, Dialect], str],
@@ -451,6 +520,7 @@ def generate(
     return check_proposals(lake, proposals, filters)
 
 
+@reads_lake
 def check_proposals(
     lake: str | Path, proposals: Sequence[Proposal], filters: Filters
 ) -> list[Proposal]:
@@ -523,6 +593,7 @@ def write_proposals(
 # --- verify --------------------------------------------------------------------------------------
 
 
+@reads_lake
 def verify(
     policies: str | Path | Sequence[Mapping[str, Any]],
     *,
@@ -573,6 +644,7 @@ def verify(
 # --- the backtest --------------------------------------------------------------------------------
 
 
+@reads_lake
 def backtest(
     lake: str | Path,
     *,
@@ -788,7 +860,7 @@ class DiffReport:
         text = diffs_to_markdown(self.diffs)
         if self.not_in_details:
             text += "\n## Principals with calls but no authorization details\n\n"
-            text += "".join(f"- {p}\n" for p in self.not_in_details)
+            text += "".join(f"- {md.text(p)}\n" for p in self.not_in_details)
         return text
 
     def to_frame(self) -> pd.DataFrame:
@@ -824,6 +896,7 @@ def authorization_details(
     return parse_authorization_details(data, "IAM")
 
 
+@reads_lake
 def diff(
     lake: str | Path,
     details: AuthorizationDetails,
@@ -928,6 +1001,7 @@ def _selected(arn: str, patterns: Sequence[str] | None) -> bool:
 # --- the audit -----------------------------------------------------------------------------------
 
 
+@reads_lake
 def audit(
     lake: str | Path,
     *,
@@ -1192,6 +1266,7 @@ class LakeInfo:
         return asdict(self)
 
 
+@reads_lake
 def lake_info(lake: str | Path) -> LakeInfo:
     """Return what ``lake`` holds, from its manifest and one scan of the data."""
     the_lake = Lake.open(lake)
@@ -1268,11 +1343,12 @@ def compact(lake: str | Path, *, target_rows: int = 4_000_000) -> CompactSummary
 
     Incremental runs leave a few small files per partition; this rewrites them into files of up
     to ``target_rows`` rows with large row groups. Crash-safe like ingest: the new file is
-    committed in the manifest in the same transaction that retires the old ones.
+    committed in the manifest in the same transaction that retires the old ones, and replaces
+    them under ``events/`` in one rename of the partition's folder (see ``trailmin.lake``).
     """
     the_lake = Lake.open(lake)
     summary = CompactSummary()
-    with the_lake.locked():
+    with the_lake.locked(command="trailmin lake compact"):
         run_id = "compact-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         for account, day, version, paths in the_lake.small_partitions(min_files=2):
             groups = list(_groups_by_rows(the_lake, paths, target_rows))
@@ -1281,8 +1357,6 @@ def compact(lake: str | Path, *, target_rows: int = 4_000_000) -> CompactSummary
                     continue
                 new = _rewrite(the_lake, account, day, group, run_id, version)
                 the_lake.replace_files(group, [new], run_id)
-                for old in group:
-                    (the_lake.path / old).unlink(missing_ok=True)
                 summary.files_before += len(group)
                 summary.files_after += 1
                 summary.rows += new.rows
@@ -1314,10 +1388,12 @@ def _rewrite(
     version: str,
     transform: Callable[[pa.Table], pa.Table] | None = None,
 ) -> WrittenFile:
-    """Return the file written (staged, then moved into place) from the rows of ``paths``."""
-    name = f"part-{run_id}-{uuid.uuid4().hex[:8]}.parquet"
-    staged = lake.staging_dir / name
+    """Return the file written (staged, for ``Lake.replace_files``) from the rows of ``paths``."""
+    tag = f"{run_id}-{uuid.uuid4().hex[:8]}"
+    name = f"part-{tag}.parquet"
     final = f"{partition_dir(account, day)}/{name}"
+    staged = lake.staging_path(tag, final)
+    staged.parent.mkdir(parents=True, exist_ok=True)
     sources: set[str] = set()
     rows = 0
     with pq.ParquetWriter(staged, FILE_SCHEMA, **PARQUET_OPTIONS) as writer:
@@ -1338,16 +1414,15 @@ def _rewrite(
             rows += pending_rows
     with open(staged, "rb") as handle:
         os.fsync(handle.fileno())
-    (lake.path / final).parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, lake.path / final)
     return WrittenFile(
         path=final,
         account=account,
         date=day,
         rows=rows,
-        bytes=(lake.path / final).stat().st_size,
+        bytes=staged.stat().st_size,
         sources=tuple(sorted(s for s in sources if s)),
         mapping_version=version,
+        staged=staged.relative_to(lake.path).as_posix(),
     )
 
 
@@ -1385,12 +1460,11 @@ def remap(lake: str | Path) -> RemapSummary:
     the_lake = Lake.open(lake)
     version = mapping_version()
     summary = RemapSummary(mapping_version=version)
-    with the_lake.locked():
+    with the_lake.locked(command="trailmin remap"):
         run_id = "remap-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         for path, account, day in the_lake.files_mapped_otherwise(version):
             new = _rewrite(the_lake, account, day, [path], run_id, version, _remap_table)
             the_lake.replace_files([path], [new], run_id)
-            (the_lake.path / path).unlink(missing_ok=True)
             summary.files += 1
             summary.rows += new.rows
         the_lake.finish_run(run_id, {"remap": summary.to_dict(), "finished": utc_now()})

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from trailmin import markdown as md
 from trailmin.current import iam_time
 from trailmin.errors import UsageError
 from trailmin.mapping.actions import data_file
@@ -99,17 +100,18 @@ class Audit:
         return {f.code for f in self.findings}
 
     def to_markdown(self) -> str:
-        """Return the audit as Markdown, most severe first."""
+        """Return the audit as Markdown, most severe first: the principals as code, the messages,
+        evidence and notes as text (``trailmin.markdown``), whatever the records held."""
         lines = ["# IAM security checklist", ""]
         if not self.findings:
             lines.append("No finding.")
         for f in self.findings:
-            who = ", ".join(f"`{p}`" for p in f.principals)
-            lines.append(f"- **{f.severity}** `{f.code}` {who}: {f.message}")
-            lines.extend(f"  - {_evidence_line(e)}" for e in f.evidence[:EVIDENCE_SHOWN])
+            who = ", ".join(md.code(p) for p in f.principals)
+            lines.append(f"- **{f.severity}** `{f.code}` {who}: {md.text(f.message)}")
+            lines.extend(f"  - {md.text(_evidence_line(e))}" for e in f.evidence[:EVIDENCE_SHOWN])
             if len(f.evidence) > EVIDENCE_SHOWN:
                 lines.append(f"  - … {len(f.evidence) - EVIDENCE_SHOWN:,} more (see the JSON)")
-        lines.extend(f"\n> {note}" for note in self.notes)
+        lines.extend(f"\n> {md.text(note)}" for note in self.notes)
         return "\n".join(lines) + "\n"
 
     def to_frame(self) -> Any:
@@ -672,7 +674,7 @@ def _json(value: Any) -> dict[str, Any]:
         return value
     try:
         parsed = json.loads(value) if isinstance(value, str) else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # not JSON, or nested past any real record
         return {}
     return parsed if isinstance(parsed, dict) else {}
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trailmin import catalog
+from trailmin import markdown as md
 from trailmin.current import Holdings
 from trailmin.evaluation import pattern_matches
 from trailmin.expand import Grant, expand
@@ -320,7 +321,8 @@ def _too_broad(
 
 
 def to_markdown(diffs: Sequence[Diff]) -> str:
-    """Return the diffs as a Markdown report, a section per principal."""
+    """Return the diffs as a Markdown report, a section per principal; names, actions and ARNs
+    in it are text, never Markdown (``trailmin.markdown``)."""
     lines = ["# What each principal holds against what it used", ""]
     for item in diffs:
         lines += _markdown(item)
@@ -331,15 +333,15 @@ def _markdown(item: Diff) -> list[str]:
     used = len(item.used_and_granted)
     share = f" ({used / item.granted:.1%})" if item.granted else ""
     lines = [
-        f"## {item.principal}",
+        f"## {md.text(item.principal)}",
         "",
-        f"Policies: {', '.join(item.policies) or 'none'}"
-        + (f"; boundary: {item.boundary}" if item.boundary else "")
+        f"Policies: {', '.join(md.text(p) for p in item.policies) or 'none'}"
+        + (f"; boundary: {md.text(item.boundary)}" if item.boundary else "")
         + ".",
         f"Used {used:,} of the {item.granted:,} actions granted{share}.",
         "",
     ]
-    lines.extend(f"> {note}" for note in item.notes)
+    lines.extend(f"> {md.text(note)}" for note in item.notes)
     whole = [u for u in item.unused if u.whole]
     partly = [u for u in item.unused if not u.whole]
     if whole or partly:
@@ -349,7 +351,8 @@ def _markdown(item: Diff) -> list[str]:
         lines.append("")
         for service in whole:
             lines.append(
-                f"- **{service.service}**: {len(service.unused)} actions, {_levels(service)}"
+                f"- **{md.text(service.service)}**: {len(service.unused)} actions, "
+                f"{_levels(service)}"
             )
         lines.append("")
     if partly:
@@ -357,20 +360,20 @@ def _markdown(item: Diff) -> list[str]:
         lines.append("")
         for service in partly:
             lines.append(
-                f"- **{service.service}**: {len(service.unused)} of {service.granted} actions "
-                f"unused: {_levels(service, names=True)}"
+                f"- **{md.text(service.service)}**: {len(service.unused)} of {service.granted} "
+                f"actions unused: {_levels(service, names=True)}"
             )
         lines.append("")
     if item.too_broad:
         lines += ["### Granted too broadly", "", "| action | granted on | used on | narrower |"]
         lines.append("|---|---|---|---|")
         for broad in item.too_broad:
-            shown = "<br>".join(broad.narrower[:5])
+            shown = "<br>".join(md.cell(n) for n in broad.narrower[:5])
             if len(broad.narrower) > 5:
                 shown += f"<br>… and {len(broad.narrower) - 5} more (JSON has them all)"
+            granted = "<br>".join(md.cell(g) for g in broad.granted)
             lines.append(
-                f"| {broad.action} | {'<br>'.join(broad.granted)} | {len(broad.used_on)} ARNs | "
-                f"{shown} |"
+                f"| {md.cell(broad.action)} | {granted} | {len(broad.used_on)} ARNs | {shown} |"
             )
         lines.append("")
     if item.unknown:
@@ -380,7 +383,7 @@ def _markdown(item: Diff) -> list[str]:
             "CloudTrail records these only as data events (or as KMS events a trail may leave "
             "out), and the lake holds none for their service: unused or not, it cannot tell.",
             "",
-            ", ".join(item.unknown),
+            ", ".join(md.text(a) for a in item.unknown),
             "",
         ]
     if item.not_granted:
@@ -392,7 +395,8 @@ def _markdown(item: Diff) -> list[str]:
         ]
         for missing in item.not_granted:
             lines.append(
-                f"| {missing.action} | {missing.resource} | {missing.calls:,} | {missing.reason} |"
+                f"| {md.cell(missing.action)} | {md.cell(missing.resource)} | {missing.calls:,} "
+                f"| {missing.reason} |"
             )
         lines.append("")
     if item.refused:
@@ -403,7 +407,7 @@ def _markdown(item: Diff) -> list[str]:
             "|---|---|---|",
         ]
         for action, resource, denied in item.refused:
-            lines.append(f"| {action} | {resource} | {denied:,} |")
+            lines.append(f"| {md.cell(action)} | {md.cell(resource)} | {denied:,} |")
         lines.append("")
     return lines
 
@@ -416,7 +420,7 @@ def _levels(service: UnusedService, *, names: bool = False) -> str:
     for level in sorted(by_level, key=lambda lv: LEVEL_ORDER.get(lv, 9)):
         actions = by_level[level]
         if names:
-            shown = ", ".join(a.split(":", 1)[1] for a in actions[:12])
+            shown = ", ".join(md.text(a.split(":", 1)[1]) for a in actions[:12])
             more = f" and {len(actions) - 12} more" if len(actions) > 12 else ""
             parts.append(f"{level}: {shown}{more}")
         else:

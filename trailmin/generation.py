@@ -360,11 +360,18 @@ _SKIPPED = {
 }
 
 
+# IAM API reference, Role and User: a path is "/" or "/" printable ASCII "/", a name is of
+# [\w+=,.@-]. Matched whole (``$`` would let "role/admin\n" name the real role admin).
+_IAM_PRINCIPAL = re.compile(
+    r"arn:aws[a-z-]*:iam::(\d{12}):(role|user)((?:/[\x21-\x7e]*)?/[\w+=,.@-]+)", re.ASCII
+)
+
+
 def target_of(principal: str, principal_type: str) -> tuple[Target | None, str | None]:
     """Return what a proposal for the principal applies to, or why it gets none."""
     if principal_type in _SKIPPED:
         return None, _SKIPPED[principal_type]
-    match = re.match(r"^arn:[^:]+:iam::(\d{12}):(role|user)(/.*)$", principal)
+    match = _IAM_PRINCIPAL.fullmatch(principal)
     if match is None:
         return None, f"not an IAM role or user ARN ({principal_type})"
     account, kind, rest = match.groups()

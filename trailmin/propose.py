@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from trailmin import api
+from trailmin import markdown as md
 from trailmin.backtesting import Result as BacktestResult
 from trailmin.checklist import Audit
 from trailmin.config import Config
@@ -379,8 +380,10 @@ def _write(
             if _put(target / name, text):
                 summary.written.append(f"{folder}/{name}")
     for status in statuses:
-        if status.status == GONE and (out / status.folder).is_dir():
-            shutil.rmtree(out / status.folder)
+        # The folder comes from the state file: only a plain name inside ``out`` is removed.
+        gone = out / status.folder
+        if status.status == GONE and _own_folder(out, status.folder) and gone.is_dir():
+            shutil.rmtree(gone)
             summary.removed.append(status.folder + "/")
     audit_text = checklist.to_markdown()
     index = (
@@ -414,6 +417,15 @@ def _backtest_cell(status: Status, max_breakage: float) -> str:
     return f"{status.breakage:.1%} of {status.later_calls:,}{mark}"
 
 
+def _own_folder(out: Path, folder: str) -> bool:
+    """Return whether ``folder`` names one of the job's folders: one name, not a link, in
+    ``out``."""
+    if not folder.strip(".") or "/" in folder or "\\" in folder:
+        return False
+    path = out / folder
+    return not path.is_symlink() and path.resolve().parent == out.resolve()
+
+
 def _put(path: Path, text: str) -> bool:
     """Write ``text`` at ``path`` unless it holds it already; return whether it wrote."""
     if path.exists() and path.read_text() == text:
@@ -441,7 +453,8 @@ def index_markdown(
     is listed as not yet stable.
 
     It holds only what the proposals say, not how they compare with the last run (the run's
-    summary says that): a run that changes nothing rewrites nothing.
+    summary says that): a run that changes nothing rewrites nothing. Names, ARNs and reasons are
+    shown as text, never as Markdown (``trailmin.markdown``).
     """
     current = [s for s in statuses if s.status != GONE]
     flagged = unusual or {}
@@ -473,7 +486,7 @@ def index_markdown(
         "|---|---|---|---|---|---|---|---|",
     ]
     lines.extend(
-        f"| [{s.principal}](./{s.folder}/) | {s.removed:,} | {s.services_dropped:,} | "
+        f"| {md.link(s.principal, s.folder)} | {s.removed:,} | {s.services_dropped:,} | "
         f"{s.scoped:,} | {s.not_granted:,} | {s.candidates:,} | {s.policies} | "
         f"{_backtest_cell(s, max_breakage)} |"
         for s in current
@@ -491,13 +504,14 @@ def index_markdown(
         ]
         for s in unstable:
             lines.append(
-                f"- [{s.principal}](./{s.folder}/): {s.breakage:.1%} of {s.later_calls:,} "
-                "later calls refused" + (": " + "; ".join(s.broken) if s.broken else "")
+                f"- {md.link(s.principal, s.folder)}: {s.breakage:.1%} of {s.later_calls:,} "
+                "later calls refused"
+                + (": " + "; ".join(md.text(b) for b in s.broken) if s.broken else "")
             )
     skipped = [s for s in current if s.skipped]
     if skipped:
         lines += ["", "## Principals without a proposal", ""]
-        lines += [f"- [{s.principal}](./{s.folder}/): {s.skipped}" for s in skipped]
+        lines += [f"- {md.link(s.principal, s.folder)}: {md.text(s.skipped)}" for s in skipped]
     candidates = [s for s in current if s.candidates]
     if candidates:
         lines += [
@@ -510,7 +524,7 @@ def index_markdown(
             "",
         ]
         for s in candidates:
-            line = f"- [{s.principal}](./{s.folder}/): {s.candidates} permissions refused"
+            line = f"- {md.link(s.principal, s.folder)}: {s.candidates} permissions refused"
             codes = sorted(flagged.get(s.principal, ()))
             if codes:
                 line += (

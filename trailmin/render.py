@@ -27,6 +27,7 @@ import yaml
 
 from trailmin.errors import UsageError
 from trailmin.generation import Policy, Proposal
+from trailmin.markdown import visible
 from trailmin.review import proposal_document
 
 FORMATS = ("json", "terraform", "cloudformation")
@@ -117,7 +118,9 @@ def terraform(proposal: Proposal) -> str:
     target = proposal.target
     assert target is not None
     lines = [
-        f"# trailmin: least privilege for {proposal.principal}",
+        # A comment ends at the line: a carriage return or a line separator in the ARN would
+        # show what follows as code to whoever reads the file, so it is written escaped.
+        f"# trailmin: least privilege for {visible(proposal.principal)}",
         f"# From the calls CloudTrail recorded; evidence in index.json. IAM catalog "
         f"{proposal.catalog_version}.",
         "",

@@ -32,6 +32,7 @@ from importlib import resources
 from typing import Any
 
 from trailmin import catalog
+from trailmin import markdown as md
 from trailmin.checklist import UNUSUAL_CODES, Finding
 from trailmin.evaluation import match_action
 from trailmin.generation import Proposal, Statement
@@ -207,7 +208,8 @@ def _catalog_row(name: str) -> Row | None:
 
 def markdown(reviews: Iterable[Review], folders: Mapping[str, str]) -> list[str]:
     """Return the lines of the "Review first" section: per principal (``folders`` gives each
-    one's folder), its unusual activity and its items, most severe first."""
+    one's folder), its unusual activity and its items, most severe first. Principals, actions,
+    resources and statement ids are text or code spans, never Markdown (``trailmin.markdown``)."""
     flagged = sorted((r for r in reviews if r.flagged), key=_principal_order)
     lines = ["## Review first", ""]
     if not flagged:
@@ -224,7 +226,7 @@ def markdown(reviews: Iterable[Review], folders: Mapping[str, str]) -> list[str]
     ]
     for found in flagged:
         folder = folders.get(found.principal)
-        name = f"[{found.principal}](./{folder}/)" if folder else found.principal
+        name = md.link(found.principal, folder) if folder else md.text(found.principal)
         lines += ["", f"### {name}", ""]
         if found.unusual:
             lines.append(
@@ -248,10 +250,13 @@ def _principal_order(found: Review) -> tuple[Any, ...]:
 
 def _item_line(item: ReviewItem) -> str:
     category = item.category.replace("-", " ")
-    via = f" (as `{item.granted_as}`)" if item.granted_as != item.action else ""
+    action, sid = md.code(item.action), md.code(item.sid)
+    via = f" (as {md.code(item.granted_as)})" if item.granted_as != item.action else ""
     if item.any_resource:
-        return f"- **`{item.action}` on `*`**{via}: {category}, statement `{item.sid}`"
+        return f"- **{action} on `*`**{via}: {category}, statement {sid}"
     where = (
-        f"`{item.resources[0]}`" if len(item.resources) == 1 else f"{len(item.resources)} resources"
+        md.code(item.resources[0])
+        if len(item.resources) == 1
+        else f"{len(item.resources)} resources"
     )
-    return f"- `{item.action}` on {where}{via}: {category}, statement `{item.sid}`"
+    return f"- {action} on {where}{via}: {category}, statement {sid}"
