@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -165,3 +166,83 @@ def test_a_file_without_a_policy_is_refused_with_the_fix(tmp_path, sample):
     path.write_text(json.dumps({"hello": 1}))
     with pytest.raises(UsageError, match="holds no IAM policy document"):
         trailmin.verify(path, lake=sample, principal=APP)
+
+
+def _verify_command(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "trailmin", "verify", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_verify_of_nothing_is_not_a_pass(sample, tmp_path):
+    """A misspelled principal has no call to replay: exit 2 naming the principals that exist,
+    closest first, never "all allowed" and exit 0 (a green CI check for a typo)."""
+    (proposal,) = trailmin.generate(sample, principals=[APP])
+    good = tmp_path / "proposal.json"
+    good.write_text(json.dumps(proposal.to_dict()))
+    typo = APP.replace("app-backend", "app-bakend")
+
+    run = _verify_command(str(good), "--lake", str(sample), "--principal", typo)
+
+    assert run.returncode == 2, run.stdout
+    assert "all allowed" not in run.stdout
+    assert f"error: {typo} made no call in the lake, so nothing is verified." in run.stderr
+    closest = run.stderr.split("closest first: ", 1)[1].split("; ")
+    assert closest[0] == APP
+    with pytest.raises(trailmin.NothingMatched, match="closest first: " + re.escape(APP)):
+        trailmin.verify(good, lake=sample, principal=typo)
+
+
+def test_a_principal_whose_calls_were_all_refused_has_nothing_to_verify(tmp_path):
+    from tests.conftest import make_record, write_delivery
+
+    write_delivery(
+        tmp_path / "logs" / "a.json.gz",
+        [make_record(n, errorCode="AccessDenied", errorMessage="no") for n in range(3)],
+    )
+    lake = tmp_path / "lake"
+    trailmin.ingest([tmp_path / "logs"], lake=lake, workers=1)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    with pytest.raises(
+        trailmin.NothingMatched,
+        match="none of the 3 calls of arn:aws:iam::111122223333:user/alice in the lake passed",
+    ):
+        trailmin.verify([policy], lake=lake, principal="arn:aws:iam::111122223333:user/alice")
+
+
+def test_a_proposal_names_its_own_principal(sample, tmp_path):
+    """--principal may be left out when the file is a proposal, which names its principal."""
+    (proposal,) = trailmin.generate(sample, principals=[APP])
+    path = tmp_path / "proposal.json"
+    path.write_text(json.dumps(proposal.to_dict()))
+
+    run = _verify_command(str(path), "--lake", str(sample))
+
+    assert run.returncode == 0, run.stderr
+    assert f"of {APP} against {path}: all allowed." in run.stdout
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(proposal.policies[0].document()))
+    unnamed = _verify_command(str(policy), "--lake", str(sample))
+    assert unnamed.returncode == 2
+    assert "name the principal whose calls are replayed (--principal ARN)" in unnamed.stderr
+
+
+def test_a_string_filter_is_one_value_not_its_characters(sample):
+    """The library takes ``principals="arn:…"`` as one principal (not 60 one-letter globs), and
+    ``services="s3"`` as the service s3."""
+    one = trailmin.usage(sample, principals=APP)
+    assert set(one["principal"]) == {APP}
+    assert len(one) == len(trailmin.usage(sample, principals=[APP]))
+    s3 = trailmin.usage(sample, services="s3")
+    assert len(s3) > 0
+    assert all(action.startswith("s3:") for action in s3["action"])
+    events = trailmin.read_events(sample, principals=APP, columns=["principal_arn"])
+    assert set(events["principal_arn"]) == {APP}
+    with pytest.raises(UsageError, match="principals must be a string or a list of strings"):
+        trailmin.usage(sample, principals=[1])

@@ -43,7 +43,14 @@ if TYPE_CHECKING:
         verify,
         write_proposals,
     )
-    from trailmin.errors import TrailminError
+    from trailmin.errors import (
+        CredentialsError,
+        LakeError,
+        NothingMatched,
+        SourceError,
+        TrailminError,
+        UsageError,
+    )
     from trailmin.explore import Lake
     from trailmin.records import EVENT_SCHEMA
 
@@ -75,6 +82,11 @@ _EXPORTS = {
     "services": "trailmin.api",
     "usage": "trailmin.api",
     "TrailminError": "trailmin.errors",
+    "CredentialsError": "trailmin.errors",
+    "LakeError": "trailmin.errors",
+    "NothingMatched": "trailmin.errors",
+    "SourceError": "trailmin.errors",
+    "UsageError": "trailmin.errors",
     "Lake": "trailmin.explore",
     "EVENT_SCHEMA": "trailmin.records",
 }
@@ -82,13 +94,19 @@ _EXPORTS = {
 __all__ = [
     "EVENT_SCHEMA",
     "CompactSummary",
+    "CredentialsError",
     "DiffReport",
     "IngestSummary",
     "Lake",
+    "LakeError",
     "LakeInfo",
+    "NothingMatched",
     "Progress",
+    "SourceError",
     "TrailminError",
+    "UsageError",
     "__version__",
+    "audit",
     "authorization_details",
     "backtest",
     "compact",

@@ -11,6 +11,7 @@ layer over these functions, and notebooks call them directly::
 from __future__ import annotations
 
 import contextlib
+import difflib
 import fnmatch
 import functools
 import json
@@ -38,7 +39,7 @@ from trailmin.current import AuthorizationDetails, parse_authorization_details
 from trailmin.differences import Diff
 from trailmin.differences import diff as diff_principal
 from trailmin.differences import to_markdown as diffs_to_markdown
-from trailmin.errors import LakeError, UsageError
+from trailmin.errors import LakeError, NothingMatched, UsageError
 from trailmin.generation import Options as GenerateOptions
 from trailmin.generation import Proposal, Used, refuse_on_mismatch, used_from_frame
 from trailmin.generation import generate as generate_policies
@@ -268,7 +269,9 @@ def read_events(
     unknown = sorted(set(wanted) - {*EVENT_SCHEMA.names, "account", "date"})
     if unknown:
         raise UsageError(f"unknown column(s) {', '.join(unknown)}; see trailmin.EVENT_SCHEMA")
-    where, params = _filters(start_at, end_at, accounts, principals)
+    where, params = _filters(
+        start_at, end_at, _items(accounts, "accounts"), _items(principals, "principals")
+    )
     sql = f"SELECT {', '.join(wanted)} FROM events {where} ORDER BY event_time, event_id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
@@ -383,11 +386,24 @@ def usage_filters(
     return Filters(
         start=start_at,
         end=end_at,
-        accounts=tuple(accounts or ()),
-        regions=tuple(regions or ()),
-        principals=tuple(principals or ()),
-        services=tuple(s.lower() for s in services or ()),
+        accounts=_items(accounts, "accounts"),
+        regions=_items(regions, "regions"),
+        principals=_items(principals, "principals"),
+        services=tuple(s.lower() for s in _items(services, "services")),
     )
+
+
+def _items(values: str | Sequence[str] | None, name: str) -> tuple[str, ...]:
+    """Return a filter's values: one string is one value (``principals="arn:…"``), not its
+    characters."""
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        return (values,)
+    found = tuple(values)
+    if not all(isinstance(v, str) for v in found):
+        raise UsageError(f"{name} must be a string or a list of strings, not {values!r}")
+    return found
 
 
 def usage(
@@ -598,18 +614,32 @@ def verify(
     policies: str | Path | Sequence[Mapping[str, Any]],
     *,
     lake: str | Path,
-    principal: str,
+    principal: str | None = None,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
     days: int | None = None,
 ) -> Verdict:
     """Return the replay of ``principal``'s calls in the window against ``policies`` (a JSON file,
     or documents): every call that passed authorization, in its own request context, and the
-    ones the policies would refuse."""
+    ones the policies would refuse.
+
+    ``principal`` may be left out when the file is a proposal, which names its principal. Raises
+    ``NothingMatched`` when the principal made no authorized call in the window: a replay of
+    nothing proves nothing, and a misspelled ARN must not read as "all allowed".
+    """
     if isinstance(policies, (str, Path)):
-        documents = documents_of(read_json(policies), str(policies))
+        value = read_json(policies)
+        documents = documents_of(value, str(policies))
+        named = value.get("principal") if isinstance(value, dict) else None
+        if principal is None and isinstance(named, str):
+            principal = named
     else:
         documents = [dict(d) for d in policies]
+    if principal is None:
+        raise UsageError(
+            "name the principal whose calls are replayed (--principal ARN); the policy file "
+            "does not name one (a proposal's proposal.json does)"
+        )
     wanted = condition_keys(documents)
     with contextlib.closing(connect(lake)) as db:
         filters = usage_filters(db, start=start, end=end, days=days, principals=[principal])
@@ -625,6 +655,8 @@ def verify(
             f"WHERE {' AND '.join(conditions)} GROUP BY ALL ORDER BY p.action, p.resource"
         )
         rows = query_arrow(db, sql).to_pylist()
+        if not rows:
+            raise NothingMatched(_nothing_to_verify(db, principal, filters))
     calls = [
         Call(
             row["action"],
@@ -639,6 +671,39 @@ def verify(
     with contextlib.closing(connect(lake)) as db:
         recorded = recorded_calls(db, filters).get(principal, [])
     return replace(verdict, mismatches=check_catalog(documents, recorded))
+
+
+def _nothing_to_verify(db: duckdb.DuckDBPyConnection, principal: str, filters: Filters) -> str:
+    """Return why there is nothing to replay: which principals the window does have, the
+    closest to ``principal`` first, or that all its calls were refused."""
+    window = replace(filters, principals=())
+    conditions = event_conditions(window, DUCKDB)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    counts = dict(
+        db.sql(f"SELECT e.principal_arn, count(*) FROM events AS e {where} GROUP BY ALL").fetchall()
+    )
+    span = _span(filters)
+    if principal in counts:
+        return (
+            f"none of the {counts[principal]:,} calls of {principal} {span} passed "
+            "authorization: there is nothing to replay, so nothing is verified"
+        )
+    known = sorted(arn for arn in counts if arn)
+    closest = difflib.get_close_matches(principal, known, n=5, cutoff=0.0)
+    listed = "; ".join(closest) if closest else "none: the window holds no call"
+    return (
+        f"{principal} made no call {span}, so nothing is verified. Principals with calls in "
+        f"it, closest first: {listed}"
+    )
+
+
+def _span(filters: Filters) -> str:
+    """Return the window of ``filters`` in words: "in the window (… to …)" or "in the lake"."""
+    if filters.start is None and filters.end is None:
+        return "in the lake"
+    start = f"{filters.start:%Y-%m-%d %H:%M} UTC" if filters.start else "the first event"
+    end = f"{filters.end:%Y-%m-%d %H:%M} UTC" if filters.end else "the last"
+    return f"in the window ({start} to {end})"
 
 
 # --- the backtest --------------------------------------------------------------------------------

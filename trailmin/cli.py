@@ -1136,15 +1136,19 @@ def verify(
     ],
     lake: LakeOption,
     principal: Annotated[
-        str, typer.Option("--principal", help="The principal's ARN, whose calls are replayed.")
-    ],
+        str | None,
+        typer.Option(
+            "--principal",
+            help="The principal's ARN, whose calls are replayed; a proposal.json names its own.",
+        ),
+    ] = None,
     start: StartOption = None,
     end: EndOption = None,
     days: DaysOption = None,
     output: FormatOption = Format.text,
 ) -> None:
     """Replay a principal's calls of the window against a policy and list those it would refuse
-    (exit 1 when there are any)."""
+    (exit 1 when there are any; exit 2 when the principal made no call there to replay)."""
     try:
         verdict = api.verify(
             policy_file, lake=lake, principal=principal, start=start, end=end, days=days
@@ -1157,7 +1161,8 @@ def verify(
         count = len(verdict.refused) + len(verdict.mismatches)
         outcome = "all allowed" if verdict.passed else f"{count:,} refused"
         out.print(
-            f"Replayed {verdict.calls:,} calls ({verdict.kinds:,} kinds) of {principal} against "
+            f"Replayed {verdict.calls:,} calls ({verdict.kinds:,} kinds) of {verdict.principal} "
+            "against "
             f"{policy_file}: {outcome}."
         )
         for refused in verdict.refused:

@@ -9,6 +9,7 @@ One root, so that a caller can catch everything trailmin raises on purpose::
     ├── LakeError          the lake directory is unusable (not a lake, other schema, bad manifest)
     │   └── LakeLockedError    another process holds the lake's lock
     └── UsageError         options that contradict each other or name nothing
+        └── NothingMatched     a name or filter matched nothing in the lake (a misspelled ARN)
 
 Problems inside the data (a truncated file, a record without ``eventTime``) are not exceptions:
 they are reported as skipped sources and records with a reason, and the run goes on.
@@ -59,6 +60,10 @@ class LakeLockedError(LakeError):
 
 class UsageError(TrailminError):
     """The options given contradict each other or select nothing."""
+
+
+class NothingMatched(UsageError):
+    """A name or filter matched nothing in the lake: said, never passed over as success."""
 
 
 # AWS error codes that blame the request's credentials, not its permissions: the Common Errors of
