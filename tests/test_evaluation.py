@@ -416,8 +416,10 @@ CONDITIONS = [
         {"aws:TagKeys": ["a", "b"]},
         "Allow",
     ),
-    # R6.3 several values without a set operator: unknown
-    cond("StringEquals", "aws:TagKeys", "a", {"aws:TagKeys": ["a", "b"]}, "Unknown"),
+    # R6.3 several values without a set operator: a positive operator matches nothing (measured,
+    # boogy/iam-policy-validator#161); a negated one is unknown (neither documented nor measured)
+    cond("StringEquals", "aws:TagKeys", "a", {"aws:TagKeys": ["a", "b"]}, "ImplicitDeny"),
+    cond("StringNotEquals", "aws:TagKeys", "c", {"aws:TagKeys": ["a", "b"]}, "Unknown"),
     # R1.5 an unknown operator: unknown, never false
     cond("StringEqualz", "aws:username", "bob", {"aws:username": "bob"}, "Unknown"),
     cond("stringEquals", "aws:username", "bob", {"aws:username": "bob"}, "Unknown"),
@@ -604,7 +606,9 @@ DENY_S3 = policy(deny("s3:*"))
             ROLE,
             "ExplicitDeny",
         ),
-        # naming the role itself lets it stand in for a boundary's implicit deny too
+        # R8.7: naming the role ARN does not lift its boundary's implicit deny ("Resource-based
+        # policies that grant permissions to an IAM role ARN are limited by an implicit deny in
+        # a permissions boundary or session policy", issue 15 point 3)
         (
             Layers(
                 identity=[NOTHING],
@@ -612,7 +616,7 @@ DENY_S3 = policy(deny("s3:*"))
                 resource=policy(allow("s3:GetObject", "arn:aws:s3:::b/*", Principal={"AWS": ROLE})),
             ),
             ROLE,
-            "Allow",
+            "ImplicitDeny",
         ),
         (
             Layers(
@@ -769,15 +773,17 @@ def test_naming_the_account_delegates_to_its_iam_policies():
 USER = f"arn:aws:iam::{ACCOUNT}:user/alice"
 
 
-def test_a_variable_in_an_arn_head_is_substituted_before_the_split():
-    """R3.3 then R3.4: ${aws:PrincipalAccount} in the account segment."""
+def test_a_variable_in_an_arn_head_is_not_substituted():
+    """R3.9 (issue 15 point 5): "You can't use a variable to replace parts of the ARN before the
+    fifth colon, such as the service or account" (IAM policy elements: Variables and tags); an
+    ArnLike condition value keeps its variables (R5)."""
     layers = Layers(
         identity=[policy(allow("iam:GetUser", "arn:aws:iam::${aws:PrincipalAccount}:user/x"))]
     )
     request = Request(
         "iam:GetUser", f"arn:aws:iam::{ACCOUNT}:user/x", {"aws:PrincipalAccount": ACCOUNT}
     )
-    assert evaluate(request, layers).decision is Decision.ALLOW
+    assert evaluate(request, layers).decision is Decision.IMPLICIT_DENY
     other = Request(
         "iam:GetUser", "arn:aws:iam::999999999999:user/x", {"aws:PrincipalAccount": ACCOUNT}
     )
@@ -912,14 +918,20 @@ def test_an_unknown_key_policy_is_unknown_not_a_denial():
     assert evaluate(request, layers, mode=OPTIMISTIC).decision is Decision.ALLOW
 
 
-def test_only_an_allow_naming_the_caller_lifts_its_boundary():
-    resource = policy(
+def test_only_an_allow_naming_the_caller_directly_lifts_its_boundary():
+    """R8.7: "*" grants directly ("Permissions boundaries and session policies do not limit
+    permissions granted using the aws:PrincipalArn condition key with a wildcard(*) in the
+    Principal element", How AWS enforcement code logic evaluates requests); the account does
+    not (it delegates to the account's IAM policies)."""
+    everyone = policy(
         allow("s3:GetObject", "arn:aws:s3:::b/*", Principal="*"),
         deny("s3:DeleteObject", "arn:aws:s3:::b/*", Principal={"AWS": USER}),
     )
+    account = policy(allow("s3:GetObject", "arn:aws:s3:::b/*", Principal={"AWS": ACCOUNT}))
     request = Request("s3:GetObject", "arn:aws:s3:::b/k", principal=USER, resource_account=ACCOUNT)
-    layers = Layers(identity=[NOTHING], boundaries=[policy(allow("ec2:*"))], resource=resource)
-    assert evaluate(request, layers).decision is Decision.IMPLICIT_DENY
+    bounded = {"identity": [NOTHING], "boundaries": [policy(allow("ec2:*"))]}
+    assert evaluate(request, Layers(**bounded, resource=everyone)).decision is Decision.ALLOW
+    assert evaluate(request, Layers(**bounded, resource=account)).decision is Decision.IMPLICIT_DENY
 
 
 def test_a_key_policy_without_version_2012_reads_variables_as_text():

@@ -10,6 +10,75 @@ allowed whatever the unknowns (the replay check of generated policies).
 
     result = evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k"), Layers(identity=[doc]))
     result.decision  # Decision.ALLOW, EXPLICIT_DENY, IMPLICIT_DENY or UNKNOWN
+
+Where the spec is silent or loose, this module follows AWS's documentation to the letter (issue
+15); the rules are numbered on from the spec's and cited where they are applied:
+
+* **R3.9** Policy variables only after the fifth colon. "You can use a policy variable in the
+  ``Resource`` element, but only in the resource portion of the ARN. This portion of the ARN
+  appears after the fifth colon (:). You can't use a variable to replace parts of the ARN before
+  the fifth colon, such as the service or account." (IAM User Guide, "IAM policy elements:
+  Variables and tags", Resource element). A ``${...}`` in the partition, service, region or
+  account of a Resource/NotResource pattern is text, not substituted; the five colons are counted
+  outside ``${...}``. This narrows R3.3 and R5.1 for Resource; condition values (ArnLike …) keep
+  R5.
+* **R6.3** A plain operator on a key with several values (or none): a *positive* operator is
+  **false**. AWS documents only that "Multivalued context keys require a condition set operator"
+  ("Single-valued vs. multivalued context keys"); the result was measured by others: a plain
+  ``StringEquals`` on ``aws:CalledVia`` with two services in the chain denied a call that
+  ``ForAnyValue:StringEquals`` allowed ("the bare operator … matches nothing once the request
+  carries more than one service in the chain", boogy/iam-policy-validator#161), which is also
+  iam-simulate's rule and the reference case ``multivalued-key-without-set-operator``. A *negated*
+  operator on such a key has no measurement and no documentation: it stays **unknown** (R1.5:
+  do not guess; a true there would grant on a guess).
+* **R8.5** Principals in resource policies (IAM User Guide, "AWS JSON policy elements:
+  Principal"). ``"*"`` and ``{"AWS": "*"}`` name everyone. An account (``"123456789012"`` or
+  ``arn:aws:iam::123456789012:root``) "delegates authority to the account": it grants no one
+  directly; the account's IAM policies must allow. A role ARN names the role's sessions: "When
+  they use those session credentials to perform operations in AWS, they become a role session
+  principal", and the session ARN ``arn:aws:sts::ACCT:assumed-role/NAME/SESSION`` drops the
+  role's path (role names are unique in an account, so the account and the name identify the
+  role). An IAM user ARN names the user and the user's federated sessions
+  (``GetFederationToken``). A session ARN (assumed-role or federated-user) names that session
+  only. A request says who calls with ``principal`` (the user, role or session ARN) and, when the
+  principal is a user or role acting through a session, ``session`` (the session's ARN). A role
+  given without its session is a session whose name is unknown: a policy naming some session of
+  that role applies or not depending on it (unknown, reported as ``("Principal", "aws:userid")``,
+  the key that carries the session name).
+* **R8.6** ``NotPrincipal`` ("AWS JSON policy elements: NotPrincipal"). With Deny: "the actions
+  specified in the policy statement are explicitly denied to all principals except for the ones
+  specified", and a caller is spared only when every principal AWS validates for it is listed:
+  "you must also specify the account ARN of the not-denied principal. Otherwise, the policy might
+  deny access to the entire account containing the principal … If an assumed-role user … is being
+  evaluated, AWS might validate the account first, then the role, and then the assumed-role user"
+  (so a user needs its account and its ARN listed; a role session its account, the role and the
+  session; a federated user its account and the federated-user ARN). And: "The NotPrincipal
+  element with a Deny effect will always deny any IAM principal that has a permissions boundary
+  policy attached, regardless of the values specified in the NotPrincipal element." With Allow:
+  "NotPrincipal must be used with "Effect":"Deny". Using it with "Effect":"Allow" is not
+  supported." Such a statement grants nothing to a principal it lists, and is unknown for the
+  others (R1.5), reported as ``("NotPrincipal", "Allow")``.
+* **R8.7** What a same-account resource-policy Allow stands in for ("How AWS enforcement code
+  logic evaluates requests to allow or deny access", resource-based policies; "Permissions
+  boundaries for IAM entities"; "Session policies"). "If a resource-based policy grants
+  permission directly to the IAM user or the session principal that is making the request, then
+  an implicit deny in an identity-based policy, a permissions boundary, or a session policy does
+  not impact the final decision." But "Resource-based policies that grant permissions to an IAM
+  role ARN are limited by an implicit deny in a permissions boundary or session policy", and "if
+  a resource-based policy grants permission to the ARN of the IAM user who federated, then
+  requests made by the federated user during the session are limited by an implicit deny in a
+  permission boundary or session policy". ``"*"`` grants directly: "Permissions boundaries and
+  session policies do not limit permissions granted using the aws:PrincipalArn condition key
+  with a wildcard(*) in the Principal element". Cross-account none of these stand in: both the
+  caller's side (identity, boundary, session policy, SCPs) and the resource policy must allow.
+* **R8.8** KMS ("Key policies in AWS KMS"; "Allowing users in other accounts to use a KMS
+  key"). Within the key's account, IAM policies count only when the key policy enables the
+  account (its root principal; R8.4). A caller in another account needs the key policy to allow
+  its account or itself ("the key policy for the KMS key must give the external account (or users
+  and roles in the external account) permission to use the KMS key") and its own account's IAM
+  policies to allow ("IAM policies in the external account must delegate the key policy
+  permissions to its users and roles"); the key account's own root statement is about the key
+  account's principals and is not needed for it.
 """
 
 from __future__ import annotations
@@ -51,6 +120,11 @@ class Request:
     condition keys (any case) to a string or a list of strings; a key not in it is absent.
     ``unknown_keys`` are keys the request cannot tell (a CloudTrail record does not carry every
     key): a condition on one of them is unknown, not false.
+
+    ``principal`` is the caller's ARN: an IAM user or role, or a session (an assumed-role or
+    federated-user ARN). ``session`` is the session's ARN when ``principal`` names the user or
+    role that acts through it (R8.5): a resource policy naming the role or the user and one
+    naming the session do not grant alike (R8.7).
     """
 
     action: str
@@ -60,6 +134,7 @@ class Request:
     unknown_keys: frozenset[str] = frozenset()
     resource_account: str | None = None  # when the ARN does not say (S3)
     management_account: bool = False  # SCPs do not apply to it (R8.2)
+    session: str | None = None  # last, so that positional callers keep working
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +357,8 @@ def match_resource(
         return True  # R3.1
     if resource == "*":
         return False  # R3.2
-    parts = pattern.split(":", 5)
+    variables = variables and "${" in pattern
+    parts = list(_arn_parts(pattern)) if variables else pattern.split(":", 5)
     if len(parts) < 6:
         # R3.4: a short pattern is padded with "*" in identity, boundary and session policies.
         if layer.startswith("rcp"):
@@ -295,7 +371,7 @@ def match_resource(
     target = resource.split(":", 5)
     if len(target) < 6:
         return False
-    if not variables or "$" not in pattern:
+    if not variables:
         if not any("*" in part or "?" in part for part in parts):
             # A plain ARN: no regex to build (R3.5 head without case, R3.6 rest with it).
             return ":".join(parts[:5]).lower() == ":".join(target[:5]).lower() and (
@@ -306,21 +382,39 @@ def match_resource(
             head.fullmatch(":".join(target[:5])) is not None
             and rest.fullmatch(target[5]) is not None
         )
-    # R3.3 before R3.4: variables are substituted, then the result is split into segments.
+    # R3.9: the head (partition, service, region, account) is globbed as text, its ${...} not
+    # substituted; only the resource part after the fifth colon has variables (R3.3, R5).
+    head, _ = _resource_regexes((*parts[:5], ""))
+    if head.fullmatch(":".join(target[:5])) is None:
+        return False  # R3.5
     try:
-        resolved = _pieces(pattern, request, variables)
+        resolved = _pieces(parts[5], request, True)
     except _Unresolvable:
         return False  # R3.3
     except _Unknowable:
         return None
-    segments = _split_pieces(resolved)
-    if len(segments) < 6:
-        segments += [[("glob", "*")]] * (6 - len(segments))
-    for index in range(5):
-        regex = _regex(segments[index], colon_free=True)
-        if _compiled(regex, re.IGNORECASE).fullmatch(target[index]) is None:
-            return False  # R3.5
-    return _glob_match(segments[5], target[5], ignore_case=False)  # R3.6
+    return _glob_match(resolved, target[5], ignore_case=False)  # R3.6
+
+
+@functools.lru_cache(maxsize=8192)
+def _arn_parts(pattern: str) -> tuple[str, ...]:
+    """R3.9: ``pattern`` split at its first five colons that are outside ``${...}`` (a variable
+    such as ``${aws:username}`` holds a colon of its own)."""
+    parts: list[str] = []
+    start = index = 0
+    while index < len(pattern) and len(parts) < 5:
+        if pattern.startswith("${", index):
+            end = pattern.find("}", index)
+            if end < 0:
+                break
+            index = end + 1
+            continue
+        if pattern[index] == ":":
+            parts.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    parts.append(pattern[start:])
+    return tuple(parts)
 
 
 def _split_pieces(pieces: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
@@ -529,7 +623,9 @@ def _condition_pair(
         return negated
     if not quantifier:
         if len(values) != 1:
-            return None  # R6.3: a multi-valued key needs a set operator
+            # R6.3 (module docstring): a positive operator matches nothing, as measured; a
+            # negated one is not documented nor measured, so unknown.
+            return None if negated else False
         return _single(base, negated, policy_values, values[0], request, vars_on)
     results = [_single(base, negated, policy_values, v, request, vars_on) for v in values]
     if quantifier == "ForAllValues":
@@ -690,7 +786,6 @@ def _evaluate_layer(
     context: _Context,
     mode: str,
     unknown: set[tuple[str, str]],
-    principal_filter: str | None = None,  # "arn", "direct" or "account": which Principal counts
 ) -> _LayerResult:
     allows: list[Truth] = []
     denies: list[Truth] = []
@@ -700,8 +795,6 @@ def _evaluate_layer(
         for s_index, statement in enumerate(statements_of(policy)):
             effect = statement.get("Effect")
             if effect not in {"Allow", "Deny"}:
-                continue
-            if principal_filter and not _principal_matches(statement, request, principal_filter):
                 continue
             value = statement_value(
                 statement, request, context, vars_on=vars_on, layer=name, unknown=unknown
@@ -714,26 +807,168 @@ def _evaluate_layer(
     return _LayerResult(_or(allows), _or(denies), matches)  # R7.2
 
 
-def _principal_matches(statement: Mapping[str, Any], request: Request, how: str) -> bool:
-    """Whether a resource policy statement's Principal names the caller: its own ARN ("arn"),
-    or ``*`` too ("direct"), or also its account (``123…`` or ``arn:…:root``: "account").
-    Naming the account delegates to the account's IAM policies; it grants no one in it
-    directly."""
+# --- R8.5-R8.7 principals in resource policies ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    """Who makes the request, as a resource policy's Principal can name it (R8.5)."""
+
+    account: str | None
+    partition: str
+    user: str | None  # the IAM user's ARN
+    role: str | None  # the role's ARN, with its path, when the request gives it
+    role_name: str | None  # the role's name, for a role or a role session
+    session: str | None  # the session's ARN (assumed-role or federated-user), when known
+    in_session: bool  # a role always acts through a session; a user through GetFederationToken
+    root: bool
+
+
+def _caller_of(request: Request, *, session_policy: bool) -> _Caller:
+    """Return the caller of ``request``: its principal, and the session it acts through."""
+    arn = request.principal or ""
+    parts = arn.split(":", 5)
+    session = request.session
+    if len(parts) < 6 or not parts[4]:
+        return _Caller(None, "aws", None, None, None, session, session is not None, False)
+    partition, service, account, rest = parts[1], parts[2], parts[4], parts[5]
+    user = role = role_name = None
+    if service == "iam" and rest.startswith("user/"):
+        user = arn
+    elif service == "iam" and rest.startswith("role/"):
+        role, role_name = arn, rest.rsplit("/", 1)[-1]
+    elif service == "sts" and rest.startswith("assumed-role/"):
+        # arn:aws:sts::ACCT:assumed-role/NAME/SESSION: the role's path is not in it (R8.5)
+        session, role_name = arn, rest.split("/")[1]
+    elif service == "sts" and rest.startswith("federated-user/"):
+        session = arn
+    in_session = role_name is not None or session is not None or session_policy
+    root = service == "iam" and rest == "root"
+    return _Caller(account, partition, user, role, role_name, session, in_session, root)
+
+
+_UNKNOWN_SESSION = ("Principal", "aws:userid")  # the key that carries the session's name
+_UNSUPPORTED = ("NotPrincipal", "Allow")
+_NAMES_NOTHING = (False, False, False)
+
+
+def _reach(
+    statement: Mapping[str, Any], caller: _Caller, bounded: bool, unknown: set[tuple[str, str]]
+) -> tuple[Truth, Truth, Truth]:
+    """Return whether a resource-policy statement names the caller, three-valued: at all (its
+    Deny applies, its Allow is the resource policy's allow: R8.5, R8.6); by its role or user ARN
+    or more directly (an Allow stands in for the identity policies in the same account, R8.7);
+    directly, by its user or session ARN or ``*`` (it stands in for the boundary and the session
+    policy too, R8.7). ``bounded``: the caller has a permissions boundary (R8.6)."""
     if "NotPrincipal" in statement:
-        return False  # not supported here: such a statement is left out
+        return _not_principal(statement, caller, bounded, unknown)
     principal = statement.get("Principal")
     if principal == "*":
-        return how != "arn"
-    if not isinstance(principal, Mapping) or request.principal is None:
+        return True, True, True  # R8.5: everyone; R8.7: directly
+    if not isinstance(principal, Mapping):
+        return _NAMES_NOTHING
+    found: dict[str, list[Truth]] = {"account": [], "entity": [], "direct": []}
+    for name in _listed(principal.get("AWS")):
+        named = _named(str(name), caller)
+        if named is not None:
+            found[named[0]].append(named[1])
+    direct = _or(found["direct"])
+    entity = _or([direct, *found["entity"]])
+    anyhow = _or([entity, *found["account"]])
+    if None in (direct, entity, anyhow):
+        unknown.add(_UNKNOWN_SESSION)
+    return anyhow, entity, direct
+
+
+def _named(name: str, caller: _Caller) -> tuple[str, Truth] | None:
+    """R8.5: how a Principal ``AWS`` value names the caller: ("account", …) for its account,
+    ("entity", …) for its role or (in a federated session) its user, ("direct", …) for itself;
+    None when it does not name it."""
+    if name == "*":
+        return "direct", True
+    account = caller.account
+    if account is None:
+        return None
+    if name in {account, f"arn:{caller.partition}:iam::{account}:root"}:
+        return "account", True
+    parts = name.split(":", 5)
+    if len(parts) < 6 or parts[1] != caller.partition or parts[4] != account:
+        return None
+    service, rest = parts[2], parts[5]
+    if service == "iam" and rest.startswith("role/"):
+        if caller.role_name is None:
+            return None
+        same = name == caller.role if caller.role else rest.rsplit("/", 1)[-1] == caller.role_name
+        return ("entity", True) if same else None
+    if service == "iam" and rest.startswith("user/"):
+        if caller.user is None:
+            # a federated user whose IAM user the request does not say may be this one's
+            federated = caller.session is not None and ":federated-user/" in caller.session
+            return ("entity", None) if federated else None
+        if name != caller.user:
+            return None
+        return ("entity", True) if caller.in_session else ("direct", True)
+    if service == "sts" and rest.startswith(("assumed-role/", "federated-user/")):
+        if caller.session is not None:
+            return ("direct", True) if name == caller.session else None
+        # The request does not say which session: one of the caller's role (or user) may be it.
+        if rest.startswith("assumed-role/") and caller.role_name is not None:
+            return ("direct", None) if rest.split("/")[1] == caller.role_name else None
+        if rest.startswith("federated-user/") and caller.user is not None and caller.in_session:
+            return "direct", None
+    return None
+
+
+def _not_principal(
+    statement: Mapping[str, Any], caller: _Caller, bounded: bool, unknown: set[tuple[str, str]]
+) -> tuple[Truth, Truth, Truth]:
+    """R8.6: whom a NotPrincipal statement applies to."""
+    listed = statement.get("NotPrincipal")
+    if listed == "*":
+        names = ["*"]
+    elif isinstance(listed, Mapping):
+        names = [str(n) for n in _listed(listed.get("AWS"))]
+    else:
+        names = []
+    if statement.get("Effect") == "Deny":
+        # R8.6: a boundary makes it deny whatever it lists; else all but the spared.
+        applies = True if bounded else _not(_spared(names, caller))
+        if applies is None:
+            unknown.add(_UNKNOWN_SESSION)
+        return applies, applies, applies
+    # R8.6: Allow with NotPrincipal is not supported: it grants nothing to whom it lists, and
+    # is unknown for the others.
+    if any(_named(name, caller) for name in names):
+        return _NAMES_NOTHING
+    unknown.add(_UNSUPPORTED)
+    return None, None, None
+
+
+def _spared(names: list[str], caller: _Caller) -> Truth:
+    """R8.6: whether a Deny's NotPrincipal spares the caller: every principal AWS validates for
+    it is listed, its account first, then its user, or its role and then the role session."""
+    if "*" in names:
+        return True
+    account = caller.account
+    if account is None:
+        return None  # the request does not say who calls
+    listed = set(names)
+    if not listed & {account, f"arn:{caller.partition}:iam::{account}:root"}:
         return False
-    names = [str(v) for v in _listed(principal.get("AWS"))]
-    account = _account_of(request.principal)
-    for name in names:
-        if name == request.principal or (name == "*" and how != "arn"):
-            return True
-        if how == "account" and account and name in {account, f"arn:aws:iam::{account}:root"}:
-            return True
-    return False
+    if caller.root:
+        return True
+    kinds = [_named(name, caller) for name in names]
+    if caller.role_name is not None:
+        if not any(k == ("entity", True) for k in kinds):
+            return False  # the role is not listed
+        return _or([k[1] for k in kinds if k is not None and k[0] == "direct"])
+    if caller.session is not None:
+        return caller.session in listed  # a federated user: its account and its session
+    if caller.user is not None:
+        if caller.in_session:  # a federated session the request does not name
+            return _or([k[1] for k in kinds if k is not None and k[0] == "direct"])
+        return caller.user in listed
+    return None
 
 
 def _account_of(arn: str | None) -> str | None:
@@ -741,6 +976,60 @@ def _account_of(arn: str | None) -> str | None:
         return None
     parts = arn.split(":", 5)
     return parts[4] if len(parts) >= 5 and parts[4] else None
+
+
+@dataclass(slots=True)
+class _ResourceResult:
+    layer: _LayerResult  # the resource policy's own deny and allow, for the caller (R8.5, R8.6)
+    for_identity: Truth  # an allow that stands in for the identity policies (R8.7)
+    for_all: Truth  # … and for the boundary and the session policy (R8.7)
+
+
+def _evaluate_resource(
+    policy: Mapping[str, Any],
+    request: Request,
+    context: _Context,
+    mode: str,
+    unknown: set[tuple[str, str]],
+    caller: _Caller,
+    *,
+    bounded: bool,
+) -> _ResourceResult:
+    """R7.2 for a resource policy: each statement counts as far as its principal names the
+    caller (R8.5-R8.7)."""
+    vars_on = policy.get("Version") == "2012-10-17"  # R1.3
+    allows: list[Truth] = []
+    denies: list[Truth] = []
+    for_identity: list[Truth] = []
+    for_all: list[Truth] = []
+    matches: list[Match] = []
+    for s_index, statement in enumerate(statements_of(policy)):
+        effect = statement.get("Effect")
+        if effect not in {"Allow", "Deny"}:
+            continue
+        about: set[tuple[str, str]] = set()
+        reach = _reach(statement, caller, bounded, about)
+        if reach[0] is False:
+            continue
+        value = statement_value(
+            statement, request, context, vars_on=vars_on, layer="resource", unknown=unknown
+        )
+        if value is False:
+            continue
+        unknown |= about
+        anyhow, stands, directly = (_apply_mode(str(effect), _and([r, value]), mode) for r in reach)
+        if anyhow is False:
+            continue
+        matches.append(Match("resource", 0, s_index, statement.get("Sid"), str(effect), anyhow))
+        if effect == "Deny":
+            denies.append(anyhow)
+        else:
+            allows.append(anyhow)
+            for_identity.append(stands)
+            for_all.append(directly)
+    return _ResourceResult(
+        _LayerResult(_or(allows), _or(denies), matches), _or(for_identity), _or(for_all)
+    )
 
 
 # --- R8 the decision -----------------------------------------------------------------------------
@@ -755,8 +1044,8 @@ def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> R
     denies: list[_LayerResult] = []  # every layer whose explicit deny counts (R8.1)
     required: list[Truth] = []  # every allow the request needs (R8.2), three-valued
 
-    def layer(name: str, policies: Sequence[Mapping[str, Any]], **options: Any) -> _LayerResult:
-        found = _evaluate_layer(name, policies, request, context, mode, unknown, **options)
+    def layer(name: str, policies: Sequence[Mapping[str, Any]]) -> _LayerResult:
+        found = _evaluate_layer(name, policies, request, context, mode, unknown)
         denies.append(found)
         return found
 
@@ -771,50 +1060,46 @@ def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> R
         required.append(layer(f"rcp[{level}]", policies).allow)
     same_account = _same_account(request)
     action = request.action.lower()
-    # A same-account resource policy that allows the caller (or "*") stands in for its identity
-    # policies; one that names the caller's own ARN, for its boundary and session policy too.
-    # Naming the account delegates to the account's IAM policies (R8.2).
-    direct: Truth = False
-    named: Truth = False
+    # R8.7: in the same account, a resource-policy Allow that names the caller's role or user
+    # stands in for its identity policies; one that names the caller directly (its user or
+    # session ARN, or "*") for its boundary and session policy too. Naming the account
+    # delegates to the account's IAM policies (R8.5). Cross-account nothing stands in.
+    for_identity: Truth = False
+    for_all: Truth = False
     if layers.resource is not None:
-        resource = layer("resource", [layers.resource], principal_filter="account")
+        caller = _caller_of(request, session_policy=layers.session is not None)
+        resource = _evaluate_resource(
+            layers.resource,
+            request,
+            context,
+            mode,
+            unknown,
+            caller,
+            bounded=layers.boundaries is not None,
+        )
+        denies.append(resource.layer)
         if same_account:
-            direct = _evaluate_layer(
-                "resource",
-                [layers.resource],
-                request,
-                context,
-                mode,
-                set(),
-                principal_filter="direct",
-            ).allow
-            named = _evaluate_layer(
-                "resource",
-                [layers.resource],
-                request,
-                context,
-                mode,
-                set(),
-                principal_filter="arn",
-            ).allow
+            for_identity, for_all = resource.for_identity, resource.for_all
         # Cross-account, the resource's own policy must allow too; a role's trust policy must
-        # allow sts:AssumeRole* whatever the identity policies say (R8.2, R8.4).
+        # allow sts:AssumeRole* whatever the identity policies say (R8.2, R8.4, R8.8).
         if not same_account or action.startswith("sts:assumerole"):
-            required.append(resource.allow)
+            required.append(resource.layer.allow)
     elif not same_account:
         required.append(False)  # cross-account, and the resource has no policy here
     if layers.boundaries is not None:
         boundary = layer("boundary", layers.boundaries)
-        required.append(_or([boundary.allow, named]))
+        required.append(_or([boundary.allow, for_all]))
     if layers.session is not None:
         session = layer("session", [layers.session])
-        required.append(_or([session.allow, named]))
+        required.append(_or([session.allow, for_all]))
     identity_allow = identity.allow
-    if action.startswith("kms:") and layers.resource is not None:
-        # R8.4: a key policy must enable its account before the IAM policies count.
+    if action.startswith("kms:") and layers.resource is not None and same_account:
+        # R8.4, R8.8: in the key's account, a key policy must enable the account before the
+        # IAM policies count. A caller from another account needs the key policy to allow it
+        # (required above) and its own IAM policies, not the key account's root statement.
         enabled = _key_policy_enables_account(layers.resource, request, context, mode)
         identity_allow = _and([enabled, identity_allow])
-    required.append(_or([identity_allow, direct]))
+    required.append(_or([identity_allow, for_identity]))
     matches = tuple(m for found in denies for m in found.matches)
     if any(found.deny is True for found in denies):  # R8.1
         deciding = tuple(m for m in matches if m.effect == "Deny" and m.value is True)
