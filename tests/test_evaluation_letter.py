@@ -475,3 +475,97 @@ def test_a_plain_operator_on_a_multivalued_key(effect, operator, value, expected
     )
     request = Request("s3:GetObject", OBJECT, CALLED_VIA, principal=USER)
     assert evaluate(request, Layers(identity=[policy(*statements)])).decision.value == expected
+
+
+# --- found by an independent review against the same pages -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("kms:Decrypt", "Allow"),
+        ("kms:GenerateDataKey", "Allow"),
+        ("kms:DescribeKey", "Allow"),
+        ("kms:CreateGrant", "Allow"),
+        ("kms:ScheduleKeyDeletion", "ImplicitDeny"),
+        ("kms:PutKeyPolicy", "ImplicitDeny"),
+        ("kms:DisableKey", "ImplicitDeny"),
+    ],
+)
+def test_a_key_allows_another_account_only_the_documented_operations(action, expected):
+    """R8.8, "Allowing users in other accounts to use a KMS key": "Cross-account permission is
+    effective only for the following operations: [the cryptographic operations, CreateGrant,
+    DescribeKey, …]"; "if you give … kms:ScheduleKeyDeletion permission … in a key policy, the
+    user's attempts to call those operations on your resources still fail"."""
+    key_policy = policy(key_statement("Allow", A_ROOT, action="kms:*"))
+    found = decide(
+        key_policy,
+        A_SESSION,
+        identity=policy(statement("Allow", action="kms:*")),
+        owner=None,
+        action=action,
+        resource=KEY_B,
+    )
+    assert found == expected
+
+
+def test_the_key_account_root_statement_is_read_in_every_partition():
+    """R8.4, "Default key policy": the statement naming arn:PARTITION:iam::ACCOUNT:root lets the
+    account's IAM policies grant the key, in aws-cn as in aws."""
+    key = f"arn:aws-cn:kms:cn-north-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    root = f"arn:aws-cn:iam::{A}:root"
+    caller = f"arn:aws-cn:iam::{A}:user/bob"
+    enabled = decide(
+        policy(key_statement("Allow", root, action="kms:*")),
+        caller,
+        identity=DECRYPT,
+        owner=None,
+        action="kms:Decrypt",
+        resource=key,
+    )
+    assert enabled == "Allow"
+    not_enabled = decide(
+        policy(key_statement("Allow", f"arn:aws-cn:iam::{A}:user/alice")),
+        caller,
+        identity=DECRYPT,
+        owner=None,
+        action="kms:Decrypt",
+        resource=key,
+    )
+    assert not_enabled == "ImplicitDeny"
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        ({}, "Allow"),  # no policy at all: the root user has full access
+        ({"scps": [[policy(statement("Allow", action="ec2:*"))]]}, "ImplicitDeny"),
+        ({"identity": [policy(statement("Deny", action="s3:*"))]}, "ExplicitDeny"),
+    ],
+)
+def test_the_root_user_needs_no_identity_policy(layers, expected):
+    """R8.9, "How AWS enforcement code logic evaluates requests": "all requests are implicitly
+    denied with the exception of the AWS account root user, which has full access"; SCPs and
+    explicit denies still apply."""
+    request = Request("s3:GetObject", OBJECT, principal=A_ROOT, resource_account=A)
+    found = evaluate(
+        request, Layers(identity=layers.get("identity", []), scps=layers.get("scps", []))
+    )
+    assert found.decision.value == expected
+
+
+def test_a_service_linked_roles_session_is_exempt_from_scps():
+    """R8.10, SCPs "don't affect service-linked roles": CloudTrail records their sessions as
+    assumed-role/AWSServiceRoleFor…, which are exempt like the role."""
+    deny_all = [[policy(statement("Deny", action="*"))]]
+    for caller in (
+        f"arn:aws:iam::{A}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+        f"arn:aws:sts::{A}:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling",
+    ):
+        request = Request("ec2:RunInstances", "*", principal=caller)
+        found = evaluate(request, Layers(identity=[EVERYTHING], scps=deny_all))
+        assert found.decision.value == "Allow", caller
+    request = Request("ec2:RunInstances", "*", principal=SESSION)
+    assert evaluate(request, Layers(identity=[EVERYTHING], scps=deny_all)).decision.value == (
+        "ExplicitDeny"
+    )

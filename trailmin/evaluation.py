@@ -2,9 +2,9 @@
 
 Pure, and written to the numbered spec in ``../shared/reference/iam-evaluation.md`` (section 2);
 comments cite its rules (R2.4, R6.1, …). Three-valued throughout (R6.6): a condition on a key the
-request cannot tell, an unknown operator (R1.5) or a multi-valued key without a set operator
-(R6.3) is *unknown* (``None``), combined with Kleene logic. The caller chooses how unknowns end
-(R9): ``THREE_VALUED`` reports them as an ``Unknown`` decision with the pairs involved,
+request cannot tell or an unknown operator (R1.5) is *unknown* (``None``), combined with Kleene
+logic (a multi-valued key under a plain operator: R6.3 below). The caller chooses how unknowns
+end (R9): ``THREE_VALUED`` reports them as an ``Unknown`` decision with the pairs involved,
 ``OPTIMISTIC`` takes what could ever be allowed (granted-but-unused), ``PESSIMISTIC`` what is
 allowed whatever the unknowns (the replay check of generated policies).
 
@@ -78,7 +78,18 @@ Where the spec is silent or loose, this module follows AWS's documentation to th
   and roles in the external account) permission to use the KMS key") and its own account's IAM
   policies to allow ("IAM policies in the external account must delegate the key policy
   permissions to its users and roles"); the key account's own root statement is about the key
-  account's principals and is not needed for it.
+  account's principals and is not needed for it. Cross-account use is limited to the operations
+  the same page lists: "Cross-account permission is effective only for the following operations:"
+  the cryptographic operations, CreateGrant, DescribeKey, GetKeyRotationStatus, GetPublicKey,
+  ListGrants, RetireGrant and RevokeGrant; for any other ("kms:ScheduleKeyDeletion … the user's
+  attempts to call those operations on your resources still fail") it is an implicit deny.
+* **R8.9** The root user ("How AWS enforcement code logic evaluates requests to allow or deny
+  access": "all requests are implicitly denied with the exception of the AWS account root user,
+  which has full access"): its own account's identity side allows without a policy; explicit
+  denies, SCPs, a resource's own policy across accounts and a KMS key policy still decide.
+* **R8.10** A service-linked role's session (``assumed-role/AWSServiceRoleFor…``, as CloudTrail
+  records it) is exempt from SCPs like the role (Organizations User Guide, SCPs: "SCPs don't
+  affect service-linked roles").
 """
 
 from __future__ import annotations
@@ -1052,7 +1063,7 @@ def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> R
     identity = layer("identity", layers.identity)
     # SCPs do not apply to the management account or to service-linked roles: neither their
     # allows nor their denies (R8.2).
-    exempt = request.management_account or ":role/aws-service-role/" in (request.principal or "")
+    exempt = request.management_account or _service_linked(request.principal)
     for level, policies in enumerate(layers.scps):
         if not exempt:
             required.append(layer(f"scp[{level}]", policies).allow)
@@ -1093,12 +1104,16 @@ def evaluate(request: Request, layers: Layers, *, mode: str = THREE_VALUED) -> R
         session = layer("session", [layers.session])
         required.append(_or([session.allow, for_all]))
     identity_allow = identity.allow
+    if _is_root(request.principal):
+        identity_allow = True  # R8.9: the root user has full access in its account
     if action.startswith("kms:") and layers.resource is not None and same_account:
         # R8.4, R8.8: in the key's account, a key policy must enable the account before the
         # IAM policies count. A caller from another account needs the key policy to allow it
         # (required above) and its own IAM policies, not the key account's root statement.
         enabled = _key_policy_enables_account(layers.resource, request, context, mode)
         identity_allow = _and([enabled, identity_allow])
+    if action.startswith("kms:") and not same_account and action not in KMS_CROSS_ACCOUNT:
+        required.append(False)  # R8.8: not an operation a key allows across accounts
     required.append(_or([identity_allow, for_identity]))
     matches = tuple(m for found in denies for m in found.matches)
     if any(found.deny is True for found in denies):  # R8.1
@@ -1120,11 +1135,12 @@ def _key_policy_enables_account(
     account = request.resource_account or _account_of(request.resource)
     if policy is None or account is None:
         return True
+    partition = _partition_of(request.resource) or _partition_of(request.principal) or "aws"
     root = Request(
         request.action,
         request.resource,
         request.context,
-        principal=f"arn:aws:iam::{account}:root",
+        principal=f"arn:{partition}:iam::{account}:root",
         unknown_keys=request.unknown_keys,
     )
     vars_on = policy.get("Version") == "2012-10-17"  # R1.3
@@ -1133,18 +1149,63 @@ def _key_policy_enables_account(
             "Allow", statement_value(s, root, context, vars_on=vars_on, layer="resource"), mode
         )
         for s in statements_of(policy)
-        if s.get("Effect") == "Allow" and _names_account(s, account)
+        if s.get("Effect") == "Allow" and _names_account(s, account, partition)
     )
 
 
-def _names_account(statement: Mapping[str, Any], account: str) -> bool:
+def _names_account(statement: Mapping[str, Any], account: str, partition: str) -> bool:
     principal = statement.get("Principal")
     if principal == "*":
         return False
     if not isinstance(principal, Mapping):
         return False
     names = {str(v) for v in _listed(principal.get("AWS"))}
-    return bool(names & {account, f"arn:aws:iam::{account}:root"})
+    return bool(names & {account, f"arn:{partition}:iam::{account}:root"})
+
+
+# "Allowing users in other accounts to use a KMS key": the operations a key policy can allow to
+# another account (the cryptographic operations and these), lowercased (R8.8).
+KMS_CROSS_ACCOUNT = frozenset(
+    f"kms:{name}".lower()
+    for name in (
+        "Decrypt",
+        "DeriveSharedSecret",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+        "CreateGrant",
+        "DescribeKey",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "ListGrants",
+        "RetireGrant",
+        "RevokeGrant",
+    )
+)
+_ROOT = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:root")
+
+
+def _is_root(principal: str | None) -> bool:
+    return principal is not None and _ROOT.fullmatch(principal) is not None
+
+
+def _service_linked(principal: str | None) -> bool:
+    """Whether the caller is a service-linked role, or one of its sessions (R8.10)."""
+    text = principal or ""
+    return ":role/aws-service-role/" in text or ":assumed-role/AWSServiceRoleFor" in text
+
+
+def _partition_of(arn: str | None) -> str | None:
+    parts = (arn or "").split(":", 2)
+    return parts[1] if len(parts) >= 2 and parts[0] == "arn" and parts[1] else None
 
 
 def _same_account(request: Request) -> bool:
