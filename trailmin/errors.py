@@ -133,6 +133,18 @@ def credentials_error(
             f"No AWS credentials found while {doing}; set --profile or AWS_PROFILE (after "
             f"`{login}` for an SSO profile), or run where a role provides them"
         )
+    if isinstance(exc, boto.ConfigParseError):
+        # The message names the file only ("Unable to parse config file: <path>").
+        return CredentialsError(
+            f"The AWS configuration cannot be read while {doing} ({exc}); fix that file "
+            "(each line `key = value` under a `[profile]` header) or point AWS_CONFIG_FILE and "
+            "AWS_SHARED_CREDENTIALS_FILE elsewhere, and run again"
+        )
+    if isinstance(exc, boto.PartialCredentialsError):
+        return CredentialsError(
+            f"{_capital(whose)} are incomplete while {doing} ({exc}); give both the access key "
+            "and its secret (and the session token of temporary credentials), and run again"
+        )
     return None
 
 

@@ -128,6 +128,11 @@ def make_client(
             f"AWS profile {exc.kwargs.get('profile')!r} is not configured; "
             "check --profile, AWS_PROFILE and ~/.aws/config"
         ) from exc
+    except BotoCoreError as exc:
+        problem = credentials_error(exc, doing="setting up the S3 client", profile=profile)
+        if problem is None:
+            raise
+        raise problem from exc
     _PROFILES[client] = profile
     return client
 
