@@ -238,7 +238,7 @@ CRASH_SCRIPT = textwrap.dedent(
         global commits
         commits += 1
         if commits == int(sys.argv[3]):
-            os._exit(9)  # die after the data files were renamed in, before the manifest commit
+            os._exit(9)  # die with the task's data files staged, before the manifest commit
         return original(self, *args, **kwargs)
 
     lake_module.Lake.commit = commit
@@ -263,15 +263,16 @@ def test_a_crash_between_data_and_manifest_loses_and_duplicates_nothing(
         text=True,
     )
     assert result.returncode == 9, result.stderr
-    # The dead run left renamed data files that no commit recorded.
+    # The dead run left its task's files in staging, and none that no commit lists in events/.
     the_lake = Lake.open(crashed)
-    committed = set(the_lake.committed_paths())
     on_disk = {p.relative_to(crashed).as_posix() for p in the_lake.iter_data_files()}
-    assert on_disk - committed, "the crash should leave uncommitted files behind"
-    assert trailmin.lake_info(crashed).uncommitted_files == len(on_disk - committed)
+    assert on_disk == set(the_lake.committed_paths())
+    assert trailmin.lake_info(crashed).uncommitted_files == 0
+    assert list(the_lake.staging_dir.rglob("*.parquet")), "the crash should leave staged files"
 
     summary = trailmin.ingest([source], lake=crashed, workers=1)
-    assert summary.recovered_files == len(on_disk - committed)
+    assert summary.recovered_files == 0
+    assert not list(the_lake.staging_dir.rglob("*.parquet"))
     assert event_ids(crashed) == event_ids(clean)
     assert sum(event_ids(crashed).values()) == 2900
     # And DuckDB reading the folder as is sees exactly the same rows.
@@ -650,3 +651,38 @@ def test_a_callers_account_that_is_not_an_id_never_names_a_folder(tmp_path):
     trailmin.ingest([path.parent], lake=lake, workers=1)
     folders = {p.parent.parent.name for p in (lake / "events").rglob("*.parquet")}
     assert folders == {"account=unknown"}
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([], "holds no files; point ingest at the folder CloudTrail delivers to"),
+        (
+            ["README.md", "x_CloudTrail-Digest_y.json.gz"],
+            "2 files seen, none of them a log (2 passed over: digests, and names not ending in",
+        ),
+    ],
+)
+def test_a_folder_with_nothing_to_ingest_is_said_and_exits_2(tmp_path, files, message):
+    """An empty folder, or one without CloudTrail files, is not a clean run of nothing."""
+    source = tmp_path / "logs"
+    source.mkdir()
+    for name in files:
+        (source / name).write_text("{}")
+    lake = tmp_path / "lake"
+    run = subprocess.run(
+        [sys.executable, "-m", "trailmin", "ingest", str(source), "--lake", str(lake)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert not lake.exists()  # nothing listed, no empty lake left behind
+
+
+def test_filters_that_match_no_file_are_said(tmp_path):
+    from tests.conftest import SAMPLE_LOGS
+
+    with pytest.raises(trailmin.SourceError, match="for the accounts, regions and dates asked"):
+        trailmin.ingest([SAMPLE_LOGS], lake=tmp_path / "lake", accounts=["999999999999"])

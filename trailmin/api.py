@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import fnmatch
 import functools
+import itertools
 import json
 import os
 import re
@@ -150,28 +151,28 @@ def reads_lake(function: Callable[_Params, _Result]) -> Callable[_Params, _Resul
 
     @functools.wraps(function)
     def read(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        lake = kwargs.get("lake", args[0] if args else None)
         for attempt in range(1, READ_ATTEMPTS + 1):
             try:
                 return function(*args, **kwargs)
             except Exception as exc:
-                if not _retired_meanwhile(exc):
+                if not isinstance(lake, (str, Path)) or not _retired_meanwhile(exc, Path(lake)):
                     raise
                 if attempt == READ_ATTEMPTS:
-                    raise _unreadable(kwargs.get("lake", args[0] if args else None)) from None
+                    raise _unreadable(lake) from None
         raise AssertionError("unreachable")
 
     return read
 
 
-def _unreadable(lake: object) -> LakeError:
+def _unreadable(lake: str | Path) -> LakeError:
     """Return the error of a read that found files of its snapshot gone, attempt after attempt."""
-    the_lake = Lake.open(lake) if isinstance(lake, (str, Path)) else None
-    missing = [p for p in the_lake.committed_files() if not p.exists()] if the_lake else []
+    missing = [p for p in Lake.open(lake).committed_files() if not p.exists()]
     if missing:
+        more = f", nor are {len(missing) - 1} more" if len(missing) > 1 else ""
         return LakeError(
-            f"{missing[0]} is committed in the lake's manifest but is not on disk "
-            f"({len(missing)} file(s) so); restore the lake from a backup, or ingest its sources "
-            "into a new lake"
+            f"{missing[0]} is committed in the lake's manifest but is not on disk{more}; restore "
+            "the lake from a backup, or ingest its sources into a new lake"
         )
     return LakeError(
         f"the lake's files were replaced {READ_ATTEMPTS} times while they were read (by "
@@ -179,13 +180,14 @@ def _unreadable(lake: object) -> LakeError:
     )
 
 
-def _retired_meanwhile(exc: BaseException) -> bool:
-    """Return whether ``exc`` is DuckDB failing to open a file of its snapshot."""
+def _retired_meanwhile(exc: BaseException, lake: Path) -> bool:
+    """Return whether ``exc`` is DuckDB failing to open a file of ``lake`` (of a snapshot)."""
     duckdb = sys.modules.get("duckdb")
     if duckdb is None or not isinstance(exc, duckdb.IOException):
         return False
     text = str(exc)
-    return any(s in text for s in ("No files found", "No such file", "Cannot open file"))
+    missing = any(s in text for s in ("No files found", "No such file", "Cannot open file"))
+    return missing and str(lake) in text
 
 
 def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
@@ -213,7 +215,7 @@ def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
                 )
                 break
             except duckdb.IOException as exc:
-                if attempt == READ_ATTEMPTS or not _retired_meanwhile(exc):
+                if attempt == READ_ATTEMPTS or not _retired_meanwhile(exc, the_lake.path):
                     db.close()
                     raise
                 files = [str(p) for p in the_lake.committed_files()]
@@ -1416,15 +1418,17 @@ def compact(lake: str | Path, *, target_rows: int = 4_000_000) -> CompactSummary
     with the_lake.locked(command="trailmin lake compact"):
         run_id = "compact-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         for account, day, version, paths in the_lake.small_partitions(min_files=2):
-            groups = list(_groups_by_rows(the_lake, paths, target_rows))
-            for group in groups:
-                if len(group) < 2:
-                    continue
-                new = _rewrite(the_lake, account, day, group, run_id, version)
-                the_lake.replace_files(group, [new], run_id)
-                summary.files_before += len(group)
-                summary.files_after += 1
-                summary.rows += new.rows
+            old: list[str] = []
+            merged: list[WrittenFile] = []
+            for group in _groups_by_rows(the_lake, paths, target_rows):
+                if len(group) >= 2:
+                    old += group
+                    merged.append(_rewrite(the_lake, account, day, group, run_id, version))
+            if merged:  # one swap of the partition's folder for all its groups
+                the_lake.replace_files(old, merged, run_id)
+            summary.files_before += len(old)
+            summary.files_after += len(merged)
+            summary.rows += sum(new.rows for new in merged)
             summary.partitions += 1
         the_lake.finish_run(run_id, {"compact": summary.to_dict(), "finished": utc_now()})
     return summary
@@ -1520,18 +1524,24 @@ def remap(lake: str | Path) -> RemapSummary:
     """Return what was rewritten after filling ``permissions`` again with today's mapping.
 
     Only files filled by another mapping version are rewritten, from their stored columns (the
-    sources are not read again); each swap is one manifest transaction, as in compaction.
+    sources are not read again); as in compaction, each partition's files are swapped in one
+    manifest transaction and one rename of its folder.
     """
     the_lake = Lake.open(lake)
     version = mapping_version()
     summary = RemapSummary(mapping_version=version)
     with the_lake.locked(command="trailmin remap"):
         run_id = "remap-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        for path, account, day in the_lake.files_mapped_otherwise(version):
-            new = _rewrite(the_lake, account, day, [path], run_id, version, _remap_table)
-            the_lake.replace_files([path], [new], run_id)
-            summary.files += 1
-            summary.rows += new.rows
+        stale = the_lake.files_mapped_otherwise(version)
+        for (account, day), rows in itertools.groupby(stale, key=lambda row: row[1:]):
+            paths = [path for path, _, _ in rows]
+            rewritten = [
+                _rewrite(the_lake, account, day, [path], run_id, version, _remap_table)
+                for path in paths
+            ]
+            the_lake.replace_files(paths, rewritten, run_id)
+            summary.files += len(rewritten)
+            summary.rows += sum(new.rows for new in rewritten)
         the_lake.finish_run(run_id, {"remap": summary.to_dict(), "finished": utc_now()})
     return summary
 

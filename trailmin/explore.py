@@ -142,6 +142,11 @@ class Lake:
 
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of a DuckDB query over the lake's ``events`` view."""
-        with contextlib.closing(api.connect(self.path)) as db:
-            frame: pd.DataFrame = api.query_arrow(db, query).to_pandas()
-        return frame
+        return _sql(self.path, query)
+
+
+@api.reads_lake
+def _sql(lake: Path, query: str) -> pd.DataFrame:
+    with contextlib.closing(api.connect(lake)) as db:
+        frame: pd.DataFrame = api.query_arrow(db, query).to_pandas()
+    return frame

@@ -8,10 +8,14 @@ flight, and their sources are read again by the next run.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
 import queue
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -173,7 +177,7 @@ def ingest(
         s3=s3_config,
     )
     the_lake = Lake.create(lake)
-    with the_lake.locked() as recovery:
+    with the_lake.locked(command="trailmin ingest") as recovery:
         summary.recovered_files = len(recovery.orphan_files)
         todo, exclude = _plan(the_lake, objects, summary)
         summary.run_id = run_id = the_lake.begin_run()
@@ -258,11 +262,14 @@ def _list_sources(
                 )
         else:
             listing = src.list_local([Path(text)])
+            found = len(listing.objects)
             listing.objects = [
                 o
                 for o in listing.objects
                 if _name_matches(o.uri, accounts=accounts, regions=regions, start=start, end=end)
             ]
+            if not listing.objects and not listing.unreadable:
+                raise SourceError(_nothing_local(text, listing, filtered=found > 0))
         summary.sources_listed += listing.listed
         summary.sources_ignored += len(listing.ignored)
         for uri, reason in listing.unreadable:
@@ -273,6 +280,25 @@ def _list_sources(
                 continue
             objects.setdefault(obj.uri, obj)
     return list(objects.values())
+
+
+def _nothing_local(path: str, listing: src.Listing, *, filtered: bool) -> str:
+    """Return why a local source gave nothing to ingest, and what to do."""
+    if filtered:
+        return (
+            f"No CloudTrail files in {path} for the accounts, regions and dates asked; check "
+            "--account, --region and --start/--end against the file names "
+            "(<account>_CloudTrail_<region>_<yyyymmddThhmmZ>_…)"
+        )
+    if not listing.listed:
+        return f"{path} holds no files; point ingest at the folder CloudTrail delivers to"
+    return (
+        f"No CloudTrail files in {path}: {listing.listed:,} "
+        f"file{'s' if listing.listed != 1 else ''} seen, none of them a log "
+        f"({len(listing.ignored):,} passed over: digests, and names not ending in "
+        f"{', '.join(src.LOCAL_SUFFIXES)}); point ingest at the folder CloudTrail delivers to "
+        "(AWSLogs/<account>/CloudTrail/…)"
+    )
 
 
 def _refuse(summary: IngestSummary, uri: str, reason: str) -> None:
@@ -385,11 +411,40 @@ def _local_progress(
 
 
 _PROGRESS_QUEUE: Any = None
+# How often a worker checks that its parent is still there (where the kernel cannot tell it).
+PARENT_CHECK_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _init_worker(progress_queue: Any) -> None:
+def _init_worker(progress_queue: Any, parent: int) -> None:
     global _PROGRESS_QUEUE  # noqa: PLW0603 - one queue per worker process, set once at start
     _PROGRESS_QUEUE = progress_queue
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """Make this worker process end as soon as ``parent`` (the ingest's process) is gone.
+
+    A parent killed outright (SIGKILL, the OOM killer) runs no cleanup, and its workers would
+    otherwise decode on for good (about 200 MB each). On Linux the kernel kills this process when
+    the thread that started it ends (the ingest's caller, blocked in ``_run_pool`` for as long as
+    the pool lives); elsewhere, and as a fallback, a thread watches for the parent to change.
+    """
+    if sys.platform.startswith("linux"):
+        # Without prctl, the watching thread below still ends the worker.
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before the kernel was asked to tell
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="trailmin-parent-watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)  # orphaned: nothing it would write could be committed
 
 
 def _queue_progress(sources: int, events: int, size: int) -> None:
@@ -425,7 +480,7 @@ def _run_pool(
             max_workers=min(workers, len(tasks)),
             mp_context=context,
             initializer=_init_worker,
-            initargs=(progress_queue,),
+            initargs=(progress_queue, os.getpid()),
         ) as pool:
             pending: set[Future[_TaskResult]] = set()
             queue_of_tasks = iter(tasks)

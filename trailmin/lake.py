@@ -5,24 +5,45 @@ Layout of a lake directory::
     events/account=<id>/date=<yyyy-mm-dd>/part-<run>-<task>-<n>.parquet   the rows
     _trailmin/manifest.sqlite    sources ingested, files committed, runs, skipped records
     _trailmin/lock               held (flock) by the one process writing to the lake
-    _trailmin/staging/           files being written; never read
+    _trailmin/staging/           files being written (``<tag>/account=<id>/date=<d>/<name>``)
 
-Exactly once, even across crashes: a data file is written under ``staging/``, renamed into
-``events/``, and only then recorded in the manifest together with the sources it holds, in one
-SQLite transaction. A file in ``events/`` that the manifest does not list is the leftover of a run
-that died before its commit; the next writer deletes it (``recover``) and ingests its sources again.
-Readers go through the manifest's file list, so they never see such a leftover.
+Exactly once, even across crashes. A data file is written under ``staging/`` (by a worker, which
+never touches ``events/``), recorded in the manifest with the sources it holds in one SQLite
+transaction (the commit), and only then moved into ``events/`` by the process holding the lock.
+So ``events/`` never shows a file no commit lists. A crash between the commit and the move leaves
+committed files in staging: the next writer moves them into place (``recover``) before anything
+else, and deletes whatever else staging holds (files no commit lists, whose sources it reads again).
+
+Compaction and remap retire files. The new file is committed in the transaction that retires the
+old ones, then the partition's folder is swapped for a copy holding exactly its committed files
+(hard links to the files kept and to the new one) in one rename (``renameat2`` with
+``RENAME_EXCHANGE`` on Linux, ``renamex_np`` on macOS). A reader listing ``events/`` sees the old
+files or the new one, never both nor neither, also when the process is killed at any point: the
+next writer finishes the swap. Where the system cannot swap folders, the old files are deleted
+before the new one is moved in: at worst a crash hides those rows (never doubles them) until the
+next write.
+
+Readers (``trailmin.connect`` and everything over it) read a snapshot: the manifest's committed
+files, each where it is (in ``events/``, or in staging between a commit and its move), so one
+snapshot never holds both a merged file and the files it replaced. A swap takes old paths away
+while a reader may still be reading them (DuckDB opens files as it scans); the reader then runs
+again over a fresh snapshot (``api.reads_lake``), so it neither fails nor counts a row twice.
+Keeping retired files for a grace period would not spare that: for a reader listing ``events/``
+not to see rows twice, their paths must go at the swap.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import fcntl
 import json
 import os
 import sqlite3
+import sys
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,15 +138,16 @@ CREATE TABLE IF NOT EXISTS runs (
 
 @dataclass(frozen=True, slots=True)
 class WrittenFile:
-    """A data file moved into ``events/``, waiting for its manifest commit."""
+    """A data file written under staging, waiting for its commit and its move into ``events/``."""
 
-    path: str  # relative to the lake directory
+    path: str  # where it is committed, relative to the lake directory
     account: str
     date: str
     rows: int
     bytes: int
     sources: tuple[str, ...]
     mapping_version: str
+    staged: str = ""  # where it is written, relative to the lake directory; "" if in place
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +176,11 @@ class KnownSource:
 
 @dataclass(slots=True)
 class Recovery:
-    """What ``recover`` removed: the leftovers of runs that died before their commit."""
+    """What ``recover`` did: committed files it moved into place, and the leftovers it removed."""
 
-    orphan_files: list[str] = field(default_factory=list)
-    staging_files: list[str] = field(default_factory=list)
+    orphan_files: list[str] = field(default_factory=list)  # in events/, listed by no commit
+    staging_files: list[str] = field(default_factory=list)  # staged, listed by no commit
+    placed_files: list[str] = field(default_factory=list)  # committed, moved in from staging
 
 
 def _insert_files(db: sqlite3.Connection, files: Sequence[WrittenFile], run_id: str) -> None:
@@ -174,6 +197,107 @@ def _insert_files(db: sqlite3.Connection, files: Sequence[WrittenFile], run_id: 
 def utc_now() -> str:
     """Return the current UTC time as an ISO 8601 string (seconds)."""
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# The errors that say this user cannot write there, rather than that something broke.
+_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR}
+
+
+def _unusable(exc: OSError, lake: Path) -> Exception:
+    """Return the ``LakeError`` naming the folder that could not be written, and the fix; any
+    other failure as it is."""
+    if exc.errno not in _REFUSED:
+        return exc
+    folder = Path(exc.filename).parent if exc.filename else lake
+    if exc.errno == errno.ENOTDIR:
+        file = next((p for p in [folder, *folder.parents] if p.exists()), folder)
+        return LakeError(f"{file} is a file, not a folder; give --lake a folder")
+    return _not_writable(folder, exc.strerror or str(exc), lake)
+
+
+def _not_writable(folder: Path, reason: str, lake: Path) -> LakeError:
+    return LakeError(
+        f"cannot write in {folder} ({reason}), so {lake} cannot be used as a lake; give "
+        f"--lake a folder you can write to, or make {folder} writable"
+    )
+
+
+def _folder_of(path: str) -> str:
+    return path.rsplit("/", 1)[0]
+
+
+def _name_of(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _scan(folder: Path) -> list[os.DirEntry[str]]:
+    """Return the entries of ``folder``, none when it does not exist."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+
+
+def _prune_empty(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents up to (not including) ``top`` while they are empty."""
+    while folder != top and top in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty: another task's files are being written there
+        folder = folder.parent
+
+
+def _remove_tree_contents(top: Path) -> list[Path]:
+    """Return the files removed after removing everything inside ``top`` (kept itself)."""
+    removed: list[Path] = []
+    for folder, subfolders, names in os.walk(top, topdown=False):
+        for name in sorted(names):
+            path = Path(folder) / name
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        for name in subfolders:
+            with contextlib.suppress(FileNotFoundError):
+                (Path(folder) / name).rmdir()
+    return sorted(removed)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # Linux, <linux/fs.h>
+_RENAME_SWAP = 2  # macOS, <stdio.h>
+_NOT_SUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV}
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Return whether the folders ``first`` and ``second`` were swapped, in one rename; False,
+    having done nothing, where the system or the file system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    if sys.platform.startswith("linux"):
+        function = getattr(libc, "renameat2", None)  # glibc 2.28, Linux 3.15
+        args: tuple[Any, ...] = (
+            _AT_FDCWD,
+            os.fsencode(first),
+            _AT_FDCWD,
+            os.fsencode(second),
+            _RENAME_EXCHANGE,
+        )
+    elif sys.platform == "darwin":
+        function = getattr(libc, "renamex_np", None)  # macOS 10.12
+        args = (os.fsencode(first), os.fsencode(second), _RENAME_SWAP)
+    else:
+        return False
+    if function is None:
+        return False
+    if function(*args) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NOT_SUPPORTED:
+        return False
+    raise OSError(code, os.strerror(code), str(first), None, str(second))
 
 
 class Lake:
@@ -194,23 +318,26 @@ class Lake:
         lake = cls(path)
         if lake.path.exists() and not lake.path.is_dir():
             raise LakeError(f"{lake.path} is a file; give --lake a directory")
-        if (
-            lake.path.exists()
-            and not lake.manifest_path.exists()
-            and any(p.name not in {EVENTS_DIR, META_DIR} for p in lake.path.iterdir())
-        ):
-            raise LakeError(
-                f"{lake.path} is not empty and is not a trailmin lake; give --lake a new or "
-                "empty directory"
-            )
+        try:
+            foreign = lake.path.exists() and not lake.manifest_path.exists()
+            if foreign and any(p.name not in {EVENTS_DIR, META_DIR} for p in lake.path.iterdir()):
+                raise LakeError(
+                    f"{lake.path} is not empty and is not a trailmin lake; give --lake a new or "
+                    "empty directory"
+                )
+        except OSError as exc:
+            raise _unusable(exc, lake.path) from None
 
     @classmethod
     def create(cls, path: Path | str) -> Lake:
         """Return the lake at ``path``, creating an empty one when the directory has none."""
         cls.check_target(path)
         lake = cls(path)
-        lake.events_dir.mkdir(parents=True, exist_ok=True)
-        lake.staging_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            lake.events_dir.mkdir(parents=True, exist_ok=True)
+            lake.staging_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _unusable(exc, lake.path) from None
         with lake._connect() as db:
             db.executescript(_SCHEMA_SQL)
             db.execute(
@@ -233,8 +360,17 @@ class Lake:
         return lake
 
     def _check_version(self) -> None:
-        with self._connect() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        with contextlib.closing(self._connect()) as db:
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            except sqlite3.OperationalError:
+                # The manifest file exists but its tables do not: the ingest that created the
+                # lake was stopped within its first moments.
+                raise LakeError(
+                    f"{self.path} was never finished (the ingest that created it stopped before "
+                    "its manifest was written); run `trailmin ingest SOURCE --lake "
+                    f"{self.path}` again to complete it"
+                ) from None
         version = int(row[0]) if row else 0
         if version != SCHEMA_VERSION:
             raise LakeError(
@@ -245,10 +381,17 @@ class Lake:
     def _connect(self) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(self.manifest_path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
+            if not os.access(self.meta_dir, os.W_OK):
+                # SQLite writes its WAL index beside the manifest, even to read it.
+                raise LakeError(
+                    f"{self.meta_dir} is not writable ({exc}); trailmin writes beside the "
+                    "manifest even to read the lake: give --lake a folder you can write to, "
+                    "or make this one writable"
+                ) from None
             raise LakeError(f"cannot open {self.manifest_path}: {exc}") from None
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
         return db
 
     @contextlib.contextmanager
@@ -268,26 +411,41 @@ class Lake:
     # --- the writer's lock and recovery ----------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[Recovery]:
-        """Hold the lake's write lock; on entry, clear what a crashed writer left behind."""
-        self.meta_dir.mkdir(parents=True, exist_ok=True)
+    def locked(self, *, command: str | None = None) -> Iterator[Recovery]:
+        """Hold the lake's write lock for ``command`` (named to the writers it keeps out); on
+        entry, finish or clear what a crashed writer left behind, and return what was done."""
         lock_path = self.meta_dir / "lock"
-        handle = lock_path.open("a+")
+        try:
+            self.meta_dir.mkdir(parents=True, exist_ok=True)
+            handle = lock_path.open("a+")
+        except OSError as exc:
+            raise _unusable(exc, self.path) from None
         try:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 handle.seek(0)
-                holder = handle.read().strip() or "another process"
+                holder = handle.read().strip()
+                who = "another trailmin process"
+                if holder:
+                    who = f"{holder}, {who}"
                 raise LakeLockedError(
-                    f"{self.path} is being written by {holder}; wait for it to finish, "
-                    "or ingest into another lake"
+                    f"{self.path} is being written by {who}; wait for it to finish, then run "
+                    "this again"
                 ) from None
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()} since {utc_now()}\n")
+            running = f" ({command})" if command else ""
+            handle.write(f"pid {os.getpid()} since {utc_now()}{running}\n")
             handle.flush()
-            yield self.recover()
+            for folder in (self.events_dir, self.staging_dir):
+                if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+                    raise _not_writable(folder, "Permission denied", self.path)
+            try:
+                recovery = self.recover()
+            except OSError as exc:
+                raise _unusable(exc, self.path) from None
+            yield recovery
         finally:
             with contextlib.suppress(OSError):
                 handle.seek(0)
@@ -295,23 +453,107 @@ class Lake:
             handle.close()
 
     def recover(self) -> Recovery:
-        """Delete staged files and data files no commit recorded; return what was removed.
+        """Return what was done to make ``events/`` hold exactly the committed files: committed
+        files left in staging moved into place, files no commit lists deleted, staging emptied.
 
         Call only while holding the lock.
         """
         recovery = Recovery()
-        if self.staging_dir.exists():
-            for staged in sorted(self.staging_dir.rglob("*")):
-                if staged.is_file():
-                    staged.unlink()
-                    recovery.staging_files.append(str(staged.relative_to(self.path)))
         committed = set(self.committed_paths())
-        for path in self.iter_data_files():
-            relative = path.relative_to(self.path).as_posix()
-            if relative not in committed:
-                path.unlink()
-                recovery.orphan_files.append(relative)
+        present = {p.relative_to(self.path).as_posix() for p in self.iter_data_files()}
+        staged = self._staged_by_name()
+        folders = {_folder_of(p) for p in present - committed}
+        folders |= {_folder_of(p) for p in committed - present if _name_of(p) in staged}
+        for folder in sorted(folders):
+            placed, retired = self._publish(folder, staged)
+            recovery.placed_files += placed
+            recovery.orphan_files += retired
+        committed_names = {_name_of(p) for p in committed}
+        for path in _remove_tree_contents(self.staging_dir):
+            if path.name not in committed_names:  # a committed one is a link or a moved copy
+                recovery.staging_files.append(path.relative_to(self.path).as_posix())
         return recovery
+
+    def staging_path(self, tag: str, final: str) -> Path:
+        """Return where to write, under staging, the file to be committed as ``final``: in a
+        folder of its own (``tag``), under the same partition folders, so readers can read it
+        there between its commit and its move."""
+        return self.staging_dir / tag / Path(final).relative_to(EVENTS_DIR)
+
+    def _staged_by_name(self) -> dict[str, Path]:
+        """Return each Parquet file under staging, by file name (names are unique in a lake)."""
+        found: dict[str, Path] = {}
+        for folder, _, names in os.walk(self.staging_dir):  # a folder removed meanwhile: skipped
+            for name in sorted(names):
+                if name.endswith(".parquet"):
+                    found.setdefault(name, Path(folder) / name)
+        return found
+
+    def _committed_in(self, folder: str) -> set[str]:
+        """Return the names of the committed files in ``folder`` (relative to the lake)."""
+        with contextlib.closing(self._connect()) as db:
+            # "0" sorts just after "/": the range is the folder's paths, through the primary key.
+            rows = db.execute(
+                "SELECT path FROM files WHERE path > ? AND path < ?", (folder + "/", folder + "0")
+            )
+            return {_name_of(p) for (p,) in rows if _folder_of(p) == folder}
+
+    def _publish(self, folder: str, staged: Mapping[str, Path]) -> tuple[list[str], list[str]]:
+        """Return the files moved into ``folder`` (a partition under ``events/``) and those taken
+        out of it, after making it hold exactly its committed files, found there or in ``staged``.
+
+        Files only arriving are moved in one by one (each move is atomic and adds committed
+        rows). When files leave, the folder is swapped for a copy in one rename; where that cannot
+        be done, the leaving files go first, so a reader never sees a row twice.
+        """
+        target = self.path / folder
+        names = self._committed_in(folder)
+        entries = {e.name: e.is_file(follow_symlinks=False) for e in _scan(target)}
+        leaving = sorted(n for n in entries if n.endswith(".parquet") and n not in names)
+        arriving = {n: staged[n] for n in sorted(names) if n not in entries and n in staged}
+        placed = [f"{folder}/{n}" for n in arriving]
+        retired = [f"{folder}/{n}" for n in leaving]
+        if leaving and all(entries.values()) and self._swap(target, entries, leaving, arriving):
+            for path in arriving.values():
+                path.unlink(missing_ok=True)  # its link is in place now
+            return placed, retired
+        for name in leaving:
+            (target / name).unlink(missing_ok=True)
+        if arriving:
+            target.mkdir(parents=True, exist_ok=True)
+        for name, path in arriving.items():
+            os.replace(path, target / name)
+            _prune_empty(path.parent, self.staging_dir)
+        return placed, retired
+
+    def _swap(
+        self,
+        target: Path,
+        entries: Mapping[str, bool],
+        leaving: list[str],
+        arriving: Mapping[str, Path],
+    ) -> bool:
+        """Return whether ``target`` was swapped, in one rename, for a copy of it holding hard
+        links to its entries but ``leaving`` and to the ``arriving`` files; False, having changed
+        nothing under ``events/``, where the file system cannot link or swap."""
+        top = self.staging_dir / f"swap-{uuid.uuid4().hex[:12]}"
+        copy = top / target.relative_to(self.events_dir)
+        copy.mkdir(parents=True)
+        try:
+            try:
+                for name in entries:
+                    if name not in leaving:
+                        os.link(target / name, copy / name)
+                for name, path in arriving.items():
+                    os.link(path, copy / name)
+            except OSError:
+                return False
+            return _exchange(copy, target)
+        finally:
+            # After the swap, this is the old folder: the files taken out, links to the others.
+            _remove_tree_contents(top)
+            with contextlib.suppress(OSError):
+                top.rmdir()  # else the next writer's recover removes it
 
     def iter_data_files(self) -> Iterator[Path]:
         """Yield every Parquet file under ``events/``, committed or not, in path order."""
@@ -326,8 +568,16 @@ class Lake:
             return [row[0] for row in db.execute("SELECT path FROM files ORDER BY path")]
 
     def committed_files(self) -> list[Path]:
-        """Return the absolute paths of the committed data files, in path order."""
-        return [self.path / p for p in self.committed_paths()]
+        """Return where each committed data file is, in path order: under ``events/``, or still
+        in staging when its commit is done and its move is not (being moved, or its writer died
+        between the two and the next writer has not yet moved it)."""
+        staged = self._staged_by_name()
+        located = []
+        for relative in self.committed_paths():
+            final = self.path / relative
+            waiting = staged.get(_name_of(relative))
+            located.append(waiting if waiting is not None and not final.exists() else final)
+        return located
 
     def known_sources(self) -> dict[str, KnownSource]:
         """Return every source the manifest has recorded, by URI."""
@@ -398,7 +648,8 @@ class Lake:
     def commit(
         self, run_id: str, files: Sequence[WrittenFile], results: Sequence[SourceResult]
     ) -> None:
-        """Record, in one transaction, data files already in ``events/`` and their sources."""
+        """Record, in one transaction, staged data files and their sources; then move the files
+        into ``events/`` (a crash before they are all moved leaves that to ``recover``)."""
         now = utc_now()
         with self._transaction() as db:
             _insert_files(db, files, run_id)
@@ -427,14 +678,35 @@ class Lake:
                     "INSERT INTO record_problems VALUES (?, ?, ?, ?)",
                     [(r.uri, pos, reason, run_id) for pos, reason in r.problems],
                 )
+        try:
+            for written in files:
+                if written.staged:
+                    final = self.path / written.path
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(self.path / written.staged, final)
+                    _prune_empty((self.path / written.staged).parent, self.staging_dir)
+        except OSError as exc:  # committed: readers find the files in staging, recover moves them
+            raise _unusable(exc, self.path) from None
 
     def replace_files(self, old: Sequence[str], new: Sequence[WrittenFile], run_id: str) -> None:
-        """Swap committed files ``old`` for ``new`` (already in place) in one transaction."""
+        """Swap committed files ``old`` for ``new`` (staged), all of one partition: in the
+        manifest in one transaction, then in ``events/`` in one rename of the partition folder."""
+        folders = {_folder_of(p) for p in [*old, *(f.path for f in new)]}
+        if len(folders) != 1:
+            raise ValueError(f"replace_files swaps files of one partition, not {sorted(folders)}")
         with self._transaction() as db:
             for path in old:
                 db.execute("DELETE FROM files WHERE path = ?", (path,))
                 db.execute("DELETE FROM source_files WHERE path = ?", (path,))
             _insert_files(db, new, run_id)
+        staged = {_name_of(f.path): self.path / f.staged for f in new if f.staged}
+        try:
+            self._publish(folders.pop(), staged)
+        except OSError as exc:  # committed: readers find the new files in staging, recover swaps
+            raise _unusable(exc, self.path) from None
+        for written in new:
+            if written.staged:
+                _prune_empty((self.path / written.staged).parent, self.staging_dir)
 
     # --- summaries -------------------------------------------------------------------------
 
@@ -539,8 +811,10 @@ class _OpenFile:
 class PartitionWriter:
     """Writes rows into one Parquet file per partition, in large row groups, memory bounded.
 
-    Files are written under the lake's staging directory; ``close`` renames them into place and
-    returns them for the manifest commit. ``discard`` deletes them.
+    Files are written under the lake's staging directory, and stay there: ``close`` finishes
+    them and returns them for the commit, which moves them into ``events/``. So a writer that
+    outlives its run (a worker whose parent was killed) cannot put a file where readers look.
+    ``discard`` deletes them.
     """
 
     def __init__(
@@ -593,9 +867,8 @@ class PartitionWriter:
                 self._finish(next(iter(self._open)))
             self._sequence += 1
             name = f"part-{self._tag}-{self._sequence:05d}.parquet"
-            staged = self._lake.staging_dir / name
             final = f"{partition_dir(account, date)}/{name}"
-            handle = _OpenFile(staged, final, account, date)
+            handle = _OpenFile(self._lake.staging_path(self._tag, final), final, account, date)
         self._open[key] = handle  # re-inserted last: the dict's order is least recently used
         return handle
 
@@ -622,25 +895,23 @@ class PartitionWriter:
             self._done.append((handle, handle.rows))
 
     def close(self) -> list[WrittenFile]:
-        """Finish every file, move it into ``events/`` and return them for the commit."""
+        """Return every file, finished and on disk (still staged), for the commit."""
         for key in list(self._open):
             self._finish(key)
         written: list[WrittenFile] = []
         for handle, rows in self._done:
-            final = self._lake.path / handle.final
-            final.parent.mkdir(parents=True, exist_ok=True)
             with open(handle.staged, "rb") as staged:
                 os.fsync(staged.fileno())
-            os.replace(handle.staged, final)
             written.append(
                 WrittenFile(
                     path=handle.final,
                     account=handle.account,
                     date=handle.date,
                     rows=rows,
-                    bytes=final.stat().st_size,
+                    bytes=handle.staged.stat().st_size,
                     sources=tuple(sorted(handle.sources)),
                     mapping_version=self._mapping_version,
+                    staged=handle.staged.relative_to(self._lake.path).as_posix(),
                 )
             )
         self._done = []
@@ -653,6 +924,7 @@ class PartitionWriter:
                 with contextlib.suppress(Exception):
                     handle.writer.close()
             handle.staged.unlink(missing_ok=True)
+            _prune_empty(handle.staged.parent, self._lake.staging_dir)
         self._open = {}
         self._done = []
 
