@@ -74,6 +74,13 @@ DEEP = "[" * 1200 + "]" * 1200
             "byte 0xff at offset",
             id="invalid-utf8",
         ),
+        pytest.param(
+            json.dumps(make_record(99, requestParameters={"k": "AB"}))
+            .encode()
+            .replace(b"AB", b"A\x80"),
+            "requestParameters holds bytes that are not UTF-8",
+            id="invalid-utf8-in-parameters",
+        ),
         pytest.param(make_record(99, eventTime=""), "empty eventTime", id="empty-eventTime"),
         pytest.param(
             make_record(99, recipientAccountId="1" * 300),

@@ -255,7 +255,7 @@ def decompress(data: bytes, *, limit: int | None = None) -> bytes:
     try:
         while rest[:2] == b"\x1f\x8b":
             member = zlib.decompressobj(wbits=31)
-            chunk = member.decompress(rest, limit - size + 1)
+            chunk = member.decompress(rest, min(_GUNZIP_CHUNK, limit - size + 1))
             while True:
                 size += len(chunk)
                 if size > limit:
@@ -263,7 +263,9 @@ def decompress(data: bytes, *, limit: int | None = None) -> bytes:
                 pieces.append(chunk)
                 if member.eof or not member.unconsumed_tail:
                     break
-                chunk = member.decompress(member.unconsumed_tail, limit - size + 1)
+                chunk = member.decompress(
+                    member.unconsumed_tail, min(_GUNZIP_CHUNK, limit - size + 1)
+                )
             if not member.eof:
                 raise EOFError
             rest = member.unused_data.lstrip(b"\x00")  # some writers pad members with NULs
@@ -277,6 +279,10 @@ def decompress(data: bytes, *, limit: int | None = None) -> bytes:
     if rest:
         raise BadSource("corrupt gzip (bytes after the last member); fetch the object again")
     return b"".join(pieces)
+
+
+# Text is gunzipped this much at a time, so that a bomb is stopped at the limit, not past it.
+_GUNZIP_CHUNK = 16 * 1024 * 1024
 
 
 def _too_much_text(limit: int) -> str:
@@ -766,7 +772,7 @@ def parts_to_table(
     part_of = np.repeat(np.arange(len(parts), dtype=np.int32), counts)
     pass_ = _Pass(records)
     times, bad = _event_times(pass_.times, latest)
-    bad = sorted({**dict(_bad_values(pass_)), **dict(bad)}.items())
+    bad = sorted({**dict(_bad_values(pass_)), **dict(_not_utf8(pass_)), **dict(bad)}.items())
     skipped: list[tuple[int, SkippedRecord]] = []
     if bad:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -957,6 +963,32 @@ def _too_long(name: str, value: Any) -> str:
         f"{name} is {_length(value):,} characters long (limit {MAX_FIELD_CHARS:,}); CloudTrail "
         "caps a whole event at 256 KB, so the record was altered on the way"
     )
+
+
+def _not_utf8(pass_: _Pass) -> list[tuple[int, str]]:
+    """Return the records whose raw parameters hold bytes that are not UTF-8 (the typed decode
+    passes raw values over whole), and why."""
+    found: list[tuple[int, str]] = []
+    for name, raws in (
+        ("requestParameters", pass_.request_parameters),
+        ("additionalEventData", pass_.additional_event_data),
+    ):
+        if _valid_utf8(b"".join(raws)):
+            continue
+        found += [
+            (index, f"{name} holds bytes that are not UTF-8, which CloudTrail always writes")
+            for index, raw in enumerate(raws)
+            if not _valid_utf8(bytes(raw))
+        ]
+    return found
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _with_account(call: tuple[Any, ...]) -> tuple[Any, ...]:
