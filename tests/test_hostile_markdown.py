@@ -344,7 +344,7 @@ def test_diff_shows_names_and_resources_as_text():
         r"boundary: !\[\](http\://x/y.png).",
         r"> the details hold no document for \<script\>alert(1)\</script\>: what it grants is not "
         "counted",
-        rf"| s3:GetObject | arn:aws:s3:::\* | 1 ARNs | arn:aws:s3:::b/\`x\`<br>arn:aws:iam::{A}:"
+        rf"| s3:GetObject | arn:aws:s3:::\* | 1 ARN | arn:aws:s3:::b/\`x\`<br>arn:aws:iam::{A}:"
         r"role/a\|b |",
         r"| s3:GetObject | arn:aws:s3:::Mozilla \<!-- \|x | 1 | no identity policy grants |",
         rf"| s3:PutObject | arn:aws:iam::{A}:role/\[click\](https\://evil.example) | 2 |",
@@ -493,7 +493,7 @@ def test_the_jobs_index_shows_the_records_as_text(job):
         f"### [{SHOWN_USER}](./{FOLDER}/)",
         f"| [{SHOWN_USER}](./{FOLDER}/) | 179 | 0 | 2 | 0 | 1 | 1 | "
         "100.0% of 1 **not yet stable** |",
-        f"- [{SHOWN_USER}](./{FOLDER}/): 1 permissions refused",
+        f"- [{SHOWN_USER}](./{FOLDER}/): 1 permission refused",
         f"- **medium** `LONG_TERM_KEY_IN_USE` `{USER}`: access key AKIAHOSTILE000000001 made 5 "
         r"calls from 192.0.2.1, \<script\>alert(1)\</script\>; a role (or IAM Identity Center for "
         "people) would serve",
@@ -524,7 +524,7 @@ def test_the_jobs_diff_shows_the_records_as_text(job):
     for line in [
         f"## {SHOWN_USER}",
         r"Policies: !\[\](http\://x/y.png) (inline).",
-        r"| s3:GetObject | \* | 1 ARNs | arn:aws:s3:::b/x\`y!\[\](http\://x/y.png) |",
+        r"| s3:GetObject | \* | 1 ARN | arn:aws:s3:::b/x\`y!\[\](http\://x/y.png) |",
         r"| s3:PutObject | arn:aws:s3:::b/x\\n# Heading | 1 |",
     ]:
         assert line in lines

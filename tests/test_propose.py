@@ -449,7 +449,7 @@ def test_each_principal_has_its_backtest_figure(tmp_path):
     assert figures["role/ci-deploy"].breakage == pytest.approx(0.1)
     assert figures["role/ci-deploy"].broken == (
         "s3:PutObject on arn:aws:s3:::acme-ci-artifacts-111122223333/builds/app-backend/"
-        "84147a2e358edeb243897858eac4ac5558971707.zip (resource, 1 calls)",
+        "84147a2e358edeb243897858eac4ac5558971707.zip (resource, 1 call)",
     )
     assert figures["role/old-etl"].breakage is None
     index = (tmp_path / "out" / "index.md").read_text()

@@ -34,6 +34,7 @@ from typer.core import TyperGroup
 from trailmin import api
 from trailmin.errors import TrailminError, UsageError
 from trailmin.ingestion import DEFAULT_IN_FLIGHT
+from trailmin.wording import counted
 
 EXIT_CLEAN = 0
 EXIT_SKIPPED = 1
@@ -237,10 +238,11 @@ def _print_ingest(summary: api.IngestSummary) -> None:
     if summary.sources_ignored:
         parts.append(f"{summary.sources_ignored:,} passed over (digests, other objects)")
     line = (
-        f"Ingested {summary.events:,} events from {summary.sources_listed:,} files "
+        f"Ingested {counted(summary.events, 'event')} from "
+        f"{counted(summary.sources_listed, 'file')} "
         f"({', '.join(parts)}) into {summary.lake} in {summary.seconds:.1f} s"
         + (f" ({rate})" if rate else "")
-        + f"; {summary.records_skipped:,} records skipped."
+        + f"; {counted(summary.records_skipped, 'record')} skipped."
     )
     out.print(line)
     for item in summary.skipped[:SHOWN_PROBLEMS]:
@@ -1166,7 +1168,8 @@ def verify(
         count = len(verdict.refused) + len(verdict.mismatches)
         outcome = "all allowed" if verdict.passed else f"{count:,} refused"
         out.print(
-            f"Replayed {verdict.calls:,} calls ({verdict.kinds:,} kinds) of {verdict.principal} "
+            f"Replayed {counted(verdict.calls, 'call')} ({counted(verdict.kinds, 'kind')}) of "
+            f"{verdict.principal} "
             "against "
             f"{policy_file}: {outcome}."
         )
@@ -1174,12 +1177,12 @@ def verify(
             hinge = f" (unknown: {', '.join(refused.unknown_keys)})" if refused.unknown_keys else ""
             out.print(
                 f"{refused.decision}: {refused.action} on {refused.resource}, "
-                f"{refused.calls:,} calls{hinge}"
+                f"{counted(refused.calls, 'call')}{hinge}"
             )
         for mismatch in verdict.mismatches:
             out.print(
                 f"Refused on the catalog's resources: {mismatch.action} on {mismatch.resource}, "
-                f"{mismatch.calls:,} calls ({mismatch.reason})",
+                f"{counted(mismatch.calls, 'call')} ({mismatch.reason})",
                 markup=False,
             )
     if not verdict.passed:

@@ -36,6 +36,7 @@ from trailmin.evaluation import pattern_matches
 from trailmin.expand import Grant, expand
 from trailmin.generation import Proposal, Used
 from trailmin.mapping.actions import data_file
+from trailmin.wording import counted
 
 LEVEL_ORDER = {level: rank for rank, level in enumerate(catalog.ACCESS_LEVELS)}
 FEW_RESOURCES = 20  # "used only on a few ARNs": at most this many
@@ -373,7 +374,8 @@ def _markdown(item: Diff) -> list[str]:
                 shown += f"<br>… and {len(broad.narrower) - 5} more (JSON has them all)"
             granted = "<br>".join(md.cell(g) for g in broad.granted)
             lines.append(
-                f"| {md.cell(broad.action)} | {granted} | {len(broad.used_on)} ARNs | {shown} |"
+                f"| {md.cell(broad.action)} | {granted} | {counted(len(broad.used_on), 'ARN')} "
+                f"| {shown} |"
             )
         lines.append("")
     if item.unknown:

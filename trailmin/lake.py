@@ -364,14 +364,16 @@ class Lake:
             try:
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             except sqlite3.OperationalError:
-                # The manifest file exists but its tables do not: the ingest that created the
-                # lake was stopped within its first moments.
-                raise LakeError(
-                    f"{self.path} was never finished (the ingest that created it stopped before "
-                    "its manifest was written); run `trailmin ingest SOURCE --lake "
-                    f"{self.path}` again to complete it"
-                ) from None
-        version = int(row[0]) if row else 0
+                row = None
+        if row is None:
+            # The manifest exists without its tables or its version: the ingest that created
+            # the lake was stopped within its first moments (``create`` completes it).
+            raise LakeError(
+                f"{self.path} was never finished (the ingest that created it stopped before "
+                "its manifest was written); run `trailmin ingest SOURCE --lake "
+                f"{self.path}` again to complete it"
+            )
+        version = int(row[0])
         if version != SCHEMA_VERSION:
             raise LakeError(
                 f"{self.path} holds lake schema {version}, this trailmin reads schema "

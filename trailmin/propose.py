@@ -45,6 +45,7 @@ from trailmin.generation import Options, Proposal, generate, target_of, used_fro
 from trailmin.render import render
 from trailmin.review import Review, review, unusual_by_principal
 from trailmin.review import markdown as review_markdown
+from trailmin.wording import counted
 
 EXIT_NOTHING = 0
 EXIT_ERROR = 2
@@ -324,7 +325,7 @@ def _status(
         breakage=backtest.breakage if tested and backtest is not None else None,
         later_calls=backtest.later_calls if tested and backtest is not None else 0,
         broken=tuple(
-            f"{b.action} on {b.resource} ({b.cause}, {b.calls:,} calls)"
+            f"{b.action} on {b.resource} ({b.cause}, {counted(b.calls, 'call')})"
             for b in (backtest.broken[:3] if tested and backtest is not None else ())
         ),
     )
@@ -524,7 +525,9 @@ def index_markdown(
             "",
         ]
         for s in candidates:
-            line = f"- {md.link(s.principal, s.folder)}: {s.candidates} permissions refused"
+            line = (
+                f"- {md.link(s.principal, s.folder)}: {counted(s.candidates, 'permission')} refused"
+            )
             codes = sorted(flagged.get(s.principal, ()))
             if codes:
                 line += (
