@@ -163,3 +163,23 @@ def test_help_text_loses_no_character_and_shows_no_bool_placeholder():
     assert '{"<account>": [[root policies], [OU policies], …]}' in " ".join(result.stdout.split())
     assert "<bool>" not in result.stdout
     assert "<bool>" not in CliRunner().invoke(app, ["synth", "--help"]).stdout
+
+
+@pytest.mark.parametrize("kind", ["usage", "principals", "services"])
+def test_a_filter_that_matches_nothing_is_said_and_exits_2(kind, tmp_path):
+    """A misspelled principal glob is not an empty table and exit 0."""
+    import trailmin
+    from tests.conftest import SAMPLE_LOGS
+
+    lake = tmp_path / "lake"
+    trailmin.ingest([SAMPLE_LOGS], lake=lake, workers=1)
+    glob = "arn:aws:iam::*:role/no-such-*"
+    result = CliRunner().invoke(
+        app, [kind, "--lake", str(lake), "--principal", glob, "--format", "json"]
+    )
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == []
+    assert f"nothing in {lake} matches principals {glob};" in " ".join(result.stderr.split())
+    found = CliRunner().invoke(app, [kind, "--lake", str(lake), "--format", "json"])
+    assert found.exit_code == 0
+    assert json.loads(found.stdout)

@@ -499,6 +499,25 @@ def _table_command(
         _print_table(shown, kind)
         if limit is not None and len(frame) > limit:
             err.print(f"… {len(frame) - limit:,} more rows; raise --limit to see them")
+    if frame.empty:
+        err.print(Text.assemble(("error:", "red"), f" {_matched_nothing(lake, options)}"))
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _matched_nothing(lake: Path, options: dict[str, Any]) -> str:
+    """Return what an empty answer means: which filters matched nothing, and how to look."""
+    asked = [
+        f"{name} {' '.join(map(str, value)) if isinstance(value, list | tuple) else value}"
+        for name, value in options.items()
+        if value not in (None, [], ())
+    ]
+    if not asked:
+        return f"the lake {lake} holds no event that answers this"
+    return (
+        f"nothing in {lake} matches {'; '.join(asked)}; `trailmin principals --lake {lake}` "
+        "lists the principals and `trailmin lake info --lake {lake}` the accounts, regions and "
+        "dates it holds (a principal glob takes * and ?)"
+    ).replace("{lake}", str(lake))
 
 
 def _plain(value: Any) -> Any:
@@ -580,8 +599,6 @@ def _print_table(frame: Any, kind: str) -> None:
         table.add_row(*cells)
     # Piped or redirected (make demo, a CI log): as wide as the rows need, not 80 columns.
     (out if out.is_terminal else Console(highlight=False, width=240, markup=False)).print(table)
-    if not len(frame):
-        err.print("No calls in the window and filters given.")
 
 
 @app.command()
