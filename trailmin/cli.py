@@ -261,8 +261,8 @@ def _print_ingest(summary: api.IngestSummary) -> None:
         )
     if summary.sources_still_bad:
         err.print(
-            f"{summary.sources_still_bad:,} unchanged files had records left out when they were "
-            f"read; `trailmin lake info --lake {summary.lake}` lists them."
+            f"{counted(summary.sources_still_bad, 'unchanged file')} left out, in whole or in "
+            f"part, when read before; `trailmin lake info --lake {summary.lake}` lists them."
         )
 
 
