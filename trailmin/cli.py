@@ -990,8 +990,9 @@ def _print_summary(summary: Any, output: Format) -> None:
     )
     for status in summary.changes:
         out.print(
-            f"{status.status}: {status.principal} ({status.removed:,} permissions removed, "
-            f"{status.scoped:,} scoped, {status.candidates:,} candidate additions)"
+            f"{status.status}: {status.principal} ({counted(status.removed, 'permission')} "
+            f"removed, {status.scoped:,} scoped, "
+            f"{counted(status.candidates, 'candidate addition')})"
         )
 
 
