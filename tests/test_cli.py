@@ -183,3 +183,24 @@ def test_a_filter_that_matches_nothing_is_said_and_exits_2(kind, tmp_path):
     found = CliRunner().invoke(app, [kind, "--lake", str(lake), "--format", "json"])
     assert found.exit_code == 0
     assert json.loads(found.stdout)
+
+
+def test_long_commands_show_they_are_working_on_a_terminal_only(monkeypatch):
+    """generate, diff, audit, backtest, verify, remap, compact: a spinner with the elapsed time
+    on a terminal's stderr, nothing when stderr is piped."""
+    import io
+
+    from rich.console import Console
+
+    from trailmin import cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=80))
+    with cli._working("generating and replay-checking policies"):
+        pass
+    assert "generating and replay-checking policies" in screen.getvalue()
+    piped = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=piped, force_terminal=False))
+    with cli._working("generating"):
+        pass
+    assert piped.getvalue() == ""

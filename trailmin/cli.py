@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import traceback
+from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -193,6 +195,24 @@ def ingest(
     raise typer.Exit(EXIT_CLEAN if summary.clean else EXIT_SKIPPED)
 
 
+@contextlib.contextmanager
+def _working(what: str) -> Iterator[None]:
+    """Show ``what`` is under way, with a spinner and the time it has taken, on a terminal's
+    stderr; print nothing when stderr is piped (a CI log, a cron mail)."""
+    if not err.is_terminal:
+        yield
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(what),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        progress.add_task(what, total=None)
+        yield
+
+
 class _ProgressBar:
     """A rich progress bar on stderr (files, events, MB/s); entering gives its update callback."""
 
@@ -318,7 +338,8 @@ def lake_info(lake: LakeOption, output: FormatOption = Format.text) -> None:
 def remap(lake: LakeOption, output: FormatOption = Format.text) -> None:
     """Fill the lake's permissions again with today's mapping, from the stored columns."""
     try:
-        summary = api.remap(lake)
+        with _working("remapping"):
+            summary = api.remap(lake)
     except TrailminError as exc:
         raise _fail(exc) from None
     if output is Format.json:
@@ -340,7 +361,8 @@ def lake_compact(
 ) -> None:
     """Merge the small files incremental ingests leave into large ones."""
     try:
-        summary = api.compact(lake, target_rows=target_rows)
+        with _working("compacting"):
+            summary = api.compact(lake, target_rows=target_rows)
     except TrailminError as exc:
         raise _fail(exc) from None
     if output is Format.json:
@@ -365,7 +387,8 @@ def mapping_report(
 ) -> None:
     """Show how each kind of event maps to IAM actions, what is unmapped, and the findings."""
     try:
-        report = api.mapping_report(lake, start=start, end=end)
+        with _working("mapping report"):
+            report = api.mapping_report(lake, start=start, end=end)
     except TrailminError as exc:
         raise _fail(exc) from None
     if output is Format.json:
@@ -766,17 +789,18 @@ def generate(
     the calls it was refused, and why some principals get no proposal."""
     try:
         options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
-        proposals = api.generate(
-            lake,
-            start=start,
-            end=end,
-            days=days,
-            accounts=account,
-            regions=region,
-            principals=principal,
-            options=options,
-        )
-        api.write_proposals(proposals, out_dir, policy_format.value)
+        with _working("generating and replay-checking policies"):
+            proposals = api.generate(
+                lake,
+                start=start,
+                end=end,
+                days=days,
+                accounts=account,
+                regions=region,
+                principals=principal,
+                options=options,
+            )
+            api.write_proposals(proposals, out_dir, policy_format.value)
     except TrailminError as exc:
         raise _fail(exc) from None
     proposed = [p for p in proposals if p.policies]
@@ -838,19 +862,20 @@ def backtest(
     try:
         options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
         details = api.authorization_details(auth_file=auth_file) if auth_file else None
-        result = api.backtest(
-            lake,
-            start=start,
-            end=end,
-            days=days,
-            accounts=account,
-            regions=region,
-            principals=principal,
-            split=split,
-            split_at=split_at,
-            options=options,
-            details=details,
-        )
+        with _working("backtesting (generate, then replay the later calls)"):
+            result = api.backtest(
+                lake,
+                start=start,
+                end=end,
+                days=days,
+                accounts=account,
+                regions=region,
+                principals=principal,
+                split=split,
+                split_at=split_at,
+                options=options,
+                details=details,
+            )
     except TrailminError as exc:
         raise _fail(exc) from None
     if output is Format.json:
@@ -964,9 +989,10 @@ def diff(
             auth_file=auth_file, from_aws=from_aws, profile=profile, endpoint_url=endpoint_url
         )
         scps = api.read_scps(scp_file) if scp_file is not None else None
-        report = api.diff(
-            lake, details, start=start, end=end, days=days, principals=principal, scps=scps
-        )
+        with _working("comparing with what each principal holds"):
+            report = api.diff(
+                lake, details, start=start, end=end, days=days, principals=principal, scps=scps
+            )
     except TrailminError as exc:
         raise _fail(exc) from None
     if output is DiffFormat.json:
@@ -1135,14 +1161,15 @@ def audit(
             from trailmin.iam import fetch_credential_report
 
             report_text = fetch_credential_report(profile=profile, endpoint_url=endpoint_url)
-        result = api.audit(
-            lake,
-            details=details,
-            credential_report=report_text,
-            days=days,
-            recent_days=recent_days,
-            max_key_age_days=max_key_age,
-        )
+        with _working("answering the checklist"):
+            result = api.audit(
+                lake,
+                details=details,
+                credential_report=report_text,
+                days=days,
+                recent_days=recent_days,
+                max_key_age_days=max_key_age,
+            )
     except TrailminError as exc:
         raise _fail(exc) from None
     if output is DiffFormat.json:
@@ -1175,9 +1202,10 @@ def verify(
     """Replay a principal's calls of the window against a policy and list those it would refuse
     (exit 1 when there are any; exit 2 when the principal made no call there to replay)."""
     try:
-        verdict = api.verify(
-            policy_file, lake=lake, principal=principal, start=start, end=end, days=days
-        )
+        with _working("replaying the calls"):
+            verdict = api.verify(
+                policy_file, lake=lake, principal=principal, start=start, end=end, days=days
+            )
     except TrailminError as exc:
         raise _fail(exc) from None
     if output is Format.json:
