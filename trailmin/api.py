@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import fnmatch
 import functools
 import itertools
 import json
@@ -64,6 +63,8 @@ from trailmin.queries import (
     authorized_condition,
     denied_condition,
     event_conditions,
+    principal_condition,
+    principal_matcher,
     principals_sql,
     services_sql,
     usage_sql,
@@ -312,14 +313,8 @@ def _filters(
         clauses.append(f"account IN ({', '.join('?' for _ in accounts)})")
         params += list(accounts)
     if principals:
-        ors = []
-        for pattern in principals:
-            if any(ch in pattern for ch in "*?["):
-                ors.append("principal_arn GLOB ?")
-            else:
-                ors.append("principal_arn = ?")
-            params.append(pattern)
-        clauses.append("(" + " OR ".join(ors) + ")")
+        # The one rule for principal globs (queries.Filters), written as literals, not params.
+        clauses.append(principal_condition(principals, "principal_arn"))
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -999,7 +994,8 @@ def diff(
         ).fetchall()
     data_services = frozenset(service_prefix(s) for s, data in sources if data)
     seen = frozenset(service_prefix(s) for s, _ in sources)
-    wanted = [p for p in details.principals if _selected(p, principals)]
+    selected = principal_matcher(_items(principals, "principals"))
+    wanted = [p for p in details.principals if selected(p)]
     wanted = [p for p in wanted if ":role/aws-service-role/" not in p]
     diffs = [
         diff_principal(
@@ -1055,14 +1051,6 @@ def read_scps(path: str | Path) -> dict[str, list[list[dict[str, Any]]]]:
         )
     found: dict[str, list[list[dict[str, Any]]]] = data
     return found
-
-
-def _selected(arn: str, patterns: Sequence[str] | None) -> bool:
-    if not patterns:
-        return True
-    return any(
-        fnmatch.fnmatchcase(arn, p) if any(c in p for c in "*?") else arn == p for p in patterns
-    )
 
 
 # --- the audit -----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Usage: who used which permission on which resource, as SQL over the events lake.
 
-Pure: this module writes SQL text and nothing else. The same queries run on DuckDB over the local
-lake (``trailmin.api``) and on Amazon Athena (Trino) over the same Parquet in S3. They are written
-in the SQL both engines share (``count(*) FILTER (WHERE …)``, ``array_agg(DISTINCT …)``,
+Pure: this module writes SQL text (and matches principal globs in Python by the rule its SQL
+follows, for the callers that filter values rather than rows). The same queries run on DuckDB over
+the local lake (``trailmin.api``) and on Amazon Athena (Trino) over the same Parquet in S3. They are
+written in the SQL both engines share (``count(*) FILTER (WHERE …)``, ``array_agg(DISTINCT …)``,
 ``array_sort``, ``split_part``, ``LIKE … ESCAPE``, quoted identifiers), and a ``Dialect`` holds the
 two things that differ:
 
@@ -27,7 +28,8 @@ something was asked for, never a grant.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -77,9 +79,19 @@ def dialect_named(name: str) -> Dialect:
 class Filters:
     """What part of the lake a usage question is about. Empty means no restriction.
 
-    ``start`` is inclusive and ``end`` exclusive. ``principals`` are exact ARNs or globs
-    (``*`` any run of characters, ``?`` one), matched against the principal's ARN; ``services``
-    are IAM service prefixes (``s3``, ``kms``), matched against the actions used.
+    ``start`` is inclusive and ``end`` exclusive. ``services`` are IAM service prefixes (``s3``,
+    ``kms``), matched against the actions used. ``principals`` are exact ARNs or globs, matched
+    against the principal's whole ARN, case-sensitively. This is trailmin's one rule for principal
+    globs (``read_events``, ``usage``, ``principals``, ``services`` and ``diff`` all use it, in SQL
+    through ``principal_condition`` and in Python through ``principal_matcher``):
+
+    - ``*`` matches any run of characters, empty or not, ``/`` and ``:`` included;
+    - ``?`` matches exactly one character;
+    - every other character matches itself. ``[``, ``]``, ``%``, ``_`` and ``\\`` are literal, so
+      ``user/[ab]*`` matches only names that begin with the text ``[ab]`` (IAM names hold no
+      brackets), not alice and bob; write ``user/a*`` and ``user/b*``.
+
+    A pattern without ``*`` or ``?`` is an exact ARN.
     """
 
     start: datetime | None = None
@@ -131,12 +143,36 @@ def like_pattern(glob: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
-def _principal_condition(patterns: Sequence[str], column: str) -> str:
-    exact = [p for p in patterns if "*" not in p and "?" not in p]
-    globs = [p for p in patterns if p not in exact]
+def is_glob(pattern: str) -> bool:
+    """Return whether a principal ``pattern`` is a glob (holds ``*`` or ``?``), not an exact ARN."""
+    return "*" in pattern or "?" in pattern
+
+
+def principal_condition(patterns: Sequence[str], column: str) -> str:
+    """Return the SQL condition (DuckDB and Trino alike) that ``column`` matches one of the
+    principal ``patterns``, by the rule of ``Filters``: exact ARNs by equality, globs by
+    ``LIKE … ESCAPE``."""
+    exact = [p for p in patterns if not is_glob(p)]
+    globs = [p for p in patterns if is_glob(p)]
     ors = [f"{column} IN ({_strings(exact)})"] if exact else []
     ors += [f"{column} LIKE {quote(like_pattern(g))} ESCAPE '\\'" for g in globs]
     return "(" + " OR ".join(ors) + ")"
+
+
+def principal_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """Return a function telling whether an ARN matches one of the principal ``patterns``, by
+    the rule of ``Filters`` (the answers of ``principal_condition``); empty ``patterns`` match
+    every ARN."""
+    if not patterns:
+        return lambda arn: True
+    exact = frozenset(p for p in patterns if not is_glob(p))
+    regexes = [_glob_regex(p) for p in patterns if is_glob(p)]
+    return lambda arn: arn in exact or any(r.fullmatch(arn) for r in regexes)
+
+
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    wild = {"*": ".*", "?": "."}
+    return re.compile("".join(wild.get(ch) or re.escape(ch) for ch in glob), re.DOTALL)
 
 
 def _service_condition(services: Sequence[str], column: str) -> str:
@@ -208,7 +244,7 @@ def event_conditions(filters: Filters, dialect: Dialect) -> list[str]:
     if filters.regions:
         found.append(f"e.aws_region IN ({_strings(filters.regions)})")
     if filters.principals:
-        found.append(_principal_condition(filters.principals, "e.principal_arn"))
+        found.append(principal_condition(filters.principals, "e.principal_arn"))
     return found
 
 
