@@ -13,7 +13,7 @@ import json
 import math
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -596,32 +597,141 @@ _TABLE_COLUMNS = {
     "services": ("service", "calls", "denied", "errors", "principals", "actions", "last_seen"),
 }
 _NUMBERS = {"calls", "denied", "errors", "services", "actions", "principals", "resources"}
+# Which columns a narrow terminal keeps, first to last: the rest are left out as the width runs out
+# (a footer names them). In a usage table the principal heads its rows when it cannot be a column.
+_TABLE_PRIORITY = {
+    "usage": ("principal", "action", "resource", "calls", "denied", "errors", "last_seen"),
+    "principals": (
+        "principal",
+        "calls",
+        "denied",
+        "principal_type",
+        "last_seen",
+        "errors",
+        "actions",
+        "services",
+        "human",
+    ),
+    "services": ("service", "calls", "denied", "principals", "actions", "errors", "last_seen"),
+}
+# A resource ARN narrowed to this keeps its service and the end that names it.
+_LEAST_RESOURCE = 24
+_GROUP_INDENT = 2
 
 
-def _print_table(frame: Any, kind: str) -> None:
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if column in _NUMBERS:
+        return f"{value:,}"
+    if column == "last_seen":
+        return str(value)[:19].replace("T", " ")
+    return str(value)
+
+
+def _cell_widths(columns: Sequence[str], rows: list[dict[str, str]]) -> dict[str, int]:
+    """Return the width each column needs to show its header and every cell whole."""
+    from rich.cells import cell_len
+
+    return {c: max([cell_len(c), *(cell_len(row[c]) for row in rows)]) for c in columns}
+
+
+def _table(
+    widths: dict[str, int], rows: list[dict[str, str]], *, header: bool = True, fold: bool = False
+) -> Table:
+    """Return a table of ``rows`` in columns of these widths, a cell a line; ``fold`` folds the
+    first column's cells that do not fit (the last resort for a name wider than the terminal)."""
+    table = Table(box=None, pad_edge=False, show_header=header)
+    for n, (column, width) in enumerate(widths.items()):
+        folds = fold and n == 0
+        table.add_column(
+            column,
+            justify="right" if column in _NUMBERS else "left",
+            width=width,
+            no_wrap=not folds,
+            overflow="fold" if folds else "ellipsis",
+        )
+    for row in rows:
+        table.add_row(*(Text(row[column]) for column in widths))  # a name is text, not markup
+    return table
+
+
+def _print_table(frame: Any, kind: str, *, console: Console | None = None) -> None:
+    """Print rows as a table: on a terminal, fitted to its width (ARNs shortened, columns left
+    out and named below); piped or redirected, every cell whole at the width the rows need."""
+    from itertools import groupby
+
+    from trailmin import shorten
+
+    console = console or out
     columns = _TABLE_COLUMNS[kind]
-    table = Table(box=None)
-    for column in columns:
-        if column in _NUMBERS:
-            table.add_column(column, justify="right")
-        elif column == "last_seen":
-            table.add_column(column, no_wrap=True)
-        else:
-            table.add_column(column, overflow="fold")  # an ARN is read whole or not at all
-    for row in _json_rows(frame[list(columns)]):
-        cells: list[str | Text] = []
-        for column, value in row.items():
-            if value is None:
-                cells.append("-")
-            elif column in _NUMBERS:
-                cells.append(f"{value:,}")
-            elif column == "last_seen":
-                cells.append(value[:19].replace("T", " "))
-            else:
-                cells.append(Text(str(value)))  # a name is text, not markup
-        table.add_row(*cells)
-    # Piped or redirected (make demo, a CI log): as wide as the rows need, not 80 columns.
-    (out if out.is_terminal else Console(highlight=False, width=240, markup=False)).print(table)
+    rows = [
+        {column: _cell(column, value) for column, value in row.items()}
+        for row in _json_rows(frame[list(columns)])
+    ]
+    if not console.is_terminal:
+        # Piped or redirected (make demo, a CI log, a file): as wide as the longest row, never cut.
+        natural = _cell_widths(columns, rows)
+        width = sum(natural.values()) + 2 * (len(natural) - 1)
+        Console(file=console.file, width=width, highlight=False, markup=False).print(
+            _table(natural, rows)
+        )
+        return
+    width = console.width
+    head = shorten.common_head(row["principal"] for row in rows) if "principal" in columns else None
+    arns = [column for column in ("principal", "resource") if column in columns]
+    for row in rows:
+        for column in arns:
+            row[column] = shorten.shorten_arn(row[column], head)
+        if "principal" in row and len(row["principal"]) > width // 2:
+            row["principal"] = shorten.drop_path(row["principal"])
+    natural = _cell_widths(columns, rows)
+    least = {"resource": min(natural["resource"], _LEAST_RESOURCE)} if "resource" in natural else {}
+    # A usage table whose principal, action and resource cannot stand side by side heads each
+    # principal's rows with its name instead.
+    grouped = kind == "usage" and (
+        natural["principal"] + natural["action"] + least["resource"] + 4 > width
+    )
+    shown = [column for column in columns if not (grouped and column == "principal")]
+    room = width - _GROUP_INDENT if grouped else width
+    plan = shorten.plan_columns(
+        {column: natural[column] for column in shown},
+        order=shown,
+        priority=[column for column in _TABLE_PRIORITY[kind] if column in shown],
+        width=room,
+        least=least,
+    )
+    widths = dict(plan.widths)
+    first = next(iter(widths))
+    fold = widths[first] > room
+    widths[first] = min(widths[first], room)
+    if "resource" in widths:
+        for row in rows:
+            row["resource"] = shorten.elide_middle(row["resource"], widths["resource"])
+    if head is not None:
+        others = any(
+            ":" in row[column] and not row[column].startswith("arn:")
+            for row in rows
+            for column in arns
+        )
+        console.print(Text(shorten.describe_head(head, others=others)), soft_wrap=False)
+    if not grouped:
+        console.print(_table(widths, rows, fold=fold))
+    else:
+        indent = (0, 0, 0, _GROUP_INDENT)
+        console.print(Padding(_table(widths, [], fold=fold), indent, expand=False))
+        for principal, group in groupby(rows, key=lambda row: row["principal"]):
+            console.print(Text(principal), soft_wrap=False, overflow="fold")
+            table = _table(widths, list(group), header=False, fold=fold)
+            console.print(Padding(table, indent, expand=False))
+    if plan.hidden:
+        console.print(
+            Text(
+                f"(columns hidden at {width} columns: {', '.join(plan.hidden)}; "
+                "--format csv shows all)"
+            ),
+            soft_wrap=False,
+        )
 
 
 @app.command()
