@@ -19,6 +19,12 @@ gone, writes only what changed, and removes the folder of a principal that is go
 with no call in the window whose calls the lake still holds (the window moved past them) is
 held: its last proposal is kept, and the reviewer told why.
 
+The state file also keeps what each proposal grants (each action and its resources, no
+evidence), so that index.md, the e-mail and the pull request's body, opens with what changed
+since the last run: actions added, removed and rescoped, principals new, gone and held
+(``compare``). Its time is that of the newest call the run read, not of the clock, and a run
+that changes no proposal keeps the last comparison: a run that changes nothing rewrites nothing.
+
 Exit codes (``EXIT_*``): 0 nothing to review; 3 new, changed, gone or held proposals; 2 an error.
 """
 
@@ -29,6 +35,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +49,7 @@ from trailmin.config import Config
 from trailmin.differences import Diff
 from trailmin.differences import to_markdown as diff_markdown
 from trailmin.generation import Options, Proposal, generate, target_of, used_from_frame
+from trailmin.queries import principal_matcher
 from trailmin.render import render
 from trailmin.review import Review, review, unusual_by_principal
 from trailmin.review import markdown as review_markdown
@@ -55,7 +63,12 @@ NEW, CHANGED, UNCHANGED, GONE = "new", "changed", "unchanged", "gone"
 # A principal the last run proposed for, with no call in this window although the lake holds
 # its calls: its folder is kept and a person is told, rather than its permissions dropped.
 HELD = "held"
-STATE_VERSION = 1
+# 2: each principal's ``granted``, the run's ``time`` and the ``changes`` index.md shows.
+STATE_VERSION = 2
+# At most this many actions of each kind (added, removed, rescoped) listed per principal, and
+# this many resources on each side of a rescoped action.
+LISTED_ACTIONS = 10
+LISTED_RESOURCES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,48 @@ class Status:
     def to_dict(self) -> dict[str, Any]:
         """Return the status as JSON-ready values."""
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """How one principal's proposal differs from the last run's."""
+
+    principal: str
+    folder: str
+    status: str  # NEW, CHANGED, GONE or HELD
+    added: tuple[str, ...] = ()  # actions granted now, not before
+    removed: tuple[str, ...] = ()  # actions granted before, not now
+    # Actions granted before and now, on other resources: (action, before, now).
+    rescoped: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
+    actions: int = 0  # NEW: the actions granted
+    services: int = 0  # NEW: the services of those actions
+    why: str | None = None  # GONE, HELD
+    known: bool = True  # False: the last state did not record what it granted
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed since the last run: ``since`` is its time (None: not recorded), ``first``
+    says there was no last run."""
+
+    since: str | None
+    first: bool
+    principals: tuple[Change, ...] = ()
+    unchanged: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the changes as JSON-ready values, as the state file keeps them: of each
+        principal, only what is not the default."""
+        defaults = {f.name: f.default for f in dataclasses.fields(Change)}
+        return {
+            "since": self.since,
+            "first": self.first,
+            "unchanged": self.unchanged,
+            "principals": [
+                {k: v for k, v in dataclasses.asdict(c).items() if v != defaults[k]}
+                for c in self.principals
+            ],
+        }
 
 
 @dataclass(slots=True)
@@ -164,6 +219,7 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         | {arn for arn in diffs if _wanted(arn, _kind_of(arn), config)}
     )
     say("answering the IAM checklist")
+    data_end = _newest(config.lake)
     checklist = api.audit(
         config.lake,
         details=details,
@@ -171,14 +227,15 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         if config.credential_report is not None
         else None,
         days=config.days,
-        now=_newest(config.lake),
+        now=data_end,
         proposals=proposals,
     )
     # Before the files: each proposal.json says whether its principal's activity is unusual.
     unusual = unusual_by_principal(checklist.findings)
     say(f"writing proposals for {len(principals)} principals")
-    state = _read_state(config.state)
+    state, meta = _read_state(config.state)
     folders: dict[str, dict[str, str]] = {}
+    granted: dict[str, dict[str, tuple[str, ...]]] = {}
     statuses: list[Status] = []
     reviews: dict[str, Review] = {}
     for principal in principals:
@@ -189,6 +246,7 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
             skipped="no call of the window needed a permission",
         )
         reviews[principal] = review(proposal, unusual.get(principal, ()))
+        granted[principal] = granted_by(proposal)
         files = _principal_files(proposal, diffs.get(principal), config, unusual=unusual)
         folder = proposal.slug
         folders[folder] = files
@@ -217,10 +275,125 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
             )
     statuses.sort(key=_review_order)
     summary = Summary(ingested.events, statuses, skipped_sources=ingested.sources_skipped)
+    kept = _changes_from(meta.get("changes"))
+    if state and kept is not None and all(s.status == UNCHANGED for s in statuses):
+        # No proposal changed: index.md keeps saying what the last change was, and since when.
+        changes, time = kept, meta.get("time")
+    else:
+        since = meta.get("time")
+        changes = compare(statuses, granted, state, since=since if isinstance(since, str) else None)
+        time = None if data_end is None else _day(data_end)
     _write(
-        config, folders, statuses, summary, checklist, unusual=unusual, reviews=reviews, last=state
+        config,
+        folders,
+        statuses,
+        summary,
+        checklist,
+        unusual=unusual,
+        reviews=reviews,
+        last=state,
+        granted=granted,
+        changes=changes,
+        time=time,
     )
     return summary
+
+
+def granted_by(proposal: Proposal) -> dict[str, tuple[str, ...]]:
+    """Return what ``proposal`` grants: each action, sorted, and its resources, sorted."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for policy in proposal.policies:
+        for statement in policy.statements:
+            for action in statement.actions:
+                found[action].update(statement.resources)
+    return {action: tuple(sorted(found[action])) for action in sorted(found)}
+
+
+def compare(
+    statuses: Sequence[Status],
+    granted: Mapping[str, Mapping[str, Sequence[str]]],
+    last: Mapping[str, Mapping[str, Any]],
+    *,
+    since: str | None,
+) -> Changes:
+    """Return how this run's proposals (``statuses``, and what each grants) differ from the
+    last run's, as its state file ``last`` keeps them (empty: there was no last run)."""
+    found: list[Change] = []
+    for s in statuses:
+        now = granted.get(s.principal, {})
+        if s.status == NEW:
+            services = {action.split(":", 1)[0] for action in now}
+            found.append(
+                Change(s.principal, s.folder, NEW, actions=len(now), services=len(services))
+            )
+        elif s.status == CHANGED:
+            before = _granted_in(last.get(s.principal, {}))
+            if before is None:
+                found.append(Change(s.principal, s.folder, CHANGED, known=False))
+                continue
+            both = sorted(now.keys() & before.keys())
+            found.append(
+                Change(
+                    s.principal,
+                    s.folder,
+                    CHANGED,
+                    added=tuple(sorted(now.keys() - before.keys())),
+                    removed=tuple(sorted(before.keys() - now.keys())),
+                    rescoped=tuple(
+                        (a, before[a], tuple(sorted(now[a])))
+                        for a in both
+                        if before[a] != tuple(sorted(now[a]))
+                    ),
+                )
+            )
+        elif s.status in (GONE, HELD):
+            found.append(Change(s.principal, s.folder, s.status, why=s.skipped))
+    order = {NEW: 0, CHANGED: 1, GONE: 2, HELD: 3}
+    found.sort(key=lambda c: (order[c.status], c.principal))
+    return Changes(
+        since=since,
+        first=not last,
+        principals=tuple(found),
+        unchanged=sum(1 for s in statuses if s.status == UNCHANGED),
+    )
+
+
+def _granted_in(entry: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+    """Return what a state file's entry says its proposal granted; None when it does not say
+    (a state written before trailmin kept it) or says it in another shape."""
+    value = entry.get("granted")
+    if not isinstance(value, dict):
+        return None
+    if not all(isinstance(r, list) and all(isinstance(x, str) for x in r) for r in value.values()):
+        return None
+    return {str(action): tuple(sorted(resources)) for action, resources in value.items()}
+
+
+def _changes_from(data: Any) -> Changes | None:
+    """Return the changes a state file keeps; None when it keeps none, or none it can read."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        principals = tuple(
+            Change(
+                **{
+                    **c,
+                    "added": tuple(c.get("added", ())),
+                    "removed": tuple(c.get("removed", ())),
+                    "rescoped": tuple((a, tuple(b), tuple(n)) for a, b, n in c.get("rescoped", ())),
+                }
+            )
+            for c in data["principals"]
+        )
+        since = data["since"]
+        return Changes(
+            since=since if isinstance(since, str) else None,
+            first=bool(data["first"]),
+            principals=principals,
+            unchanged=int(data["unchanged"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _activity_outside(lake: Path, principals: Sequence[str]) -> dict[str, tuple[int, Any]]:
@@ -250,8 +423,8 @@ def _newest(lake: Path) -> Any:
 
 
 def _wanted(arn: str, kind: str, config: Config) -> bool:
-    import fnmatch
-
+    """Return whether the job proposes for ``arn``: an IAM user or role that the config's
+    ``include`` and ``exclude`` globs select, by the one rule of ``queries.Filters``."""
     if not arn.startswith("arn:") or (":user/" not in arn and ":role/" not in arn):
         return False
     if not config.include_service_roles and (
@@ -260,9 +433,9 @@ def _wanted(arn: str, kind: str, config: Config) -> bool:
         or (":role/aws-reserved/" in arn and "AWSReservedSSO_" not in arn)
     ):
         return False
-    if config.include and not any(fnmatch.fnmatchcase(arn, p) for p in config.include):
+    if config.include and not principal_matcher(config.include)(arn):
         return False
-    return not any(fnmatch.fnmatchcase(arn, p) for p in config.exclude)
+    return not (config.exclude and principal_matcher(config.exclude)(arn))
 
 
 def _kind_of(arn: str) -> str:
@@ -339,9 +512,10 @@ def _review_order(status: Status) -> tuple[Any, ...]:
 # --- writing -------------------------------------------------------------------------------------
 
 
-def _read_state(path: Path) -> dict[str, dict[str, str]]:
+def _read_state(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Return the state file's principals, by ARN, and the whole file."""
     if not path.exists():
-        return {}
+        return {}, {}
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
@@ -351,8 +525,13 @@ def _read_state(path: Path) -> dict[str, dict[str, str]]:
             f"the state file {path} cannot be read; remove it to start afresh (every principal "
             "will be reported new)"
         ) from None
-    principals = data.get("principals", {}) if isinstance(data, dict) else {}
-    return {k: v for k, v in principals.items() if isinstance(v, dict) and "digest" in v}
+    if not isinstance(data, dict):
+        return {}, {}
+    principals = data.get("principals", {})
+    if not isinstance(principals, dict):
+        principals = {}
+    found = {k: v for k, v in principals.items() if isinstance(v, dict) and "digest" in v}
+    return found, data
 
 
 def _write(
@@ -364,7 +543,10 @@ def _write(
     *,
     unusual: Mapping[str, Iterable[str]],
     reviews: Mapping[str, Review],
-    last: Mapping[str, Mapping[str, str]],
+    last: Mapping[str, Mapping[str, Any]],
+    granted: Mapping[str, Mapping[str, Sequence[str]]],
+    changes: Changes,
+    time: str | None,
 ) -> None:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
@@ -388,7 +570,13 @@ def _write(
             summary.removed.append(status.folder + "/")
     audit_text = checklist.to_markdown()
     index = (
-        index_markdown(statuses, unusual=unusual, reviews=reviews, max_breakage=config.max_breakage)
+        index_markdown(
+            statuses,
+            unusual=unusual,
+            reviews=reviews,
+            max_breakage=config.max_breakage,
+            changes=changes,
+        )
         + "\n"
         + audit_text.replace("# IAM security checklist", "## IAM security checklist", 1)
     )
@@ -400,10 +588,16 @@ def _write(
         summary.written.append("proposals.json")
     new_state = {
         "version": STATE_VERSION,
+        "time": time,
+        "changes": changes.to_dict(),
         "principals": {
             s.principal: last[s.principal]
             if s.status == HELD
-            else {"folder": s.folder, "digest": _digest(folders[s.folder])}
+            else {
+                "folder": s.folder,
+                "digest": _digest(folders[s.folder]),
+                "granted": {a: list(r) for a, r in granted.get(s.principal, {}).items()},
+            }
             for s in current
         },
     }
@@ -443,8 +637,10 @@ def index_markdown(
     unusual: Mapping[str, Iterable[str]] | None = None,
     reviews: Mapping[str, Review] | None = None,
     max_breakage: float = 0.01,
+    changes: Changes | None = None,
 ) -> str:
-    """Return the reviewer's summary: what to review first, then largest reductions first.
+    """Return the reviewer's summary: what changed, what to review first, then largest
+    reductions first.
 
     ``unusual`` maps principals to the checklist's unusual-activity codes found for them: their
     refused calls may not be their own work, and the candidate additions say so. ``reviews``
@@ -453,11 +649,15 @@ def index_markdown(
     principals. A principal whose backtest refused more than ``max_breakage`` of the later calls
     is listed as not yet stable.
 
-    It holds only what the proposals say, not how they compare with the last run (the run's
-    summary says that): a run that changes nothing rewrites nothing. Names, ARNs and reasons are
-    shown as text, never as Markdown (``trailmin.markdown``).
+    ``changes`` (``compare``) opens it with what changed since the last run, and marks the rows
+    of the principals new, changed or held; without it, the summary holds only what the
+    proposals say. Names, ARNs, actions and reasons are shown as text or code, never as Markdown
+    (``trailmin.markdown``).
     """
     current = [s for s in statuses if s.status != GONE]
+    marked: dict[str, str] = {}
+    if changes is not None and not changes.first:
+        marked = {c.principal: c.status for c in changes.principals}
     flagged = unusual or {}
     found = reviews or {}
     first = [
@@ -471,6 +671,7 @@ def index_markdown(
     lines = [
         "# Least-privilege proposals",
         "",
+        *([*changes_markdown(changes), ""] if changes else []),
         *review_markdown(first, {s.principal: s.folder for s in current}),
         "",
         "## Proposals",
@@ -487,7 +688,8 @@ def index_markdown(
         "|---|---|---|---|---|---|---|---|",
     ]
     lines.extend(
-        f"| {md.link(s.principal, s.folder)} | {s.removed:,} | {s.services_dropped:,} | "
+        f"| {md.link(s.principal, s.folder)}{_marker(marked.get(s.principal))} | {s.removed:,} | "
+        f"{s.services_dropped:,} | "
         f"{s.scoped:,} | {s.not_granted:,} | {s.candidates:,} | {s.policies} | "
         f"{_backtest_cell(s, max_breakage)} |"
         for s in current
@@ -537,3 +739,78 @@ def index_markdown(
                 )
             lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def _marker(status: str | None) -> str:
+    return f" **{status}**" if status in (NEW, CHANGED, HELD) else ""
+
+
+def changes_markdown(changes: Changes) -> list[str]:
+    """Return the lines of index.md's "Changes since the last run" section; on the first run,
+    the one line that says so."""
+    if changes.first:
+        # No section and no markers: every proposal is new, and the tables say what it is.
+        return [
+            "This is the first run: there is no state of a last run to compare with, so every "
+            f"proposal is new ({counted(len(changes.principals), 'principal')})."
+        ]
+    since = md.text(changes.since) if changes.since else "time unknown"
+    lines = [f"## Changes since the last run ({since})", ""]
+    if changes.since:
+        lines.append(
+            "Against the last run that changed a proposal, which read the calls up to that time."
+        )
+    else:
+        lines.append("The last run's state file, from an older trailmin, does not say its time.")
+    lines.append("")
+    for c in changes.principals:
+        name = md.text(c.principal) if c.status == GONE else md.link(c.principal, c.folder)
+        head = f"- {name} **{c.status}**"
+        if c.status == NEW:
+            lines.append(
+                f"{head}: {counted(c.actions, 'action')} in {counted(c.services, 'service')}"
+            )
+        elif c.status != CHANGED:
+            lines.append(f"{head}: {md.text(c.why or 'no reason recorded')}")
+        elif not c.known:
+            lines.append(
+                f"{head}: what changed is unknown, as the last run's state file (from an older "
+                "trailmin) does not say what its proposal granted"
+            )
+        elif not (c.added or c.removed or c.rescoped):
+            lines.append(
+                f"{head}: the same actions on the same resources; other files of its folder "
+                "changed (diff.md: the diff against what it holds)"
+            )
+        else:
+            lines.append(head)
+            lines += _listed("added", [md.code(a) for a in c.added])
+            lines += _listed("removed", [md.code(a) for a in c.removed])
+            lines += _listed(
+                "rescoped",
+                [
+                    f"{md.code(a)}: {_resources(before)} → {_resources(now)}"
+                    for a, before, now in c.rescoped
+                ],
+            )
+    if changes.unchanged or not changes.principals:
+        if changes.principals:
+            lines.append("")  # else the sentence would continue the list's last item
+        lines.append(f"{counted(changes.unchanged, 'principal')} unchanged.")
+    return lines
+
+
+def _listed(verb: str, items: Sequence[str]) -> list[str]:
+    """Return ``items`` as a nested list, the first ``LISTED_ACTIONS`` of them, then a count."""
+    lines = [f"  - {verb} {item}" for item in items[:LISTED_ACTIONS]]
+    if len(items) > LISTED_ACTIONS:
+        lines.append(f"  - {counted(len(items) - LISTED_ACTIONS, 'other action')} {verb}")
+    return lines
+
+
+def _resources(resources: Sequence[str]) -> str:
+    """Return ``resources`` as code spans, the first few of them when they are many."""
+    if len(resources) <= LISTED_RESOURCES:
+        return ", ".join(md.code(r) for r in resources) or "no resource"
+    shown = ", ".join(md.code(r) for r in resources[: LISTED_RESOURCES - 1])
+    return f"{shown} and {counted(len(resources) - LISTED_RESOURCES + 1, 'other resource')}"
