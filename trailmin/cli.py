@@ -1167,6 +1167,13 @@ def run(
     from_aws: Annotated[
         bool, typer.Option("--from-aws", help="Read IAM (read-only) for current policies.")
     ] = False,
+    logs_only: Annotated[
+        bool,
+        typer.Option(
+            "--logs-only",
+            help="No authorization details: propose from the logs alone, compared with nothing.",
+        ),
+    ] = False,
     credential_report: Annotated[
         Path | None,
         typer.Option(
@@ -1198,6 +1205,7 @@ def run(
             days=days,
             auth_file=auth_file,
             from_aws=from_aws,
+            logs_only=logs_only,
             credential_report=credential_report,
             formats=tuple(
                 f.value for f in policy_format or [PolicyFormat.json, PolicyFormat.terraform]

@@ -51,6 +51,7 @@ SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "policies": {
         "auth_file": str,
         "from_aws": bool,
+        "logs_only": bool,
         "scp_file": str,
         "credential_report": str,
         "profile": str,
@@ -82,6 +83,9 @@ class Config:
     include_service_roles: bool = False
     auth_file: Path | None = None
     from_aws: bool = False
+    # No authorization details (an incident responder has none): propose from the logs alone,
+    # and say that nothing was compared with what principals hold.
+    logs_only: bool = False
     scp_file: Path | None = None
     credential_report: Path | None = None
     formats: tuple[str, ...] = ("json", "terraform")
@@ -113,12 +117,16 @@ class Config:
         for fmt in self.formats:
             if fmt not in FORMATS:
                 raise UsageError(f"output.formats has {fmt!r}: use any of {', '.join(FORMATS)}")
-        if self.auth_file is not None and self.from_aws:
-            raise UsageError("policies: give auth_file or from_aws = true, not both")
-        if self.auth_file is None and not self.from_aws:
+        given = [self.auth_file is not None, self.from_aws, self.logs_only]
+        if sum(given) > 1:
+            raise UsageError(
+                "policies: give one of auth_file, from_aws = true or logs_only = true, not several"
+            )
+        if not any(given):
             raise UsageError(
                 'policies: say where current policies come from: auth_file = "auth.json" '
-                "(aws iam get-account-authorization-details > auth.json) or from_aws = true"
+                "(aws iam get-account-authorization-details > auth.json) or from_aws = true; or "
+                "logs_only = true to propose from the logs alone, compared with nothing"
             )
         if self.auth_file is not None and not self.auth_file.is_file():
             raise UsageError(f"policies.auth_file {self.auth_file} does not exist; check the path")
@@ -206,6 +214,7 @@ def config_from(data: Mapping[str, Any], base: Path) -> Config:
         include_service_roles=principals.get("include_service_roles", False),
         auth_file=path_of(policies["auth_file"]) if "auth_file" in policies else None,
         from_aws=policies.get("from_aws", False),
+        logs_only=policies.get("logs_only", False),
         scp_file=path_of(policies["scp_file"]) if "scp_file" in policies else None,
         credential_report=path_of(policies["credential_report"])
         if "credential_report" in policies

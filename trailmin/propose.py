@@ -46,9 +46,10 @@ from trailmin import markdown as md
 from trailmin.backtesting import Result as BacktestResult
 from trailmin.checklist import Audit
 from trailmin.config import Config
+from trailmin.current import AuthorizationDetails
 from trailmin.differences import Diff
 from trailmin.differences import to_markdown as diff_markdown
-from trailmin.generation import Options, Proposal, generate, target_of, used_from_frame
+from trailmin.generation import Options, Proposal, Used, generate, target_of, used_from_frame
 from trailmin.queries import principal_matcher
 from trailmin.render import render
 from trailmin.review import Review, review, unusual_by_principal
@@ -89,10 +90,16 @@ class Status:
     breakage: float | None = None  # the share of the later calls it refused (None: no figure)
     later_calls: int = 0
     broken: tuple[str, ...] = ()  # the refusals most called, "action on resource (cause)"
+    # False in the logs-only mode: nothing was compared, so removed, dropped, scoped and
+    # not granted are unknown (not zero).
+    compared: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the status as JSON-ready values."""
-        return dataclasses.asdict(self)
+        """Return the status as JSON-ready values; what nothing was compared with is null."""
+        data = dataclasses.asdict(self)
+        if not self.compared:
+            data.update(removed=None, services_dropped=None, scoped=None, not_granted=None)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +187,17 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         endpoint_url=config.endpoint_url,
         client_region=config.client_region,
     )
-    say("reading current policies")
-    details = api.authorization_details(
-        auth_file=config.auth_file,
-        from_aws=config.from_aws,
-        profile=config.iam_profile,
-        endpoint_url=config.iam_endpoint_url,
-    )
+    details = None
+    if config.logs_only:
+        say("logs only: no authorization details, so nothing is compared with what is held")
+    else:
+        say("reading current policies")
+        details = api.authorization_details(
+            auth_file=config.auth_file,
+            from_aws=config.from_aws,
+            profile=config.iam_profile,
+            endpoint_url=config.iam_endpoint_url,
+        )
     scps = api.read_scps(config.scp_file) if config.scp_file is not None else None
     say(f"usage of the last {config.days} days")
     frame = api.usage(config.lake, days=config.days)
@@ -209,10 +220,15 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         say("backtesting: proposals from the first 2/3 of the window, replayed on the rest")
         tested = api.backtest(config.lake, days=config.days, options=options)
         backtests = {r.principal: r for r in tested.results}
-    report = api.diff(
-        config.lake, details, days=config.days, scps=scps, used=used, proposals=proposals
-    )
-    diffs = {d.principal: d for d in report.diffs}
+    diffs = {}
+    if details is not None:
+        report = api.diff(
+            config.lake, details, days=config.days, scps=scps, used=used, proposals=proposals
+        )
+        diffs = {d.principal: d for d in report.diffs}
+        foreign = _other_accounts(details, used)
+        if foreign:
+            say(f"warning: {foreign}")
     by_principal = {p.principal: p for p in proposals}
     principals = sorted(
         {p.principal for p in proposals if p.target is not None}
@@ -254,7 +270,14 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         last = state.get(principal)
         status = NEW if last is None else UNCHANGED if last["digest"] == digest else CHANGED
         statuses.append(
-            _status(proposal, diffs.get(principal), folder, status, backtests.get(principal))
+            _status(
+                proposal,
+                diffs.get(principal),
+                folder,
+                status,
+                backtests.get(principal),
+                compared=details is not None,
+            )
         )
     missing = sorted(p for p in state if p not in principals)
     elsewhere = _activity_outside(config.lake, missing)
@@ -482,9 +505,12 @@ def _status(
     folder: str,
     status: str,
     backtest: BacktestResult | None = None,
+    *,
+    compared: bool = True,
 ) -> Status:
     tested = backtest is not None and backtest.proposed
     return Status(
+        compared=compared,
         principal=proposal.principal,
         folder=folder,
         status=status,
@@ -501,6 +527,26 @@ def _status(
             f"{b.action} on {b.resource} ({b.cause}, {counted(b.calls, 'call')})"
             for b in (backtest.broken[:3] if tested and backtest is not None else ())
         ),
+    )
+
+
+def _compared(status: Status, count: int) -> str:
+    """Return a count the diff gave, or "n/a" when nothing was compared (logs only)."""
+    return f"{count:,}" if status.compared else "n/a"
+
+
+def _other_accounts(details: AuthorizationDetails, used: Sequence[Used]) -> str | None:
+    """Return a warning when the authorization details are of no account the logs' principals
+    are in (the diff would find every principal missing), naming both."""
+    held = {arn.split(":")[4] for arn in details.principals if arn.count(":") >= 5}
+    seen = {u.principal.split(":")[4] for u in used if u.principal.count(":") >= 5}
+    seen.discard("")
+    if not held or not seen or held & seen:
+        return None
+    return (
+        f"the authorization details are of account {', '.join(sorted(held))}, the logs' "
+        f"principals of {', '.join(sorted(seen))}: nothing can be compared; give the details "
+        "of the logs' account"
     )
 
 
@@ -676,9 +722,21 @@ def index_markdown(
         "",
         "## Proposals",
         "",
-        f"{len(current)} principals, largest reductions first. Each folder holds the proposed "
-        "policies, the diff against what the principal holds (diff.md, diff.json) and the "
-        "evidence (proposal.json).",
+        *(
+            [
+                f"{len(current)} principals. **Logs only:** no authorization details were given "
+                "(`logs_only`), so nothing was compared with what each principal holds: what a "
+                "proposal would remove, drop or scope is unknown (n/a), not zero, and no diff is "
+                "written. Each folder holds the proposed policies and the evidence "
+                "(proposal.json): what the principal used.",
+            ]
+            if current and not any(s.compared for s in current)
+            else [
+                f"{len(current)} principals, largest reductions first. Each folder holds the "
+                "proposed policies, the diff against what the principal holds (diff.md, "
+                "diff.json) and the evidence (proposal.json).",
+            ]
+        ),
         "",
         "The backtest column: a proposal made the same way from the first 2/3 of the window, "
         "replayed on the calls of the last 1/3; the share it would have refused.",
@@ -688,10 +746,10 @@ def index_markdown(
         "|---|---|---|---|---|---|---|---|",
     ]
     lines.extend(
-        f"| {md.link(s.principal, s.folder)}{_marker(marked.get(s.principal))} | {s.removed:,} | "
-        f"{s.services_dropped:,} | "
-        f"{s.scoped:,} | {s.not_granted:,} | {s.candidates:,} | {s.policies} | "
-        f"{_backtest_cell(s, max_breakage)} |"
+        f"| {md.link(s.principal, s.folder)}{_marker(marked.get(s.principal))} | "
+        f"{_compared(s, s.removed)} | {_compared(s, s.services_dropped)} | "
+        f"{_compared(s, s.scoped)} | {_compared(s, s.not_granted)} | {s.candidates:,} | "
+        f"{s.policies} | {_backtest_cell(s, max_breakage)} |"
         for s in current
     )
     unstable = [s for s in current if s.breakage is not None and s.breakage > max_breakage]
