@@ -121,3 +121,13 @@ def act_in_account(endpoint: str, account: str, mp: pytest.MonkeyPatch) -> None:
     mp.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
     mp.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
     mp.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+
+
+def templated_actions() -> Iterator[Any]:
+    """Yield every catalog action with a resource type that has an ARN template."""
+    from trailmin import catalog
+
+    for prefix in sorted(catalog.services()):
+        for action in catalog.actions_for(prefix):
+            if any(rt.arn_template for rt in action.resource_types):
+                yield action

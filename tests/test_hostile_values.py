@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailmin import catalog
+from tests.conftest import templated_actions
 from trailmin.arns import escape
 from trailmin.evaluation import pattern_matches
 from trailmin.mapping.permissions import event_permissions
@@ -68,14 +68,7 @@ HOSTILE = st.text(alphabet="abcdefghijklm*?$", min_size=1, max_size=8)
 OTHER = st.text(alphabet="nopqrstuvwxyz", min_size=1, max_size=8)
 
 
-def _templated_actions():
-    for prefix in sorted(catalog.services()):
-        for action in catalog.actions_for(prefix):
-            if any(rt.arn_template for rt in action.resource_types):
-                yield action
-
-
-ACTIONS = list(_templated_actions())
+ACTIONS = list(templated_actions())
 
 
 def _variables(action):

@@ -7,6 +7,7 @@ import re
 import pyarrow as pa
 import pytest
 
+from tests.conftest import templated_actions
 from trailmin import catalog
 from trailmin.mapping.inferred import error_rules, tag_rules
 from trailmin.mapping.permissions import Permission, event_permissions, permissions_column
@@ -30,13 +31,6 @@ def ctx(params=None, logged=()):
     return Context("aws", REGION, ACCT, params or {}, tuple(logged))
 
 
-def _templated_actions():
-    for prefix in sorted(catalog.services()):
-        for action in catalog.actions_for(prefix):
-            if any(rt.arn_template for rt in action.resource_types):
-                yield action
-
-
 def _camel(variable):
     return variable[:1].lower() + variable[1:]
 
@@ -47,7 +41,7 @@ def _camel(variable):
 def test_every_template_variable_is_one_the_mapping_reads():
     """Service Authorization Reference, resource types: every ${...} of an ARN template is a
     letters-and-digits name (${Ipv4PoolEc2Id}), which the variable pattern reads whole."""
-    for action in _templated_actions():
+    for action in templated_actions():
         for rt in action.resource_types:
             text = rt.arn_template or ""
             assert "${" not in _VARIABLE.sub("", text), (action.full_name, text)
@@ -56,7 +50,7 @@ def test_every_template_variable_is_one_the_mapping_reads():
 def test_every_variable_is_filled_by_an_extractor_or_leaves_its_template_unfillable():
     """A variable nothing fills makes its template unfillable, whatever else the request holds:
     the next ${Ipv4PoolEc2Id} is found here, not by a user."""
-    for action in _templated_actions():
+    for action in templated_actions():
         plan = _plan(action.full_name)
         assert plan is not None
         for template in plan.templates:
@@ -94,7 +88,7 @@ def test_scope_returns_only_arns_of_accepted_types_or_star_unscoped():
     "unscoped: ...") or an ARN matching a template of a type the action accepts, a required one
     (or a part of it, a DynamoDB index) when the action requires any, unless request_named.csv
     says the optional ones the request names are authorized too; never one with "${"."""
-    for action in _templated_actions():
+    for action in templated_actions():
         required = [rt.arn_template for rt in action.resource_types if rt.required]
         every = [rt.arn_template for rt in action.resource_types]
         accepted = every if _names_optional(action) else (required or every)
@@ -847,7 +841,7 @@ def test_a_template_with_the_catalogs_own_wildcard_is_a_pattern_a_policy_keeps()
     such id, so the mapping gives a pattern (values escaped, the catalog's wildcard kept), never
     an "exact" ARN that generation would escape into a grant of the literal ``*``."""
     found = 0
-    for action in _templated_actions():
+    for action in templated_actions():
         wild = [
             rt.arn_template
             for rt in action.resource_types

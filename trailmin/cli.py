@@ -539,9 +539,9 @@ def _matched_nothing(lake: Path, options: dict[str, Any]) -> str:
         return f"the lake {lake} holds no event that answers this"
     return (
         f"nothing in {lake} matches {'; '.join(asked)}; `trailmin principals --lake {lake}` "
-        "lists the principals and `trailmin lake info --lake {lake}` the accounts, regions and "
+        f"lists the principals and `trailmin lake info --lake {lake}` the accounts, regions and "
         "dates it holds (a principal glob takes * and ?)"
-    ).replace("{lake}", str(lake))
+    )
 
 
 def _plain(value: Any) -> Any:
