@@ -187,7 +187,9 @@ def test_backtest_command(sample):
         app,
         ["backtest", "--lake", str(sample), "--split-at", "2026-10-12", "--format", "json"],
     )
-    parsed = json.loads(data.output)
+    # The JSON is stdout alone; the window read is said on stderr.
+    parsed = json.loads(data.stdout)
+    assert data.stderr.startswith("window: the last 90 days up to the newest event (the default)")
     assert parsed["generalize"] == "churn"
     assert parsed["workloads"]["refused"] == 6
     assert parsed["later"][0] == "2026-10-12T00:00:00Z"

@@ -326,6 +326,7 @@ BASE = "[sources]\npaths = ['.']\n[lake]\npath = 'l'\n[output]\ndirectory = 'o'\
         ("[sources]\npaths = ['.']\npath = 'typo'\n", "unknown key sources.path"),
         ("[sauces]\npaths = []\n", "unknown table [sauces]"),
         ("[window]\ndays = 'ninety'\n", "window.days = 'ninety' is not a whole number"),
+        ("[window]\ndays = true\n", 'window.days = True is not a whole number or "all"'),
         (
             BASE,
             "say where current policies come from",
@@ -391,10 +392,13 @@ def test_index_starts_with_what_to_review_first(tmp_path):
     propose(load_config(config))
     index = (out / "index.md").read_text()
     assert index.startswith(
-        "# Least-privilege proposals\n\nThis is the first run: there is no state of a last run "
-        "to compare with, so every proposal is new (8 principals).\n\n## Review first\n\n"
+        "# Least-privilege proposals\n\n**Made from** the last 90 days up to the newest event "
+        "(the default), 2026-07-20 23:39 to 2026-10-18 23:39 UTC: 1,387 events of 12 principals; "
+        "no event of the lake fell outside it.\n\nThis is the first run: there is no state of a "
+        "last run to compare with, so every proposal is new (8 principals).\n\n"
+        "## Review first\n\n"
     )
-    first = index.split("\n## Proposals\n", 1)[0].splitlines()
+    first = index.split("\n## Review first\n", 1)[1].split("\n## Proposals\n", 1)[0].splitlines()
     # Unusual activity with statements to read first, then statements, then unusual activity.
     assert [line for line in first if line.startswith(("### ", "- ", "**"))] == [
         f"### [{SSO_ADMIN}](./111122223333-role-aws-reserved-sso.amazonaws.com-eu-west-1-"

@@ -114,8 +114,14 @@ def grow(job: dict[str, Path]) -> None:
 
 
 def section(index: str) -> list[str]:
-    """Return the lines between the title and "## Review first"."""
-    return index.split("\n\n", 1)[1].split("\n## Review first\n", 1)[0].splitlines()
+    """Return the lines between the window's paragraph and "## Review first"."""
+    after_window = index.split("\n\n", 2)[2]
+    return after_window.split("\n## Review first\n", 1)[0].splitlines()
+
+
+def made_from(index: str) -> str:
+    """Return the paragraph after the title: the window the proposals were made from."""
+    return index.split("\n\n", 2)[1]
 
 
 def row(index: str, name: str) -> str:
@@ -139,6 +145,10 @@ DAVE = f"[arn:aws:iam::{A}:user/dave](./{A}-user-dave/)"
 def test_the_first_run_says_it_is_the_first(job):
     propose(load_config(job["config"]))
     index = (job["out"] / "index.md").read_text()
+    assert made_from(index) == (
+        "**Made from** the last 1 days up to the newest event (as asked), 2026-10-04 12:00 to "
+        "2026-10-05 12:00 UTC: 3 events of 2 principals; no event of the lake fell outside it."
+    )
     assert section(index) == [
         "This is the first run: there is no state of a last run to compare with, so every "
         "proposal is new (3 principals).",
@@ -151,6 +161,13 @@ def test_the_second_run_says_what_changed_per_principal(job):
     grow(job)
     propose(load_config(job["config"]))
     index = (job["out"] / "index.md").read_text()
+    # The window moved on: the first day's events, and carol's and dave's, are outside it now.
+    assert made_from(index) == (
+        "**Made from** the last 1 days up to the newest event (as asked), 2026-10-06 12:00 to "
+        "2026-10-07 12:00 UTC: 3 events of 2 principals; 3 events fell outside it, and 1 "
+        'principal with no event inside it (`days = "all"` in `[window]`, or `--days all`, '
+        "reads every event)."
+    )
     assert section(index) == [
         "## Changes since the last run (2026-10-05 12:00 UTC)",
         "",

@@ -189,7 +189,10 @@ def test_verify_of_nothing_is_not_a_pass(sample, tmp_path):
 
     assert run.returncode == 2, run.stdout
     assert "all allowed" not in run.stdout
-    assert f"error: {typo} made no call in the lake, so nothing is verified." in run.stderr
+    assert (
+        f"error: {typo} made no call in the window (2026-07-20 23:39 UTC to 2026-10-18 23:39 UTC), "
+        "so nothing is verified." in run.stderr
+    )
     closest = run.stderr.split("closest first: ", 1)[1].split("; ")
     assert closest[0] == APP
     with pytest.raises(trailmin.NothingMatched, match="closest first: " + re.escape(APP)):
@@ -211,7 +214,10 @@ def test_a_principal_whose_calls_were_all_refused_has_nothing_to_verify(tmp_path
     }
     with pytest.raises(
         trailmin.NothingMatched,
-        match="none of the 3 calls of arn:aws:iam::111122223333:user/alice in the lake passed",
+        match=re.escape(
+            "none of the 3 calls of arn:aws:iam::111122223333:user/alice in the window "
+            "(2026-07-07 12:00 UTC to 2026-10-05 12:00 UTC) passed authorization"
+        ),
     ):
         trailmin.verify([policy], lake=lake, principal="arn:aws:iam::111122223333:user/alice")
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         services,
         usage,
         verify,
+        window,
         write_proposals,
     )
     from trailmin.errors import (
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from trailmin.explore import Lake
+    from trailmin.queries import DEFAULT_DAYS, Window
     from trailmin.records import EVENT_SCHEMA
 
 __version__ = "0.1.0"
@@ -81,6 +83,9 @@ _EXPORTS = {
     "remap": "trailmin.api",
     "services": "trailmin.api",
     "usage": "trailmin.api",
+    "window": "trailmin.api",
+    "DEFAULT_DAYS": "trailmin.queries",
+    "Window": "trailmin.queries",
     "TrailminError": "trailmin.errors",
     "CredentialsError": "trailmin.errors",
     "LakeError": "trailmin.errors",
@@ -92,6 +97,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DEFAULT_DAYS",
     "EVENT_SCHEMA",
     "CompactSummary",
     "CredentialsError",
@@ -105,6 +111,7 @@ __all__ = [
     "SourceError",
     "TrailminError",
     "UsageError",
+    "Window",
     "__version__",
     "audit",
     "authorization_details",
@@ -124,6 +131,7 @@ __all__ = [
     "services",
     "usage",
     "verify",
+    "window",
     "write_proposals",
 ]
 

@@ -15,6 +15,7 @@ import difflib
 import functools
 import itertools
 import json
+import math
 import os
 import re
 import sys
@@ -57,9 +58,13 @@ from trailmin.mapping.actions import service_prefix
 from trailmin.mapping.permissions import decode_request, mapping_version, permissions_column
 from trailmin.mapping.report import MappingReport, build_report
 from trailmin.queries import (
+    ALL_DAYS,
+    DEFAULT_DAYS,
     DUCKDB,
+    Days,
     Dialect,
     Filters,
+    Window,
     authorized_condition,
     denied_condition,
     event_conditions,
@@ -69,6 +74,7 @@ from trailmin.queries import (
     services_sql,
     usage_sql,
     window_of_days,
+    window_sql,
 )
 from trailmin.records import EVENT_SCHEMA, FILE_SCHEMA
 from trailmin.render import render
@@ -363,31 +369,95 @@ def usage_filters(
     *,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
-    days: int | None = None,
+    days: Days = None,
     accounts: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     principals: Sequence[str] | None = None,
     services: Sequence[str] | None = None,
 ) -> Filters:
     """Return the filters asked for, with ``days`` turned into a window ending at the newest
-    event of the lake (``db``'s ``events``)."""
+    event of the lake (``db``'s ``events``).
+
+    The window is the same for every command and call: ``days`` days, or from ``start`` to
+    ``end``, or, when none is given, the last ``DEFAULT_DAYS`` (90) days; ``days="all"`` reads
+    every event.
+    """
     start_at, end_at = parse_time(start), parse_time(end, end=True)
-    if days is not None:
+    default = days is None and start_at is None and end_at is None
+    if default:
+        days = DEFAULT_DAYS
+    if days == ALL_DAYS:
+        if start_at is not None or end_at is not None:
+            raise UsageError('give either days="all" (--days all) or start/end, not both')
+        days = None
+    elif days is not None:
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise UsageError(f'days must be a number of days or "all", not {days!r}')
         if start_at is not None or end_at is not None:
             raise UsageError("give either --days or --start/--end, not both")
+        if days < 1:
+            raise UsageError("--days must be at least 1")
         newest = db.sql("SELECT max(event_time) FROM events").fetchall()[0][0]
         if newest is not None:
             start_at, end_at = window_of_days(days, newest)
-        elif days < 1:
-            raise UsageError("--days must be at least 1")
     return Filters(
         start=start_at,
         end=end_at,
+        days=days if start_at is not None else None,
+        default=default and start_at is not None,
         accounts=_items(accounts, "accounts"),
         regions=_items(regions, "regions"),
         principals=_items(principals, "principals"),
         services=tuple(s.lower() for s in _items(services, "services")),
     )
+
+
+def window_of(db: duckdb.DuckDBPyConnection, filters: Filters) -> Window:
+    """Return the window of ``filters`` with what of the lake (``db``'s ``events``) it covers
+    and what fell outside it."""
+    row = db.sql(window_sql(filters)).fetchall()[0]
+    events, principals, events_outside, principals_outside, first, last = row
+    return Window(
+        start=filters.start,
+        end=filters.end,
+        days=filters.days,
+        default=filters.default,
+        events=events,
+        principals=principals,
+        events_outside=events_outside,
+        principals_outside=principals_outside,
+        first_event=first,
+        last_event=last,
+    )
+
+
+@reads_lake
+def window(
+    lake: str | Path,
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    days: Days = None,
+    accounts: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    principals: Sequence[str] | None = None,
+    services: Sequence[str] | None = None,
+) -> Window:
+    """Return the window these filters read (the same for every command: by default the last 90
+    days up to the newest event), how many events and principals it holds, and how many of the
+    lake's fell outside it."""
+    with contextlib.closing(connect(lake)) as db:
+        filters = usage_filters(
+            db,
+            start=start,
+            end=end,
+            days=days,
+            accounts=accounts,
+            regions=regions,
+            principals=principals,
+            services=services,
+        )
+        return window_of(db, filters)
 
 
 def _items(values: str | Sequence[str] | None, name: str) -> tuple[str, ...]:
@@ -408,7 +478,7 @@ def usage(
     *,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
-    days: int | None = None,
+    days: Days = None,
     accounts: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     principals: Sequence[str] | None = None,
@@ -431,7 +501,7 @@ def principals(
     *,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
-    days: int | None = None,
+    days: Days = None,
     accounts: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     principals: Sequence[str] | None = None,
@@ -448,7 +518,7 @@ def services(
     *,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
-    days: int | None = None,
+    days: Days = None,
     accounts: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     principals: Sequence[str] | None = None,
@@ -491,12 +561,14 @@ def _summary(
     with contextlib.closing(connect(lake)) as db:
         filters = usage_filters(db, **{k: v for k, v in options.items() if k != "lake"})
         table = _utc(query_arrow(db, build(filters, DUCKDB)))
+        covered = window_of(db, filters)
     # Strings and lists stay in Arrow (pandas' pyarrow-backed dtypes): a usage table can have
     # millions of rows, and making a Python object of every cell would take longer than the query.
     frame: pd.DataFrame = table.to_pandas(types_mapper=_arrow_backed)
     for name in categories:
         frame[name] = frame[name].astype("category")
     frame.attrs["filters"] = filters
+    frame.attrs["window"] = covered
     return frame
 
 
@@ -508,7 +580,7 @@ def generate(
     *,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
-    days: int | None = None,
+    days: Days = None,
     accounts: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     principals: Sequence[str] | None = None,
@@ -586,11 +658,16 @@ def recorded_calls(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str,
 
 
 def write_proposals(
-    proposals: Sequence[Proposal], out: str | Path, output: str = "json"
+    proposals: Sequence[Proposal],
+    out: str | Path,
+    output: str = "json",
+    *,
+    window: Window | None = None,
 ) -> list[Path]:
     """Write the proposals' files into ``out`` and return their paths. Files of an earlier run
-    that this one does not write are left alone."""
-    files = render(proposals, output)
+    that this one does not write are left alone. ``window``, the window the proposals were made
+    from (``trailmin.window``), is stated in every index.json."""
+    files = render(proposals, output, window=None if window is None else window.to_dict())
     folder = Path(out)
     written = []
     for relative, text in sorted(files.items()):
@@ -614,7 +691,7 @@ def verify(
     principal: str | None = None,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
-    days: int | None = None,
+    days: Days = None,
 ) -> Verdict:
     """Return the replay of ``principal``'s calls in the window against ``policies`` (a JSON file,
     or documents): every call that passed authorization, in its own request context, and the
@@ -667,7 +744,8 @@ def verify(
     verdict = replay_calls(principal, documents, calls)
     with contextlib.closing(connect(lake)) as db:
         recorded = recorded_calls(db, filters).get(principal, [])
-    return replace(verdict, mismatches=check_catalog(documents, recorded))
+        covered = window_of(db, filters)
+    return replace(verdict, mismatches=check_catalog(documents, recorded), window=covered)
 
 
 def _nothing_to_verify(db: duckdb.DuckDBPyConnection, principal: str, filters: Filters) -> str:
@@ -712,7 +790,7 @@ def backtest(
     *,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
-    days: int | None = None,
+    days: Days = None,
     accounts: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     principals: Sequence[str] | None = None,
@@ -909,10 +987,12 @@ class DiffReport:
 
     diffs: list[Diff]
     not_in_details: list[str] = field(default_factory=list)
+    window: Window | None = None  # the usage compared with
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready values."""
         return {
+            "window": None if self.window is None else self.window.to_dict(),
             "principals": [d.to_dict() for d in self.diffs],
             "not_in_details": self.not_in_details,
         }
@@ -920,6 +1000,9 @@ class DiffReport:
     def to_markdown(self) -> str:
         """Return the report as Markdown."""
         text = diffs_to_markdown(self.diffs)
+        if self.window is not None:
+            heading, _, rest = text.partition("\n")
+            text = f"{heading}\n\n{md.text(_sentence(self.window.describe()))}\n{rest}"
         if self.not_in_details:
             text += "\n## Principals with calls but no authorization details\n\n"
             text += "".join(f"- {md.text(p)}\n" for p in self.not_in_details)
@@ -965,7 +1048,7 @@ def diff(
     *,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
-    days: int | None = None,
+    days: Days = None,
     principals: Sequence[str] | None = None,
     scps: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]] | None = None,
     used: Sequence[Used] | None = None,
@@ -978,9 +1061,11 @@ def diff(
     it. ``used`` and ``proposals``, when the caller has them already, spare reading the usage
     again and generating again.
     """
+    covered = None
     if used is None:
         frame = usage(lake, start=start, end=end, days=days, principals=principals)
         used = used_from_frame(frame)
+        covered = frame.attrs["window"]
     by_principal: dict[str, list[Used]] = {}
     for row in used:
         by_principal.setdefault(row.principal, []).append(row)
@@ -1013,7 +1098,12 @@ def diff(
         for p in by_principal
         if p not in details.principals and re.match(r"^arn:[^:]+:iam::\d{12}:(user|role)/", p)
     )
-    return DiffReport(diffs, missing)
+    return DiffReport(diffs, missing, window=covered)
+
+
+def _sentence(text: str) -> str:
+    """Return ``text`` (a window's description) as a sentence: capitalized, with a full stop."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def read_json(path: str | Path) -> Any:
@@ -1062,13 +1152,14 @@ def audit(
     *,
     details: AuthorizationDetails | None = None,
     credential_report: str | None = None,
-    days: int = 90,
+    days: Days = None,
     recent_days: int = 7,
     max_key_age_days: int = 90,
     now: datetime | None = None,
     proposals: Sequence[Proposal] | None = None,
 ) -> Audit:
-    """Return the IAM checklist's findings for the lake's last ``days`` days.
+    """Return the IAM checklist's findings for the lake's last ``days`` days (the window of
+    every command: 90 by default, ``"all"`` for every event).
 
     ``details`` (authorization details) adds unused principals and AWS-managed policies;
     ``credential_report`` (GetCredentialReport's CSV, or the CLI's JSON of it) adds the MFA of
@@ -1087,7 +1178,11 @@ def audit(
         oldest, newest = db.sql("SELECT min(event_time), max(event_time) FROM events").fetchall()[0]
         if newest is None:
             return Audit([], ["the lake holds no event"])
-        window_start, window_end = window_of_days(days, newest)
+        filters = usage_filters(db, days=days)
+        covered = window_of(db, filters)
+        window_start = filters.start or oldest
+        window_end = filters.end or newest + timedelta(microseconds=1)
+        span_days = filters.days or math.ceil((window_end - window_start) / timedelta(days=1))
         recent_start = window_end - timedelta(days=recent_days)
         # The window on the date partition too, so that only its partitions are read.
         in_window = (
@@ -1221,14 +1316,16 @@ def audit(
         )
     if report is not None:
         found += checks.passwords_without_mfa(report)
-        found += checks.access_keys(report, now=moment, max_age_days=max_key_age_days, days=days)
+        found += checks.access_keys(
+            report, now=moment, max_age_days=max_key_age_days, days=span_days
+        )
     else:
         notes.append("no credential report: key ages and passwords without MFA are not checked")
     if details is not None:
         since = max(window_start, oldest)
         if since > window_start:
             notes.append(
-                f"the lake's events begin {since:%Y-%m-%d}, inside the {days}-day window: "
+                f"the lake's events begin {since:%Y-%m-%d}, inside the {span_days}-day window: "
                 "a principal is called unused for that shorter time"
             )
         found += checks.unused_principals(
@@ -1240,18 +1337,18 @@ def audit(
             since=since,
             last_used=checks.report_last_used(report) if report is not None else None,
         )
-        found += _aws_managed_findings(lake, details, days, proposals)
+        found += _aws_managed_findings(lake, details, (window_start, window_end), proposals)
     else:
         notes.append(
             "no authorization details: unused principals and AWS-managed policies are not checked"
         )
-    return Audit(checks.sort_findings(found), notes)
+    return Audit(checks.sort_findings(found), notes, window=covered)
 
 
 def _aws_managed_findings(
     lake: str | Path,
     details: AuthorizationDetails,
-    days: int,
+    window: tuple[datetime, datetime],
     proposals: Sequence[Proposal] | None,
 ) -> list[Finding]:
     """Check 7: for each AWS-managed policy a principal holds, the actions it grants against
@@ -1268,7 +1365,12 @@ def _aws_managed_findings(
     if not attached:
         return []
     if proposals is None:
-        proposals = generate(lake, days=days, principals=sorted({arn for arn, _, _ in attached}))
+        proposals = generate(
+            lake,
+            start=window[0],
+            end=window[1],
+            principals=sorted({arn for arn, _, _ in attached}),
+        )
     by_principal = {p.principal: p for p in proposals}
     rows = []
     for arn, name, document in attached:

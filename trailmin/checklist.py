@@ -40,6 +40,7 @@ from trailmin import markdown as md
 from trailmin.current import iam_time
 from trailmin.errors import UsageError
 from trailmin.mapping.actions import data_file
+from trailmin.queries import Window
 
 HIGH, MEDIUM, LOW, INFO = "high", "medium", "low", "info"
 SEVERITY_ORDER = {HIGH: 0, MEDIUM: 1, LOW: 2, INFO: 3}
@@ -90,10 +91,15 @@ class Audit:
 
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    window: Window | None = None  # the events checked
 
     def to_dict(self) -> dict[str, Any]:
         """Return the audit as JSON-ready values."""
-        return {"findings": [f.to_dict() for f in self.findings], "notes": self.notes}
+        return {
+            "window": None if self.window is None else self.window.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": self.notes,
+        }
 
     def codes(self) -> set[str]:
         """Return the codes found."""
@@ -103,6 +109,9 @@ class Audit:
         """Return the audit as Markdown, most severe first: the principals as code, the messages,
         evidence and notes as text (``trailmin.markdown``), whatever the records held."""
         lines = ["# IAM security checklist", ""]
+        if self.window is not None:
+            described = self.window.describe()
+            lines += [md.text(described[:1].upper() + described[1:] + "."), ""]
         if not self.findings:
             lines.append("No finding.")
         for f in self.findings:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -37,6 +37,7 @@ from typer.core import TyperGroup
 from trailmin import api
 from trailmin.errors import TrailminError, UsageError
 from trailmin.ingestion import DEFAULT_IN_FLIGHT
+from trailmin.queries import Days
 from trailmin.wording import counted
 
 EXIT_CLEAN = 0
@@ -127,15 +128,18 @@ def _report_crash(exc: BaseException) -> None:
 def ingest(
     sources: Annotated[
         list[str],
-        typer.Argument(help="Files, directories or s3://bucket/prefix URIs to ingest."),
+        typer.Argument(
+            metavar="SOURCE...", help="Files, directories or s3://bucket/prefix URIs to ingest."
+        ),
     ],
     lake: LakeOption,
     account: Annotated[
-        list[str] | None, typer.Option("--account", help="Only this account (repeatable).")
+        list[str] | None,
+        typer.Option("--account", metavar="ACCOUNT", help="Only this account (repeatable)."),
     ] = None,
     region: Annotated[
         list[str] | None,
-        typer.Option("--region", help="Only logs of this region (repeatable)."),
+        typer.Option("--region", metavar="REGION", help="Only logs of this region (repeatable)."),
     ] = None,
     start: Annotated[
         str | None, typer.Option("--start", help="Only logs from this UTC date or time on.")
@@ -449,26 +453,70 @@ StartOption = Annotated[
 EndOption = Annotated[
     str | None, typer.Option("--end", help="Only calls before this UTC date or time.")
 ]
+
+
+def _days(value: str | None) -> Days:
+    """Parse ``--days``: a number of days, or ``all``."""
+    if value is None:
+        return None
+    if value == "all":
+        return "all"
+    try:
+        days = int(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a number of days or all") from None
+    if days < 1:
+        raise typer.BadParameter(f"{days} is not a window; give 1 or more days, or all")
+    return days
+
+
 DaysOption = Annotated[
-    int | None,
-    typer.Option("--days", help="Only the last N days, counted back from the newest event."),
+    str | None,
+    typer.Option(
+        "--days",
+        parser=_days,
+        metavar="N|all",
+        help="The window: the last N days up to the newest event, or all for every event. "
+        "Every command reads the last 90 days unless given --days or --start/--end.",
+    ),
 ]
+
+
+def _window_days(value: str | None) -> Days:
+    """Return ``--days`` as the library takes it: ``_days`` parsed it into a number or ``all``
+    (typer cannot declare the union itself)."""
+    return cast("Days", value)
+
+
+def _say_window(window: Any) -> None:
+    """Print on stderr the window an output covers and what fell outside it."""
+    hint = " (--days all reads every event)" if window.events_outside else ""
+    err.print(f"{window.describe()}{hint}")
+
+
 AccountsOption = Annotated[
-    list[str] | None, typer.Option("--account", help="Only this account (repeatable).")
+    list[str] | None,
+    typer.Option("--account", metavar="ACCOUNT", help="Only this account (repeatable)."),
 ]
 RegionsOption = Annotated[
-    list[str] | None, typer.Option("--region", help="Only this region (repeatable).")
+    list[str] | None,
+    typer.Option("--region", metavar="REGION", help="Only this region (repeatable)."),
 ]
 PrincipalsOption = Annotated[
     list[str] | None,
     typer.Option(
         "--principal",
+        metavar="ARN|GLOB",
         help="Only this principal: an ARN, or a glob with * and ? (repeatable).",
     ),
 ]
 ServicesOption = Annotated[
     list[str] | None,
-    typer.Option("--service", help="Only this IAM service prefix, such as s3 (repeatable)."),
+    typer.Option(
+        "--service",
+        metavar="SERVICE",
+        help="Only this IAM service prefix, such as s3 (repeatable).",
+    ),
 ]
 TableFormatOption = Annotated[
     TableFormat | None,
@@ -512,6 +560,7 @@ def _table_command(
         frame = getattr(api, kind)(lake, **options)
     except TrailminError as exc:
         raise _fail(exc) from None
+    _say_window(frame.attrs["window"])
     shown = frame.head(limit) if limit is not None else frame
     if output is None:
         output = TableFormat.table if sys.stdout.isatty() else TableFormat.csv
@@ -799,7 +848,7 @@ def services(
 def _usage_options(
     start: str | None,
     end: str | None,
-    days: int | None,
+    days: str | None,
     accounts: list[str] | None,
     regions: list[str] | None,
     principals: list[str] | None,
@@ -808,7 +857,7 @@ def _usage_options(
     return {
         "start": start,
         "end": end,
-        "days": days,
+        "days": _window_days(days),
         "accounts": accounts,
         "regions": regions,
         "principals": principals,
@@ -899,24 +948,26 @@ def generate(
     the calls it was refused, and why some principals get no proposal."""
     try:
         options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
+        asked: dict[str, Any] = {
+            "start": start,
+            "end": end,
+            "days": _window_days(days),
+            "accounts": account,
+            "regions": region,
+            "principals": principal,
+        }
+        covered = api.window(lake, **asked)
         with _working("generating and replay-checking policies"):
-            proposals = api.generate(
-                lake,
-                start=start,
-                end=end,
-                days=days,
-                accounts=account,
-                regions=region,
-                principals=principal,
-                options=options,
-            )
-            api.write_proposals(proposals, out_dir, policy_format.value)
+            proposals = api.generate(lake, **asked, options=options)
+            api.write_proposals(proposals, out_dir, policy_format.value, window=covered)
     except TrailminError as exc:
         raise _fail(exc) from None
+    _say_window(covered)
     proposed = [p for p in proposals if p.policies]
     out.print(
-        f"Wrote {sum(len(p.policies) for p in proposed):,} policies for {len(proposed):,} "
-        f"principals to {out_dir} ({policy_format.value}); index in {out_dir / 'index.json'}."
+        f"Wrote {counted(sum(len(p.policies) for p in proposed), 'policy', 'policies')} for "
+        f"{counted(len(proposed), 'principal')} to {out_dir} ({policy_format.value}); index in "
+        f"{out_dir / 'index.json'}."
     )
     for proposal in proposals:
         if proposal.skipped:
@@ -972,12 +1023,21 @@ def backtest(
     try:
         options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
         details = api.authorization_details(auth_file=auth_file) if auth_file else None
+        covered = api.window(
+            lake,
+            start=start,
+            end=end,
+            days=_window_days(days),
+            accounts=account,
+            regions=region,
+            principals=principal,
+        )
         with _working("backtesting (generate, then replay the later calls)"):
             result = api.backtest(
                 lake,
                 start=start,
                 end=end,
-                days=days,
+                days=_window_days(days),
                 accounts=account,
                 regions=region,
                 principals=principal,
@@ -988,6 +1048,7 @@ def backtest(
             )
     except TrailminError as exc:
         raise _fail(exc) from None
+    _say_window(covered)
     if output is Format.json:
         out.print_json(json.dumps(result.to_dict()))
         return
@@ -1101,10 +1162,18 @@ def diff(
         scps = api.read_scps(scp_file) if scp_file is not None else None
         with _working("comparing with what each principal holds"):
             report = api.diff(
-                lake, details, start=start, end=end, days=days, principals=principal, scps=scps
+                lake,
+                details,
+                start=start,
+                end=end,
+                days=_window_days(days),
+                principals=principal,
+                scps=scps,
             )
     except TrailminError as exc:
         raise _fail(exc) from None
+    if report.window is not None:
+        _say_window(report.window)
     if output is DiffFormat.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:
@@ -1156,7 +1225,8 @@ def propose(
 @app.command()
 def run(
     sources: Annotated[
-        list[str], typer.Argument(help="Files, directories or s3://bucket/prefix URIs.")
+        list[str],
+        typer.Argument(help="Files, directories or s3://bucket/prefix URIs."),
     ],
     lake: LakeOption,
     out_dir: Annotated[Path, typer.Option("--out", help="Where to write the proposals.")],
@@ -1180,9 +1250,7 @@ def run(
             "--credential-report", help="Saved credential report (CSV), for the IAM checklist."
         ),
     ] = None,
-    days: Annotated[
-        int, typer.Option("--days", help="The window, back from the newest event.")
-    ] = 90,
+    days: DaysOption = None,
     policy_format: Annotated[
         list[PolicyFormat] | None,
         typer.Option("--format", help="Policy formats to write (repeatable; json and terraform)."),
@@ -1202,7 +1270,7 @@ def run(
             lake=lake,
             out=out_dir,
             state=out_dir / ".trailmin-state.json",
-            days=days,
+            days=_window_days(days),
             auth_file=auth_file,
             from_aws=from_aws,
             logs_only=logs_only,
@@ -1234,9 +1302,7 @@ def audit(
         Path | None,
         typer.Option("--credential-report", help="Saved credential report (CSV)."),
     ] = None,
-    days: Annotated[
-        int, typer.Option("--days", help="The window, back from the newest event.")
-    ] = 90,
+    days: DaysOption = None,
     recent_days: Annotated[
         int, typer.Option("--recent-days", help="Days compared with the principal's baseline.")
     ] = 7,
@@ -1284,12 +1350,14 @@ def audit(
                 lake,
                 details=details,
                 credential_report=report_text,
-                days=days,
+                days=_window_days(days),
                 recent_days=recent_days,
                 max_key_age_days=max_key_age,
             )
     except TrailminError as exc:
         raise _fail(exc) from None
+    if result.window is not None:
+        _say_window(result.window)
     if output is DiffFormat.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
@@ -1322,10 +1390,17 @@ def verify(
     try:
         with _working("replaying the calls"):
             verdict = api.verify(
-                policy_file, lake=lake, principal=principal, start=start, end=end, days=days
+                policy_file,
+                lake=lake,
+                principal=principal,
+                start=start,
+                end=end,
+                days=_window_days(days),
             )
     except TrailminError as exc:
         raise _fail(exc) from None
+    if verdict.window is not None:
+        _say_window(verdict.window)
     if output is Format.json:
         out.print_json(json.dumps(verdict.to_dict()))
     else:
@@ -1364,10 +1439,11 @@ def synth(
         typer.Option(help="Events per day and account [default: 300; 2000 with --churn]."),
     ] = None,
     account: Annotated[
-        list[str] | None, typer.Option("--account", help="Account ids (repeatable).")
+        list[str] | None,
+        typer.Option("--account", metavar="ACCOUNT", help="Account ids (repeatable)."),
     ] = None,
     region: Annotated[
-        list[str] | None, typer.Option("--region", help="Regions (repeatable).")
+        list[str] | None, typer.Option("--region", metavar="REGION", help="Regions (repeatable).")
     ] = None,
     org_id: Annotated[
         str | None, typer.Option(help="Write an organization trail under this o-… id.")

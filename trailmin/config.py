@@ -6,7 +6,7 @@
     [lake]
     path = "lake"                                # required
     [window]
-    days = 90
+    days = 90                                    # the default; "all" reads every event
     [principals]
     include = ["arn:aws:iam::*:role/*"]          # globs; every user and role by default
     exclude = ["arn:aws:iam::*:role/legacy-*"]
@@ -40,13 +40,14 @@ from typing import Any
 
 from trailmin.errors import UsageError
 from trailmin.generation import GENERALIZE_LEVELS
+from trailmin.queries import ALL_DAYS, Days
 from trailmin.render import FORMATS
 
 # Every key the file may hold, by table, with its type.
 SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "sources": {"paths": list, "profile": str, "endpoint_url": str, "client_region": str},
     "lake": {"path": str},
-    "window": {"days": int},
+    "window": {"days": (int, str)},
     "principals": {"include": list, "exclude": list, "include_service_roles": bool},
     "policies": {
         "auth_file": str,
@@ -77,7 +78,7 @@ class Config:
     lake: Path
     out: Path
     state: Path
-    days: int = 90
+    days: Days = None  # the window of every command: DEFAULT_DAYS (90) unless set; "all"
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     include_service_roles: bool = False
@@ -102,7 +103,11 @@ class Config:
     max_breakage: float = 0.01
 
     def __post_init__(self) -> None:
-        if self.days < 1:
+        if isinstance(self.days, str) and self.days != ALL_DAYS:
+            raise UsageError(
+                f'window.days = {self.days!r}: give a number of days, or "all" for every event'
+            )
+        if isinstance(self.days, int) and self.days < 1:
             raise UsageError(f"window.days = {self.days}: the window must be at least 1 day")
         if not 0 <= self.max_breakage <= 1:
             raise UsageError(
@@ -182,7 +187,12 @@ def config_from(data: Mapping[str, Any], base: Path) -> Config:
                 raise UsageError(
                     f"unknown key {table}.{key}; [{table}] takes {', '.join(SCHEMA[table])}"
                 )
-            if not isinstance(item, expected) or (expected is int and isinstance(item, bool)):
+            if (table, key) == ("window", "days"):
+                if isinstance(item, bool) or not (isinstance(item, int) or item == ALL_DAYS):
+                    raise UsageError(
+                        f'window.days = {item!r} is not a whole number or "all"; fix its value'
+                    )
+            elif not isinstance(item, expected) or (expected is int and isinstance(item, bool)):
                 raise UsageError(
                     f"{table}.{key} = {item!r} is not a {_name(expected)}; fix its value"
                 )
@@ -208,7 +218,7 @@ def config_from(data: Mapping[str, Any], base: Path) -> Config:
         lake=path_of(data["lake"]["path"]),
         out=out,
         state=path_of(output["state"]) if "state" in output else out / ".trailmin-state.json",
-        days=data.get("window", {}).get("days", 90),
+        days=data.get("window", {}).get("days"),
         include=tuple(str(p) for p in principals.get("include", ())),
         exclude=tuple(str(p) for p in principals.get("exclude", ())),
         include_service_roles=principals.get("include_service_roles", False),

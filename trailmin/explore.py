@@ -9,6 +9,10 @@ columns that repeat)::
     lake.ingest(["sample_logs/"])
     lake.principals(days=30).head()
     lake.usage(principals=["arn:aws:iam::*:role/app-*"], services=["s3"])
+
+Like every command, each reads the last 90 days up to the newest event unless given ``days``
+(``days="all"`` for every event) or ``start``/``end``; ``.attrs["window"]`` of a returned frame
+says the window and what fell outside it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from trailmin.mapping.report import MappingReport
+    from trailmin.queries import Days, Window
 
 Moment = str | date | datetime | None
 
@@ -72,7 +77,7 @@ class Lake:
         *,
         start: Moment = None,
         end: Moment = None,
-        days: int | None = None,
+        days: Days = None,
         accounts: Sequence[str] | None = None,
         regions: Sequence[str] | None = None,
         principals: Sequence[str] | None = None,
@@ -95,7 +100,7 @@ class Lake:
         *,
         start: Moment = None,
         end: Moment = None,
-        days: int | None = None,
+        days: Days = None,
         accounts: Sequence[str] | None = None,
         regions: Sequence[str] | None = None,
         principals: Sequence[str] | None = None,
@@ -118,7 +123,7 @@ class Lake:
         *,
         start: Moment = None,
         end: Moment = None,
-        days: int | None = None,
+        days: Days = None,
         accounts: Sequence[str] | None = None,
         regions: Sequence[str] | None = None,
         principals: Sequence[str] | None = None,
@@ -126,6 +131,30 @@ class Lake:
     ) -> pd.DataFrame:
         """Return a row per IAM service, busiest first (see ``trailmin.services``)."""
         return api.services(
+            self.path,
+            start=start,
+            end=end,
+            days=days,
+            accounts=accounts,
+            regions=regions,
+            principals=principals,
+            services=services,
+        )
+
+    def window(
+        self,
+        *,
+        start: Moment = None,
+        end: Moment = None,
+        days: Days = None,
+        accounts: Sequence[str] | None = None,
+        regions: Sequence[str] | None = None,
+        principals: Sequence[str] | None = None,
+        services: Sequence[str] | None = None,
+    ) -> Window:
+        """Return the window these filters read and what fell outside it (see
+        ``trailmin.window``); ``usage()`` and the others keep theirs in ``.attrs["window"]``."""
+        return api.window(
             self.path,
             start=start,
             end=end,

@@ -50,7 +50,7 @@ from trailmin.current import AuthorizationDetails
 from trailmin.differences import Diff
 from trailmin.differences import to_markdown as diff_markdown
 from trailmin.generation import Options, Proposal, Used, generate, target_of, used_from_frame
-from trailmin.queries import principal_matcher
+from trailmin.queries import Window, principal_matcher
 from trailmin.render import render
 from trailmin.review import Review, review, unusual_by_principal
 from trailmin.review import markdown as review_markdown
@@ -153,6 +153,7 @@ class Summary:
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped_sources: int = 0
+    window: Window | None = None  # what the proposals were made from
 
     @property
     def changes(self) -> list[Status]:
@@ -169,6 +170,7 @@ class Summary:
         return {
             "events_ingested": self.events_ingested,
             "skipped_sources": self.skipped_sources,
+            "window": None if self.window is None else self.window.to_dict(),
             "principals": [s.to_dict() for s in self.statuses],
             "written": self.written,
             "removed": self.removed,
@@ -199,9 +201,10 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
             endpoint_url=config.iam_endpoint_url,
         )
     scps = api.read_scps(config.scp_file) if config.scp_file is not None else None
-    say(f"usage of the last {config.days} days")
     frame = api.usage(config.lake, days=config.days)
     filters = frame.attrs["filters"]
+    covered: Window = frame.attrs["window"]
+    say(covered.describe())
     used = used_from_frame(frame)
     used = [u for u in used if _wanted(u.principal, u.principal_type, config)]
     if config.accept_denied:
@@ -263,7 +266,9 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         )
         reviews[principal] = review(proposal, unusual.get(principal, ()))
         granted[principal] = granted_by(proposal)
-        files = _principal_files(proposal, diffs.get(principal), config, unusual=unusual)
+        files = _principal_files(
+            proposal, diffs.get(principal), config, unusual=unusual, window=covered
+        )
         folder = proposal.slug
         folders[folder] = files
         digest = _digest(files)
@@ -297,7 +302,9 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
                 Status(principal, last["folder"], GONE, 0, 0, 0, 0, 0, 0, "no longer found")
             )
     statuses.sort(key=_review_order)
-    summary = Summary(ingested.events, statuses, skipped_sources=ingested.sources_skipped)
+    summary = Summary(
+        ingested.events, statuses, skipped_sources=ingested.sources_skipped, window=covered
+    )
     kept = _changes_from(meta.get("changes"))
     if state and kept is not None and all(s.status == UNCHANGED for s in statuses):
         # No proposal changed: index.md keeps saying what the last change was, and since when.
@@ -477,11 +484,17 @@ def _principal_files(
     config: Config,
     *,
     unusual: Mapping[str, Iterable[str]],
+    window: Window,
 ) -> dict[str, str]:
-    """Return the files of one principal's folder, by name."""
+    """Return the files of one principal's folder, by name.
+
+    proposal.json says how the window was chosen, not its dates and counts: those move with
+    every run, and a folder is rewritten only when its proposal changed (index.md says them).
+    """
     files: dict[str, str] = {}
+    rule = {k: v for k, v in window.to_dict().items() if k in ("days", "default", "rule")}
     for fmt in config.formats:
-        for path, text in render([proposal], fmt, unusual=unusual).items():
+        for path, text in render([proposal], fmt, unusual=unusual, window=rule).items():
             if path == "index.json":
                 continue
             name = path.split("/", 1)[1]
@@ -614,7 +627,8 @@ def _write(
         if status.status == GONE and _own_folder(out, status.folder) and gone.is_dir():
             shutil.rmtree(gone)
             summary.removed.append(status.folder + "/")
-    audit_text = checklist.to_markdown()
+    # index.md states the window once, at the top.
+    audit_text = dataclasses.replace(checklist, window=None).to_markdown()
     index = (
         index_markdown(
             statuses,
@@ -622,6 +636,7 @@ def _write(
             reviews=reviews,
             max_breakage=config.max_breakage,
             changes=changes,
+            window=summary.window,
         )
         + "\n"
         + audit_text.replace("# IAM security checklist", "## IAM security checklist", 1)
@@ -649,6 +664,17 @@ def _write(
     }
     config.state.parent.mkdir(parents=True, exist_ok=True)
     _put(config.state, json.dumps(new_state, indent=2, sort_keys=True) + "\n")
+
+
+def _window_markdown(window: Window) -> str:
+    """Return the paragraph saying what the proposals were made from and what fell outside."""
+    described = window.describe()
+    hint = (
+        ' (`days = "all"` in `[window]`, or `--days all`, reads every event)'
+        if window.events_outside
+        else ""
+    )
+    return f"**Made from** {md.text(described.removeprefix('window: '))}{hint}."
 
 
 def _backtest_cell(status: Status, max_breakage: float) -> str:
@@ -684,9 +710,10 @@ def index_markdown(
     reviews: Mapping[str, Review] | None = None,
     max_breakage: float = 0.01,
     changes: Changes | None = None,
+    window: Window | None = None,
 ) -> str:
-    """Return the reviewer's summary: what changed, what to review first, then largest
-    reductions first.
+    """Return the reviewer's summary: the window, what changed, what to review first, then
+    largest reductions first.
 
     ``unusual`` maps principals to the checklist's unusual-activity codes found for them: their
     refused calls may not be their own work, and the candidate additions say so. ``reviews``
@@ -717,6 +744,7 @@ def index_markdown(
     lines = [
         "# Least-privilege proposals",
         "",
+        *([_window_markdown(window), ""] if window is not None else []),
         *([*changes_markdown(changes), ""] if changes else []),
         *review_markdown(first, {s.principal: s.folder for s in current}),
         "",

@@ -30,11 +30,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from trailmin.errors import UsageError
 from trailmin.mapping import outcomes
+from trailmin.wording import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,10 @@ class Filters:
     regions: tuple[str, ...] = ()
     principals: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
+    # How the window was chosen, for saying so: the last ``days`` days up to the newest event
+    # (``default``: nobody chose them, they are ``DEFAULT_DAYS``), else the dates given, else none.
+    days: int | None = None
+    default: bool = False
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -115,6 +121,118 @@ class Filters:
                 raise UsageError(
                     f"{service!r} is not an IAM service prefix; use names such as s3 or kms"
                 )
+
+
+# The window every command reads unless told otherwise: the last 90 days up to the newest event
+# of the lake (as IAM Access Analyzer's policy generation does). ``days="all"`` reads every event.
+DEFAULT_DAYS = 90
+ALL_DAYS = "all"
+Days = int | Literal["all"] | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    """The time an output covers, and what of the lake fell outside it.
+
+    The counts are of the events and principals the other filters (accounts, regions,
+    principals, services) select: ``events`` inside the window, ``events_outside`` before or after
+    it; ``principals_outside`` had events, none of them inside.
+    """
+
+    start: datetime | None
+    end: datetime | None
+    days: int | None
+    default: bool
+    events: int
+    principals: int
+    events_outside: int
+    principals_outside: int
+    first_event: datetime | None  # of the events the other filters select, inside or not
+    last_event: datetime | None
+
+    def span(self) -> str:
+        """Return the window's bounds in words, "2026-07-21 00:05 to 2026-10-18 23:39 UTC"."""
+        # Without a bound, the events' own; the end is exclusive (a microsecond after the newest
+        # event when the window is counted in days).
+        first = self.start or self.first_event
+        last = self.end - timedelta(microseconds=1) if self.end else self.last_event
+        if first is None or last is None:
+            return "no event"
+        first, last = first.astimezone(UTC), last.astimezone(UTC)
+        return f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+
+    def rule(self) -> str:
+        """Return how the window was chosen, in words."""
+        if self.days is not None:
+            chosen = "the default" if self.default else "as asked"
+            return f"the last {self.days} days up to the newest event ({chosen})"
+        if self.start is None and self.end is None:
+            return "every event"
+        return "the dates asked for"
+
+    def describe(self) -> str:
+        """Return one sentence: the window, how it was chosen, and what fell outside it."""
+        covered = (
+            f"window: {self.rule()}, {self.span()}: {counted(self.events, 'event')} of "
+            f"{counted(self.principals, 'principal')}"
+        )
+        return f"{covered}; {self.outside()}"
+
+    def outside(self) -> str:
+        """Return what fell outside the window, in words."""
+        if not self.events_outside:
+            return "no event of the lake fell outside it"
+        principals = (
+            f", and {counted(self.principals_outside, 'principal')} with no event inside it"
+            if self.principals_outside
+            else ""
+        )
+        return f"{counted(self.events_outside, 'event')} fell outside it{principals}"
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the window as JSON values (times in ISO 8601, UTC)."""
+
+        def moment(value: datetime | None) -> str | None:
+            return None if value is None else value.astimezone(UTC).isoformat()
+
+        return {
+            "start": moment(self.start),
+            "end": moment(self.end),
+            "days": self.days,
+            "default": self.default,
+            "rule": self.rule(),
+            "events": self.events,
+            "principals": self.principals,
+            "events_outside": self.events_outside,
+            "principals_outside": self.principals_outside,
+            "first_event": moment(self.first_event),
+            "last_event": moment(self.last_event),
+        }
+
+
+def window_sql(filters: Filters) -> str:
+    """Return the SQL (DuckDB) counting the events and principals that the filters other than
+    time select, inside the window and outside it; one row for ``Window``."""
+    conditions = event_conditions(replace(filters, start=None, end=None), DUCKDB)
+    if filters.services:
+        matches = _service_condition(filters.services, "p.action")
+        conditions.append(f"len(list_filter(e.permissions, lambda p: {matches})) > 0")
+    inside = []
+    if filters.start is not None:
+        inside.append(f"e.event_time >= {DUCKDB.timestamp(filters.start)}")
+    if filters.end is not None:
+        inside.append(f"e.event_time < {DUCKDB.timestamp(filters.end)}")
+    within = " AND ".join(inside) or "TRUE"
+    return f"""SELECT
+  count(*) FILTER (WHERE {within}) AS events,
+  count(DISTINCT e.principal_arn) FILTER (WHERE {within}) AS principals,
+  count(*) FILTER (WHERE NOT ({within})) AS events_outside,
+  count(DISTINCT e.principal_arn) - count(DISTINCT e.principal_arn) FILTER (WHERE {within})
+    AS principals_outside,
+  min(e.event_time) AS first_event,
+  max(e.event_time) AS last_event
+FROM events AS e
+{_where(conditions)}"""
 
 
 def window_of_days(days: int, newest: datetime) -> tuple[datetime, datetime]:

@@ -38,19 +38,28 @@ def render(
     output: str,
     *,
     unusual: Mapping[str, Iterable[str]] | None = None,
+    window: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Return the files of ``proposals`` in ``output`` format, by relative path.
 
     ``unusual``: the checklist's unusual-activity codes by principal, when it was asked; each
     proposal's index.json then says them (``unusual_activity``) beside its ``review``.
+    ``window``: the window the proposals were made from (``Window.to_dict()``), which every
+    index.json then states.
     """
     if output not in FORMATS:
         raise UsageError(f"--format {output!r} is not one of {', '.join(FORMATS)}")
-    files: dict[str, str] = {"index.json": _dump(_index(proposals))}
+    index = _index(proposals)
+    if window is not None:
+        index = {"window": dict(window), **index}
+    files: dict[str, str] = {"index.json": _dump(index)}
     for proposal in proposals:
         folder = proposal.slug
         codes = None if unusual is None else unusual.get(proposal.principal, ())
-        files[f"{folder}/index.json"] = _dump(proposal_document(proposal, unusual=codes))
+        document = proposal_document(proposal, unusual=codes)
+        if window is not None:
+            document["window"] = dict(window)
+        files[f"{folder}/index.json"] = _dump(document)
         if not proposal.policies:
             continue
         if output == "json":

@@ -20,6 +20,7 @@ from typing import Any
 
 from trailmin.catalog_replay import Mismatch
 from trailmin.evaluation import PESSIMISTIC, Decision, Layers, Request, evaluate, statements_of
+from trailmin.queries import Window
 
 # What the lake's columns give, by condition key (lower case).
 DERIVABLE = frozenset(
@@ -162,6 +163,7 @@ class Verdict:
     # Calls refused on the resources the catalog names for them, built from the records
     # (catalog_replay): what a mapping error hides from the replay of the lake's permissions.
     mismatches: tuple[Mismatch, ...] = ()
+    window: Window | None = None  # the calls replayed
 
     @property
     def passed(self) -> bool:
@@ -177,6 +179,7 @@ class Verdict:
             "passed": self.passed,
             "refused": [r.to_dict() for r in self.refused],
             "catalog_refused": [m.to_dict() for m in self.mismatches],
+            "window": None if self.window is None else self.window.to_dict(),
         }
 
 
