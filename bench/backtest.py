@@ -44,7 +44,7 @@ START = date(2026, 7, 1)
 def build_lake(days: int, per_day: int) -> Path:
     """Return the lake of a churning trail of ``days`` days, built once."""
     import trailmin
-    from trailmin import synth
+    from trailmin.synth import trail as synth
 
     recipe = {"days": days, "per_day": per_day, "seed": 13, "synth": generator_version()}
     folder = CORPUS_ROOT / f"backtest-{days}-{per_day}"
@@ -66,7 +66,7 @@ def build_lake(days: int, per_day: int) -> Path:
 
 def on_star(proposal: Any) -> Any:
     """Return the proposal with every statement's resources replaced by ``*``."""
-    from trailmin.generation import Policy, Statement
+    from trailmin.policy.generate import Policy, Statement
 
     actions = sorted({a for p in proposal.policies for s in p.statements for a in s.actions})
     policy = Policy(proposal.policies[0].name, (Statement("All", tuple(actions), ("*",)),))
@@ -75,7 +75,7 @@ def on_star(proposal: Any) -> Any:
 
 def whole_services(proposal: Any) -> Any:
     """Return the proposal granting every action of each service it used, on ``*``."""
-    from trailmin.generation import Policy, Statement
+    from trailmin.policy.generate import Policy, Statement
 
     services = sorted(
         {a.split(":", 1)[0] for p in proposal.policies for s in p.statements for a in s.actions}
@@ -89,7 +89,7 @@ def whole_services(proposal: Any) -> Any:
 def measure(lake: Path) -> list[dict[str, Any]]:
     """Return the figures of every way of writing the policies."""
     import trailmin
-    from trailmin.generation import GENERALIZE_LEVELS, Options
+    from trailmin.policy.generate import GENERALIZE_LEVELS, Options
 
     ways: list[tuple[str, Options, Any]] = [
         (level, Options(generalize=level), None) for level in GENERALIZE_LEVELS

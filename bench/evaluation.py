@@ -20,7 +20,7 @@ import statistics
 import time
 from typing import Any
 
-from trailmin.evaluation import Layers, Request, evaluate
+from trailmin.policy.evaluate import Layers, Request, evaluate
 
 REQUESTS = 20_000
 SEED = 15

@@ -1,6 +1,6 @@
 """Benchmark: generate the policies of 1,000 principals.
 
-The lake is built once from ``trailmin.synth``: an organization of 150 accounts, each with the
+The lake is built once from ``trailmin.synth.trail``: an organization of 150 accounts, each with the
 generator's cast (application and CI roles, an Identity Center permission set, IAM users, root,
 AWS services), two days of their calls; kept in ``bench/corpus/generate-<accounts>/lake``
 (ignored by git) while its recipe holds.
@@ -36,7 +36,7 @@ CORPUS_ROOT = ROOT / "bench" / "corpus"
 def build_lake(accounts: int) -> Path:
     """Return the lake of an organization of ``accounts`` accounts, built once."""
     import trailmin
-    from trailmin import synth
+    from trailmin.synth import trail as synth
 
     recipe = {
         "accounts": accounts,
@@ -77,7 +77,8 @@ RUN = """
 import json, sys, time
 began = time.perf_counter()
 import trailmin
-from trailmin import api, generation
+from trailmin import api
+from trailmin.policy import generate as generation
 imported = time.perf_counter()
 frame = api.usage(sys.argv[1])
 queried = time.perf_counter()

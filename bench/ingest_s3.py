@@ -74,7 +74,7 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPO
 import boto3  # noqa: E402 - the credentials above must be in place first
 from botocore.config import Config  # noqa: E402
 
-from trailmin import ingestion  # noqa: E402
+from trailmin.ingestion import pipeline as ingestion  # noqa: E402
 
 BUCKET = "bench"
 ACCOUNTS = ("111122223333", "444455556666")

@@ -48,7 +48,7 @@ FROM taking
 def measure(name: str) -> dict[str, Any]:
     """Return the scoping figures of one log set, ingested into a temporary lake."""
     from trailmin import api
-    from trailmin.ingestion import ingest
+    from trailmin.ingestion.pipeline import ingest
 
     with tempfile.TemporaryDirectory(prefix=f"scoping-{name}-") as folder:
         lake = Path(folder) / "lake"

@@ -1,6 +1,6 @@
 """Benchmark: the usage aggregation over a lake of 10 million generated events.
 
-The lake is built once from ``trailmin.synth``: the ingest benchmark's trail (8 days of one
+The lake is built once from ``trailmin.synth.trail``: the ingest benchmark's trail (8 days of one
 account's workload, two regions) run in ten accounts, each with its own account id throughout,
 ingested by trailmin with two workers and compacted, then kept in
 ``bench/corpus/usage-<events>/lake`` (ignored by git) while its recipe holds; the copied trail is

@@ -15,7 +15,7 @@ import csv
 import json
 from pathlib import Path
 
-from trailmin import catalog
+from trailmin.aws import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared" / "reference" / "iam-dataset-sdk-map-2022.json"

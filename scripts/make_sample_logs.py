@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from trailmin.synth import SynthSummary, write_trail
+from trailmin.synth.trail import SynthSummary, write_trail
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_logs"
 
@@ -38,8 +38,8 @@ organization trail writes to S3: gzipped `{"Records": [...]}` delivery files und
 `AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/<region>/<yyyy>/<mm>/<dd>/` and hourly digest files
 under `CloudTrail-Digest/`, for 2026-10-05 to 2026-10-18 in us-east-1 and eu-west-1.
 
-It is made by `trailmin.synth.write_trail`, not recorded from AWS: every ID, key and address in
-it is invented. Regenerate it (byte for byte; the old tree is deleted first) with:
+It is made by `trailmin.synth.trail.write_trail`, not recorded from AWS: every ID, key and
+address in it is invented. Regenerate it (byte for byte; the old tree is deleted first) with:
 
     .venv/bin/python scripts/make_sample_logs.py
 

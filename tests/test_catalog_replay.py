@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import trailmin
-from trailmin.catalog_replay import Recorded, check, expected
 from trailmin.cli import app
+from trailmin.policy.catalog_replay import Recorded, check, expected
 
 ACCOUNT = "123837392027"
 REGION = "us-east-1"

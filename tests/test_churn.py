@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from trailmin.churn import Seen, generalize, read
+from trailmin.policy.churn import Seen, generalize, read
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 END = START + timedelta(days=60)

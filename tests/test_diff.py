@@ -12,13 +12,21 @@ import boto3
 import pytest
 
 import trailmin
-from tests.conftest import ROOT, SAMPLE_LOGS, act_in_account, fake_aws_env, reset_moto
-from trailmin.current import parse_authorization_details
-from trailmin.differences import access_level, diff, recorded_as
+from tests.conftest import (
+    ROOT,
+    SAMPLE_LOGS,
+    act_in_account,
+    fake_aws_env,
+    make_record,
+    reset_moto,
+    write_delivery,
+)
 from trailmin.errors import UsageError
-from trailmin.evaluation import PESSIMISTIC
-from trailmin.expand import arn_globs_intersect, expand
-from trailmin.generation import Used
+from trailmin.iam.details import parse_authorization_details
+from trailmin.iam.diff import access_level, diff, recorded_as
+from trailmin.policy.evaluate import PESSIMISTIC
+from trailmin.policy.expand import arn_globs_intersect, expand
+from trailmin.policy.generate import Used
 
 AUTH = ROOT / "examples" / "sample-auth.json"
 A = "111122223333"
@@ -553,3 +561,119 @@ def test_scps_take_away_what_a_level_does_not_allow(sample, tmp_path):
     bad.write_text(json.dumps({"not-an-account": []}))
     with pytest.raises(UsageError, match="not an SCP file"):
         trailmin.read_scps(bad)
+
+
+# --- roles AWS manages ---------------------------------------------------------------------------
+
+SLR_PATH = "/aws-service-role/autoscaling.amazonaws.com/"
+SLR = f"arn:aws:iam::{A}:role{SLR_PATH}AWSServiceRoleForAutoScaling"
+WORKERS = f"arn:aws:iam::{A}:role/service/workers"
+
+
+def role_session(arn: str, role_id: str, **extra):
+    """Return the userIdentity of a session of the role ``arn``."""
+    name = arn.rsplit("/", 1)[1]
+    issuer = {"type": "Role", "principalId": role_id, "arn": arn, "accountId": A, "userName": name}
+    return {
+        "type": "AssumedRole",
+        "principalId": f"{role_id}:session",
+        "arn": f"arn:aws:sts::{A}:assumed-role/{name}/session",
+        "accountId": A,
+        "accessKeyId": "ASIAEXAMPLESESSION",
+        "sessionContext": {
+            "sessionIssuer": issuer,
+            "attributes": {"creationDate": "2026-10-05T11:00:00Z", "mfaAuthenticated": "false"},
+        },
+        **extra,
+    }
+
+
+def role_detail(arn: str, role_id: str, **policies):
+    """Return a RoleDetailList entry as `aws iam get-account-authorization-details` writes it."""
+    path, name = arn.split(":role", 1)[1].rsplit("/", 1)
+    return {
+        "Path": path + "/",
+        "RoleName": name,
+        "RoleId": role_id,
+        "Arn": arn,
+        "RolePolicyList": [],
+        "AttachedManagedPolicies": [],
+        **policies,
+    }
+
+
+def test_a_service_linked_role_gets_no_diff_section(tmp_path):
+    """A service-linked role that called EC2 has no section in the diff: AWS owns its policy,
+    so what it holds and did not use is no one's to remove. A workload role beside it has one."""
+    ec2 = {"eventSource": "ec2.amazonaws.com", "requestParameters": {}}
+    # As CloudTrail logs Auto Scaling launching an instance with its service-linked role.
+    launching = role_session(SLR, "AROAEXAMPLEASG", invokedBy="autoscaling.amazonaws.com")
+    records = [
+        make_record(1, **ec2, eventName="RunInstances", userIdentity=launching, readOnly=False),
+        make_record(2, **ec2, eventName="DescribeInstances", userIdentity=launching),
+        make_record(
+            3,
+            **ec2,
+            eventName="DescribeInstances",
+            userIdentity=role_session(WORKERS, "AROAEXAMPLEWORK"),
+        ),
+    ]
+    write_delivery(tmp_path / "trail" / "t.json.gz", records)
+    lake = tmp_path / "lake"
+    trailmin.ingest([tmp_path / "trail"], lake=lake, workers=1)
+    describe = {"Effect": "Allow", "Action": ["ec2:Describe*"], "Resource": "*"}
+    asg_policy = f"arn:aws:iam::aws:policy{SLR_PATH}AutoScalingServiceRolePolicy"
+    auth = {
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": [
+            role_detail(
+                SLR,
+                "AROAEXAMPLEASG",
+                AttachedManagedPolicies=[
+                    {"PolicyName": "AutoScalingServiceRolePolicy", "PolicyArn": asg_policy}
+                ],
+            ),
+            role_detail(
+                WORKERS,
+                "AROAEXAMPLEWORK",
+                RolePolicyList=[{"PolicyName": "describe", "PolicyDocument": policy(describe)}],
+            ),
+        ],
+        "Policies": [
+            {
+                "PolicyName": "AutoScalingServiceRolePolicy",
+                "Arn": asg_policy,
+                "Path": SLR_PATH,
+                "DefaultVersionId": "v1",
+                "IsAttachable": True,
+                "PolicyVersionList": [
+                    {
+                        "VersionId": "v1",
+                        "IsDefaultVersion": True,
+                        "Document": policy(
+                            describe,
+                            {
+                                "Effect": "Allow",
+                                "Action": ["ec2:RunInstances", "ec2:TerminateInstances"],
+                                "Resource": "*",
+                            },
+                        ),
+                    }
+                ],
+            }
+        ],
+    }
+    saved = tmp_path / "auth.json"
+    saved.write_text(json.dumps(auth))
+    details = trailmin.authorization_details(auth_file=saved)
+    assert SLR in details.principals
+    used = trailmin.usage(lake, days="all")
+    called = used[used["principal"] == SLR]
+    assert sorted(called["action"]) == ["ec2:DescribeInstances", "ec2:RunInstances"]
+    assert set(called["principal_type"]) == {"ServiceLinkedRole"}
+
+    report = trailmin.diff(lake, details, days="all").to_dict()
+    assert [p["principal"] for p in report["principals"]] == [WORKERS]
+    # It is in the details: not listed as a caller the details lack either.
+    assert report["not_in_details"] == []

@@ -26,10 +26,16 @@ from typer.testing import CliRunner
 import trailmin
 from tests import s3_proxy
 from tests.conftest import ROOT, fake_aws_env, log_name, make_record
-from trailmin import api, cli, iam
+from trailmin import api, cli
 from trailmin.errors import CredentialsError, SourceReadError
-from trailmin.s3 import READ_ATTEMPTS, iter_s3_bodies, list_cloudtrail_objects, make_client
-from trailmin.sources import SourceObject
+from trailmin.iam import fetch as iam
+from trailmin.ingestion.s3 import (
+    READ_ATTEMPTS,
+    iter_s3_bodies,
+    list_cloudtrail_objects,
+    make_client,
+)
+from trailmin.ingestion.sources import SourceObject
 
 PREFIX = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/05/"
 STAMPS = ("20261005T1200Z", "20261005T1205Z", "20261005T1210Z")

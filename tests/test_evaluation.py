@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import ROOT
-from trailmin.evaluation import (
+from trailmin.policy.evaluate import (
     OPTIMISTIC,
     PESSIMISTIC,
     Decision,

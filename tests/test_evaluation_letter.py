@@ -2,14 +2,15 @@
 NotPrincipal, boundaries and session policies against resource policies, KMS across accounts,
 variables only after the fifth colon, and plain operators on multi-valued keys.
 
-Rules are numbered as in shared/reference/iam-evaluation.md, extended in trailmin/evaluation.py's
-module docstring (R3.9, R6.3, R8.5-R8.8). Each row cites the page it follows."""
+Rules are numbered as in shared/reference/iam-evaluation.md, extended in
+trailmin/policy/evaluate.py's module docstring (R3.9, R6.3, R8.5-R8.8). Each row cites the page it
+follows."""
 
 from __future__ import annotations
 
 import pytest
 
-from trailmin.evaluation import OPTIMISTIC, PESSIMISTIC, Layers, Request, evaluate
+from trailmin.policy.evaluate import OPTIMISTIC, PESSIMISTIC, Layers, Request, evaluate
 
 A = "111122223333"  # the resource's account, unless a row says otherwise
 B = "444455556666"

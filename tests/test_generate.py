@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 
 import trailmin
 from tests.conftest import ROOT, SAMPLE_LOGS
-from trailmin import catalog
+from trailmin.aws import catalog
 from trailmin.errors import UsageError
-from trailmin.generation import (
+from trailmin.policy.generate import (
     MANAGED_POLICY_SIZE,
     Options,
     Policy,
@@ -37,7 +37,7 @@ from trailmin.generation import (
     policy_size,
     target_of,
 )
-from trailmin.render import render
+from trailmin.policy.render import render
 
 GOLDEN = ROOT / "tests" / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "usage.csv").exists())
@@ -96,7 +96,7 @@ def test_golden(case):
             assert text == expected[relative], f"{case}/{output}/{relative} differs"
 
 
-def load(case: str) -> list[trailmin.generation.Proposal]:
+def load(case: str) -> list[trailmin.policy.generate.Proposal]:
     folder = GOLDEN / case
     spec = json.loads((folder / "case.json").read_text())
     return generate(read_usage(folder / "usage.csv"), Options(**spec["options"]))
@@ -565,7 +565,7 @@ def test_a_permission_set_too_large_for_its_one_inline_policy_is_a_warning():
 
 def test_a_proposal_that_would_refuse_a_used_call_is_not_emitted(monkeypatch):
     """The replay check: a generation bug (here, made on purpose) never reaches the output."""
-    from trailmin import generation
+    from trailmin.policy import generate as generation
 
     used = read_usage(GOLDEN / "kms-keys" / "usage.csv")
     broken = generation.policy_resource
@@ -589,7 +589,7 @@ def test_privilege_escalation_resources_are_never_generalized_but_for_ids():
     that are replaced; the object reads beside them learn."""
     from datetime import UTC, datetime, timedelta
 
-    from trailmin.generation import Used, generate
+    from trailmin.policy.generate import Used, generate
 
     start = datetime(2026, 9, 1, tzinfo=UTC)
     principal = "arn:aws:iam::111122223333:role/scheduler"

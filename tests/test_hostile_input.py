@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 import trailmin
 from tests.conftest import make_record, write_delivery
-from trailmin import records
-from trailmin.generation import Proposal
-from trailmin.records import BadSource, Part, decode_records, parts_to_table
+from trailmin.ingestion import decode
+from trailmin.ingestion.columns import Part, parts_to_table
+from trailmin.ingestion.decode import BadSource, decode_records
+from trailmin.policy.generate import Proposal
 
 GOOD = [make_record(n) for n in range(5)]
 LATEST = datetime.now(UTC) + timedelta(days=1)  # as an ingest's clock allows
@@ -186,11 +187,11 @@ def test_a_file_whose_only_record_is_broken_is_skipped_whole():
         decode_records(b'{"Records": [{"eventVersion": "1.08" "eventTime": 1}]}')
 
 
-# The fields the decoder reads (records.Record and its structs), each given wrong shapes.
+# The fields the decoder reads (decode.Record and its structs), each given wrong shapes.
 RECORD_FIELDS = [
-    *(name for name in records.Record.__struct_fields__ if name != "timestamp"),
+    *(name for name in decode.Record.__struct_fields__ if name != "timestamp"),
     "@timestamp",
-    *(f"userIdentity.{name}" for name in records._UserIdentity.__struct_fields__),
+    *(f"userIdentity.{name}" for name in decode.UserIdentity.__struct_fields__),
     "userIdentity.sessionContext.sessionIssuer.arn",
     "userIdentity.sessionContext.attributes.mfaAuthenticated",
     "tlsDetails.tlsVersion",
@@ -299,7 +300,7 @@ def test_a_gzip_bomb_is_refused_before_it_fills_memory():
     bomb = gzip.compress(b"\x00" * (8 * 1024 * 1024), compresslevel=9)
     assert len(bomb) < 64 * 1024
     with pytest.raises(BadSource, match=r"expands past 1,048,576 bytes of text"):
-        records.decompress(bomb, limit=1024 * 1024)
+        decode.decompress(bomb, limit=1024 * 1024)
 
 
 def test_concatenated_gzip_members_are_all_read():
@@ -307,13 +308,12 @@ def test_concatenated_gzip_members_are_all_read():
     first = gzip.compress(b'{"Records": [' + json.dumps(GOOD[0]).encode())
     second = gzip.compress(b"]}")
     assert (
-        records.decompress(first + second)
-        == b'{"Records": [' + json.dumps(GOOD[0]).encode() + b"]}"
+        decode.decompress(first + second) == b'{"Records": [' + json.dumps(GOOD[0]).encode() + b"]}"
     )
     with pytest.raises(BadSource, match="truncated gzip"):
-        records.decompress(first + second[:-4])
+        decode.decompress(first + second[:-4])
     with pytest.raises(BadSource, match="corrupt gzip"):
-        records.decompress(first[:12] + b"\xff" * 40)
+        decode.decompress(first[:12] + b"\xff" * 40)
 
 
 def test_sources_that_are_not_files_are_skipped_and_never_block(tmp_path):
@@ -368,7 +368,7 @@ def test_a_source_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
     trail = tmp_path / "trail"
     write_delivery(trail / "good.json.gz", GOOD)
     (trail / "huge.json").write_bytes(b" " * 4096)
-    monkeypatch.setattr("trailmin.sources.MAX_SOURCE_BYTES", 4000)
+    monkeypatch.setattr("trailmin.ingestion.sources.MAX_SOURCE_BYTES", 4000)
     summary = trailmin.ingest([trail], lake=tmp_path / "lake", workers=1)
     assert summary.events == len(GOOD)
     (skipped,) = summary.skipped
@@ -493,9 +493,10 @@ def test_a_run_over_hostile_files_lands_every_good_record_and_says_what_it_skipp
 # Runs the CLI with the text limit lowered, so the bomb in the corpus stays small.
 _LIMITED_INGEST = """
 import os, sys
-from trailmin import records, sources
+from trailmin.ingestion import decode
+from trailmin.ingestion import sources
 limit = int(os.environ["TRAILMIN_TEST_MAX_TEXT_BYTES"])
-records.MAX_TEXT_BYTES = sources.MAX_SOURCE_BYTES = limit
+decode.MAX_TEXT_BYTES = sources.MAX_SOURCE_BYTES = limit
 from trailmin.cli import app
 sys.argv = ["trailmin", "ingest", *sys.argv[1:]]
 app()
@@ -538,7 +539,7 @@ def test_request_parameters_nested_to_the_readers_limit_do_not_stop_the_mapping(
 )
 def test_a_principal_iam_could_not_have_named_gets_no_target(principal):
     """IAM API reference: names are of [\\w+=,.@-]; "role/admin\\n" is not the role admin."""
-    from trailmin.generation import target_of
+    from trailmin.policy.generate import target_of
 
     target, why = target_of(principal, "Role")
     assert target is None
@@ -547,7 +548,7 @@ def test_a_principal_iam_could_not_have_named_gets_no_target(principal):
 
 def test_the_job_removes_only_its_own_folders(tmp_path):
     """A state file naming "..", a path or a link never makes the job delete outside ``out``."""
-    from trailmin.propose import _own_folder
+    from trailmin.job.propose import _own_folder
 
     out = tmp_path / "out"
     (out / "111122223333-role-deploy").mkdir(parents=True)

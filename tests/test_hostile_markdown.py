@@ -23,14 +23,14 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from tests.conftest import log_name, make_record, write_delivery
-from trailmin import markdown as md
-from trailmin.checklist import Audit, Finding
-from trailmin.config import load_config
-from trailmin.differences import Diff, NotGranted, TooBroad, UnusedService, to_markdown
-from trailmin.generation import Proposal, Used, generate
-from trailmin.propose import Status, index_markdown, propose
-from trailmin.render import render
-from trailmin.review import Review, ReviewItem
+from trailmin.iam.audit import Audit, Finding
+from trailmin.iam.diff import Diff, NotGranted, TooBroad, UnusedService, to_markdown
+from trailmin.job.config import load_config
+from trailmin.job.propose import Status, index_markdown, propose
+from trailmin.policy.generate import Proposal, Used, generate
+from trailmin.policy.render import render
+from trailmin.policy.review import Review, ReviewItem
+from trailmin.text import markdown as md
 
 A = "111122223333"
 GFM = MarkdownIt("commonmark").enable(["table", "strikethrough"])

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import templated_actions
-from trailmin.arns import escape
-from trailmin.evaluation import pattern_matches
+from trailmin.aws.arns import escape
 from trailmin.mapping.permissions import event_permissions
 from trailmin.mapping.resources import _VARIABLE, Context, scope
+from trailmin.policy.evaluate import pattern_matches
 
 A = "111122223333"
 

@@ -17,9 +17,9 @@ import pytest
 
 import trailmin
 from tests.conftest import log_name, make_record, write_delivery
-from trailmin import ingestion as ingest_module
 from trailmin.errors import LakeError, LakeLockedError, SourceError, UsageError
-from trailmin.lake import Lake
+from trailmin.ingestion import pipeline as ingest_module
+from trailmin.lake.store import Lake
 
 
 def event_ids(lake: Path) -> Counter[str]:
@@ -228,7 +228,7 @@ def test_a_changed_file_adds_only_its_new_records(tmp_path):
 CRASH_SCRIPT = textwrap.dedent(
     """
     import os, sys
-    from trailmin import lake as lake_module
+    from trailmin.lake import store as lake_module
     import trailmin
 
     commits = 0
@@ -423,7 +423,7 @@ def test_errors_name_the_fix(tmp_path):
         trailmin.lake_info(tmp_path)
     with pytest.raises(SourceError, match="does not exist"):
         trailmin.ingest([tmp_path / "missing"], lake=tmp_path / "l2")
-    with pytest.raises(UsageError, match="is not after --start"):
+    with pytest.raises(UsageError, match="is not after start"):
         trailmin.ingest(
             [tmp_path],
             lake=tmp_path / "l3",

@@ -26,9 +26,9 @@ from moto import mock_aws
 
 import trailmin
 from tests.conftest import fake_aws_env, log_name, make_record
-from trailmin import ingestion
 from trailmin.errors import SourceError
-from trailmin.lake import Lake
+from trailmin.ingestion import pipeline as ingestion
+from trailmin.lake.store import Lake
 
 BUCKET = "org-trail"
 ORG = "o-abc123defg"

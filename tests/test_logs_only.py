@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, SAMPLE_LOGS
-from trailmin.config import Config
 from trailmin.errors import UsageError
+from trailmin.job.config import Config
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import pytest
 
 import trailmin
 from tests.conftest import REAL_LOGS
-from trailmin import catalog
+from trailmin.aws import catalog
 from trailmin.mapping import actions as mapping
 from trailmin.mapping import map_event, service_prefix
 

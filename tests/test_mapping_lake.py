@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 
 import trailmin
 from tests.conftest import SAMPLE_LOGS
-from trailmin import catalog
-from trailmin.lake import Lake
+from trailmin.aws import catalog
+from trailmin.lake.store import Lake
 from trailmin.mapping.permissions import mapping_version
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from trailmin.mapping import outcomes
 from trailmin.mapping.actions import data_file
-from trailmin.queries import outcome_case
+from trailmin.query.sql import outcome_case
 
 # Every error code in ../shared/real_logs, and a few more, with what it says.
 CASES = [

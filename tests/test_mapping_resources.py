@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trailmin import catalog
+from trailmin.aws import catalog
 from trailmin.mapping import map_event
 from trailmin.mapping.inferred import infer, rule_events
 from trailmin.mapping.resources import Context, scope

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import templated_actions
-from trailmin import catalog
+from trailmin.aws import catalog
 from trailmin.mapping.inferred import error_rules, tag_rules
-from trailmin.mapping.permissions import Permission, event_permissions, permissions_column
+from trailmin.mapping.permissions import Call, Permission, event_permissions, permissions_column
 from trailmin.mapping.resources import (
     _VARIABLE,
     UNSCOPED,
@@ -479,7 +479,7 @@ def test_no_such_key_shows_list_bucket(name, code, expected):
 
 def test_the_permissions_column_infers_from_error_codes_when_given():
     """S3 API reference GetObject: the lake's column shows s3:ListBucket for a NoSuchKey."""
-    calls = [(None, "s3.amazonaws.com", "GetObject", None, None, REGION, ACCT)]
+    calls = [Call(None, "s3.amazonaws.com", "GetObject", None, None, REGION, ACCT)]
     params = ['{"bucketName":"b","key":"k"}']
     column = permissions_column(calls, [0], params, [None], lambda _: (), error_codes=["NoSuchKey"])
     assert isinstance(column, pa.ListArray)
@@ -823,7 +823,7 @@ def test_event_permissions_of_named_resources(source, name, params, caller, expe
 def test_the_permissions_column_reads_the_caller():
     """IAM API reference GetUser: the lake's column scopes a GetUser without UserName to the
     caller of each record, and two callers' records are not confused."""
-    calls = [(None, "iam.amazonaws.com", "GetUser", None, None, REGION, ACCT)]
+    calls = [Call(None, "iam.amazonaws.com", "GetUser", None, None, REGION, ACCT)]
     other = f"arn:aws:iam::{ACCT}:user/ops/benjamin"
     column = permissions_column(
         calls, [0, 0], [b"null", b"null"], [None, None], lambda _: (), callers=[USER, other]

@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 
 import trailmin
 from tests.conftest import ROOT, log_name, make_record, write_delivery
-from trailmin.synth import write_trail
+from trailmin.synth.trail import write_trail
 
 NOTEBOOK = ROOT / "notebooks" / "explore.ipynb"
 # The bar chart, the heatmap, calls over time, one principal's resources.

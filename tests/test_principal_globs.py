@@ -9,7 +9,7 @@ from sqlglot import exp
 
 import trailmin
 from tests.conftest import ROOT, SAMPLE_LOGS
-from trailmin import queries
+from trailmin.query import sql as queries
 
 AUTH = ROOT / "examples" / "sample-auth.json"
 ARN = "arn:aws:iam::111122223333:"

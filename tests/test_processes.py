@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 import trailmin
-from trailmin.lake import Lake
+from trailmin.lake.store import Lake
 
 ACCOUNTS = ("111122223333", "444455556666")
 RUN_TIMEOUT = 120
@@ -172,7 +172,7 @@ TWO_WORKER_INGEST = textwrap.dedent(
     """
     import sys
     import trailmin
-    from trailmin import ingestion
+    from trailmin.ingestion import pipeline as ingestion
 
     ingestion.SMALL_RUN_BYTES = 0  # worker processes even for this corpus
     trailmin.ingest([sys.argv[1]], lake=sys.argv[2], workers=2, task_bytes=256 * 1024)
@@ -241,7 +241,7 @@ ORPHAN_MAKER = textwrap.dedent(
 NO_PRCTL_WORKER = textwrap.dedent(
     """
     import ctypes, os, sys, time
-    from trailmin import ingestion
+    from trailmin.ingestion import pipeline as ingestion
 
     def no_libc(*args, **kwargs):
         raise OSError("no prctl on this system")
@@ -409,7 +409,7 @@ KILLER = textwrap.dedent(
     """
     import functools, os, signal, sys
     import trailmin
-    from trailmin import lake as lake_module
+    from trailmin.lake import store as lake_module
 
     name, when, nth = sys.argv[2], sys.argv[3], int(sys.argv[4])
     if name == "replace":  # os.replace, counted only when it moves a file into events/
@@ -651,7 +651,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from trailmin.lake import Lake
+    from trailmin.lake.store import Lake
 
     held, release = Path(sys.argv[1]), Path(sys.argv[2])
     recover = Lake.recover

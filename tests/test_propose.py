@@ -22,11 +22,12 @@ from tests.conftest import (
     log_name,
     make_record,
     reset_moto,
+    write_delivery,
 )
-from trailmin.config import load_config
 from trailmin.errors import UsageError
-from trailmin.generation import MANAGED_POLICY_SIZE, policy_size
-from trailmin.propose import EXIT_CHANGES, EXIT_NOTHING, propose
+from trailmin.job.config import load_config
+from trailmin.job.propose import EXIT_CHANGES, EXIT_NOTHING, propose
+from trailmin.policy.generate import MANAGED_POLICY_SIZE, policy_size
 
 A = "111122223333"
 BUCKET = "org-trail"
@@ -374,8 +375,18 @@ def test_trailmins_own_policy_is_what_trailmin_generates():
     )
     assert run.stdout == committed
     document = json.loads(committed)
-    actions = sorted(s["Action"] for s in document["Statement"])
-    assert actions == ["iam:GetAccountAuthorizationDetails", "s3:GetObject", "s3:ListBucket"]
+    actions = sorted(
+        a
+        for s in document["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
+    assert actions == [
+        "iam:GenerateCredentialReport",
+        "iam:GetAccountAuthorizationDetails",
+        "iam:GetCredentialReport",
+        "s3:GetObject",
+        "s3:ListBucket",
+    ]
 
 
 SSO_ADMIN = (
@@ -515,3 +526,196 @@ def test_a_window_that_moved_past_a_principal_holds_its_proposal(tmp_path):
     assert f"- [{SSO_ADMIN}](./{folder}/): no call in the window" in index
     state = json.loads((out / ".trailmin-state.json").read_text())
     assert SSO_ADMIN in state["principals"]
+
+
+# --- roles AWS manages ---------------------------------------------------------------------------
+
+SERVICE_LINKED = (
+    f"arn:aws:iam::{A}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+)
+SSO_READ = (
+    f"arn:aws:iam::{A}:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+    "AWSReservedSSO_ReadOnly_0123456789abcdef"
+)
+# A role under /aws-reserved/ that is no permission set's: AWS keeps the path for its own roles.
+RESERVED = f"arn:aws:iam::{A}:role/aws-reserved/example.amazonaws.com/ExampleReservedRole"
+WORKERS = f"arn:aws:iam::{A}:role/service/workers"
+MANAGED_BY_AWS = {
+    WORKERS: "AROAEXAMPLEWORK",
+    SERVICE_LINKED: "AROAEXAMPLEASG",
+    SSO_READ: "AROAEXAMPLESSO",
+    RESERVED: "AROAEXAMPLERES",
+}
+
+
+def managed_by_aws_job(where: Path, principals: str = "") -> Path:
+    """Return a job's configuration over one day on which a workload role, a service-linked
+    role, an IAM Identity Center role and another AWS-reserved role each called EC2; the auth
+    file lets each describe EC2. ``principals`` is the body of its [principals] table."""
+    records = []
+    for n, (arn, role_id) in enumerate(MANAGED_BY_AWS.items()):
+        name = arn.rsplit("/", 1)[1]
+        identity = {
+            "type": "AssumedRole",
+            "principalId": f"{role_id}:session",
+            "arn": f"arn:aws:sts::{A}:assumed-role/{name}/session",
+            "accountId": A,
+            "accessKeyId": "ASIAEXAMPLESESSION",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": role_id,
+                    "arn": arn,
+                    "accountId": A,
+                    "userName": name,
+                },
+                "attributes": {"creationDate": "2026-10-05T11:00:00Z", "mfaAuthenticated": "false"},
+            },
+        }
+        if arn == SERVICE_LINKED:
+            identity["invokedBy"] = "autoscaling.amazonaws.com"
+        records.append(
+            make_record(
+                n,
+                userIdentity=identity,
+                eventSource="ec2.amazonaws.com",
+                eventName="DescribeInstances",
+                requestParameters={},
+            )
+        )
+    logs = where / "logs" / "AWSLogs" / A / "CloudTrail" / "us-east-1" / "2026" / "10" / "05"
+    write_delivery(logs / log_name(A, "us-east-1", "20261005T1200Z", "aws"), records)
+    describe = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+    }
+    roles = []
+    for arn, role_id in MANAGED_BY_AWS.items():
+        path, name = arn.split(":role", 1)[1].rsplit("/", 1)
+        roles.append(
+            {
+                "Path": path + "/",
+                "RoleName": name,
+                "RoleId": role_id,
+                "Arn": arn,
+                "RolePolicyList": [{"PolicyName": "describe", "PolicyDocument": describe}],
+                "AttachedManagedPolicies": [],
+            }
+        )
+    auth = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": roles, "Policies": []}
+    (where / "auth.json").write_text(json.dumps(auth))
+    config = where / "trailmin.toml"
+    config.write_text(
+        f'[sources]\npaths = ["{where / "logs"}"]\n[lake]\npath = "lake"\n[window]\ndays = "all"\n'
+        f"[principals]\n{principals}\n"
+        '[policies]\nauth_file = "auth.json"\n[output]\ndirectory = "out"\nformats = ["json"]\n'
+    )
+    return config
+
+
+def folders_of(summary) -> dict[str, str]:
+    """Return each principal of the run with its folder."""
+    return {s.principal: s.folder for s in summary.statuses}
+
+
+def test_roles_aws_manages_get_no_folder_by_default(tmp_path):
+    """By default the job leaves out service-linked and AWS-reserved roles (README: "left out by
+    default"); an IAM Identity Center role is proposed for, as its permission set's policy."""
+    summary = propose(load_config(managed_by_aws_job(tmp_path)))
+    out = tmp_path / "out"
+    sso_folder = (
+        f"{A}-role-aws-reserved-sso.amazonaws.com-eu-west-1-"
+        "AWSReservedSSO_ReadOnly_0123456789abcdef"
+    )
+    assert folders_of(summary) == {
+        WORKERS: f"{A}-role-service-workers",
+        SSO_READ: sso_folder,
+    }
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(
+        [f"{A}-role-service-workers", sso_folder]
+    )
+    sso = json.loads((out / sso_folder / "proposal.json").read_text())
+    assert sso["target"] == {
+        "kind": "permission-set",
+        "name": "ReadOnly",
+        "account": A,
+        "path": "/aws-reserved/sso.amazonaws.com/eu-west-1/",
+    }
+    assert [s["Action"] for p in sso["policies"] for s in p["document"]["Statement"]] == [
+        "ec2:DescribeInstances"
+    ]
+    index = (out / "index.md").read_text()
+    # All four called in the window; the two roles AWS manages are not named.
+    assert "4 events of 4 principals" in index
+    assert "AWSServiceRoleForAutoScaling" not in index
+    assert "ExampleReservedRole" not in index
+
+
+def test_include_service_roles_shows_the_reserved_roles_and_why_they_get_no_policy(tmp_path):
+    """With include_service_roles = true an AWS-reserved role has a folder with its diff and the
+    reason it gets no policy ("Service-linked roles, AWS-reserved roles … get no proposal, and say
+    why"); the Identity Center role is proposed for as by default."""
+    config = managed_by_aws_job(tmp_path, "include_service_roles = true")
+    summary = propose(load_config(config))
+    out = tmp_path / "out"
+    folders = folders_of(summary)
+    assert set(folders) >= {WORKERS, SSO_READ, RESERVED}
+    reserved = next(s for s in summary.statuses if s.principal == RESERVED)
+    why = "an AWS-reserved role: AWS manages it and it cannot be changed"
+    assert reserved.skipped == why
+    assert reserved.policies == 0
+    assert next(s for s in summary.statuses if s.principal == SSO_READ).policies == 1
+    folder = out / folders[RESERVED]
+    assert sorted(p.name for p in folder.iterdir()) == ["diff.json", "diff.md", "proposal.json"]
+    written = json.loads((folder / "proposal.json").read_text())
+    assert (written["target"], written["skipped"], written["policies"]) == (None, why, [])
+    assert f"- [{RESERVED}](./{folders[RESERVED]}/): {why}" in (out / "index.md").read_text()
+
+
+def test_include_service_roles_shows_the_service_linked_role(tmp_path):
+    """include_service_roles covers "service-linked and AWS-reserved roles" (config docstring,
+    examples/trailmin.toml): with it, the service-linked role has a folder that says why it gets
+    no policy, as the AWS-reserved role does."""
+    summary = propose(load_config(managed_by_aws_job(tmp_path, "include_service_roles = true")))
+    assert SERVICE_LINKED in folders_of(summary)
+    linked = next(s for s in summary.statuses if s.principal == SERVICE_LINKED)
+    assert linked.policies == 0
+    assert "service-linked" in linked.skipped
+    # AWS defines its policies: there is nothing to diff, so the folder holds the evidence only.
+    folder = tmp_path / "out" / folders_of(summary)[SERVICE_LINKED]
+    assert sorted(p.name for p in folder.iterdir()) == ["proposal.json"]
+
+
+@pytest.mark.parametrize(
+    ("arn", "kind", "by_default", "with_service_roles"),
+    [
+        pytest.param(WORKERS, "Role", True, True, id="role"),
+        pytest.param(f"arn:aws:iam::{A}:user/alice", "IAMUser", True, True, id="user"),
+        pytest.param(SSO_READ, "IdentityCenterRole", True, True, id="identity-center"),
+        pytest.param(SERVICE_LINKED, "ServiceLinkedRole", False, True, id="service-linked"),
+        # A service-linked role is told by its path alone, or by its type alone.
+        pytest.param(SERVICE_LINKED, "Role", False, True, id="service-linked-path"),
+        pytest.param(
+            f"arn:aws:iam::{A}:role/odd/AWSServiceRoleForX",
+            "ServiceLinkedRole",
+            False,
+            True,
+            id="service-linked-type",
+        ),
+        pytest.param(RESERVED, "Role", False, True, id="aws-reserved"),
+        pytest.param(f"arn:aws:iam::{A}:root", "Root", False, False, id="root"),
+        pytest.param("autoscaling.amazonaws.com", "AWSService", False, False, id="aws-service"),
+    ],
+)
+def test_which_principals_the_job_proposes_for(tmp_path, arn, kind, by_default, with_service_roles):
+    """The job's principal rule (``_wanted``): users and roles, without service-linked and
+    AWS-reserved roles unless include_service_roles; never root or an AWS service."""
+    from trailmin.job.propose import _wanted
+
+    config = tmp_path / "t.toml"
+    config.write_text(SAMPLE_JOB)
+    default = load_config(config)
+    config.write_text(SAMPLE_JOB + "[principals]\ninclude_service_roles = true\n")
+    including = load_config(config)
+    assert _wanted(arn, kind, default) is by_default
+    assert _wanted(arn, kind, including) is with_service_roles

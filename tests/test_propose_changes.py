@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import log_name, make_record, write_delivery
-from trailmin.config import load_config
-from trailmin.propose import propose
+from trailmin.job.config import load_config
+from trailmin.job.propose import propose
 
 A = "111122223333"
 

@@ -9,19 +9,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from trailmin.records import (
-    EVENT_SCHEMA,
-    MAX_RECORD_BYTES,
-    BadSource,
-    decode_records,
-    normalize_identity,
-    partition_of_region,
-    records_to_table,
-)
+from trailmin.aws.partitions import partition_of_region
+from trailmin.ingestion.columns import records_to_table
+from trailmin.ingestion.decode import MAX_RECORD_BYTES, BadSource, UserIdentity, decode_records
+from trailmin.ingestion.principals import normalize_identity
+from trailmin.lake.schema import EVENT_SCHEMA
 
-_IDENTITY = msgspec.json.Decoder(
-    __import__("trailmin.records", fromlist=["_UserIdentity"])._UserIdentity
-)
+_IDENTITY = msgspec.json.Decoder(UserIdentity)
 
 
 def record(**overrides: Any) -> dict[str, Any]:

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from trailmin import catalog
-from trailmin.checklist import Finding
-from trailmin.generation import Policy, Proposal, Statement, Target
-from trailmin.render import render
-from trailmin.review import (
+from trailmin.aws import catalog
+from trailmin.iam.audit import Finding, unusual_by_principal
+from trailmin.policy.generate import Policy, Proposal, Statement, Target
+from trailmin.policy.render import render
+from trailmin.policy.review import (
     CATALOG_PROVENANCE,
     DEFENCE_EVASION,
     PERMISSIONS_MANAGEMENT,
@@ -23,7 +23,6 @@ from trailmin.review import (
     review,
     table,
     table_text,
-    unusual_by_principal,
 )
 
 A = "111122223333"

@@ -21,8 +21,8 @@ from moto.core import enable_iam_authentication
 
 from tests.conftest import fake_aws_env
 from trailmin.errors import SourceError, UsageError
-from trailmin.s3 import iter_s3_bodies, list_cloudtrail_objects, make_client, parse_s3_uri
-from trailmin.sources import SourceObject
+from trailmin.ingestion.s3 import iter_s3_bodies, list_cloudtrail_objects, make_client, parse_s3_uri
+from trailmin.ingestion.sources import SourceObject
 
 BUCKET = "trail-logs"
 ORG = "o-abc123defg"

@@ -18,7 +18,7 @@ import msgspec
 import pytest
 
 from trailmin.errors import UsageError
-from trailmin.synth import iter_records, write_trail
+from trailmin.synth.trail import iter_records, write_trail
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_logs"

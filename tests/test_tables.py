@@ -11,9 +11,10 @@ from rich.console import Console
 
 import trailmin
 from tests.conftest import SAMPLE_LOGS, make_record, write_delivery
-from trailmin import api, shorten
+from trailmin import api
 from trailmin.cli import _print_table
-from trailmin.shorten import Head
+from trailmin.text import shorten
+from trailmin.text.shorten import Head
 
 AWS = Head("aws", "111122223333")
 

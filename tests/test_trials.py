@@ -39,8 +39,8 @@ import trailmin
 from tests import s3_proxy
 from tests.conftest import log_name, make_record, write_delivery
 from tests.trial_wrapper import PLAN_VARIABLE
-from trailmin import catalog
-from trailmin.lake import Lake
+from trailmin.aws import catalog
+from trailmin.lake.store import Lake
 
 WRAPPER = Path(__file__).with_name("trial_wrapper.py")
 ACCOUNT = "111122223333"
@@ -76,7 +76,7 @@ class Corpus:
 
 def write_corpus(root: Path, *, seed: int = 7) -> Corpus:
     """Return the corpus ``trailmin synth`` writes at ``root`` (digests included, as CloudTrail)."""
-    from trailmin.synth import write_trail
+    from trailmin.synth.trail import write_trail
 
     write_trail(
         root, seed=seed, start=START, days=DAYS, events_per_day=EVENTS_PER_DAY, regions=(REGION,)

@@ -236,7 +236,7 @@ def test_a_proposal_names_its_own_principal(sample, tmp_path):
     policy.write_text(json.dumps(proposal.policies[0].document()))
     unnamed = _verify_command(str(policy), "--lake", str(sample))
     assert unnamed.returncode == 2
-    assert "name the principal whose calls are replayed (--principal ARN)" in unnamed.stderr
+    assert "name the principal whose calls are replayed (principal=ARN)" in unnamed.stderr
 
 
 def test_a_string_filter_is_one_value_not_its_characters(sample):

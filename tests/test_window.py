@@ -13,8 +13,8 @@ import trailmin
 from tests.conftest import log_name, write_delivery
 from tests.test_propose_changes import A, call, write_auth
 from trailmin.cli import app
-from trailmin.config import load_config
-from trailmin.propose import propose
+from trailmin.job.config import load_config
+from trailmin.job.propose import propose
 
 ALICE = f"arn:aws:iam::{A}:user/alice"
 BOB = f"arn:aws:iam::{A}:user/bob"

@@ -98,8 +98,9 @@ class _PlantedConnection:
 
 def install(plan: dict[str, Any]) -> None:
     """Plant the plan's action in trailmin (imported here, before the CLI parses anything)."""
-    from trailmin import api, ingestion
-    from trailmin.lake import Lake
+    from trailmin import api
+    from trailmin.ingestion import pipeline as ingestion
+    from trailmin.lake.store import Lake
 
     if plan.get("task_bytes"):
         api.ingest = functools.partial(ingestion.ingest, task_bytes=plan["task_bytes"])  # type: ignore[assignment]

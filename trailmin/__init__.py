@@ -8,32 +8,27 @@ The library surface, for scripts and notebooks::
     lake = trailmin.Lake("lake/")  # the same questions as methods, for notebooks
     lake.usage(days=90, principals=["arn:aws:iam::*:role/app-*"])
 
-Names are imported on first use, so that ``import trailmin`` (and each ingest worker process)
-does not pay for pandas and DuckDB until they are needed.
+Every name here is listed in ``__all__``, and every value a public function returns is of a type
+exported here. Names are imported on first use, so that ``import trailmin`` (and each ingest
+worker process) does not pay for pandas and DuckDB until they are needed.
 """
 
-from __future__ import annotations
+# No other name is bound here: the namespace is __all__ and the subpackages (tests check it).
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from trailmin.api import (
-        CompactSummary,
-        DiffReport,
-        IngestSummary,
         LakeInfo,
-        Progress,
+        audit,
         authorization_details,
         backtest,
         compact,
-        connect,
         diff,
         generate,
         ingest,
         lake_info,
         mapping_report,
-        parse_time,
         principals,
         read_events,
         read_scps,
@@ -52,65 +47,135 @@ if TYPE_CHECKING:
         TrailminError,
         UsageError,
     )
-    from trailmin.explore import Lake
-    from trailmin.queries import DEFAULT_DAYS, Window
-    from trailmin.records import EVENT_SCHEMA
+    from trailmin.explore import (
+        Lake,
+    )
+    from trailmin.iam.audit import (
+        Audit,
+        Finding,
+    )
+    from trailmin.iam.details import (
+        AuthorizationDetails,
+    )
+    from trailmin.iam.diff import (
+        DiffReport,
+    )
+    from trailmin.ingestion.pipeline import (
+        IngestSummary,
+        Progress,
+    )
+    from trailmin.lake.duck import (
+        connect,
+    )
+    from trailmin.lake.maintenance import (
+        CompactSummary,
+        RemapSummary,
+    )
+    from trailmin.lake.schema import (
+        EVENT_SCHEMA,
+    )
+    from trailmin.mapping.report import (
+        MappingReport,
+    )
+    from trailmin.policy.backtest import (
+        Backtest,
+    )
+    from trailmin.policy.generate import Options as GenerateOptions
+    from trailmin.policy.generate import (
+        Policy,
+        Proposal,
+        Statement,
+    )
+    from trailmin.policy.replay import (
+        Verdict,
+    )
+    from trailmin.query.sql import (
+        DEFAULT_DAYS,
+        Filters,
+        Window,
+        parse_time,
+    )
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "CompactSummary": "trailmin.api",
-    "IngestSummary": "trailmin.api",
-    "LakeInfo": "trailmin.api",
-    "Progress": "trailmin.api",
-    "compact": "trailmin.api",
-    "connect": "trailmin.api",
-    "DiffReport": "trailmin.api",
-    "audit": "trailmin.api",
-    "authorization_details": "trailmin.api",
-    "diff": "trailmin.api",
-    "read_scps": "trailmin.api",
-    "generate": "trailmin.api",
-    "write_proposals": "trailmin.api",
-    "verify": "trailmin.api",
-    "backtest": "trailmin.api",
-    "ingest": "trailmin.api",
-    "lake_info": "trailmin.api",
-    "mapping_report": "trailmin.api",
-    "parse_time": "trailmin.api",
-    "principals": "trailmin.api",
-    "read_events": "trailmin.api",
-    "remap": "trailmin.api",
-    "services": "trailmin.api",
-    "usage": "trailmin.api",
-    "window": "trailmin.api",
-    "DEFAULT_DAYS": "trailmin.queries",
-    "Window": "trailmin.queries",
-    "TrailminError": "trailmin.errors",
-    "CredentialsError": "trailmin.errors",
-    "LakeError": "trailmin.errors",
-    "NothingMatched": "trailmin.errors",
-    "SourceError": "trailmin.errors",
-    "UsageError": "trailmin.errors",
-    "Lake": "trailmin.explore",
-    "EVENT_SCHEMA": "trailmin.records",
+# Where each public name is defined: (module, name there).
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "Audit": ("trailmin.iam.audit", "Audit"),
+    "AuthorizationDetails": ("trailmin.iam.details", "AuthorizationDetails"),
+    "Backtest": ("trailmin.policy.backtest", "Backtest"),
+    "CompactSummary": ("trailmin.lake.maintenance", "CompactSummary"),
+    "CredentialsError": ("trailmin.errors", "CredentialsError"),
+    "DEFAULT_DAYS": ("trailmin.query.sql", "DEFAULT_DAYS"),
+    "DiffReport": ("trailmin.iam.diff", "DiffReport"),
+    "EVENT_SCHEMA": ("trailmin.lake.schema", "EVENT_SCHEMA"),
+    "Filters": ("trailmin.query.sql", "Filters"),
+    "Finding": ("trailmin.iam.audit", "Finding"),
+    "GenerateOptions": ("trailmin.policy.generate", "Options"),
+    "IngestSummary": ("trailmin.ingestion.pipeline", "IngestSummary"),
+    "Lake": ("trailmin.explore", "Lake"),
+    "LakeError": ("trailmin.errors", "LakeError"),
+    "LakeInfo": ("trailmin.api", "LakeInfo"),
+    "MappingReport": ("trailmin.mapping.report", "MappingReport"),
+    "NothingMatched": ("trailmin.errors", "NothingMatched"),
+    "Policy": ("trailmin.policy.generate", "Policy"),
+    "Progress": ("trailmin.ingestion.pipeline", "Progress"),
+    "Proposal": ("trailmin.policy.generate", "Proposal"),
+    "RemapSummary": ("trailmin.lake.maintenance", "RemapSummary"),
+    "SourceError": ("trailmin.errors", "SourceError"),
+    "Statement": ("trailmin.policy.generate", "Statement"),
+    "TrailminError": ("trailmin.errors", "TrailminError"),
+    "UsageError": ("trailmin.errors", "UsageError"),
+    "Verdict": ("trailmin.policy.replay", "Verdict"),
+    "Window": ("trailmin.query.sql", "Window"),
+    "audit": ("trailmin.api", "audit"),
+    "authorization_details": ("trailmin.api", "authorization_details"),
+    "backtest": ("trailmin.api", "backtest"),
+    "compact": ("trailmin.api", "compact"),
+    "connect": ("trailmin.lake.duck", "connect"),
+    "diff": ("trailmin.api", "diff"),
+    "generate": ("trailmin.api", "generate"),
+    "ingest": ("trailmin.api", "ingest"),
+    "lake_info": ("trailmin.api", "lake_info"),
+    "mapping_report": ("trailmin.api", "mapping_report"),
+    "parse_time": ("trailmin.query.sql", "parse_time"),
+    "principals": ("trailmin.api", "principals"),
+    "read_events": ("trailmin.api", "read_events"),
+    "read_scps": ("trailmin.api", "read_scps"),
+    "remap": ("trailmin.api", "remap"),
+    "services": ("trailmin.api", "services"),
+    "usage": ("trailmin.api", "usage"),
+    "verify": ("trailmin.api", "verify"),
+    "window": ("trailmin.api", "window"),
+    "write_proposals": ("trailmin.api", "write_proposals"),
 }
 
 __all__ = [
     "DEFAULT_DAYS",
     "EVENT_SCHEMA",
+    "Audit",
+    "AuthorizationDetails",
+    "Backtest",
     "CompactSummary",
     "CredentialsError",
     "DiffReport",
+    "Filters",
+    "Finding",
+    "GenerateOptions",
     "IngestSummary",
     "Lake",
     "LakeError",
     "LakeInfo",
+    "MappingReport",
     "NothingMatched",
+    "Policy",
     "Progress",
+    "Proposal",
+    "RemapSummary",
     "SourceError",
+    "Statement",
     "TrailminError",
     "UsageError",
+    "Verdict",
     "Window",
     "__version__",
     "audit",
@@ -136,10 +201,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+def __getattr__(name: str) -> _typing.Any:
+    found = _EXPORTS.get(name)
+    if found is None:
         raise AttributeError(f"module 'trailmin' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, attribute = found
+    value = getattr(_importlib.import_module(module), attribute)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

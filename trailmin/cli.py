@@ -36,14 +36,14 @@ from typer.core import TyperGroup
 
 from trailmin import api
 from trailmin.errors import TrailminError, UsageError
-from trailmin.ingestion import DEFAULT_IN_FLIGHT
-from trailmin.queries import Days
-from trailmin.wording import counted
+from trailmin.ingestion.pipeline import DEFAULT_IN_FLIGHT
+from trailmin.query.sql import Days
+from trailmin.text.wording import counted
 
 EXIT_CLEAN = 0
 EXIT_SKIPPED = 1
 EXIT_ERROR = 2
-EXIT_REVIEW = 3  # run and propose: trailmin.propose.EXIT_CHANGES
+EXIT_REVIEW = 3  # run and propose: trailmin.job.propose.EXIT_CHANGES
 # sysexits.h's EX_SOFTWARE, "an internal software error": apart from every outcome above.
 EXIT_CRASH = 70
 EXIT_CODES_HELP = (
@@ -65,6 +65,13 @@ class _Commands(TyperGroup):
             _report_crash(exc)
             sys.exit(EXIT_CRASH)
 
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
+        """Run the command; the one place a library error becomes its message and exit 2."""
+        try:
+            return super().invoke(ctx)
+        except TrailminError as exc:
+            raise _fail(exc) from None
+
 
 app = typer.Typer(
     name="trailmin",
@@ -82,7 +89,10 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 lake_app = typer.Typer(
-    help="Inspect and maintain an events lake.", no_args_is_help=True, rich_markup_mode=None
+    cls=_Commands,
+    help="Inspect and maintain an events lake.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(lake_app, name="lake")
 
@@ -172,27 +182,24 @@ def ingest(
 ) -> None:
     """Ingest CloudTrail logs into a Parquet lake; only what is new is read."""
     show_progress = output is Format.text and err.is_terminal
-    try:
-        options: dict[str, Any] = {
-            "lake": lake,
-            "accounts": account,
-            "regions": region,
-            "start": api.parse_time(start),
-            "end": api.parse_time(end, end=True),
-            "workers": workers,
-            "max_in_flight": max_in_flight,
-            "profile": profile,
-            "client_region": client_region,
-            "endpoint_url": endpoint_url,
-            "map_permissions": not no_map,
-        }
-        if show_progress:
-            with _ProgressBar() as on_progress:
-                summary = api.ingest(sources, on_progress=on_progress, **options)
-        else:
-            summary = api.ingest(sources, **options)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    options: dict[str, Any] = {
+        "lake": lake,
+        "accounts": account,
+        "regions": region,
+        "start": api.parse_time(start),
+        "end": api.parse_time(end, end=True),
+        "workers": workers,
+        "max_in_flight": max_in_flight,
+        "profile": profile,
+        "client_region": client_region,
+        "endpoint_url": endpoint_url,
+        "map_permissions": not no_map,
+    }
+    if show_progress:
+        with _ProgressBar() as on_progress:
+            summary = api.ingest(sources, on_progress=on_progress, **options)
+    else:
+        summary = api.ingest(sources, **options)
     if output is Format.json:
         out.print_json(json.dumps(summary.to_dict()))
     else:
@@ -294,10 +301,7 @@ def _print_ingest(summary: api.IngestSummary) -> None:
 @lake_app.command("info")
 def lake_info(lake: LakeOption, output: FormatOption = Format.text) -> None:
     """Show what a lake holds: rows, accounts, principals, dates, files ingested and skipped."""
-    try:
-        info = api.lake_info(lake)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    info = api.lake_info(lake)
     if output is Format.json:
         out.print_json(json.dumps(info.to_dict()))
         return
@@ -342,11 +346,8 @@ def lake_info(lake: LakeOption, output: FormatOption = Format.text) -> None:
 @app.command()
 def remap(lake: LakeOption, output: FormatOption = Format.text) -> None:
     """Fill the lake's permissions again with today's mapping, from the stored columns."""
-    try:
-        with _working("remapping"):
-            summary = api.remap(lake)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    with _working("remapping"):
+        summary = api.remap(lake)
     if output is Format.json:
         out.print_json(json.dumps(summary.to_dict()))
     else:
@@ -365,11 +366,8 @@ def lake_compact(
     output: FormatOption = Format.text,
 ) -> None:
     """Merge the small files incremental ingests leave into large ones."""
-    try:
-        with _working("compacting"):
-            summary = api.compact(lake, target_rows=target_rows)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    with _working("compacting"):
+        summary = api.compact(lake, target_rows=target_rows)
     if output is Format.json:
         out.print_json(json.dumps(summary.to_dict()))
     else:
@@ -391,11 +389,8 @@ def mapping_report(
     output: FormatOption = Format.text,
 ) -> None:
     """Show how each kind of event maps to IAM actions, what is unmapped, and the findings."""
-    try:
-        with _working("mapping report"):
-            report = api.mapping_report(lake, start=start, end=end)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    with _working("mapping report"):
+        report = api.mapping_report(lake, start=start, end=end)
     if output is Format.json:
         out.print_json(json.dumps(report.to_dict()))
         return
@@ -544,22 +539,19 @@ def _table_command(
     dialect: SqlDialect,
 ) -> None:
     """Run one of the usage queries and print its rows, or print its SQL."""
-    from trailmin import queries
+    from trailmin.query import sql as queries
 
     build = {
         "usage": queries.usage_sql,
         "principals": queries.principals_sql,
         "services": queries.services_sql,
     }[kind]
-    try:
-        if sql:
-            with contextlib.closing(api.connect(lake)) as db:
-                filters = api.usage_filters(db, **options)
-            sys.stdout.write(build(filters, queries.dialect_named(dialect.value)) + "\n")
-            return
-        frame = getattr(api, kind)(lake, **options)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    if sql:
+        with contextlib.closing(api.connect(lake)) as db:
+            filters = api.usage_filters(db, **options)
+        sys.stdout.write(build(filters, queries.dialect_named(dialect.value)) + "\n")
+        return
+    frame = getattr(api, kind)(lake, **options)
     _say_window(frame.attrs["window"])
     shown = frame.head(limit) if limit is not None else frame
     if output is None:
@@ -710,7 +702,7 @@ def _print_table(frame: Any, kind: str, *, console: Console | None = None) -> No
     out and named below); piped or redirected, every cell whole at the width the rows need."""
     from itertools import groupby
 
-    from trailmin import shorten
+    from trailmin.text import shorten
 
     console = console or out
     columns = _TABLE_COLUMNS[kind]
@@ -916,7 +908,7 @@ ActionWildcardsOption = Annotated[
 def _generate_options(
     generalize: Generalize, max_resources: int, max_policies: int, action_wildcards: bool
 ) -> Any:
-    from trailmin.generation import Options
+    from trailmin.policy.generate import Options
 
     return Options(
         generalize=generalize.value,
@@ -946,22 +938,19 @@ def generate(
 ) -> None:
     """Write least-privilege policies for each principal from what it did, with the evidence,
     the calls it was refused, and why some principals get no proposal."""
-    try:
-        options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
-        asked: dict[str, Any] = {
-            "start": start,
-            "end": end,
-            "days": _window_days(days),
-            "accounts": account,
-            "regions": region,
-            "principals": principal,
-        }
-        covered = api.window(lake, **asked)
-        with _working("generating and replay-checking policies"):
-            proposals = api.generate(lake, **asked, options=options)
-            api.write_proposals(proposals, out_dir, policy_format.value, window=covered)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
+    asked: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "days": _window_days(days),
+        "accounts": account,
+        "regions": region,
+        "principals": principal,
+    }
+    covered = api.window(lake, **asked)
+    with _working("generating and replay-checking policies"):
+        proposals = api.generate(lake, **asked, options=options)
+        api.write_proposals(proposals, out_dir, policy_format.value, window=covered)
     _say_window(covered)
     proposed = [p for p in proposals if p.policies]
     out.print(
@@ -1020,10 +1009,19 @@ def backtest(
     """Generate from the earlier part of the window, replay the later part: per principal the
     calls the proposal would refuse (breakage, by cause) and the probes it would allow
     (leakage). Exit 1 when a workload's breakage is above 0."""
-    try:
-        options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
-        details = api.authorization_details(auth_file=auth_file) if auth_file else None
-        covered = api.window(
+    options = _generate_options(generalize, max_resources, max_policies, action_wildcards)
+    details = api.authorization_details(auth_file=auth_file) if auth_file else None
+    covered = api.window(
+        lake,
+        start=start,
+        end=end,
+        days=_window_days(days),
+        accounts=account,
+        regions=region,
+        principals=principal,
+    )
+    with _working("backtesting (generate, then replay the later calls)"):
+        result = api.backtest(
             lake,
             start=start,
             end=end,
@@ -1031,23 +1029,11 @@ def backtest(
             accounts=account,
             regions=region,
             principals=principal,
+            split=split,
+            split_at=split_at,
+            options=options,
+            details=details,
         )
-        with _working("backtesting (generate, then replay the later calls)"):
-            result = api.backtest(
-                lake,
-                start=start,
-                end=end,
-                days=_window_days(days),
-                accounts=account,
-                regions=region,
-                principals=principal,
-                split=split,
-                split_at=split_at,
-                options=options,
-                details=details,
-            )
-    except TrailminError as exc:
-        raise _fail(exc) from None
     _say_window(covered)
     if output is Format.json:
         out.print_json(json.dumps(result.to_dict()))
@@ -1155,23 +1141,24 @@ def diff(
 ) -> None:
     """Show, per user and role, what it holds against what it used: granted but unused, granted
     too broadly, usage unknown, used but not granted, and what it was refused."""
-    try:
-        details = api.authorization_details(
-            auth_file=auth_file, from_aws=from_aws, profile=profile, endpoint_url=endpoint_url
+    if auth_file is None and not from_aws:
+        raise UsageError(
+            "say where current policies come from: --auth-file FILE or --from-aws (one of them)"
         )
-        scps = api.read_scps(scp_file) if scp_file is not None else None
-        with _working("comparing with what each principal holds"):
-            report = api.diff(
-                lake,
-                details,
-                start=start,
-                end=end,
-                days=_window_days(days),
-                principals=principal,
-                scps=scps,
-            )
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    details = api.authorization_details(
+        auth_file=auth_file, from_aws=from_aws, profile=profile, endpoint_url=endpoint_url
+    )
+    scps = api.read_scps(scp_file) if scp_file is not None else None
+    with _working("comparing with what each principal holds"):
+        report = api.diff(
+            lake,
+            details,
+            start=start,
+            end=end,
+            days=_window_days(days),
+            principals=principal,
+            scps=scps,
+        )
     if report.window is not None:
         _say_window(report.window)
     if output is DiffFormat.json:
@@ -1210,14 +1197,11 @@ def propose(
 ) -> None:
     """Run the scheduled job: ingest what is new, propose, diff, and write only what changed.
     Exit 0: nothing to review; 3: new, changed or gone proposals; 2: an error."""
-    from trailmin import config as configuration
-    from trailmin import propose as job
+    from trailmin.job import config as configuration
+    from trailmin.job import propose as job
 
-    try:
-        settings = configuration.load_config(config_file)
-        summary = job.propose(settings, on_progress=err.print)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    settings = configuration.load_config(config_file)
+    summary = job.propose(settings, on_progress=err.print)
     _print_summary(summary, output)
     raise typer.Exit(summary.exit_code)
 
@@ -1261,27 +1245,24 @@ def run(
 ) -> None:
     """Go from logs to proposals in one batch run: ingest, usage, generate, diff, replay check.
     Exit 0: nothing new to review; 3: proposals to review; 2: an error."""
-    from trailmin import config as configuration
-    from trailmin import propose as job
+    from trailmin.job import config as configuration
+    from trailmin.job import propose as job
 
-    try:
-        settings = configuration.Config(
-            sources=tuple(sources),
-            lake=lake,
-            out=out_dir,
-            state=out_dir / ".trailmin-state.json",
-            days=_window_days(days),
-            auth_file=auth_file,
-            from_aws=from_aws,
-            logs_only=logs_only,
-            credential_report=credential_report,
-            formats=tuple(
-                f.value for f in policy_format or [PolicyFormat.json, PolicyFormat.terraform]
-            ),
-        )
-        summary = job.propose(settings, on_progress=err.print)
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    settings = configuration.Config(
+        sources=tuple(sources),
+        lake=lake,
+        out=out_dir,
+        state=out_dir / ".trailmin-state.json",
+        days=_window_days(days),
+        auth_file=auth_file,
+        from_aws=from_aws,
+        logs_only=logs_only,
+        credential_report=credential_report,
+        formats=tuple(
+            f.value for f in policy_format or [PolicyFormat.json, PolicyFormat.terraform]
+        ),
+    )
+    summary = job.propose(settings, on_progress=err.print)
     _print_summary(summary, output)
     if output is Format.text:
         out.print(f"Proposals are in {out_dir}; start with {out_dir / 'index.md'}.")
@@ -1321,41 +1302,38 @@ def audit(
 ) -> None:
     """Answer the IAM security checklist: root use, sign-ins without MFA, long-term keys, old and
     unused keys, unused principals, unusual activity, AWS-managed policies."""
-    try:
-        details = None
-        if auth_file is not None or from_aws:
-            details = api.authorization_details(
-                auth_file=auth_file,
-                from_aws=from_aws,
-                profile=profile,
-                endpoint_url=endpoint_url,
-            )
-        report_text = None
-        if credential_report is not None:
-            try:
-                report_text = credential_report.read_text()
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot read {credential_report}: {exc.strerror}; check the path"
-                ) from None
-            from trailmin.checklist import parse_credential_report
+    details = None
+    if auth_file is not None or from_aws:
+        details = api.authorization_details(
+            auth_file=auth_file,
+            from_aws=from_aws,
+            profile=profile,
+            endpoint_url=endpoint_url,
+        )
+    report_text = None
+    if credential_report is not None:
+        try:
+            report_text = credential_report.read_text()
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read {credential_report}: {exc.strerror}; check the path"
+            ) from None
+        from trailmin.iam.audit import parse_credential_report
 
-            parse_credential_report(report_text, source=str(credential_report))  # fail early
-        elif from_aws:
-            from trailmin.iam import fetch_credential_report
+        parse_credential_report(report_text, source=str(credential_report))  # fail early
+    elif from_aws:
+        from trailmin.iam.fetch import fetch_credential_report
 
-            report_text = fetch_credential_report(profile=profile, endpoint_url=endpoint_url)
-        with _working("answering the checklist"):
-            result = api.audit(
-                lake,
-                details=details,
-                credential_report=report_text,
-                days=_window_days(days),
-                recent_days=recent_days,
-                max_key_age_days=max_key_age,
-            )
-    except TrailminError as exc:
-        raise _fail(exc) from None
+        report_text = fetch_credential_report(profile=profile, endpoint_url=endpoint_url)
+    with _working("answering the checklist"):
+        result = api.audit(
+            lake,
+            details=details,
+            credential_report=report_text,
+            days=_window_days(days),
+            recent_days=recent_days,
+            max_key_age_days=max_key_age,
+        )
     if result.window is not None:
         _say_window(result.window)
     if output is DiffFormat.json:
@@ -1387,18 +1365,15 @@ def verify(
 ) -> None:
     """Replay a principal's calls of the window against a policy and list those it would refuse
     (exit 1 when there are any; exit 2 when the principal made no call there to replay)."""
-    try:
-        with _working("replaying the calls"):
-            verdict = api.verify(
-                policy_file,
-                lake=lake,
-                principal=principal,
-                start=start,
-                end=end,
-                days=_window_days(days),
-            )
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    with _working("replaying the calls"):
+        verdict = api.verify(
+            policy_file,
+            lake=lake,
+            principal=principal,
+            start=start,
+            end=end,
+            days=_window_days(days),
+        )
     if verdict.window is not None:
         _say_window(verdict.window)
     if output is Format.json:
@@ -1460,7 +1435,7 @@ def synth(
     output: FormatOption = Format.text,
 ) -> None:
     """Write a realistic, deterministic CloudTrail trail for a fictional organization."""
-    from trailmin import synth as synthesis
+    from trailmin.synth import trail as synthesis
 
     try:
         first_day = date.fromisoformat(start)
@@ -1471,21 +1446,18 @@ def synth(
         raise typer.Exit(EXIT_ERROR) from None
     if events_per_day is None:
         events_per_day = 2000 if churn else 300
-    try:
-        summary = synthesis.write_trail(
-            out_dir,
-            seed=seed,
-            start=first_day,
-            days=days,
-            events_per_day=events_per_day,
-            accounts=tuple(account or ("111122223333",)),
-            org_id=org_id,
-            regions=tuple(region or ("us-east-1", "eu-west-1")),
-            events_per_file=events_per_file,
-            churn=churn,
-        )
-    except TrailminError as exc:
-        raise _fail(exc) from None
+    summary = synthesis.write_trail(
+        out_dir,
+        seed=seed,
+        start=first_day,
+        days=days,
+        events_per_day=events_per_day,
+        accounts=tuple(account or ("111122223333",)),
+        org_id=org_id,
+        regions=tuple(region or ("us-east-1", "eu-west-1")),
+        events_per_file=events_per_file,
+        churn=churn,
+    )
     data = {
         "out": str(out_dir),
         "files": summary.files,

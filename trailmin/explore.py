@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from trailmin.mapping.report import MappingReport
-    from trailmin.queries import Days, Window
+    from trailmin.query.sql import Days, Window
 
 Moment = str | date | datetime | None
 

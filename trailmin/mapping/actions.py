@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from trailmin import catalog
+from trailmin.aws import catalog
 
 # How an event's actions were found (or why it has none).
 DIRECT = "direct"  # prefix:eventName is in the catalog

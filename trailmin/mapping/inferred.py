@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from trailmin import catalog
-from trailmin.arns import TEMPLATE_VARIABLE, escape
+from trailmin.aws import catalog
+from trailmin.aws.arns import TEMPLATE_VARIABLE, escape
 from trailmin.mapping.resources import ANY, EXACT, PATTERN, UNSCOPED, Context, scope
 
 PASS_ROLE = "iam:PassRole"

@@ -17,7 +17,8 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from trailmin import catalog
+from trailmin.aws import catalog
+from trailmin.aws.partitions import partition_of_region
 from trailmin.mapping.actions import (
     VERSION_SUFFIX,
     data_file,
@@ -27,8 +28,7 @@ from trailmin.mapping.actions import (
 )
 from trailmin.mapping.inferred import has_inferred, infer, infer_from_error, infers_from_errors
 from trailmin.mapping.requests import REFINE_MARKERS, Refiner, caller_events, refiner_for
-from trailmin.mapping.resources import UNSCOPED, Context, names_parts, scope
-from trailmin.partitions import partition_of_region
+from trailmin.mapping.resources import Context, Scope, names_parts, scope, scope_of
 
 
 class Permission(NamedTuple):
@@ -38,6 +38,42 @@ class Permission(NamedTuple):
     resource: str
     derivation: str
     inferred: bool = False
+
+
+class Call(NamedTuple):
+    """What a CloudTrail record shares with every other record of the same call: the service,
+    operation, region, accounts, client and outcome, named as the lake's columns.
+
+    Ingest makes one for each distinct call of a batch; the mapping reads the service, name,
+    type, region and ``account`` of it. Every field defaults to None, so a caller that has only
+    some of them (a remap of stored rows, a test) names those.
+    """
+
+    event_version: str | None = None
+    event_source: str | None = None
+    event_name: str | None = None
+    event_type: str | None = None
+    event_category: str | None = None
+    aws_region: str | None = None
+    recipient_account_id: str | None = None
+    user_agent: str | None = None
+    source_ip: str | None = None
+    vpc_endpoint_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    read_only: bool | None = None
+    management_event: bool | None = None
+    caller_account_id: str | None = None  # userIdentity.accountId
+
+    @property
+    def account(self) -> str | None:
+        """The account whose resources the call names without an account (``instance/i-…``):
+        the trail's, else the caller's.
+
+        CloudTrail user guide, record contents: ``recipientAccountId`` is absent from older event
+        versions, while ``userIdentity.accountId`` names the account that owns the credentials.
+        """
+        return self.recipient_account_id or self.caller_account_id
 
 
 def _copy_source(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -247,7 +283,7 @@ def _logged_permissions(
     """
     context = Context(partition_of_region(region), region or "", account or "", {}, logged)
     found = _permissions(plan, context, error_code)
-    return None if any(UNSCOPED in p.derivation for p in found) else found
+    return None if any(scope_of(p.derivation) is Scope.UNSCOPED for p in found) else found
 
 
 def _record_permissions(
@@ -292,21 +328,8 @@ AFTER_MAPPING_TABLES = frozenset({"error_codes.csv", "data_events.csv", "root_ta
 AFTER_MAPPING_MODULES = frozenset({"outcomes.py", "report.py", "__init__.py"})
 
 
-# The lake's permissions column holds lists of these: an IAM action, the resource ARN or pattern
-# it applied to ("*" when none), how that was derived, and whether CloudTrail did not log it as
-# a call of its own (iam:PassRole).
-PERMISSION_STRUCT = pa.struct(
-    [
-        ("action", pa.string()),
-        ("resource", pa.string()),
-        ("derivation", pa.string()),
-        ("inferred", pa.bool_()),
-    ]
-)
-
-
 def permissions_column(
-    calls: list[tuple[Any, ...]],
+    calls: list[Call],
     call_index: list[int],
     params: list[Any],
     resources: list[Any],
@@ -315,19 +338,22 @@ def permissions_column(
     error_codes: list[str | None] | None = None,
     callers: list[str | None] | None = None,
 ) -> pa.Array:
-    """Return the permissions of a batch of records as a list-of-struct array.
+    """Return the permissions of a batch of records as a list-of-struct array, the struct's
+    fields ``Permission``'s (the lake's ``permissions`` column, ``trailmin.lake.schema``).
 
-    ``calls`` are the batch's distinct call keys (version, source, name, type, category,
-    region, account, …) and ``call_index`` each record's; ``error_codes``, when given, each
-    call's error code (a ``NoSuchKey`` shows ``s3:ListBucket``: ``data/error_inferred.csv``);
-    ``params`` and ``resources`` are each record's raw request parameters and logged resources,
-    whose ARNs ``arns_of`` returns. Kinds of event whose permissions do not depend on the record
-    are worked out once; the others once a record. ``callers``, when given, are each record's
+    ``calls`` are the batch's distinct calls and ``call_index`` each record's number in them;
+    ``error_codes``, when given, each call's error code (a ``NoSuchKey`` shows
+    ``s3:ListBucket``: ``data/error_inferred.csv``); ``params`` and ``resources`` are each
+    record's raw request parameters and logged resources, whose ARNs ``arns_of`` returns. Kinds
+    of event whose permissions do not depend on the record are worked out once; the others once
+    a record. ``callers``, when given, are each record's
     ``userIdentity.arn``: a call that can act on its caller (``iam:GetUser`` without a
     ``UserName``: ``data/caller_user.csv``) acted on that IAM user.
     """
-    fixed = [_fixed(c[1] or "", c[2] or "", c[3]) for c in calls]
-    plans = [_call_plan(c[1] or "", c[2] or "", c[3]) for c in calls]
+    events = [(c.event_source or "", c.event_name or "", c.event_type) for c in calls]
+    places = [(c.aws_region, c.account) for c in calls]
+    fixed = [_fixed(*event) for event in events]
+    plans = [_call_plan(*event) for event in events]
     # What a record's permissions depend on: its kind of call (source, name, type, region,
     # account, and the error code where it can show a permission besides the call's own), what
     # CloudTrail logged, and, when that does not settle it, its parameters. Records that agree
@@ -336,8 +362,8 @@ def permissions_column(
     errors = [code if plan.error_infers else None for code, plan in zip(given, plans, strict=True)]
     kinds: dict[tuple[Any, ...], int] = {}
     kind_of = [
-        kinds.setdefault((c[1], c[2], c[3], c[5], c[6], error), len(kinds))
-        for c, error in zip(calls, errors, strict=True)
+        kinds.setdefault((*event, *place, error), len(kinds))
+        for event, place, error in zip(events, places, errors, strict=True)
     ]
     by_logged: dict[tuple[int, tuple[str, ...]], tuple[Permission, ...] | None] = {}
     by_params: dict[tuple[int, tuple[str, ...], bytes, str], tuple[Permission, ...]] = {}
@@ -352,7 +378,7 @@ def permissions_column(
             continue
         permissions = fixed[call]
         if permissions is None:
-            key = calls[call]
+            region, account = places[call]
             plan = plans[call]
             kind = kind_of[call]
             logged = arns_of(resources[record])
@@ -362,14 +388,14 @@ def permissions_column(
                 if (kind, logged) in by_logged:
                     permissions = by_logged[kind, logged]
                 else:
-                    permissions = _logged_permissions(plan, key[5], key[6], logged, errors[call])
+                    permissions = _logged_permissions(plan, region, account, logged, errors[call])
                     by_logged[kind, logged] = permissions
             if permissions is None:
                 caller = (callers[record] or "") if callers and plan.uses_caller else ""
                 permissions = by_params.get((kind, logged, text, caller))
                 if permissions is None:
                     permissions = _record_permissions(
-                        plan, key[5], key[6], raw, logged, errors[call], caller
+                        plan, region, account, raw, logged, errors[call], caller
                     )
                     by_params[kind, logged, text, caller] = permissions
         number = seen.get(permissions)
@@ -387,7 +413,7 @@ def permissions_column(
             pa.array([p.derivation for p in flat], pa.string()),
             pa.array([p.inferred for p in flat], pa.bool_()),
         ],
-        fields=list(PERMISSION_STRUCT),
+        names=list(Permission._fields),
     )
     offsets = np.zeros(len(distinct) + 1, dtype=np.int32)
     np.cumsum([len(p) for p in distinct], out=offsets[1:])

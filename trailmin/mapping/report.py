@@ -55,7 +55,7 @@ class ReportRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class MappingFinding:
     """Something the mapping cannot vouch for, with a stable code and the evidence."""
 
     code: str
@@ -70,7 +70,7 @@ class MappingReport:
     """Totals on top, a row per kind of event, and the findings."""
 
     rows: list[ReportRow] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[MappingFinding] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -185,7 +185,7 @@ def build_report(
     for (source, name, asked), ids in sorted(disagreements.items()):
         mapped = map_event(source, name)
         report.findings.append(
-            Finding(
+            MappingFinding(
                 code="MAPPING_DISAGREES_WITH_DENIAL",
                 event_source=source,
                 event_name=name,

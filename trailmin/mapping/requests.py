@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from trailmin import catalog
+from trailmin.aws import catalog
 from trailmin.mapping.actions import data_file
 from trailmin.mapping.resources import _VARIABLE, UNLOGGED_KEYS, UNLOGGED_SECRETS, Context
 

@@ -21,17 +21,38 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from itertools import product
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
-from trailmin import catalog
-from trailmin.arns import TEMPLATE_VARIABLE, escape
+from trailmin.aws import catalog
+from trailmin.aws.arns import TEMPLATE_VARIABLE, escape
 from trailmin.mapping.actions import data_file
 
-EXACT = "exact"
-PATTERN = "pattern"
-UNSCOPED = "unscoped"
+
+class Scope(StrEnum):
+    """How a permission's resource was derived: the code a derivation text states."""
+
+    EXACT = "exact"  # the ARN as the record gives it
+    PATTERN = "pattern"  # a part of the ARN is not in the record: a pattern in its place
+    UNSCOPED = "unscoped"  # the action has resource types but none could be derived: "*"
+    NO_RESOURCE_TYPE = "no resource type"  # the action takes "*" only
+
+
+EXACT, PATTERN, UNSCOPED, NO_RESOURCE_TYPE = tuple(Scope)
+
+
+def scope_of(derivation: str) -> Scope | None:
+    """Return the scope a derivation text states, or None when it states none.
+
+    A derivation reads ``[<mapping status>; ]<scope>[: <why>]`` ("direct; exact",
+    "several; unscoped: the bucket is not in the record"); the why is free text, never read.
+    """
+    head = derivation.split(": ", 1)[0].rsplit("; ", 1)[-1]
+    return Scope(head) if head in Scope._value2member_map_ else None
+
+
 ANY = "*"
 
 # Template variables hold letters and digits (${Ipv4PoolEc2Id}, ${HubV2Id}): every ${...} of the
@@ -63,7 +84,7 @@ class Scoped:
     @property
     def unscoped(self) -> bool:
         """Return whether the action had resource types but none could be derived."""
-        return self.derivation.startswith(UNSCOPED)
+        return scope_of(self.derivation) is Scope.UNSCOPED
 
 
 # --- extractors: a template variable → the values a request gives it -----------------------------
@@ -629,7 +650,7 @@ def scope(action_name: str, ctx: Context) -> Scoped:
     if plan is None:
         return Scoped(action_name, (ANY,), f"{UNSCOPED}: {action_name} is not in the catalog")
     if plan.no_resource:
-        return Scoped(plan.name, (ANY,), "no resource type")
+        return Scoped(plan.name, (ANY,), NO_RESOURCE_TYPE)
     scoped = _scope_plan(plan, ctx)
     if not plan.named_optional or scoped.unscoped:
         return scoped
@@ -679,7 +700,7 @@ def _scope_plan(plan: _Plan, ctx: Context) -> Scoped:
             parts = _filled_parts(plan, ctx, matched)
             if parts is not None:
                 return parts
-            derivation = EXACT
+            derivation: str = EXACT
             if any("*" in arn for arn in matched):
                 derivation = f"{PATTERN}: part of the ARN is not in the record (its region)"
             return Scoped(plan.name, tuple(matched), derivation)
@@ -728,7 +749,7 @@ def _filled_parts(plan: _Plan, ctx: Context, matched: list[str]) -> Scoped | Non
             continue
         arns, patterned = filled
         if all(any(_refines(arn, parent) for parent in matched) for arn in arns):
-            derivation = EXACT
+            derivation: str = EXACT
             if patterned:
                 reason = _pattern_reason(template.text)
                 derivation = f"{PATTERN}: part of the ARN is not in the record ({reason})"
@@ -768,7 +789,7 @@ def _scope_all(plan: _Plan, ctx: Context) -> Scoped:
         arns.update(filled[0])
         if filled[1]:
             patterned.append(_pattern_reason(template.text))
-    derivation = EXACT
+    derivation: str = EXACT
     if patterned:
         derivation = f"{PATTERN}: part of the ARN is not in the record ({', '.join(patterned)})"
     return Scoped(plan.name, tuple(sorted(arns)), derivation)

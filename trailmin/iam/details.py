@@ -1,0 +1,220 @@
+"""What each principal holds today, from ``iam:GetAccountAuthorizationDetails``.
+
+Pure: ``parse_authorization_details`` takes that call's output (pages merged, as
+``aws iam get-account-authorization-details`` prints it, or as ``trailmin.iam.fetch`` fetches it)
+and returns, per user and role, the identity policies that apply (its own inline and attached
+managed policies and, for a user, those of its groups) and its permissions boundary. Policy
+documents may come as objects or URL-encoded JSON text (the raw API's form); both are read.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from trailmin.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPolicy:
+    """One policy a principal holds, and where it comes from."""
+
+    name: str  # the policy's name, or ARN for a managed policy
+    kind: str  # "inline", "managed", "aws-managed", "group-inline", "group-managed", …
+    document: Mapping[str, Any] | None  # None when the details lack it
+    via: str | None = None  # the group it comes through
+
+    @property
+    def aws_managed(self) -> bool:
+        """Return whether AWS owns the policy (arn:…:iam::aws:policy/…)."""
+        return ":iam::aws:policy/" in self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """The identity policies and the permissions boundary of one user or role."""
+
+    arn: str
+    kind: str  # "user" or "role"
+    name: str
+    path: str
+    policies: tuple[HeldPolicy, ...]
+    boundary: HeldPolicy | None = None
+    groups: tuple[str, ...] = ()
+    unique_id: str = ""  # AIDA… or AROA…: the principal ID in CloudTrail records, path or not
+    last_used: datetime | None = None  # a role's RoleLastUsed.LastUsedDate
+
+    def documents(self) -> list[Mapping[str, Any]]:
+        """Return the identity policy documents (those the details hold)."""
+        return [p.document for p in self.policies if p.document is not None]
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Return the policies whose documents the details did not include."""
+        found = [p.name for p in self.policies if p.document is None]
+        if self.boundary is not None and self.boundary.document is None:
+            found.append(self.boundary.name)
+        return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationDetails:
+    """Every user's and role's holdings, by ARN."""
+
+    principals: Mapping[str, Holdings] = field(default_factory=dict)
+    managed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # ARN -> document
+
+    def holdings(self, arn: str) -> Holdings | None:
+        """Return what the user or role ``arn`` holds, or None when the details lack it."""
+        return self.principals.get(arn)
+
+
+def document_of(value: Any) -> Mapping[str, Any] | None:
+    """Return a policy document given as an object or as (URL-encoded) JSON text."""
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str):
+        text = urllib.parse.unquote(value) if value.lstrip().startswith("%") else value
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                parsed = json.loads(urllib.parse.unquote(value))
+            except json.JSONDecodeError:
+                return None
+        return parsed if isinstance(parsed, Mapping) else None
+    return None
+
+
+def parse_authorization_details(data: Any, source: str = "the details") -> AuthorizationDetails:
+    """Return the holdings in ``GetAccountAuthorizationDetails`` output."""
+    if not isinstance(data, Mapping) or not any(
+        key in data for key in ("UserDetailList", "RoleDetailList", "GroupDetailList", "Policies")
+    ):
+        raise UsageError(
+            f"{source} is not GetAccountAuthorizationDetails output; create it with "
+            "`aws iam get-account-authorization-details > auth.json`"
+        )
+    managed: dict[str, Mapping[str, Any]] = {}
+    for policy in _list(data.get("Policies")):
+        arn = policy.get("Arn")
+        default = policy.get("DefaultVersionId")
+        for version in _list(policy.get("PolicyVersionList")):
+            if version.get("IsDefaultVersion") or version.get("VersionId") == default:
+                document = document_of(version.get("Document"))
+                if arn and document is not None:
+                    managed[arn] = document
+    groups: dict[str, list[HeldPolicy]] = {}
+    for group in _list(data.get("GroupDetailList")):
+        name = group.get("GroupName", "")
+        held = [
+            HeldPolicy(
+                p.get("PolicyName", ""), "group-inline", document_of(p.get("PolicyDocument")), name
+            )
+            for p in _list(group.get("GroupPolicyList"))
+        ]
+        held += [
+            _managed(p.get("PolicyArn", ""), managed, "group-managed", name)
+            for p in _list(group.get("AttachedManagedPolicies"))
+        ]
+        groups[name] = held
+    principals: dict[str, Holdings] = {}
+    for user in _list(data.get("UserDetailList")):
+        held = [
+            HeldPolicy(p.get("PolicyName", ""), "inline", document_of(p.get("PolicyDocument")))
+            for p in _list(user.get("UserPolicyList"))
+        ]
+        held += [
+            _managed(p.get("PolicyArn", ""), managed, "managed")
+            for p in _list(user.get("AttachedManagedPolicies"))
+        ]
+        listed = user.get("GroupList")
+        member_of = (
+            tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else ()
+        )
+        for group_name in member_of:
+            held += groups.get(group_name, [])
+        principals[user["Arn"]] = Holdings(
+            arn=user["Arn"],
+            kind="user",
+            name=user.get("UserName", ""),
+            path=user.get("Path", "/"),
+            policies=tuple(held),
+            boundary=_boundary(user, managed),
+            groups=member_of,
+            unique_id=str(user.get("UserId", "")),
+        )
+    for role in _list(data.get("RoleDetailList")):
+        held = [
+            HeldPolicy(p.get("PolicyName", ""), "inline", document_of(p.get("PolicyDocument")))
+            for p in _list(role.get("RolePolicyList"))
+        ]
+        held += [
+            _managed(p.get("PolicyArn", ""), managed, "managed")
+            for p in _list(role.get("AttachedManagedPolicies"))
+        ]
+        principals[role["Arn"]] = Holdings(
+            arn=role["Arn"],
+            kind="role",
+            name=role.get("RoleName", ""),
+            path=role.get("Path", "/"),
+            policies=tuple(held),
+            boundary=_boundary(role, managed),
+            unique_id=str(role.get("RoleId", "")),
+            last_used=iam_time((role.get("RoleLastUsed") or {}).get("LastUsedDate")),
+        )
+    return AuthorizationDetails(principals, managed)
+
+
+def iam_time(value: Any) -> datetime | None:
+    """Return an IAM date (a datetime from boto3, ISO 8601 text from the CLI or a credential
+    report) in UTC, or None for anything else (``N/A``, ``no_information``, …)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def merge_pages(pages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Return the pages of ``GetAccountAuthorizationDetails`` as one document."""
+    merged: dict[str, Any] = {
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": [],
+        "Policies": [],
+    }
+    for page in pages:
+        for key, items in merged.items():
+            items.extend(page.get(key, []))
+    return merged
+
+
+def _managed(
+    arn: str, managed: Mapping[str, Mapping[str, Any]], kind: str, via: str | None = None
+) -> HeldPolicy:
+    if ":iam::aws:policy/" in arn:
+        kind = kind.replace("managed", "aws-managed")
+    return HeldPolicy(arn, kind, managed.get(arn), via)
+
+
+def _boundary(
+    entity: Mapping[str, Any], managed: Mapping[str, Mapping[str, Any]]
+) -> HeldPolicy | None:
+    boundary = entity.get("PermissionsBoundary")
+    if not isinstance(boundary, Mapping) or not boundary.get("PermissionsBoundaryArn"):
+        return None
+    return _managed(str(boundary["PermissionsBoundaryArn"]), managed, "boundary")
+
+
+def _list(value: Any) -> list[Any]:
+    """Return the objects of a list in the details (anything else is left out)."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
