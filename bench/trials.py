@@ -179,7 +179,7 @@ def compact_kills(
             f"compact {n}",
             partial(kit.compact_kill_trial, template, lake, env, expected, delay=delay),
         )
-    files = len(kit.Lake.open(template).committed_paths())
+    files = len(kit.Store.open(template).committed_paths())
     row.notes = f"delays in [0, {work:.2f} s]; {files} files before"
     return row
 

@@ -19,12 +19,12 @@ import trailmin
 from tests.conftest import log_name, make_record, write_delivery
 from trailmin.errors import LakeError, LakeLockedError, SourceError, UsageError
 from trailmin.ingestion import pipeline as ingest_module
-from trailmin.lake.store import Lake
+from trailmin.lake.store import Store
 
 
 def event_ids(lake: Path) -> Counter[str]:
     """Return every event id in the lake's committed files, with how often it occurs."""
-    files = Lake.open(lake).committed_files()
+    files = Store.open(lake).committed_files()
     ids: Counter[str] = Counter()
     for f in files:
         ids.update(pq.read_table(f, columns=["event_id"]).column("event_id").to_pylist())
@@ -232,7 +232,7 @@ CRASH_SCRIPT = textwrap.dedent(
     import trailmin
 
     commits = 0
-    original = lake_module.Lake.commit
+    original = lake_module.Store.commit
 
     def commit(self, *args, **kwargs):
         global commits
@@ -241,7 +241,7 @@ CRASH_SCRIPT = textwrap.dedent(
             os._exit(9)  # die with the task's data files staged, before the manifest commit
         return original(self, *args, **kwargs)
 
-    lake_module.Lake.commit = commit
+    lake_module.Store.commit = commit
     trailmin.ingest([sys.argv[1]], lake=sys.argv[2], workers=1, task_bytes=20_000)
     """
 )
@@ -264,7 +264,7 @@ def test_a_crash_between_data_and_manifest_loses_and_duplicates_nothing(
     )
     assert result.returncode == 9, result.stderr
     # The dead run left its task's files in staging, and none that no commit lists in events/.
-    the_lake = Lake.open(crashed)
+    the_lake = Store.open(crashed)
     on_disk = {p.relative_to(crashed).as_posix() for p in the_lake.iter_data_files()}
     assert on_disk == set(the_lake.committed_paths())
     assert trailmin.lake_info(crashed).uncommitted_files == 0
@@ -284,7 +284,7 @@ def test_a_crash_between_data_and_manifest_loses_and_duplicates_nothing(
 
 
 def test_a_second_writer_is_refused_while_the_lock_is_held(tmp_path, real_logs):
-    lake = Lake.create(tmp_path / "lake")
+    lake = Store.create(tmp_path / "lake")
     with lake.locked(), pytest.raises(LakeLockedError, match="is being written by pid"):
         trailmin.ingest([real_logs / "trailscraper"], lake=lake.path, workers=1)
     # Once released, the same ingest goes through.
@@ -340,7 +340,7 @@ def test_bad_input_is_skipped_with_reasons_and_good_records_land(tmp_path, messy
     assert not summary.clean
 
     # The manifest lists the same.
-    the_lake = Lake.open(lake)
+    the_lake = Store.open(lake)
     listed = {Path(p["source"]).name: p["status"] for p in the_lake.source_problems()}
     assert listed == {
         "truncated.json.gz": "skipped",
@@ -489,10 +489,10 @@ def test_compaction_merges_small_files_and_keeps_every_row(tmp_path):
         write_delivery(trail / f"run{run}.json.gz", [make_record(run * 10 + i) for i in range(10)])
         trailmin.ingest([trail], lake=lake, workers=1)
     before = event_ids(lake)
-    assert len(Lake.open(lake).committed_paths()) == 4
+    assert len(Store.open(lake).committed_paths()) == 4
     summary = trailmin.compact(lake)
     assert (summary.files_before, summary.files_after, summary.rows) == (4, 1, 40)
-    (only,) = Lake.open(lake).committed_files()
+    (only,) = Store.open(lake).committed_files()
     assert event_ids(lake) == before
     assert len(list((lake / "events").rglob("*.parquet"))) == 1
     assert pq.ParquetFile(only).metadata.num_row_groups == 1
@@ -589,7 +589,7 @@ def test_a_record_delivered_in_two_changed_files_stays_in_both(tmp_path):
     assert summary.events == 2
     assert event_ids(lake) == Counter({"evt-1": 2, "evt-2": 2})
     assert {
-        uri.rsplit("/", 1)[1]: k.rows for uri, k in Lake.open(lake).known_sources().items()
+        uri.rsplit("/", 1)[1]: k.rows for uri, k in Store.open(lake).known_sources().items()
     } == {
         "a.json.gz": 2,
         "b.json.gz": 2,

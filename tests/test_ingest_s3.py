@@ -28,7 +28,7 @@ import trailmin
 from tests.conftest import fake_aws_env, log_name, make_record
 from trailmin.errors import SourceError
 from trailmin.ingestion import pipeline as ingestion
-from trailmin.lake.store import Lake
+from trailmin.lake.store import Store
 
 BUCKET = "org-trail"
 ORG = "o-abc123defg"
@@ -162,7 +162,7 @@ def upload(client: Any, bucket: str = BUCKET, deliveries: list[Delivery] = DELIV
 def event_ids(lake: Path) -> Counter[str]:
     """Return every event id in the lake's committed files, with how often it occurs."""
     ids: Counter[str] = Counter()
-    for path in Lake.open(lake).committed_files():
+    for path in Store.open(lake).committed_files():
         ids.update(pq.read_table(path, columns=["event_id"]).column("event_id").to_pylist())
     return ids
 
@@ -248,7 +248,7 @@ def test_a_truncated_object_is_skipped_by_uri_and_retried_alone(
     assert first.sources_ingested == len(good)
     assert not first.clean
     assert event_ids(lake) == ids_of(good)
-    assert Lake.open(lake).source_problems()[0]["source"] == bad.uri
+    assert Store.open(lake).source_problems()[0]["source"] == bad.uri
 
     again = trailmin.ingest(source, lake=lake, workers=1)
 
@@ -300,7 +300,7 @@ def test_a_replaced_object_adds_only_its_new_records(
     assert second.events == 3
     assert event_ids(lake) == ids_of(others) + Counter(r["eventID"] for r in eight)
     assert max(event_ids(lake).values()) == 1
-    assert Lake.open(lake).known_sources()[target.uri].rows == 8
+    assert Store.open(lake).known_sources()[target.uri].rows == 8
 
     third = trailmin.ingest(source, lake=lake, workers=1, regions=["eu-west-1"])
     assert third.sources_read == 0

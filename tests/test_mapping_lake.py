@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 import trailmin
 from tests.conftest import SAMPLE_LOGS
 from trailmin.aws import catalog
-from trailmin.lake.store import Lake
+from trailmin.lake.store import Store
 from trailmin.mapping.permissions import mapping_version
 
 
 def permissions_by_event(lake) -> dict[str, list]:
     found = {}
-    for path in Lake.open(lake).committed_files():
+    for path in Store.open(lake).committed_files():
         table = pq.read_table(path, columns=["event_id", "permissions"])
         found.update(
             zip(table["event_id"].to_pylist(), table["permissions"].to_pylist(), strict=True)
@@ -60,7 +60,7 @@ def test_remap_refills_only_files_of_another_mapping(tmp_path):
     assert trailmin.remap(lake).files == 0  # nothing to do: all current
 
     # Pretend the files were filled by an older mapping, with nothing in the column.
-    the_lake = Lake.open(lake)
+    the_lake = Store.open(lake)
     with contextlib.closing(sqlite3.connect(the_lake.manifest_path)) as db:
         db.execute("UPDATE files SET mapping_version = 'older'")
         db.commit()

@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 import trailmin
-from trailmin.lake.store import Lake
+from trailmin.lake.store import Store
 
 ACCOUNTS = ("111122223333", "444455556666")
 RUN_TIMEOUT = 120
@@ -101,7 +101,7 @@ def fragmented(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """Return a lake of many small files per partition, as incremental runs leave it."""
     lake = tmp_path_factory.mktemp("fragmented") / "lake"
     assert trailmin.ingest([small_corpus], lake=lake, workers=1, task_bytes=16_384).clean
-    partitions = Lake.open(lake).small_partitions(min_files=2)
+    partitions = Store.open(lake).small_partitions(min_files=2)
     assert len(partitions) == 4
     assert all(len(paths) >= 5 for *_, paths in partitions)
     return lake
@@ -215,7 +215,7 @@ def test_the_workers_of_a_killed_ingest_die_with_it_and_a_rerun_completes_the_la
             f"workers still alive 5 s after their parent died: {[w for w in workers if alive(w)]}"
         )
         # Nothing the dead run left is visible: under events/ only what its commits list.
-        assert set(files_on_disk(lake)) <= set(Lake.open(lake).committed_paths())
+        assert set(files_on_disk(lake)) <= set(Store.open(lake).committed_paths())
         assert glob_ids(lake) <= busy_ids
         assert max(glob_ids(lake).values(), default=1) == 1
 
@@ -224,7 +224,7 @@ def test_the_workers_of_a_killed_ingest_die_with_it_and_a_rerun_completes_the_la
     assert summary.clean
     assert glob_ids(lake) == busy_ids
     assert trailmin_ids(lake) == busy_ids
-    assert files_on_disk(lake) == Lake.open(lake).committed_paths()
+    assert files_on_disk(lake) == Store.open(lake).committed_paths()
     assert staged_files(lake) == []
 
 
@@ -345,7 +345,7 @@ def test_a_read_whose_files_a_compaction_replaced_reads_the_merged_files(
         assert wait_until(held.exists, seconds=60), reader.communicate()
         compact = cli("lake", "compact", "--lake", str(lake))
         assert compact.returncode == 0, compact.stderr
-        assert Lake.open(lake).small_partitions(min_files=2) == []
+        assert Store.open(lake).small_partitions(min_files=2) == []
     finally:
         release.touch()
         out, err = reader.communicate(timeout=RUN_TIMEOUT)
@@ -380,7 +380,7 @@ def test_usage_and_principals_while_compact_runs_neither_fail_nor_double_count(
     finally:
         _, err = compact.communicate(timeout=RUN_TIMEOUT)
     assert compact.returncode == 0, err
-    assert Lake.open(lake).small_partitions(min_files=2) == []
+    assert Store.open(lake).small_partitions(min_files=2) == []
     assert reads["usage"] >= 1
 
 
@@ -390,7 +390,7 @@ def test_a_committed_file_deleted_by_hand_is_an_error_naming_it(
     """Reading again does not hide a file that is gone for good: the error names it."""
     lake = tmp_path / "lake"
     shutil.copytree(fragmented, lake)
-    gone = Lake.open(lake).committed_files()[3]
+    gone = Store.open(lake).committed_files()[3]
     gone.unlink()
 
     result = cli("principals", "--lake", str(lake))
@@ -415,7 +415,7 @@ KILLER = textwrap.dedent(
     if name == "replace":  # os.replace, counted only when it moves a file into events/
         owner = os
     else:
-        owner = lake_module.Lake if hasattr(lake_module.Lake, name) else lake_module
+        owner = lake_module.Store if hasattr(lake_module.Store, name) else lake_module
     original, calls = getattr(owner, name), [0]
 
     @functools.wraps(original)
@@ -480,7 +480,7 @@ def test_a_compaction_killed_at_a_dangerous_point_leaves_events_exact(
     trailmin.compact(lake)
 
     assert glob_ids(lake) == trailmin_ids(lake) == small_ids
-    assert files_on_disk(lake) == Lake.open(lake).committed_paths()
+    assert files_on_disk(lake) == Store.open(lake).committed_paths()
     assert len(files_on_disk(lake)) == 4
     assert staged_files(lake) == []
 
@@ -504,7 +504,7 @@ def test_without_a_folder_swap_a_killed_compaction_never_doubles_a_row(
     trailmin.compact(lake)
 
     assert glob_ids(lake) == small_ids
-    assert files_on_disk(lake) == Lake.open(lake).committed_paths()
+    assert files_on_disk(lake) == Store.open(lake).committed_paths()
     assert staged_files(lake) == []
 
 
@@ -547,12 +547,12 @@ def test_an_ingest_killed_between_a_commit_and_its_move_shows_only_committed_row
     seen = glob_ids(lake)
     assert max(committed.values()) == 1
     assert seen < committed <= small_ids  # the file committed but not moved is not in events/
-    assert set(files_on_disk(lake)) < set(Lake.open(lake).committed_paths())
+    assert set(files_on_disk(lake)) < set(Store.open(lake).committed_paths())
 
     assert trailmin.ingest([small_corpus], lake=lake, workers=1).clean
 
     assert glob_ids(lake) == trailmin_ids(lake) == small_ids
-    assert files_on_disk(lake) == Lake.open(lake).committed_paths()
+    assert files_on_disk(lake) == Store.open(lake).committed_paths()
     assert staged_files(lake) == []
 
 
@@ -651,10 +651,10 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from trailmin.lake.store import Lake
+    from trailmin.lake.store import Store
 
     held, release = Path(sys.argv[1]), Path(sys.argv[2])
-    recover = Lake.recover
+    recover = Store.recover
 
     def recover_then_hold(self):
         recovery = recover(self)  # the lock is held from here
@@ -664,7 +664,7 @@ HOLDER = textwrap.dedent(
             time.sleep(0.01)
         return recovery
 
-    Lake.recover = recover_then_hold
+    Store.recover = recover_then_hold
     from trailmin.cli import main
 
     sys.argv = ["trailmin", *sys.argv[3:]]

@@ -40,7 +40,7 @@ from tests import s3_proxy
 from tests.conftest import log_name, make_record, write_delivery
 from tests.trial_wrapper import PLAN_VARIABLE
 from trailmin.aws import catalog
-from trailmin.lake.store import Lake
+from trailmin.lake.store import Store
 
 WRAPPER = Path(__file__).with_name("trial_wrapper.py")
 ACCOUNT = "111122223333"
@@ -125,7 +125,7 @@ def reader_problems(lake: Path, expected: Counter[str], *, exact: bool) -> list[
     try:
         through_trailmin = trailmin_ids(lake)
     except trailmin.LakeError as exc:
-        # A kill within Lake.create's first moments leaves a lake without its manifest's
+        # A kill within Store.create's first moments leaves a lake without its manifest's
         # tables: a reader is told so and how to finish it, which is no crash.
         if "was never finished" not in str(exc):
             problems.append(f"trailmin.read_events raised {exc!r}")
@@ -156,7 +156,7 @@ def lake_problems(lake: Path, expected: Counter[str]) -> list[str]:
         )
     if trailmin_ids(lake) != expected:
         problems.append("trailmin.read_events differs from the expected event set")
-    the_lake = Lake.open(lake)
+    the_lake = Store.open(lake)
     files = sorted(p.relative_to(lake).as_posix() for p in the_lake.iter_data_files())
     if files != the_lake.committed_paths():
         problems.append(f"files on disk {files} != committed {the_lake.committed_paths()}")
@@ -293,7 +293,7 @@ class Trial:
 
 # The exact points of a one-worker ingest: (point, when, nth) as trial_wrapper.py plants them.
 INGEST_POINTS = (
-    ("_connect", "after", 1),  # Lake.create made the manifest file, not yet its tables
+    ("_connect", "after", 1),  # Store.create made the manifest file, not yet its tables
     ("begin_run", "after", 1),  # the run is recorded, nothing read yet
     ("replace", "before", 1),  # the first data file about to move into events/
     ("replace", "after", 1),  # the first data file just moved
@@ -399,7 +399,7 @@ def ingest_kill_trial(
 def fragmented_lake(corpus: Corpus, lake: Path) -> Path:
     """Return a lake of many small files per partition, as incremental runs leave it."""
     trailmin.ingest([corpus.root], lake=lake, workers=1, task_bytes=TASK_BYTES)
-    assert len(Lake.open(lake).committed_paths()) > 2 * len(
+    assert len(Store.open(lake).committed_paths()) > 2 * len(
         {k.split("/")[-2] for k in corpus.ids_by_key}
     )
     return lake
@@ -415,7 +415,7 @@ def compact_kill_trial(
     killed = kill_after(compact_args(lake), env, delay=delay, ready=ready, plan={})
     seen = reader_problems(lake, expected, exact=True)
     problems = rerun_problems(lambda: trailmin.compact(lake), lake, expected)
-    if not problems and Lake.open(lake).small_partitions(min_files=2):
+    if not problems and Store.open(lake).small_partitions(min_files=2):
         problems.append("a partition is still in several files after the re-run")
     return Trial(f"compact killed {delay:.3f} s in", killed, (*seen, *problems))
 

@@ -22,7 +22,7 @@ import trailmin
 from tests.conftest import SAMPLE_LOGS, log_name, make_record, write_delivery
 from trailmin.aws.partitions import partition_of_region
 from trailmin.errors import UsageError
-from trailmin.lake.store import Lake as Storage
+from trailmin.lake.store import Store
 from trailmin.mapping.outcomes import outcome_of
 from trailmin.mapping.permissions import event_permissions
 from trailmin.mapping.resources import Context
@@ -394,7 +394,7 @@ def test_a_call_counts_once_per_service(tmp_path):
 def test_an_empty_lake_gives_empty_frames(tmp_path):
     lake = tmp_path / "lake"
     trailmin.Lake(lake)  # reads nothing
-    Storage.create(lake)
+    Store.create(lake)
     assert trailmin.usage(lake).empty
     assert list(trailmin.usage(lake).columns) == list(queries.USAGE_COLUMNS)
     assert trailmin.principals(lake, days=7).empty

@@ -8,10 +8,10 @@ Run as ``python tests/trial_wrapper.py <trailmin arguments>``, with the plan as 
 ``point`` is where, counted from the process start (``nth`` call, 1-based):
 
 * ``begin_run``, ``commit``, ``replace_files``, ``finish_run``, ``recover``, ``_connect``: the
-  ``Lake`` methods (``recover`` runs once the write lock is held; the first ``_connect`` of an
-  ingest is ``Lake.create``'s, which makes the manifest file);
+  ``Store`` methods (``recover`` runs once the write lock is held; the first ``_connect`` of an
+  ingest is ``Store.create``'s, which makes the manifest file);
 * ``replace``: ``os.replace`` of a data file into ``events/`` (staged file moved into place);
-* ``commit-sql``: the SQLite ``COMMIT`` statement of the ``nth`` ``Lake.commit`` (its rows are
+* ``commit-sql``: the SQLite ``COMMIT`` statement of the ``nth`` ``Store.commit`` (its rows are
   inserted, the transaction is not yet durable before it, is after it).
 
 ``when`` is ``before`` or ``after`` the call. ``action`` is ``kill`` (SIGKILL to itself: no
@@ -100,7 +100,7 @@ def install(plan: dict[str, Any]) -> None:
     """Plant the plan's action in trailmin (imported here, before the CLI parses anything)."""
     from trailmin import api
     from trailmin.ingestion import pipeline as ingestion
-    from trailmin.lake.store import Lake
+    from trailmin.lake.store import Store
 
     if plan.get("task_bytes"):
         api.ingest = functools.partial(ingestion.ingest, task_bytes=plan["task_bytes"])  # type: ignore[assignment]
@@ -113,7 +113,7 @@ def install(plan: dict[str, Any]) -> None:
         act(plan)
 
     if point in LAKE_METHODS:
-        setattr(Lake, point, planted(getattr(Lake, point), when=when, nth=nth, hit=hit))
+        setattr(Store, point, planted(getattr(Store, point), when=when, nth=nth, hit=hit))
     elif point == "replace":
         original_replace = os.replace
         counted = planted(original_replace, when=when, nth=nth, hit=hit)
@@ -124,18 +124,18 @@ def install(plan: dict[str, Any]) -> None:
 
         os.replace = replace
     elif point == "commit-sql":
-        original_commit = Lake.commit
+        original_commit = Store.commit
         commits = 0
 
-        def commit(self: Lake, *args: Any, **kwargs: Any) -> None:
+        def commit(self: Store, *args: Any, **kwargs: Any) -> None:
             nonlocal commits
             commits += 1
             if commits == nth:
-                connect = Lake._connect
+                connect = Store._connect
                 self._connect = lambda: _PlantedConnection(connect(self), when=when, hit=hit)  # type: ignore[method-assign]
             original_commit(self, *args, **kwargs)
 
-        Lake.commit = commit  # type: ignore[method-assign]
+        Store.commit = commit  # type: ignore[method-assign]
     else:
         raise ValueError(f"unknown point {point!r}")
 

@@ -9,6 +9,10 @@ The CLI is a thin layer over these functions, and notebooks call them directly::
     import trailmin
     summary = trailmin.ingest(["sample_logs/"], lake="lake/")
     events = trailmin.read_events("lake/", start="2026-10-06", principals=["*:role/ci-*"])
+
+A function that reads the lake takes its path, opening DuckDB for each step and closing it after,
+or a ``trailmin.Lake``, whose one connection it uses: a notebook or a script asking many questions
+opens DuckDB once (``trailmin.explore``). Writers (ingest, compact, remap) take the path.
 """
 
 from __future__ import annotations
@@ -16,18 +20,16 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from trailmin.aws import catalog
 from trailmin.errors import NothingMatched, UsageError
 from trailmin.iam import audit as checks
-from trailmin.iam.audit import Audit, Finding
+from trailmin.iam.audit import Audit, AuditWindow, Checked, Finding
 from trailmin.iam.details import AuthorizationDetails, parse_authorization_details
 from trailmin.iam.diff import DiffReport, diff_report
 from trailmin.ingestion.pipeline import IngestSummary, Progress, ingest
@@ -35,15 +37,12 @@ from trailmin.lake import maintenance
 from trailmin.lake.duck import connect, query_arrow, query_row, query_rows, reads_lake, to_frame
 from trailmin.lake.maintenance import CompactSummary, RemapSummary, compact
 from trailmin.lake.schema import EVENT_SCHEMA
-from trailmin.lake.store import Lake
-from trailmin.mapping.permissions import Call as EventCall
-from trailmin.mapping.permissions import decode_request, mapping_version, permissions_column
+from trailmin.lake.store import Store
+from trailmin.mapping.permissions import mapping_version, refill_permissions
 from trailmin.mapping.report import MappingReport, build_report
-from trailmin.policy.backtest import Backtest, LaterCall, probe, replay_later
-from trailmin.policy.backtest import Result as BacktestResult
-from trailmin.policy.catalog_replay import Recorded
+from trailmin.policy.backtest import Backtest, later_calls_from_rows, result_for, touched_from_rows
+from trailmin.policy.catalog_replay import Recorded, recorded_from_rows
 from trailmin.policy.catalog_replay import check as check_catalog
-from trailmin.policy.expand import expand
 from trailmin.policy.generate import Options as GenerateOptions
 from trailmin.policy.generate import Proposal, Used, refuse_on_mismatch, used_from_frame
 from trailmin.policy.generate import generate as generate_policies
@@ -67,23 +66,28 @@ from trailmin.query.sql import (
     DUCKDB,
     Days,
     Dialect,
+    FilterOptions,
     Filters,
     Moment,
     Window,
+    dialect_named,
     events_sql,
     filter_values,
     parse_time,
     principals_sql,
     resolve_filters,
     services_sql,
-    usage_sql,
     window_sql,
 )
+from trailmin.query.sql import usage_sql as usage_table_sql
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
-    import pyarrow as pa
+
+    from trailmin.explore import Lake
+    from trailmin.job.config import Config as JobConfig
+    from trailmin.job.propose import Summary as JobSummary
 
 __all__ = [
     "CompactSummary",
@@ -97,6 +101,7 @@ __all__ = [
     "backtest",
     "compact",
     "connect",
+    "credential_report",
     "diff",
     "generate",
     "ingest",
@@ -104,17 +109,35 @@ __all__ = [
     "mapping_report",
     "parse_time",
     "principals",
+    "propose",
     "query_arrow",
     "read_events",
     "read_scps",
     "reads_lake",
     "remap",
+    "run",
     "services",
     "usage",
+    "usage_sql",
     "verify",
     "window",
     "write_proposals",
 ]
+
+
+@contextlib.contextmanager
+def _connection(lake: str | Path | Lake) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a DuckDB connection over ``lake``: a ``Lake``'s own, left open, else one opened for
+    this step and closed after it."""
+    if isinstance(lake, (str, Path)):
+        with contextlib.closing(connect(lake)) as db:
+            yield db
+    else:
+        yield lake.connection()
+
+
+def _path(lake: str | Path | Lake) -> Path:
+    return Path(lake) if isinstance(lake, (str, Path)) else lake.path
 
 
 # --- events --------------------------------------------------------------------------------------
@@ -122,7 +145,7 @@ __all__ = [
 
 @reads_lake
 def read_events(
-    lake: str | Path,
+    lake: str | Path | Lake,
     *,
     start: Moment = None,
     end: Moment = None,
@@ -148,16 +171,18 @@ def read_events(
         accounts=filter_values(accounts, "accounts"),
         principals=filter_values(principals, "principals"),
     )
-    with contextlib.closing(connect(lake)) as db:
+    with _connection(lake) as db:
         table = query_arrow(db, events_sql(filters, wanted, limit=limit))
     return to_frame(table, categories=("principal_type", "event_source", "aws_region", "account"))
 
 
 @reads_lake
-def mapping_report(lake: str | Path, *, start: Moment = None, end: Moment = None) -> MappingReport:
+def mapping_report(
+    lake: str | Path | Lake, *, start: Moment = None, end: Moment = None
+) -> MappingReport:
     """Return how the lake's events map to IAM actions: totals, a row per kind, findings."""
     filters = Filters(start=parse_time(start), end=parse_time(end, end=True))
-    with contextlib.closing(connect(lake)) as db:
+    with _connection(lake) as db:
         kinds = db.sql(report_sql.kinds_sql(filters)).fetchall()
         denials = db.sql(report_sql.denials_sql(filters)).fetchall()
         scoping = db.sql(report_sql.scoping_sql(filters)).fetchall()
@@ -167,30 +192,11 @@ def mapping_report(lake: str | Path, *, start: Moment = None, end: Moment = None
 # --- usage ---------------------------------------------------------------------------------------
 
 
-def usage_filters(
-    db: duckdb.DuckDBPyConnection,
-    *,
-    start: Moment = None,
-    end: Moment = None,
-    days: Days = None,
-    accounts: Sequence[str] | None = None,
-    regions: Sequence[str] | None = None,
-    principals: Sequence[str] | None = None,
-    services: Sequence[str] | None = None,
-) -> Filters:
+def usage_filters(db: duckdb.DuckDBPyConnection, **filters: Unpack[FilterOptions]) -> Filters:
     """Return the filters asked for, with ``days`` turned into a window ending at the newest
     event of the lake (``db``'s ``events``): by default the last 90 days, ``days="all"`` every
     event (``trailmin.query.sql.resolve_filters``)."""
-    return resolve_filters(
-        start=start,
-        end=end,
-        days=days,
-        accounts=accounts,
-        regions=regions,
-        principals=principals,
-        services=services,
-        newest=lambda: query_row(db, overview.NEWEST_SQL)[0],
-    )
+    return resolve_filters(**filters, newest=lambda: query_row(db, overview.NEWEST_SQL)[0])
 
 
 def window_of(db: duckdb.DuckDBPyConnection, filters: Filters) -> Window:
@@ -214,45 +220,15 @@ def window_of(db: duckdb.DuckDBPyConnection, filters: Filters) -> Window:
 
 
 @reads_lake
-def window(
-    lake: str | Path,
-    *,
-    start: Moment = None,
-    end: Moment = None,
-    days: Days = None,
-    accounts: Sequence[str] | None = None,
-    regions: Sequence[str] | None = None,
-    principals: Sequence[str] | None = None,
-    services: Sequence[str] | None = None,
-) -> Window:
+def window(lake: str | Path | Lake, **filters: Unpack[FilterOptions]) -> Window:
     """Return the window these filters read (the same for every command: by default the last 90
     days up to the newest event), how many events and principals it holds, and how many of the
     lake's fell outside it."""
-    with contextlib.closing(connect(lake)) as db:
-        filters = usage_filters(
-            db,
-            start=start,
-            end=end,
-            days=days,
-            accounts=accounts,
-            regions=regions,
-            principals=principals,
-            services=services,
-        )
-        return window_of(db, filters)
+    with _connection(lake) as db:
+        return window_of(db, usage_filters(db, **filters))
 
 
-def usage(
-    lake: str | Path,
-    *,
-    start: Moment = None,
-    end: Moment = None,
-    days: Days = None,
-    accounts: Sequence[str] | None = None,
-    regions: Sequence[str] | None = None,
-    principals: Sequence[str] | None = None,
-    services: Sequence[str] | None = None,
-) -> pd.DataFrame:
+def usage(lake: str | Path | Lake, **filters: Unpack[FilterOptions]) -> pd.DataFrame:
     """Return the usage table: a row per (principal, action, resource) the window's calls needed.
 
     Columns: ``principal``, ``principal_type``, ``service``, ``action``, ``resource``, ``calls``
@@ -261,55 +237,35 @@ def usage(
     inclusive and ``end`` exclusive; ``days`` counts back from the newest event in the lake.
     """
     return _summary(
-        lake, usage_sql, locals(), categories=("principal", "principal_type", "service")
+        lake, usage_table_sql, filters, categories=("principal", "principal_type", "service")
     )
 
 
-def principals(
-    lake: str | Path,
-    *,
-    start: Moment = None,
-    end: Moment = None,
-    days: Days = None,
-    accounts: Sequence[str] | None = None,
-    regions: Sequence[str] | None = None,
-    principals: Sequence[str] | None = None,
-    services: Sequence[str] | None = None,
-) -> pd.DataFrame:
+def principals(lake: str | Path | Lake, **filters: Unpack[FilterOptions]) -> pd.DataFrame:
     """Return a row per principal, busiest first: its calls (succeeded, denied, errors), the
     services, actions and resources they needed, first and last seen, and whether it is a
     person (``human``) or a workload. Filters as for ``usage``."""
-    return _summary(lake, principals_sql, locals(), categories=("principal_type",))
+    return _summary(lake, principals_sql, filters, categories=("principal_type",))
 
 
-def services(
-    lake: str | Path,
-    *,
-    start: Moment = None,
-    end: Moment = None,
-    days: Days = None,
-    accounts: Sequence[str] | None = None,
-    regions: Sequence[str] | None = None,
-    principals: Sequence[str] | None = None,
-    services: Sequence[str] | None = None,
-) -> pd.DataFrame:
+def services(lake: str | Path | Lake, **filters: Unpack[FilterOptions]) -> pd.DataFrame:
     """Return a row per IAM service, busiest first: calls, principals and actions. Filters as
     for ``usage``."""
-    return _summary(lake, services_sql, locals(), categories=())
+    return _summary(lake, services_sql, filters, categories=())
 
 
 @reads_lake
 def _summary(
-    lake: str | Path,
+    lake: str | Path | Lake,
     build: Callable[[Filters, Dialect], str],
-    options: dict[str, Any],
+    options: FilterOptions,
     *,
     categories: Sequence[str],
 ) -> pd.DataFrame:
     """Return the result of ``build``'s query for the filters in ``options``, with the filters
     and the window it covers in its ``attrs``."""
-    with contextlib.closing(connect(lake)) as db:
-        filters = usage_filters(db, **{k: v for k, v in options.items() if k != "lake"})
+    with _connection(lake) as db:
+        filters = usage_filters(db, **options)
         table = query_arrow(db, build(filters, DUCKDB))
         covered = window_of(db, filters)
     frame = to_frame(table, arrow_backed=True, categories=categories)
@@ -322,7 +278,7 @@ def _summary(
 
 
 def generate(
-    lake: str | Path,
+    lake: str | Path | Lake,
     *,
     start: Moment = None,
     end: Moment = None,
@@ -353,7 +309,7 @@ def generate(
 
 @reads_lake
 def check_proposals(
-    lake: str | Path, proposals: Sequence[Proposal], filters: Filters
+    lake: str | Path | Lake, proposals: Sequence[Proposal], filters: Filters
 ) -> list[Proposal]:
     """Return the proposals with those that fail the catalog replay (``catalog_replay``) turned
     into refusals to propose: the window's authorized calls of each principal, on the resources
@@ -361,7 +317,7 @@ def check_proposals(
     wanted = [p.principal for p in proposals if p.policies]
     if not wanted:
         return list(proposals)
-    with contextlib.closing(connect(lake)) as db:
+    with _connection(lake) as db:
         recorded = recorded_calls(db, replace(filters, principals=tuple(wanted)))
     checked = []
     for proposal in proposals:
@@ -377,19 +333,7 @@ def check_proposals(
 def recorded_calls(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, list[Recorded]]:
     """Return, per principal, the window's calls that passed authorization: each action they
     needed with the region, account, request and logged ARNs of the record."""
-    found: dict[str, list[Recorded]] = {}
-    for row in query_rows(db, verify_sql.recorded_calls_sql(filters)):
-        found.setdefault(row["principal"], []).append(
-            Recorded(
-                action=row["action"],
-                region=row["region"] or "",
-                account=row["account"] or "",
-                params=decode_request(row["params"]),
-                logged=tuple(a for a in row["logged"] or () if a),
-                calls=row["calls"],
-            )
-        )
-    return found
+    return recorded_from_rows(query_rows(db, verify_sql.recorded_calls_sql(filters)))
 
 
 def write_proposals(
@@ -422,7 +366,7 @@ def write_proposals(
 def verify(
     policies: str | Path | Sequence[Mapping[str, Any]],
     *,
-    lake: str | Path,
+    lake: str | Path | Lake,
     principal: str | None = None,
     start: Moment = None,
     end: Moment = None,
@@ -439,11 +383,13 @@ def verify(
     documents, principal = _documents_to_verify(policies, principal)
     wanted = condition_keys(documents)
     columns = [*CONTEXT_COLUMNS, *(["event_time"] if wanted & TIME_KEYS else [])]
-    with contextlib.closing(connect(lake)) as db:
+    with _connection(lake) as db:
         filters = usage_filters(db, start=start, end=end, days=days, principals=[principal])
         rows = query_rows(db, verify_sql.authorized_calls_sql(filters, columns))
         if not rows:
             raise NothingMatched(_nothing_to_verify(db, principal, filters))
+        recorded = recorded_calls(db, filters).get(principal, [])
+        covered = window_of(db, filters)
     calls = [
         Call(
             row["action"],
@@ -455,9 +401,6 @@ def verify(
         for row in rows
     ]
     verdict = replay_calls(principal, documents, calls)
-    with contextlib.closing(connect(lake)) as db:
-        recorded = recorded_calls(db, filters).get(principal, [])
-        covered = window_of(db, filters)
     return replace(verdict, mismatches=check_catalog(documents, recorded), window=covered)
 
 
@@ -513,19 +456,9 @@ def _span(filters: Filters) -> str:
 # --- the backtest --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Touched:
-    """What the window's calls touched: each principal's resources (exact, or the patterns the
-    mapping derived) and actions, and the lake's exact resources by the service of their ARN."""
-
-    resources: dict[str, frozenset[str]]
-    actions: dict[str, frozenset[str]]
-    by_service: dict[str, list[str]]
-
-
 @reads_lake
 def backtest(
-    lake: str | Path,
+    lake: str | Path | Lake,
     *,
     start: Moment = None,
     end: Moment = None,
@@ -550,7 +483,7 @@ def backtest(
     options = options or GenerateOptions()
     if not 0 < split < 1:
         raise UsageError(f"the split {split} is not between 0 and 1 (2/3 is 0.667)")
-    with contextlib.closing(connect(lake)) as db:
+    with _connection(lake) as db:
         asked = usage_filters(
             db,
             start=start,
@@ -560,10 +493,11 @@ def backtest(
             regions=regions,
             principals=principals,
         )
-        first, cut, last = _split_window(db, lake, asked, split, split_at)
+        first, cut, last = _split_window(db, _path(lake), asked, split, split_at)
         whole = replace(asked, start=first, end=last)
-        later_calls = _later_calls(db, replace(asked, start=cut, end=last))
-        touched = _touched(db, whole)
+        later = replace(asked, start=cut, end=last)
+        later_calls = later_calls_from_rows(query_rows(db, backtest_sql.later_calls_sql(later)))
+        touched = touched_from_rows(query_rows(db, backtest_sql.resources_sql(whole)))
         people = _humans(db, whole)
     used = used_from_frame(
         usage(lake, start=first, end=cut, accounts=accounts, regions=regions, principals=principals)
@@ -576,7 +510,7 @@ def backtest(
         proposals = [rewrite(p) if p.policies else p for p in proposals]
     held = {} if details is None else _held_actions(lake, details, (first, cut), used, proposals)
     results = [
-        _backtest_result(
+        result_for(
             proposal,
             later_calls.get(proposal.principal, []),
             human=people.get(proposal.principal, False),
@@ -598,7 +532,7 @@ def backtest(
 
 def _split_window(
     db: duckdb.DuckDBPyConnection,
-    lake: str | Path,
+    lake: Path,
     filters: Filters,
     split: float,
     split_at: Moment,
@@ -623,43 +557,6 @@ def _split_window(
     return first, cut, last
 
 
-def _later_calls(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, list[LaterCall]]:
-    """Return, per principal, the calls of the window that passed authorization, grouped by the
-    permissions they needed."""
-    found: dict[str, list[LaterCall]] = {}
-    for row in query_rows(db, backtest_sql.later_calls_sql(filters)):
-        pairs = tuple((a, r) for a, r in row["permissions"])
-        found.setdefault(row["principal"], []).append(
-            LaterCall(row["principal"], pairs, row["calls"])
-        )
-    return found
-
-
-def _touched(db: duckdb.DuckDBPyConnection, filters: Filters) -> _Touched:
-    """Return what the window's calls touched, for the probes."""
-    resources: dict[str, set[str]] = {}
-    actions: dict[str, set[str]] = {}
-    everything: set[str] = set()
-    for row in query_rows(db, backtest_sql.resources_sql(filters)):
-        actions.setdefault(row["principal"], set()).add(catalog.canonical(row["action"]))
-        if row["resource"] != "*":
-            # A pattern the mapping derived (a role of unknown path) counts as touched too:
-            # what it matches is the principal's own, not a probe's.
-            resources.setdefault(row["principal"], set()).add(row["resource"])
-        if row["exact"]:
-            everything.add(row["resource"])
-    by_service: dict[str, list[str]] = {}
-    for arn in sorted(everything):
-        parts = arn.split(":", 3)
-        if len(parts) > 2:
-            by_service.setdefault(parts[2], []).append(arn)
-    return _Touched(
-        resources={k: frozenset(v) for k, v in resources.items()},
-        actions={k: frozenset(v) for k, v in actions.items()},
-        by_service=by_service,
-    )
-
-
 def _humans(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, bool]:
     """Return whether each principal of the window is a person (``principals``' ``human``)."""
     kinds = query_arrow(db, principals_sql(filters)).select(["principal", "human"])
@@ -667,7 +564,7 @@ def _humans(db: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, bool]:
 
 
 def _held_actions(
-    lake: str | Path,
+    lake: str | Path | Lake,
     details: AuthorizationDetails,
     window: tuple[datetime, datetime],
     used: Sequence[Used],
@@ -677,52 +574,6 @@ def _held_actions(
     proposal drops (those the diff calls unused)."""
     report = diff(lake, details, start=window[0], end=window[1], used=used, proposals=proposals)
     return {d.principal: (d.granted, sum(len(u.unused) for u in d.unused)) for d in report.diffs}
-
-
-def _backtest_result(
-    proposal: Proposal,
-    calls: Sequence[LaterCall],
-    *,
-    human: bool,
-    held: tuple[int, int] | None,
-    touched: _Touched,
-) -> BacktestResult:
-    """Return the backtest of one proposal: the later ``calls`` it would refuse, and the probes
-    it would allow."""
-    common: dict[str, Any] = {
-        "principal": proposal.principal,
-        "principal_type": proposal.principal_type,
-        "human": human,
-        "held_actions": held[0] if held else None,
-        "removed_actions": held[1] if held else None,
-    }
-    if not proposal.policies:
-        return BacktestResult(
-            **common,
-            proposed=False,
-            skipped=proposal.skipped,
-            later_calls=sum(c.calls for c in calls),
-        )
-    total, new_action, resource, broken = replay_later(proposal, calls)
-    probes = probe(
-        proposal,
-        touched=touched.resources.get(proposal.principal, frozenset()),
-        used_actions=touched.actions.get(proposal.principal, frozenset()),
-        resources=touched.by_service,
-    )
-    return BacktestResult(
-        **common,
-        proposed=True,
-        skipped=None,
-        later_calls=total,
-        refused_new_action=new_action,
-        refused_resource=resource,
-        broken=broken,
-        resource_probes=probes[0],
-        resource_probes_allowed=probes[1],
-        action_probes=probes[2],
-        action_probes_allowed=probes[3],
-    )
 
 
 # --- the diff ------------------------------------------------------------------------------------
@@ -750,9 +601,98 @@ def authorization_details(
     return parse_authorization_details(data, "IAM")
 
 
+def credential_report(
+    *,
+    report_file: str | Path | None = None,
+    from_aws: bool = False,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+) -> str | None:
+    """Return the IAM credential report's text for ``audit``: read from a saved file (its CSV, or
+    the JSON of `aws iam get-credential-report`) and checked now, so that a bad file fails before
+    any work; else generated and read from IAM (read-only) with ``from_aws``; else None."""
+    if report_file is not None:
+        source = Path(report_file)
+        try:
+            text = source.read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read {source}: {exc.strerror}; check the path") from None
+        checks.parse_credential_report(text, source=str(source))
+        return text
+    if from_aws:
+        from trailmin.iam.fetch import fetch_credential_report
+
+        return fetch_credential_report(profile=profile, endpoint_url=endpoint_url)
+    return None
+
+
+def usage_sql(
+    lake: str | Path | Lake,
+    kind: str = "usage",
+    *,
+    dialect: str = "duckdb",
+    **filters: Unpack[FilterOptions],
+) -> str:
+    """Return the SQL of the ``usage``, ``principals`` or ``services`` table with these filters
+    (the window resolved against ``lake``), for DuckDB or Trino (Athena) to run elsewhere."""
+    builders = {"usage": usage_table_sql, "principals": principals_sql, "services": services_sql}
+    if kind not in builders:
+        raise UsageError(f"kind {kind!r} is not one of {', '.join(builders)}")
+    with _connection(lake) as db:
+        resolved = usage_filters(db, **filters)
+    return builders[kind](resolved, dialect_named(dialect))
+
+
+def propose(
+    config: str | Path | JobConfig, *, on_progress: Callable[[str], None] | None = None
+) -> JobSummary:
+    """Run the scheduled job of ``config`` (its TOML file, or checked values): ingest what is new,
+    propose, diff, backtest, answer the checklist, and write only what changed."""
+    from trailmin.job import config as configuration
+    from trailmin.job import propose as job  # the job runs the stages through this API
+
+    settings = (
+        config if isinstance(config, configuration.Config) else configuration.load_config(config)
+    )
+    return job.propose(settings, on_progress=on_progress)
+
+
+def run(
+    sources: Sequence[str | Path],
+    *,
+    lake: str | Path,
+    out: str | Path,
+    auth_file: str | Path | None = None,
+    from_aws: bool = False,
+    logs_only: bool = False,
+    credential_report: str | Path | None = None,
+    days: Days = None,
+    formats: Sequence[str] = ("json", "terraform"),
+    on_progress: Callable[[str], None] | None = None,
+) -> JobSummary:
+    """Go from logs to proposals in one batch run: the scheduled job without a TOML file, its
+    state kept in ``out``."""
+    from trailmin.job.config import Config
+
+    folder = Path(out)
+    settings = Config(
+        sources=tuple(str(s) for s in sources),
+        lake=Path(lake),
+        out=folder,
+        state=folder / ".trailmin-state.json",
+        days=days,
+        auth_file=None if auth_file is None else Path(auth_file),
+        from_aws=from_aws,
+        logs_only=logs_only,
+        credential_report=None if credential_report is None else Path(credential_report),
+        formats=tuple(formats),
+    )
+    return propose(settings, on_progress=on_progress)
+
+
 @reads_lake
 def diff(
-    lake: str | Path,
+    lake: str | Path | Lake,
     details: AuthorizationDetails,
     *,
     start: Moment = None,
@@ -775,7 +715,7 @@ def diff(
         frame = usage(lake, start=start, end=end, days=days, principals=principals)
         used = used_from_frame(frame)
         covered = frame.attrs["window"]
-    with contextlib.closing(connect(lake)) as db:
+    with _connection(lake) as db:
         sources = db.sql(overview.EVENT_SOURCES_SQL).fetchall()
     return diff_report(
         details,
@@ -827,25 +767,10 @@ def read_scps(path: str | Path) -> dict[str, list[list[dict[str, Any]]]]:
 
 # --- the audit -----------------------------------------------------------------------------------
 
-# What a step of the audit found: findings, and notes on what it could not judge.
-_Checked = tuple[list[Finding], list[str]]
-
-
-@dataclass(frozen=True, slots=True)
-class _AuditWindow:
-    """The audit's window as bounds (the lake's own where the window has none), and where its
-    recent days begin."""
-
-    start: datetime
-    end: datetime  # exclusive
-    days: int
-    recent: datetime
-    recent_days: int
-
 
 @reads_lake
 def audit(
-    lake: str | Path,
+    lake: str | Path | Lake,
     *,
     details: AuthorizationDetails | None = None,
     credential_report: str | None = None,
@@ -867,33 +792,23 @@ def audit(
     report = (
         checks.parse_credential_report(credential_report) if credential_report is not None else None
     )
-    with contextlib.closing(connect(lake)) as db:
+    with _connection(lake) as db:
         oldest, newest = query_row(db, overview.BOUNDS_SQL)
         if newest is None:
             return Audit([], ["the lake holds no event"])
         filters = usage_filters(db, days=days)
         covered = window_of(db, filters)
-        bounds = _audit_window(filters, oldest, newest, recent_days)
+        bounds = checks.audit_window(filters, oldest, newest, recent_days)
         checked = [_event_checks(db, bounds.start), _unusual_checks(db, bounds)]
         active = _active(db, bounds.start)
-    checked.append(_credential_checks(report, moment, max_key_age_days, bounds.days))
+    checked.append(checks.credential_findings(report, moment, max_key_age_days, bounds.days))
     checked.append(_details_checks(lake, details, bounds, oldest, active, report, proposals))
     found = [finding for findings, _ in checked for finding in findings]
     notes = [note for _, step_notes in checked for note in step_notes]
     return Audit(checks.sort_findings(found), notes, window=covered)
 
 
-def _audit_window(
-    filters: Filters, oldest: datetime, newest: datetime, recent_days: int
-) -> _AuditWindow:
-    """Return the bounds of the window of ``filters`` over a lake from ``oldest`` to ``newest``."""
-    start = filters.start or oldest
-    end = filters.end or newest + timedelta(microseconds=1)
-    days = filters.days or math.ceil((end - start) / timedelta(days=1))
-    return _AuditWindow(start, end, days, end - timedelta(days=recent_days), recent_days)
-
-
-def _event_checks(db: duckdb.DuckDBPyConnection, start: datetime) -> _Checked:
+def _event_checks(db: duckdb.DuckDBPyConnection, start: datetime) -> Checked:
     """Return the findings of the checks on the window's events (root's own calls, console
     sign-ins without MFA, long-term keys in use), and a note of the sign-ins not judged."""
     found = checks.root_usage(query_rows(db, audit_sql.root_calls_sql(start)))
@@ -908,53 +823,12 @@ def _event_checks(db: duckdb.DuckDBPyConnection, start: datetime) -> _Checked:
     ]
 
 
-def _unusual_checks(db: duckdb.DuckDBPyConnection, window: _AuditWindow) -> _Checked:
+def _unusual_checks(db: duckdb.DuckDBPyConnection, window: AuditWindow) -> Checked:
     """Return the findings of unusual activity: each principal's recent days against its
     baseline before them."""
     firsts = query_rows(db, audit_sql.firsts_sql(window.start, window.recent))
     denied = query_rows(db, audit_sql.refusals_sql(window.start, window.recent))
-    return _unusual(firsts, denied, window)
-
-
-def _unusual(
-    firsts: list[dict[str, Any]], denied: list[dict[str, Any]], window: _AuditWindow
-) -> _Checked:
-    """Return the findings of unusual activity from each principal's first uses
-    (``audit_sql.firsts_sql``) and refusals (``audit_sql.refusals_sql``)."""
-    # Networks: a source address's /24 (or /48); the first use of the network, not the address.
-    networks: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in firsts:
-        if row["kind"] != "network":
-            continue
-        network = checks.network_of(str(row["value"]))
-        if network is None:
-            continue
-        key = (row["principal_arn"], network)
-        if key not in networks or row["first_seen"] < networks[key]["first_seen"]:
-            networks[key] = {**row, "value": network}
-    firsts = [r for r in firsts if r["kind"] != "network"] + list(networks.values())
-    # Refusal rates per day of the baseline the principal has in the lake, not of the window.
-    began = {row["principal_arn"]: max(row["first_event"], window.start) for row in firsts}
-    for row in denied:
-        start = began.get(row["principal_arn"], window.start)
-        row["baseline_days"] = max((window.recent - start).total_seconds() / 86_400, 1.0)
-        row["recent_days"] = window.recent_days
-    found = checks.unusual_activity(firsts, denied, recent_start=window.recent)
-    notes = []
-    if not any(row["first_seen"] < window.recent for row in firsts):
-        notes.append(
-            f"no event before the recent {window.recent_days} days: nothing to compare new "
-            "services, regions, networks and refusals with (use a longer lake or a shorter "
-            "--recent-days)"
-        )
-    varied = checks.varied_networks(firsts, recent_start=window.recent)
-    if varied:
-        notes.append(
-            f"new networks are not checked for {len(varied)} principal(s) whose baseline networks "
-            "change all the time (code in AWS compute or CI runners calling from a large pool of "
-            "addresses): " + ", ".join(sorted(varied))
-        )
-    return found, notes
+    return checks.unusual_findings(firsts, denied, window)
 
 
 def _active(db: duckdb.DuckDBPyConnection, start: datetime) -> set[str]:
@@ -964,67 +838,35 @@ def _active(db: duckdb.DuckDBPyConnection, start: datetime) -> set[str]:
     return {str(v) for row in rows for v in row.values() if v}
 
 
-def _credential_checks(
-    report: list[dict[str, str]] | None, now: datetime, max_key_age_days: int, days: int
-) -> _Checked:
-    """Return the findings of the checks on the credential report (passwords without MFA, old
-    and unused keys), or a note that there is none."""
-    if report is None:
-        return [], ["no credential report: key ages and passwords without MFA are not checked"]
-    found = checks.passwords_without_mfa(report)
-    found += checks.access_keys(report, now=now, max_age_days=max_key_age_days, days=days)
-    return found, []
-
-
 def _details_checks(
-    lake: str | Path,
+    lake: str | Path | Lake,
     details: AuthorizationDetails | None,
-    window: _AuditWindow,
+    window: AuditWindow,
     oldest: datetime,
     active: set[str],
     report: list[dict[str, str]] | None,
     proposals: Sequence[Proposal] | None,
-) -> _Checked:
+) -> Checked:
     """Return the findings of the checks on the authorization details (unused principals,
     AWS-managed policies), or a note that there are none."""
     if details is None:
         return [], [
             "no authorization details: unused principals and AWS-managed policies are not checked"
         ]
-    notes = []
-    since = max(window.start, oldest)
-    if since > window.start:
-        notes.append(
-            f"the lake's events begin {since:%Y-%m-%d}, inside the {window.days}-day window: "
-            "a principal is called unused for that shorter time"
-        )
-    found = checks.unused_principals(
-        (
-            {"arn": h.arn, "unique_id": h.unique_id, "last_used": h.last_used}
-            for h in details.principals.values()
-        ),
-        active=active,
-        since=since,
-        last_used=checks.report_last_used(report) if report is not None else None,
-    )
+    found, notes = checks.unused_principal_findings(details, window, oldest, active, report)
     found += _aws_managed_findings(lake, details, (window.start, window.end), proposals)
     return found, notes
 
 
 def _aws_managed_findings(
-    lake: str | Path,
+    lake: str | Path | Lake,
     details: AuthorizationDetails,
     window: tuple[datetime, datetime],
     proposals: Sequence[Proposal] | None,
 ) -> list[Finding]:
     """Check 7: for each AWS-managed policy a principal holds, the actions it grants against
     those of them the principal's proposal keeps."""
-    attached = [
-        (arn, policy.name, policy.document)
-        for arn, holdings in details.principals.items()
-        for policy in holdings.policies
-        if policy.aws_managed and policy.document is not None
-    ]
+    attached = checks.aws_managed_attached(details)
     if not attached:
         return []
     if proposals is None:
@@ -1034,23 +876,7 @@ def _aws_managed_findings(
             end=window[1],
             principals=sorted({arn for arn, _, _ in attached}),
         )
-    by_principal = {p.principal: p for p in proposals}
-    rows = []
-    for arn, name, document in attached:
-        proposal = by_principal.get(arn)
-        if proposal is None or not proposal.policies or document is None:
-            continue
-        proposed = set(expand([(p.name, p.document()) for p in proposal.policies]))
-        granted = set(expand([(name, document)]))
-        rows.append(
-            {
-                "principal_arn": arn,
-                "policy_arn": name,
-                "granted": len(granted),
-                "proposed": len(granted & proposed),
-            }
-        )
-    return checks.aws_managed(rows)
+    return checks.aws_managed_findings(attached, proposals)
 
 
 # --- the lake ------------------------------------------------------------------------------------
@@ -1087,9 +913,9 @@ class LakeInfo:
 
 
 @reads_lake
-def lake_info(lake: str | Path) -> LakeInfo:
+def lake_info(lake: str | Path | Lake) -> LakeInfo:
     """Return what ``lake`` holds, from its manifest and one scan of the data."""
-    the_lake = Lake.open(lake)
+    the_lake = Store.open(_path(lake))
     stats = the_lake.stats()
     committed = set(the_lake.committed_paths())
     uncommitted = sum(
@@ -1097,7 +923,7 @@ def lake_info(lake: str | Path) -> LakeInfo:
         for p in the_lake.iter_data_files()
         if p.relative_to(the_lake.path).as_posix() not in committed
     )
-    with contextlib.closing(connect(lake)) as db:
+    with _connection(lake) as db:
         principals, first, last = query_row(db, overview.PRINCIPALS_AND_BOUNDS_SQL)
         accounts = [r[0] for r in db.sql(overview.ACCOUNTS_SQL).fetchall()]
         regions = [r[0] for r in db.sql(overview.REGIONS_SQL).fetchall()]
@@ -1138,52 +964,4 @@ def remap(lake: str | Path) -> RemapSummary:
     sources are not read again); as in compaction, each partition's files are swapped in one
     manifest transaction and one rename of its folder (``trailmin.lake.maintenance``).
     """
-    return maintenance.remap(lake, version=mapping_version(), refill=_refill_permissions)
-
-
-def _refill_permissions(table: pa.Table) -> pa.Table:
-    """Return ``table`` with its permissions filled again from its other columns."""
-    # As ingest keys them (ingestion/columns.py): the trail's account, else the caller's; the
-    # error code, which can show a permission besides the call's own (NoSuchKey: s3:ListBucket).
-    columns = (
-        "event_source",
-        "event_name",
-        "event_type",
-        "aws_region",
-        "recipient_account_id",
-        "principal_account_id",
-        "error_code",
-    )
-    calls: dict[EventCall, int] = {}
-    index = [
-        calls.setdefault(
-            EventCall(
-                event_source=source,
-                event_name=name,
-                event_type=kind,
-                aws_region=region,
-                recipient_account_id=account,
-                caller_account_id=caller,
-                error_code=error,
-            ),
-            len(calls),
-        )
-        for source, name, kind, region, account, caller, error in zip(
-            *(table[c].to_pylist() for c in columns), strict=True
-        )
-    ]
-    permissions = permissions_column(
-        list(calls),
-        index,
-        table["request_parameters"].to_pylist(),
-        table["resources"].to_pylist(),
-        _stored_arns,
-        error_codes=[call.error_code for call in calls],
-        callers=table["identity_arn"].to_pylist(),
-    )
-    position = table.schema.get_field_index("permissions")
-    return table.set_column(position, "permissions", permissions)
-
-
-def _stored_arns(resources: list[dict[str, Any]] | None) -> tuple[str, ...]:
-    return tuple(r["arn"] for r in resources or () if r.get("arn"))
+    return maintenance.remap(lake, version=mapping_version(), refill=refill_permissions)

@@ -539,17 +539,8 @@ def _table_command(
     dialect: SqlDialect,
 ) -> None:
     """Run one of the usage queries and print its rows, or print its SQL."""
-    from trailmin.query import sql as queries
-
-    build = {
-        "usage": queries.usage_sql,
-        "principals": queries.principals_sql,
-        "services": queries.services_sql,
-    }[kind]
     if sql:
-        with contextlib.closing(api.connect(lake)) as db:
-            filters = api.usage_filters(db, **options)
-        sys.stdout.write(build(filters, queries.dialect_named(dialect.value)) + "\n")
+        sys.stdout.write(api.usage_sql(lake, kind, dialect=dialect.value, **options) + "\n")
         return
     frame = getattr(api, kind)(lake, **options)
     _say_window(frame.attrs["window"])
@@ -775,86 +766,53 @@ def _print_table(frame: Any, kind: str, *, console: Console | None = None) -> No
         )
 
 
-@app.command()
-def usage(
-    lake: LakeOption,
-    start: StartOption = None,
-    end: EndOption = None,
-    days: DaysOption = None,
-    account: AccountsOption = None,
-    region: RegionsOption = None,
-    principal: PrincipalsOption = None,
-    service: ServicesOption = None,
-    output: TableFormatOption = None,
-    limit: LimitOption = None,
-    sql: SqlOption = False,
-    dialect: DialectOption = SqlDialect.duckdb,
-) -> None:
-    """Show who used which IAM action on which resource: calls, denied, errors, first and last
-    seen, accounts and regions; a row per (principal, action, resource)."""
-    options = _usage_options(start, end, days, account, region, principal, service)
-    _table_command("usage", lake, options, output, limit, sql, dialect)
+def _table_command_for(kind: str, summary: str) -> None:
+    """Register the command ``kind`` (usage, principals or services): the same filters and
+    formats for the three, each answered by the library function of that name."""
+
+    def command(
+        lake: LakeOption,
+        start: StartOption = None,
+        end: EndOption = None,
+        days: DaysOption = None,
+        account: AccountsOption = None,
+        region: RegionsOption = None,
+        principal: PrincipalsOption = None,
+        service: ServicesOption = None,
+        output: TableFormatOption = None,
+        limit: LimitOption = None,
+        sql: SqlOption = False,
+        dialect: DialectOption = SqlDialect.duckdb,
+    ) -> None:
+        options = {
+            "start": start,
+            "end": end,
+            "days": _window_days(days),
+            "accounts": account,
+            "regions": region,
+            "principals": principal,
+            "services": service,
+        }
+        _table_command(kind, lake, options, output, limit, sql, dialect)
+
+    command.__doc__ = summary
+    app.command(name=kind)(command)
 
 
-@app.command()
-def principals(
-    lake: LakeOption,
-    start: StartOption = None,
-    end: EndOption = None,
-    days: DaysOption = None,
-    account: AccountsOption = None,
-    region: RegionsOption = None,
-    principal: PrincipalsOption = None,
-    service: ServicesOption = None,
-    output: TableFormatOption = None,
-    limit: LimitOption = None,
-    sql: SqlOption = False,
-    dialect: DialectOption = SqlDialect.duckdb,
-) -> None:
-    """Show each principal, busiest first: calls, denied, errors, services and actions used,
-    first and last seen, and whether it is a person or a workload."""
-    options = _usage_options(start, end, days, account, region, principal, service)
-    _table_command("principals", lake, options, output, limit, sql, dialect)
-
-
-@app.command()
-def services(
-    lake: LakeOption,
-    start: StartOption = None,
-    end: EndOption = None,
-    days: DaysOption = None,
-    account: AccountsOption = None,
-    region: RegionsOption = None,
-    principal: PrincipalsOption = None,
-    service: ServicesOption = None,
-    output: TableFormatOption = None,
-    limit: LimitOption = None,
-    sql: SqlOption = False,
-    dialect: DialectOption = SqlDialect.duckdb,
-) -> None:
-    """Show each IAM service, busiest first: calls, denied, errors, principals and actions."""
-    options = _usage_options(start, end, days, account, region, principal, service)
-    _table_command("services", lake, options, output, limit, sql, dialect)
-
-
-def _usage_options(
-    start: str | None,
-    end: str | None,
-    days: str | None,
-    accounts: list[str] | None,
-    regions: list[str] | None,
-    principals: list[str] | None,
-    services: list[str] | None,
-) -> dict[str, Any]:
-    return {
-        "start": start,
-        "end": end,
-        "days": _window_days(days),
-        "accounts": accounts,
-        "regions": regions,
-        "principals": principals,
-        "services": services,
-    }
+_table_command_for(
+    "usage",
+    "Show who used which IAM action on which resource: calls, denied, errors, first and last "
+    "seen, accounts and regions; a row per (principal, action, resource).",
+)
+_table_command_for(
+    "principals",
+    "Show each principal, busiest first: calls, denied, errors, services and actions used, "
+    "first and last seen, and whether it is a person or a workload.",
+)
+_table_command_for(
+    "services",
+    "Show each IAM service, busiest first: calls, denied, errors, principals and actions.",
+)
 
 
 class PolicyFormat(StrEnum):
@@ -1159,6 +1117,11 @@ def diff(
             principals=principal,
             scps=scps,
         )
+    _print_report(report, output)
+
+
+def _print_report(report: Any, output: DiffFormat) -> None:
+    """Print a diff or an audit: the window it read on stderr, the report as JSON or Markdown."""
     if report.window is not None:
         _say_window(report.window)
     if output is DiffFormat.json:
@@ -1197,11 +1160,7 @@ def propose(
 ) -> None:
     """Run the scheduled job: ingest what is new, propose, diff, and write only what changed.
     Exit 0: nothing to review; 3: new, changed or gone proposals; 2: an error."""
-    from trailmin.job import config as configuration
-    from trailmin.job import propose as job
-
-    settings = configuration.load_config(config_file)
-    summary = job.propose(settings, on_progress=err.print)
+    summary = api.propose(config_file, on_progress=err.print)
     _print_summary(summary, output)
     raise typer.Exit(summary.exit_code)
 
@@ -1245,24 +1204,18 @@ def run(
 ) -> None:
     """Go from logs to proposals in one batch run: ingest, usage, generate, diff, replay check.
     Exit 0: nothing new to review; 3: proposals to review; 2: an error."""
-    from trailmin.job import config as configuration
-    from trailmin.job import propose as job
-
-    settings = configuration.Config(
-        sources=tuple(sources),
+    summary = api.run(
+        sources,
         lake=lake,
         out=out_dir,
-        state=out_dir / ".trailmin-state.json",
-        days=_window_days(days),
         auth_file=auth_file,
         from_aws=from_aws,
         logs_only=logs_only,
         credential_report=credential_report,
-        formats=tuple(
-            f.value for f in policy_format or [PolicyFormat.json, PolicyFormat.terraform]
-        ),
+        days=_window_days(days),
+        formats=[f.value for f in policy_format or [PolicyFormat.json, PolicyFormat.terraform]],
+        on_progress=err.print,
     )
-    summary = job.propose(settings, on_progress=err.print)
     _print_summary(summary, output)
     if output is Format.text:
         out.print(f"Proposals are in {out_dir}; start with {out_dir / 'index.md'}.")
@@ -1310,21 +1263,9 @@ def audit(
             profile=profile,
             endpoint_url=endpoint_url,
         )
-    report_text = None
-    if credential_report is not None:
-        try:
-            report_text = credential_report.read_text()
-        except OSError as exc:
-            raise UsageError(
-                f"cannot read {credential_report}: {exc.strerror}; check the path"
-            ) from None
-        from trailmin.iam.audit import parse_credential_report
-
-        parse_credential_report(report_text, source=str(credential_report))  # fail early
-    elif from_aws:
-        from trailmin.iam.fetch import fetch_credential_report
-
-        report_text = fetch_credential_report(profile=profile, endpoint_url=endpoint_url)
+    report_text = api.credential_report(
+        report_file=credential_report, from_aws=from_aws, profile=profile, endpoint_url=endpoint_url
+    )
     with _working("answering the checklist"):
         result = api.audit(
             lake,
@@ -1334,12 +1275,7 @@ def audit(
             recent_days=recent_days,
             max_key_age_days=max_key_age,
         )
-    if result.window is not None:
-        _say_window(result.window)
-    if output is DiffFormat.json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
-    else:
-        sys.stdout.write(result.to_markdown())
+    _print_report(result, output)
 
 
 @app.command()

@@ -30,6 +30,7 @@ import functools
 import io
 import ipaddress
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,9 +39,11 @@ from typing import Any
 
 from trailmin.aws import roles
 from trailmin.errors import UsageError
-from trailmin.iam.details import iam_time
+from trailmin.iam.details import AuthorizationDetails, iam_time
 from trailmin.mapping.actions import data_file
-from trailmin.query.sql import Window
+from trailmin.policy.expand import expand
+from trailmin.policy.generate import Proposal
+from trailmin.query.sql import Filters, Window
 from trailmin.text import markdown as md
 
 HIGH, MEDIUM, LOW, INFO = "high", "medium", "low", "info"
@@ -650,6 +653,152 @@ def aws_managed(attached: Sequence[Mapping[str, Any]]) -> list[Finding]:
         )
         for row in sorted(attached, key=lambda r: (r["principal_arn"], r["policy_arn"]))
     ]
+
+
+# --- the audit's steps: what the checks above found, with notes on what they could not judge ---
+
+# What a step of the audit found: findings, and notes on what it could not judge.
+Checked = tuple[list[Finding], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditWindow:
+    """The audit's window as bounds (the lake's own where the window has none), and where its
+    recent days begin."""
+
+    start: datetime
+    end: datetime  # exclusive
+    days: int
+    recent: datetime
+    recent_days: int
+
+
+def audit_window(
+    filters: Filters, oldest: datetime, newest: datetime, recent_days: int
+) -> AuditWindow:
+    """Return the bounds of the window of ``filters`` over a lake from ``oldest`` to ``newest``."""
+    start = filters.start or oldest
+    end = filters.end or newest + timedelta(microseconds=1)
+    days = filters.days or math.ceil((end - start) / timedelta(days=1))
+    return AuditWindow(start, end, days, end - timedelta(days=recent_days), recent_days)
+
+
+def unusual_findings(
+    firsts: list[dict[str, Any]], denied: list[dict[str, Any]], window: AuditWindow
+) -> Checked:
+    """Return the findings of unusual activity from each principal's first uses
+    (``trailmin.query.audit.firsts_sql``) and refusals (``refusals_sql``), each principal's
+    recent days against its baseline before them."""
+    # Networks: a source address's /24 (or /48); the first use of the network, not the address.
+    networks: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in firsts:
+        if row["kind"] != "network":
+            continue
+        network = network_of(str(row["value"]))
+        if network is None:
+            continue
+        key = (row["principal_arn"], network)
+        if key not in networks or row["first_seen"] < networks[key]["first_seen"]:
+            networks[key] = {**row, "value": network}
+    firsts = [r for r in firsts if r["kind"] != "network"] + list(networks.values())
+    # Refusal rates per day of the baseline the principal has in the lake, not of the window.
+    began = {row["principal_arn"]: max(row["first_event"], window.start) for row in firsts}
+    for row in denied:
+        start = began.get(row["principal_arn"], window.start)
+        row["baseline_days"] = max((window.recent - start).total_seconds() / 86_400, 1.0)
+        row["recent_days"] = window.recent_days
+    found = unusual_activity(firsts, denied, recent_start=window.recent)
+    notes = []
+    if not any(row["first_seen"] < window.recent for row in firsts):
+        notes.append(
+            f"no event before the recent {window.recent_days} days: nothing to compare new "
+            "services, regions, networks and refusals with (use a longer lake or a shorter "
+            "--recent-days)"
+        )
+    varied = varied_networks(firsts, recent_start=window.recent)
+    if varied:
+        notes.append(
+            f"new networks are not checked for {len(varied)} principal(s) whose baseline networks "
+            "change all the time (code in AWS compute or CI runners calling from a large pool of "
+            "addresses): " + ", ".join(sorted(varied))
+        )
+    return found, notes
+
+
+def credential_findings(
+    report: list[dict[str, str]] | None, now: datetime, max_key_age_days: int, days: int
+) -> Checked:
+    """Return the findings of the checks on the credential report (passwords without MFA, old
+    and unused keys), or a note that there is none."""
+    if report is None:
+        return [], ["no credential report: key ages and passwords without MFA are not checked"]
+    found = passwords_without_mfa(report)
+    found += access_keys(report, now=now, max_age_days=max_key_age_days, days=days)
+    return found, []
+
+
+def unused_principal_findings(
+    details: AuthorizationDetails,
+    window: AuditWindow,
+    oldest: datetime,
+    active: set[str],
+    report: list[dict[str, str]] | None,
+) -> Checked:
+    """Return the unused principals of ``details`` (none of ``active`` in the window, nor used
+    since by IAM's account or the credential ``report``), and a note when the lake, beginning
+    at ``oldest``, covers less than the window."""
+    notes = []
+    since = max(window.start, oldest)
+    if since > window.start:
+        notes.append(
+            f"the lake's events begin {since:%Y-%m-%d}, inside the {window.days}-day window: "
+            "a principal is called unused for that shorter time"
+        )
+    found = unused_principals(
+        (
+            {"arn": h.arn, "unique_id": h.unique_id, "last_used": h.last_used}
+            for h in details.principals.values()
+        ),
+        active=active,
+        since=since,
+        last_used=report_last_used(report) if report is not None else None,
+    )
+    return found, notes
+
+
+def aws_managed_attached(details: AuthorizationDetails) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """Return (principal ARN, policy name, document) of each AWS-managed policy a principal of
+    ``details`` holds whose document the details include."""
+    return [
+        (arn, policy.name, policy.document)
+        for arn, holdings in details.principals.items()
+        for policy in holdings.policies
+        if policy.aws_managed and policy.document is not None
+    ]
+
+
+def aws_managed_findings(
+    attached: Sequence[tuple[str, str, Mapping[str, Any]]], proposals: Sequence[Proposal]
+) -> list[Finding]:
+    """Check 7 over ``aws_managed_attached``'s policies: the actions each grants against those
+    of them the principal's proposal keeps (no finding for a principal without one)."""
+    by_principal = {p.principal: p for p in proposals}
+    rows = []
+    for arn, name, document in attached:
+        proposal = by_principal.get(arn)
+        if proposal is None or not proposal.policies:
+            continue
+        proposed = set(expand([(p.name, p.document()) for p in proposal.policies]))
+        granted = set(expand([(name, document)]))
+        rows.append(
+            {
+                "principal_arn": arn,
+                "policy_arn": name,
+                "granted": len(granted),
+                "proposed": len(granted & proposed),
+            }
+        )
+    return aws_managed(rows)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from trailmin.errors import CredentialsError, SourceError, UsageError
 from trailmin.ingestion import sources as src
 from trailmin.ingestion.columns import Part, parts_to_table
 from trailmin.ingestion.decode import BadSource, Decoded, decode_records
-from trailmin.lake.store import Lake, PartitionWriter, SourceResult, WrittenFile
+from trailmin.lake.store import PartitionWriter, SourceResult, Store, WrittenFile
 from trailmin.mapping.permissions import mapping_version
 
 # Source bytes (as stored, usually gzipped) per task: large enough for big Parquet files,
@@ -164,7 +164,7 @@ def ingest(
         raise UsageError("--max-in-flight must be at least 1")
     workers = _worker_count(workers)
     began = time.perf_counter()
-    Lake.check_target(lake)
+    Store.check_target(lake)
     summary = IngestSummary(lake=str(Path(lake)), workers=workers)
     s3_config = S3Config(profile=profile, region=client_region, endpoint_url=endpoint_url)
     # Listed before the lake is created, so that a mistyped bucket leaves no empty lake behind.
@@ -177,7 +177,7 @@ def ingest(
         end=end,
         s3=s3_config,
     )
-    the_lake = Lake.create(lake)
+    the_lake = Store.create(lake)
     with the_lake.locked(command="trailmin ingest") as recovery:
         summary.recovered_files = len(recovery.orphan_files)
         todo, exclude = _plan(the_lake, objects, summary)
@@ -340,7 +340,7 @@ def _name_matches(
 
 
 def _plan(
-    lake: Lake, objects: list[src.SourceObject], summary: IngestSummary
+    lake: Store, objects: list[src.SourceObject], summary: IngestSummary
 ) -> tuple[list[src.SourceObject], dict[str, frozenset[str]]]:
     """Return the objects to read and, for those read before, the event ids already landed."""
     known = lake.known_sources()
@@ -542,7 +542,7 @@ def _iter_bodies(task: _Task) -> Iterator[tuple[src.SourceObject, bytes | Except
 
 def _run_task(task: _Task, *, progress: Callable[[int, int, int], None] | None) -> _TaskResult:
     """Return the files written and the fate of each source of ``task``."""
-    writer = PartitionWriter(Lake(task.lake), tag=task.tag, mapping_version=task.mapping_version)
+    writer = PartitionWriter(Store(task.lake), tag=task.tag, mapping_version=task.mapping_version)
     batch = _Batch(task, writer)
     pending = [0, 0, 0]
     last_report = time.monotonic()

@@ -39,7 +39,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trailmin import api
 from trailmin.aws import roles
@@ -53,9 +53,12 @@ from trailmin.policy.generate import Options, Proposal, Used, generate, target_o
 from trailmin.policy.render import render
 from trailmin.policy.review import Review, review
 from trailmin.policy.review import markdown as review_markdown
-from trailmin.query.sql import Window, principal_matcher
+from trailmin.query.sql import Filters, Window, principal_matcher
 from trailmin.text import markdown as md
 from trailmin.text.wording import counted
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_NOTHING = 0
 EXIT_ERROR = 2
@@ -190,27 +193,13 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         endpoint_url=config.endpoint_url,
         client_region=config.client_region,
     )
-    details = None
-    if config.logs_only:
-        say("logs only: no authorization details, so nothing is compared with what is held")
-    else:
-        say("reading current policies")
-        details = api.authorization_details(
-            auth_file=config.auth_file,
-            from_aws=config.from_aws,
-            profile=config.iam_profile,
-            endpoint_url=config.iam_endpoint_url,
-        )
+    details = _current_details(config, say)
     scps = api.read_scps(config.scp_file) if config.scp_file is not None else None
     frame = api.usage(config.lake, days=config.days)
     filters = frame.attrs["filters"]
     covered: Window = frame.attrs["window"]
     say(covered.describe())
-    used = used_from_frame(frame)
-    used = [u for u in used if _wanted(u.principal, u.principal_type, config)]
-    if config.accept_denied:
-        # A person chose to grant what was refused: the refused calls count as authorized.
-        used = [dataclasses.replace(u, authorized=u.granting + u.denied) for u in used]
+    used = _used(frame, config)
     options = Options(
         generalize=config.generalize,
         max_resources=config.max_resources,
@@ -234,25 +223,13 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         if foreign:
             say(f"warning: {foreign}")
     by_principal = {p.principal: p for p in proposals}
-    principals = sorted(
-        {p.principal for p in proposals if p.target is not None}
-        | {arn for arn in diffs if _wanted(arn, _kind_of(arn), config)}
-        # Asked for, the roles AWS manages get a folder that says why they get no policy; the
-        # service-linked ones have no diff to come in by.
-        | {
-            p.principal
-            for p in proposals
-            if config.include_service_roles and _wanted(p.principal, p.principal_type, config)
-        }
-    )
+    principals = _principals_to_write(proposals, diffs, config)
     say("answering the IAM checklist")
     data_end = _newest(config.lake)
     checklist = api.audit(
         config.lake,
         details=details,
-        credential_report=config.credential_report.read_text()
-        if config.credential_report is not None
-        else None,
+        credential_report=api.credential_report(report_file=config.credential_report),
         days=config.days,
         now=data_end,
         proposals=proposals,
@@ -292,23 +269,7 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
                 compared=details is not None,
             )
         )
-    missing = sorted(p for p in state if p not in principals)
-    elsewhere = _activity_outside(config.lake, missing)
-    for principal in missing:
-        last = state[principal]
-        if principal in elsewhere:
-            calls, newest = elsewhere[principal]
-            why = (
-                f"no call in the window ({_day(filters.start)} to {_day(filters.end)}), though "
-                f"the lake holds {calls:,} of its calls, the last on {_day(newest)}: the window "
-                "may have moved past them (a record dated in the future, a shorter window); "
-                "the last proposal is kept until a person removes its folder"
-            )
-            statuses.append(Status(principal, last["folder"], HELD, 0, 0, 0, 0, 0, 0, why))
-        else:
-            statuses.append(
-                Status(principal, last["folder"], GONE, 0, 0, 0, 0, 0, 0, "no longer found")
-            )
+    statuses += _no_longer_proposed(config, state, principals, filters)
     statuses.sort(key=_review_order)
     summary = Summary(
         ingested.events, statuses, skipped_sources=ingested.sources_skipped, window=covered
@@ -335,6 +296,73 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         time=time,
     )
     return summary
+
+
+def _current_details(config: Config, say: Callable[[str], None]) -> AuthorizationDetails | None:
+    """Return what principals hold, or None in the logs-only mode."""
+    if config.logs_only:
+        say("logs only: no authorization details, so nothing is compared with what is held")
+        return None
+    say("reading current policies")
+    return api.authorization_details(
+        auth_file=config.auth_file,
+        from_aws=config.from_aws,
+        profile=config.iam_profile,
+        endpoint_url=config.iam_endpoint_url,
+    )
+
+
+def _used(frame: pd.DataFrame, config: Config) -> list[Used]:
+    """Return the usage rows of the principals the job proposes for."""
+    used = [u for u in used_from_frame(frame) if _wanted(u.principal, u.principal_type, config)]
+    if config.accept_denied:
+        # A person chose to grant what was refused: the refused calls count as authorized.
+        used = [dataclasses.replace(u, authorized=u.granting + u.denied) for u in used]
+    return used
+
+
+def _principals_to_write(
+    proposals: Sequence[Proposal], diffs: Mapping[str, Diff], config: Config
+) -> list[str]:
+    """Return the principals that get a folder: those proposed for, and those the diff covers."""
+    return sorted(
+        {p.principal for p in proposals if p.target is not None}
+        | {arn for arn in diffs if _wanted(arn, _kind_of(arn), config)}
+        # Asked for, the roles AWS manages get a folder that says why they get no policy; the
+        # service-linked ones have no diff to come in by.
+        | {
+            p.principal
+            for p in proposals
+            if config.include_service_roles and _wanted(p.principal, p.principal_type, config)
+        }
+    )
+
+
+def _no_longer_proposed(
+    config: Config,
+    state: Mapping[str, Mapping[str, Any]],
+    principals: Sequence[str],
+    filters: Filters,
+) -> list[Status]:
+    """Return the status of each principal the last run wrote and this one does not: held when
+    the lake still has its calls outside the window, else gone."""
+    missing = sorted(p for p in state if p not in principals)
+    elsewhere = _activity_outside(config.lake, missing)
+    found = []
+    for principal in missing:
+        folder = state[principal]["folder"]
+        if principal not in elsewhere:
+            found.append(Status(principal, folder, GONE, 0, 0, 0, 0, 0, 0, "no longer found"))
+            continue
+        calls, newest = elsewhere[principal]
+        why = (
+            f"no call in the window ({_day(filters.start)} to {_day(filters.end)}), though "
+            f"the lake holds {calls:,} of its calls, the last on {_day(newest)}: the window "
+            "may have moved past them (a record dated in the future, a shorter window); "
+            "the last proposal is kept until a person removes its folder"
+        )
+        found.append(Status(principal, folder, HELD, 0, 0, 0, 0, 0, 0, why))
+    return found
 
 
 def granted_by(proposal: Proposal) -> dict[str, tuple[str, ...]]:

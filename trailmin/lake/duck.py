@@ -1,6 +1,6 @@
 """DuckDB over the lake: a connection whose ``events`` view is a snapshot of the committed
-files, reads that start again when a writer retired files of their snapshot, and query results
-as Arrow tables, rows or pandas DataFrames.
+files (``snapshot`` says which, to tell when it moved), reads that start again when a writer
+retired files of their snapshot, and query results as Arrow tables, rows or pandas DataFrames.
 
 DuckDB and pandas are imported when first used: ingest needs neither.
 """
@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from trailmin.errors import LakeError
 from trailmin.lake.schema import EVENT_SCHEMA
-from trailmin.lake.store import Lake
+from trailmin.lake.store import Store
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,19 +37,24 @@ _Result = TypeVar("_Result")
 
 def reads_lake(function: Callable[_Params, _Result]) -> Callable[_Params, _Result]:
     """Return ``function`` (which reads a lake through ``connect``) run again over a fresh
-    snapshot when a writer retired a file of its snapshot while it ran (``trailmin.lake.store``)."""
+    snapshot when a writer retired a file of its snapshot while it ran (``trailmin.lake.store``).
+
+    Its ``lake`` (first or keyword argument) is a path, or an object with the lake's ``path``
+    (``trailmin.Lake``, which opens a fresh snapshot when the manifest's has moved).
+    """
 
     @functools.wraps(function)
     def read(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
         lake = kwargs.get("lake", args[0] if args else None)
+        path = lake if isinstance(lake, (str, Path)) else getattr(lake, "path", None)
         for attempt in range(1, READ_ATTEMPTS + 1):
             try:
                 return function(*args, **kwargs)
             except Exception as exc:
-                if not isinstance(lake, (str, Path)) or not _retired_meanwhile(exc, Path(lake)):
+                if not isinstance(path, (str, Path)) or not _retired_meanwhile(exc, Path(path)):
                     raise
                 if attempt == READ_ATTEMPTS:
-                    raise _unreadable(lake) from None
+                    raise _unreadable(path) from None
         raise AssertionError("unreachable")
 
     return read
@@ -57,7 +62,7 @@ def reads_lake(function: Callable[_Params, _Result]) -> Callable[_Params, _Resul
 
 def _unreadable(lake: str | Path) -> LakeError:
     """Return the error of a read that found files of its snapshot gone, attempt after attempt."""
-    missing = [p for p in Lake.open(lake).committed_files() if not p.exists()]
+    missing = [p for p in Store.open(lake).committed_files() if not p.exists()]
     if missing:
         more = f", nor are {len(missing) - 1} more" if len(missing) > 1 else ""
         return LakeError(
@@ -80,12 +85,19 @@ def _retired_meanwhile(exc: BaseException, lake: Path) -> bool:
     return missing and str(lake) in text
 
 
+def snapshot(lake: str | Path) -> tuple[Path, ...]:
+    """Return the snapshot ``connect`` would read now: the manifest's committed files, each
+    where it is. It moves when an ingest, a compaction or a remap commits (or a file it
+    committed is moved from staging into ``events/``)."""
+    return tuple(Store.open(lake).committed_files())
+
+
 def connect(lake: str | Path) -> duckdb.DuckDBPyConnection:
     """Return a DuckDB connection with an ``events`` view over a snapshot of the lake's
     committed files (the manifest's list at this moment, each file where it is)."""
     import duckdb  # loaded when first asked for: ingest does not need it
 
-    the_lake = Lake.open(lake)
+    the_lake = Store.open(lake)
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'")
     # stdout is for results. In Jupyter, DuckDB refuses the setting without ipywidgets, and

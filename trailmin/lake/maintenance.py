@@ -2,7 +2,7 @@
 and remap (files filled by another mapping version filled again).
 
 Both stage their new files with the ingest's ``PartitionWriter`` and swap them for the old ones
-with ``Lake.replace_files``: in the manifest in one transaction, in ``events/`` in one rename of
+with ``Store.replace_files``: in the manifest in one transaction, in ``events/`` in one rename of
 the partition's folder, so a crash at any point loses no row and doubles none
 (``trailmin.lake.store``).
 """
@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trailmin.lake.store import Lake, PartitionWriter, WrittenFile, utc_now
+from trailmin.lake.store import PartitionWriter, Store, WrittenFile, utc_now
 
 # Rows read at a time from a file being rewritten.
 BATCH_ROWS = 65_536
@@ -49,7 +49,7 @@ def compact(lake: str | Path, *, target_rows: int = 4_000_000) -> CompactSummary
     committed in the manifest in the same transaction that retires the old ones, and replaces
     them under ``events/`` in one rename of the partition's folder (see ``trailmin.lake.store``).
     """
-    the_lake = Lake.open(lake)
+    the_lake = Store.open(lake)
     summary = CompactSummary()
     with the_lake.locked(command="trailmin lake compact"):
         run_id = "compact-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -70,7 +70,7 @@ def compact(lake: str | Path, *, target_rows: int = 4_000_000) -> CompactSummary
     return summary
 
 
-def _groups_by_rows(lake: Lake, paths: list[str], target_rows: int) -> Iterator[list[str]]:
+def _groups_by_rows(lake: Store, paths: list[str], target_rows: int) -> Iterator[list[str]]:
     """Yield ``paths`` in runs of files holding at most ``target_rows`` rows together (a file
     larger than that alone)."""
     group: list[str] = []
@@ -109,7 +109,7 @@ def remap(
     as in compaction, each partition's files are swapped in one manifest transaction and one
     rename of its folder.
     """
-    the_lake = Lake.open(lake)
+    the_lake = Store.open(lake)
     summary = RemapSummary(mapping_version=version)
     with the_lake.locked(command="trailmin remap"):
         run_id = "remap-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -129,7 +129,7 @@ def remap(
 
 
 def _rewrite(
-    lake: Lake,
+    lake: Store,
     account: str,
     day: str,
     paths: list[str],
@@ -137,7 +137,7 @@ def _rewrite(
     version: str,
     refill: Callable[[pa.Table], pa.Table] | None = None,
 ) -> list[WrittenFile]:
-    """Return the file staged (for ``Lake.replace_files``) from the rows of ``paths``, passed
+    """Return the file staged (for ``Store.replace_files``) from the rows of ``paths``, passed
     through ``refill`` when given: one file, none when they hold no row."""
     # No file limit: a group is as large as compaction chose it, a remapped file as it was.
     writer = PartitionWriter(

@@ -27,7 +27,7 @@ Readers (``trailmin.connect`` and everything over it) read a snapshot: the manif
 files, each where it is (in ``events/``, or in staging between a commit and its move), so one
 snapshot never holds both a merged file and the files it replaced. A swap takes old paths away
 while a reader may still be reading them (DuckDB opens files as it scans); the reader then runs
-again over a fresh snapshot (``api.reads_lake``), so it neither fails nor counts a row twice.
+again over a fresh snapshot (``duck.reads_lake``), so it neither fails nor counts a row twice.
 Keeping retired files for a grace period would not spare that: for a reader listing ``events/``
 not to see rows twice, their paths must go at the swap.
 """
@@ -300,8 +300,9 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(first), None, str(second))
 
 
-class Lake:
-    """A lake directory: its manifest, its lock and its committed data files."""
+class Store:
+    """The storage of a lake directory: its manifest, its lock and its committed data files
+    (``trailmin.Lake`` asks it questions through DuckDB)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -329,7 +330,7 @@ class Lake:
             raise _unusable(exc, lake.path) from None
 
     @classmethod
-    def create(cls, path: Path | str) -> Lake:
+    def create(cls, path: Path | str) -> Store:
         """Return the lake at ``path``, creating an empty one when the directory has none."""
         cls.check_target(path)
         lake = cls(path)
@@ -348,7 +349,7 @@ class Lake:
         return lake
 
     @classmethod
-    def open(cls, path: Path | str) -> Lake:
+    def open(cls, path: Path | str) -> Store:
         """Return the existing lake at ``path``."""
         lake = cls(path)
         if not lake.manifest_path.exists():
@@ -821,7 +822,7 @@ class PartitionWriter:
 
     def __init__(
         self,
-        lake: Lake,
+        lake: Store,
         *,
         tag: str,
         mapping_version: str,

@@ -419,3 +419,56 @@ def permissions_column(
     np.cumsum([len(p) for p in distinct], out=offsets[1:])
     lists = pa.ListArray.from_arrays(pa.array(offsets), values)
     return lists.take(pa.array(index, pa.int32()))
+
+
+# The columns a remap keys calls on, as ingest keys them (ingestion/columns.py): the trail's
+# account, else the caller's; the error code, which can show a permission besides the call's own
+# (NoSuchKey: s3:ListBucket).
+_CALL_COLUMNS = (
+    "event_source",
+    "event_name",
+    "event_type",
+    "aws_region",
+    "recipient_account_id",
+    "principal_account_id",
+    "error_code",
+)
+
+
+def refill_permissions(table: pa.Table) -> pa.Table:
+    """Return ``table`` (the lake's rows) with its ``permissions`` filled again from its other
+    columns by the mapping in force (what ``trailmin.remap`` writes back)."""
+    calls: dict[Call, int] = {}
+    index = [
+        calls.setdefault(
+            Call(
+                event_source=source,
+                event_name=name,
+                event_type=kind,
+                aws_region=region,
+                recipient_account_id=account,
+                caller_account_id=caller,
+                error_code=error,
+            ),
+            len(calls),
+        )
+        for source, name, kind, region, account, caller, error in zip(
+            *(table[c].to_pylist() for c in _CALL_COLUMNS), strict=True
+        )
+    ]
+    permissions = permissions_column(
+        list(calls),
+        index,
+        table["request_parameters"].to_pylist(),
+        table["resources"].to_pylist(),
+        stored_arns,
+        error_codes=[call.error_code for call in calls],
+        callers=table["identity_arn"].to_pylist(),
+    )
+    position = table.schema.get_field_index("permissions")
+    return table.set_column(position, "permissions", permissions)
+
+
+def stored_arns(resources: list[dict[str, Any]] | None) -> tuple[str, ...]:
+    """Return the ARNs of a stored row's ``resources`` (the lake's list of structs)."""
+    return tuple(r["arn"] for r in resources or () if r.get("arn"))

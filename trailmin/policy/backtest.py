@@ -441,3 +441,101 @@ def probe(
             action_probes += 1
             action_allowed += policies.allows(name, target)
     return resource_probes, resource_allowed, action_probes, action_allowed
+
+
+# --- one principal -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """What the window's calls touched: each principal's resources (exact, or the patterns the
+    mapping derived) and actions, and the lake's exact resources by the service of their ARN."""
+
+    resources: dict[str, frozenset[str]]
+    actions: dict[str, frozenset[str]]
+    by_service: dict[str, list[str]]
+
+
+def touched_from_rows(rows: Iterable[Mapping[str, Any]]) -> Touched:
+    """Return what the calls of ``rows`` touched (``trailmin.query.backtest.resources_sql``:
+    principal, action, resource, exact), for the probes."""
+    resources: dict[str, set[str]] = {}
+    actions: dict[str, set[str]] = {}
+    everything: set[str] = set()
+    for row in rows:
+        actions.setdefault(row["principal"], set()).add(catalog.canonical(row["action"]))
+        if row["resource"] != "*":
+            # A pattern the mapping derived (a role of unknown path) counts as touched too:
+            # what it matches is the principal's own, not a probe's.
+            resources.setdefault(row["principal"], set()).add(row["resource"])
+        if row["exact"]:
+            everything.add(row["resource"])
+    by_service: dict[str, list[str]] = {}
+    for arn in sorted(everything):
+        parts = arn.split(":", 3)
+        if len(parts) > 2:
+            by_service.setdefault(parts[2], []).append(arn)
+    return Touched(
+        resources={k: frozenset(v) for k, v in resources.items()},
+        actions={k: frozenset(v) for k, v in actions.items()},
+        by_service=by_service,
+    )
+
+
+def later_calls_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[LaterCall]]:
+    """Return, per principal, the calls of ``rows`` (``trailmin.query.backtest.later_calls_sql``:
+    principal, permissions as [action, resource] pairs, calls) as ``LaterCall``."""
+    found: dict[str, list[LaterCall]] = {}
+    for row in rows:
+        pairs = tuple((a, r) for a, r in row["permissions"])
+        found.setdefault(row["principal"], []).append(
+            LaterCall(row["principal"], pairs, row["calls"])
+        )
+    return found
+
+
+def result_for(
+    proposal: Proposal,
+    calls: Sequence[LaterCall],
+    *,
+    human: bool,
+    held: tuple[int, int] | None,
+    touched: Touched,
+) -> Result:
+    """Return the backtest of one proposal: the later ``calls`` it would refuse, and the probes
+    it would allow. ``held`` is the actions the principal holds and how many the proposal drops
+    (from the authorization details), when known."""
+    common: dict[str, Any] = {
+        "principal": proposal.principal,
+        "principal_type": proposal.principal_type,
+        "human": human,
+        "held_actions": held[0] if held else None,
+        "removed_actions": held[1] if held else None,
+    }
+    if not proposal.policies:
+        return Result(
+            **common,
+            proposed=False,
+            skipped=proposal.skipped,
+            later_calls=sum(c.calls for c in calls),
+        )
+    total, new_action, resource, broken = replay_later(proposal, calls)
+    probes = probe(
+        proposal,
+        touched=touched.resources.get(proposal.principal, frozenset()),
+        used_actions=touched.actions.get(proposal.principal, frozenset()),
+        resources=touched.by_service,
+    )
+    return Result(
+        **common,
+        proposed=True,
+        skipped=None,
+        later_calls=total,
+        refused_new_action=new_action,
+        refused_resource=resource,
+        broken=broken,
+        resource_probes=probes[0],
+        resource_probes_allowed=probes[1],
+        action_probes=probes[2],
+        action_probes_allowed=probes[3],
+    )

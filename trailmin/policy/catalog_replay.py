@@ -33,6 +33,7 @@ from typing import Any
 from trailmin.aws import catalog
 from trailmin.aws.arns import TEMPLATE_VARIABLE, template_forms
 from trailmin.aws.partitions import partition_of_region
+from trailmin.mapping.permissions import decode_request  # the raw request's decoder only
 from trailmin.policy.evaluate import (
     OPTIMISTIC,
     Decision,
@@ -106,6 +107,24 @@ class Mismatch:
             "reason": self.reason,
             "calls": self.calls,
         }
+
+
+def recorded_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Recorded]]:
+    """Return, per principal, the calls of ``rows`` (``trailmin.query.verify.recorded_calls_sql``:
+    principal, action, region, account, raw request, logged ARNs, calls) as ``Recorded``."""
+    found: dict[str, list[Recorded]] = {}
+    for row in rows:
+        found.setdefault(row["principal"], []).append(
+            Recorded(
+                action=row["action"],
+                region=row["region"] or "",
+                account=row["account"] or "",
+                params=decode_request(row["params"]),
+                logged=tuple(a for a in row["logged"] or () if a),
+                calls=row["calls"],
+            )
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypedDict
 
 from trailmin.errors import UsageError
 from trailmin.mapping import outcomes
@@ -288,6 +288,24 @@ def filter_values(values: str | Sequence[str] | None, name: str) -> tuple[str, .
     if not all(isinstance(v, str) for v in found):
         raise UsageError(f"{name} must be a string or a list of strings, not {values!r}")
     return found
+
+
+class FilterOptions(TypedDict, total=False):
+    """The filters every question of the lake takes by keyword, as one type: ``usage(lake,
+    days=30, services=["s3"])``. ``resolve_filters`` checks them into a ``Filters``.
+
+    ``start`` is inclusive and ``end`` exclusive (UTC dates or times); ``days`` counts back
+    from the newest event (``"all"``: no window; none of the three: the last 90 days); a string
+    where a list is expected is one value.
+    """
+
+    start: Moment
+    end: Moment
+    days: Days
+    accounts: Sequence[str] | None
+    regions: Sequence[str] | None
+    principals: Sequence[str] | None
+    services: Sequence[str] | None
 
 
 def resolve_filters(
