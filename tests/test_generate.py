@@ -444,10 +444,13 @@ def test_more_policies_than_the_quota_is_a_warning():
 
 
 def test_bad_options_are_refused():
-    with pytest.raises(UsageError, match="--generalize"):
+    # A library error names the parameter (issue 17), not a command-line flag.
+    with pytest.raises(UsageError, match=r"^generalize 'everything' is not one of exact, churn"):
         Options(generalize="everything")
-    with pytest.raises(UsageError, match="--max-resources"):
+    with pytest.raises(UsageError, match=r"^max_resources must be at least 1$"):
         Options(max_resources=0)
+    with pytest.raises(UsageError, match=r"^max_policies must be at least 1$"):
+        Options(max_policies=0)
 
 
 # --- renderings ----------------------------------------------------------------------------------

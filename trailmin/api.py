@@ -64,6 +64,7 @@ from trailmin.query import report as report_sql
 from trailmin.query import verify as verify_sql
 from trailmin.query.sql import (
     DUCKDB,
+    CallFilters,
     Days,
     Dialect,
     FilterOptions,
@@ -280,31 +281,18 @@ def _summary(
 def generate(
     lake: str | Path | Lake,
     *,
-    start: Moment = None,
-    end: Moment = None,
-    days: Days = None,
-    accounts: Sequence[str] | None = None,
-    regions: Sequence[str] | None = None,
-    principals: Sequence[str] | None = None,
     options: GenerateOptions | None = None,
+    **filters: Unpack[CallFilters],
 ) -> list[Proposal]:
     """Return a proposal per principal: the least-privilege policies for what it did in the
     window, with their evidence, what it was refused, and why some principals get none."""
-    frame = usage(
-        lake,
-        start=start,
-        end=end,
-        days=days,
-        accounts=accounts,
-        regions=regions,
-        principals=principals,
-    )
-    filters = frame.attrs["filters"]
-    window = (filters.start, filters.end) if filters.start and filters.end else None
+    frame = usage(lake, **filters)
+    resolved: Filters = frame.attrs["filters"]
+    window = (resolved.start, resolved.end) if resolved.start and resolved.end else None
     proposals = generate_policies(
         used_from_frame(frame), options or GenerateOptions(), window=window
     )
-    return check_proposals(lake, proposals, filters)
+    return check_proposals(lake, proposals, resolved)
 
 
 @reads_lake
@@ -460,17 +448,12 @@ def _span(filters: Filters) -> str:
 def backtest(
     lake: str | Path | Lake,
     *,
-    start: Moment = None,
-    end: Moment = None,
-    days: Days = None,
-    accounts: Sequence[str] | None = None,
-    regions: Sequence[str] | None = None,
-    principals: Sequence[str] | None = None,
     split: float = 2 / 3,
     split_at: Moment = None,
     options: GenerateOptions | None = None,
     details: AuthorizationDetails | None = None,
     rewrite: Callable[[Proposal], Proposal] | None = None,
+    **filters: Unpack[CallFilters],
 ) -> Backtest:
     """Return the backtest of the window (by default, all the lake holds): proposals generated
     from its earlier part (``split`` of it, or up to ``split_at``) with ``options``, replayed on
@@ -484,24 +467,22 @@ def backtest(
     if not 0 < split < 1:
         raise UsageError(f"the split {split} is not between 0 and 1 (2/3 is 0.667)")
     with _connection(lake) as db:
-        asked = usage_filters(
-            db,
-            start=start,
-            end=end,
-            days=days,
-            accounts=accounts,
-            regions=regions,
-            principals=principals,
-        )
+        asked = usage_filters(db, **filters)
         first, cut, last = _split_window(db, _path(lake), asked, split, split_at)
         whole = replace(asked, start=first, end=last)
         later = replace(asked, start=cut, end=last)
         later_calls = later_calls_from_rows(query_rows(db, backtest_sql.later_calls_sql(later)))
         touched = touched_from_rows(query_rows(db, backtest_sql.resources_sql(whole)))
         people = _humans(db, whole)
-    used = used_from_frame(
-        usage(lake, start=first, end=cut, accounts=accounts, regions=regions, principals=principals)
+    earlier_calls = usage(
+        lake,
+        start=first,
+        end=cut,
+        accounts=filters.get("accounts"),
+        regions=filters.get("regions"),
+        principals=filters.get("principals"),
     )
+    used = used_from_frame(earlier_calls)
     earlier = replace(asked, start=first, end=cut)
     proposals = check_proposals(
         lake, generate_policies(used, options, window=(first, cut)), earlier

@@ -846,12 +846,15 @@ MaxResourcesOption = Annotated[
     int,
     typer.Option(
         "--max-resources",
+        min=1,
         help="prefix and container: generalize only statements with more ARNs than this.",
     ),
 ]
 MaxPoliciesOption = Annotated[
     int,
-    typer.Option("--max-policies", help="Managed policies a role or user may have attached."),
+    typer.Option(
+        "--max-policies", min=1, help="Managed policies a role or user may have attached."
+    ),
 ]
 ActionWildcardsOption = Annotated[
     bool,

@@ -345,7 +345,7 @@ class _Window:
         if start is not None and end is not None and start > end:
             raise UsageError(
                 f"The window starts ({start:%Y-%m-%dT%H:%MZ}) after it ends "
-                f"({end:%Y-%m-%dT%H:%MZ}); check --start and --end"
+                f"({end:%Y-%m-%dT%H:%MZ}); check start and end"
             )
         return cls(start=start, upper=None if end is None else end + DELIVERY_SLACK)
 

@@ -141,12 +141,12 @@ class Options:
     def __post_init__(self) -> None:
         if self.generalize not in GENERALIZE_LEVELS:
             raise UsageError(
-                f"--generalize {self.generalize!r} is not one of {', '.join(GENERALIZE_LEVELS)}"
+                f"generalize {self.generalize!r} is not one of {', '.join(GENERALIZE_LEVELS)}"
             )
         if self.max_resources < 1:
-            raise UsageError("--max-resources must be at least 1")
+            raise UsageError("max_resources must be at least 1")
         if self.max_policies < 1:
-            raise UsageError("--max-policies must be at least 1")
+            raise UsageError("max_policies must be at least 1")
         if self.policy_size < 200:
             raise UsageError("a policy size under 200 characters cannot hold a statement")
 

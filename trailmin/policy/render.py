@@ -48,7 +48,7 @@ def render(
     index.json then states.
     """
     if output not in FORMATS:
-        raise UsageError(f"--format {output!r} is not one of {', '.join(FORMATS)}")
+        raise UsageError(f"output {output!r} is not one of {', '.join(FORMATS)}")
     index = _index(proposals)
     if window is not None:
         index = {"window": dict(window), **index}

@@ -290,9 +290,10 @@ def filter_values(values: str | Sequence[str] | None, name: str) -> tuple[str, .
     return found
 
 
-class FilterOptions(TypedDict, total=False):
-    """The filters every question of the lake takes by keyword, as one type: ``usage(lake,
-    days=30, services=["s3"])``. ``resolve_filters`` checks them into a ``Filters``.
+class CallFilters(TypedDict, total=False):
+    """Which calls a question is about, by keyword, as one type: ``generate(lake, days=30,
+    principals=["arn:aws:iam::*:role/app-*"])``. ``resolve_filters`` checks them into a
+    ``Filters``.
 
     ``start`` is inclusive and ``end`` exclusive (UTC dates or times); ``days`` counts back
     from the newest event (``"all"``: no window; none of the three: the last 90 days); a string
@@ -305,6 +306,13 @@ class FilterOptions(TypedDict, total=False):
     accounts: Sequence[str] | None
     regions: Sequence[str] | None
     principals: Sequence[str] | None
+
+
+class FilterOptions(CallFilters, total=False):
+    """``CallFilters`` and the IAM services the usage tables are limited to (``services=["s3"]``).
+    A proposal takes no service filter: a policy made from part of a principal's calls would
+    refuse the rest."""
+
     services: Sequence[str] | None
 
 
