@@ -85,6 +85,30 @@ def make_record(n: int, **overrides: Any) -> dict[str, Any]:
     return base
 
 
+def role_session(arn: str, role_id: str, **extra: Any) -> dict[str, Any]:
+    """Return the userIdentity of a session of the role ``arn``."""
+    name, account = arn.rsplit("/", 1)[1], arn.split(":")[4]
+    issuer = {
+        "type": "Role",
+        "principalId": role_id,
+        "arn": arn,
+        "accountId": account,
+        "userName": name,
+    }
+    return {
+        "type": "AssumedRole",
+        "principalId": f"{role_id}:session",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{name}/session",
+        "accountId": account,
+        "accessKeyId": "ASIAEXAMPLESESSION",
+        "sessionContext": {
+            "sessionIssuer": issuer,
+            "attributes": {"creationDate": "2026-10-05T11:00:00Z", "mfaAuthenticated": "false"},
+        },
+        **extra,
+    }
+
+
 def write_delivery(path: Path, records: list[dict[str, Any]]) -> Path:
     """Write ``records`` as a gzipped CloudTrail delivery file at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from tests.conftest import (
     fake_aws_env,
     make_record,
     reset_moto,
+    role_session,
     write_delivery,
 )
 from trailmin.errors import UsageError
@@ -568,24 +569,6 @@ def test_scps_take_away_what_a_level_does_not_allow(sample, tmp_path):
 SLR_PATH = "/aws-service-role/autoscaling.amazonaws.com/"
 SLR = f"arn:aws:iam::{A}:role{SLR_PATH}AWSServiceRoleForAutoScaling"
 WORKERS = f"arn:aws:iam::{A}:role/service/workers"
-
-
-def role_session(arn: str, role_id: str, **extra):
-    """Return the userIdentity of a session of the role ``arn``."""
-    name = arn.rsplit("/", 1)[1]
-    issuer = {"type": "Role", "principalId": role_id, "arn": arn, "accountId": A, "userName": name}
-    return {
-        "type": "AssumedRole",
-        "principalId": f"{role_id}:session",
-        "arn": f"arn:aws:sts::{A}:assumed-role/{name}/session",
-        "accountId": A,
-        "accessKeyId": "ASIAEXAMPLESESSION",
-        "sessionContext": {
-            "sessionIssuer": issuer,
-            "attributes": {"creationDate": "2026-10-05T11:00:00Z", "mfaAuthenticated": "false"},
-        },
-        **extra,
-    }
 
 
 def role_detail(arn: str, role_id: str, **policies):

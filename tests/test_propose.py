@@ -22,6 +22,7 @@ from tests.conftest import (
     log_name,
     make_record,
     reset_moto,
+    role_session,
     write_delivery,
 )
 from trailmin.errors import UsageError
@@ -554,24 +555,7 @@ def managed_by_aws_job(where: Path, principals: str = "") -> Path:
     file lets each describe EC2. ``principals`` is the body of its [principals] table."""
     records = []
     for n, (arn, role_id) in enumerate(MANAGED_BY_AWS.items()):
-        name = arn.rsplit("/", 1)[1]
-        identity = {
-            "type": "AssumedRole",
-            "principalId": f"{role_id}:session",
-            "arn": f"arn:aws:sts::{A}:assumed-role/{name}/session",
-            "accountId": A,
-            "accessKeyId": "ASIAEXAMPLESESSION",
-            "sessionContext": {
-                "sessionIssuer": {
-                    "type": "Role",
-                    "principalId": role_id,
-                    "arn": arn,
-                    "accountId": A,
-                    "userName": name,
-                },
-                "attributes": {"creationDate": "2026-10-05T11:00:00Z", "mfaAuthenticated": "false"},
-            },
-        }
+        identity = role_session(arn, role_id)
         if arn == SERVICE_LINKED:
             identity["invokedBy"] = "autoscaling.amazonaws.com"
         records.append(
