@@ -630,3 +630,82 @@ def test_the_cli_json_of_the_credential_report_is_read_and_a_wrong_file_is_refus
     assert run.returncode == 2
     assert str(wrong) in run.stderr
     assert "get-credential-report" in run.stderr
+
+
+# --- the account password policy -----------------------------------------------------------------
+
+
+def password_policy_file(moto_server: str, where: Path, **policy: Any) -> Path:
+    """Return the saved ``get-account-password-policy`` output of moto's IAM holding ``policy``
+    (none when empty), written as the AWS CLI writes it."""
+    reset_moto(moto_server)
+    iam = boto3.session.Session().client("iam", endpoint_url=moto_server, region_name="us-east-1")
+    if policy:
+        iam.update_account_password_policy(**policy)
+        answer = iam.get_account_password_policy()
+        saved = {"PasswordPolicy": answer["PasswordPolicy"]}
+    else:
+        with pytest.raises(iam.exceptions.NoSuchEntityException):
+            iam.get_account_password_policy()
+        saved = {}
+    path = where / "password-policy.json"
+    path.write_text(json.dumps(saved, default=str))
+    return path
+
+
+def test_the_password_policy_against_cis(made, moto_server, tmp_path, monkeypatch):
+    fake_aws_env(monkeypatch, tmp_path)
+    weak = password_policy_file(
+        moto_server, tmp_path, MinimumPasswordLength=8, PasswordReusePrevention=5
+    )
+    run = audit_cli(made, "--password-policy", str(weak), "--format", "json")
+    assert run.returncode == 0, run.stderr
+    found = {f["code"]: f for f in json.loads(run.stdout)["findings"]}
+    assert found["PASSWORD_TOO_SHORT"]["message"] == (
+        "the password policy asks for 8 characters, under the 14 of CIS 1.8"
+    )
+    assert found["PASSWORD_REUSE_ALLOWED"]["message"] == (
+        "the password policy remembers 5 passwords, under the 24 of CIS 1.9"
+    )
+    assert found["PASSWORD_EXPIRY_LONG"]["severity"] == "low"
+    assert "NO_PASSWORD_POLICY" not in found
+
+    strong = password_policy_file(
+        moto_server,
+        tmp_path,
+        MinimumPasswordLength=14,
+        PasswordReusePrevention=24,
+        MaxPasswordAge=90,
+    )
+    result = trailmin.audit(made, password_policy=trailmin.read_password_policy(strong))
+    assert not [f for f in result.findings if "PASSWORD" in f.code]
+    assert not [n for n in result.notes if "password policy" in n]
+
+    none = password_policy_file(moto_server, tmp_path)
+    result = trailmin.audit(made, password_policy=trailmin.read_password_policy(none))
+    (missing,) = findings(result, "NO_PASSWORD_POLICY")
+    assert missing.severity == "medium"
+    assert "IAM then asks for 8 characters and prevents no reuse" in missing.message
+
+
+def test_without_a_password_policy_the_audit_says_it_did_not_check(made):
+    result = trailmin.audit(made)
+    assert "no password policy given: its length, reuse and expiry are not checked" in result.notes
+    assert not [f for f in result.findings if "PASSWORD_" in f.code and "MFA" not in f.code]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "is not JSON"),
+        ('["MinimumPasswordLength"]', "is not a password policy"),
+        ('{"PasswordPolicy": {"MinimumPasswordLength": "14"}}', "MinimumPasswordLength is '14'"),
+        ('{"MinimumPasswordLength": true}', "MinimumPasswordLength is True"),
+    ],
+)
+def test_a_bad_password_policy_file_names_the_file_and_the_fix(tmp_path, text, message):
+    path = tmp_path / "policy.json"
+    path.write_text(text)
+    with pytest.raises(trailmin.UsageError, match=message) as raised:
+        trailmin.read_password_policy(path)
+    assert str(path) in str(raised.value)

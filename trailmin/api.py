@@ -113,6 +113,7 @@ __all__ = [
     "propose",
     "query_arrow",
     "read_events",
+    "read_password_policy",
     "read_scps",
     "reads_lake",
     "remap",
@@ -607,6 +608,17 @@ def credential_report(
     return None
 
 
+def read_password_policy(path: str | Path) -> dict[str, Any]:
+    """Return the account password policy saved by ``aws iam get-account-password-policy``
+    (``{}`` when the file says there is none), for ``audit``."""
+    source = Path(path)
+    try:
+        text = source.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}; check the path") from None
+    return checks.parse_password_policy(text, source=str(source))
+
+
 def usage_sql(
     lake: str | Path | Lake,
     kind: str = "usage",
@@ -760,6 +772,7 @@ def audit(
     max_key_age_days: int = 90,
     now: datetime | None = None,
     proposals: Sequence[Proposal] | None = None,
+    password_policy: Mapping[str, Any] | None = None,
 ) -> Audit:
     """Return the IAM checklist's findings for the lake's last ``days`` days (the window of
     every command: 90 by default, ``"all"`` for every event).
@@ -768,6 +781,8 @@ def audit(
     ``credential_report`` (GetCredentialReport's CSV, or the CLI's JSON of it) adds the MFA of
     passwords and root, and old or unused keys, as of ``now`` (default: the present). Unusual
     activity compares each principal's last ``recent_days`` with its events before them.
+    ``password_policy`` (``read_password_policy``; ``{}`` for an account without one) adds the
+    password policy against the CIS values.
     """
     moment = now or datetime.now(UTC)
     report = (
@@ -784,6 +799,12 @@ def audit(
         active = _active(db, bounds.start)
     checked.append(checks.credential_findings(report, moment, max_key_age_days, bounds.days))
     checked.append(_details_checks(lake, details, bounds, oldest, active, report, proposals))
+    if password_policy is None:
+        checked.append(
+            ([], ["no password policy given: its length, reuse and expiry are not checked"])
+        )
+    else:
+        checked.append((checks.password_policy_findings(password_policy), []))
     found = [finding for findings, _ in checked for finding in findings]
     notes = [note for _, step_notes in checked for note in step_notes]
     return Audit(checks.sort_findings(found), notes, window=covered)

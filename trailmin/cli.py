@@ -1239,6 +1239,13 @@ def audit(
         Path | None,
         typer.Option("--credential-report", help="Saved credential report (CSV)."),
     ] = None,
+    password_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-policy",
+            help="Saved `aws iam get-account-password-policy` JSON: check it against CIS.",
+        ),
+    ] = None,
     days: DaysOption = None,
     recent_days: Annotated[
         int, typer.Option("--recent-days", help="Days compared with the principal's baseline.")
@@ -1277,6 +1284,9 @@ def audit(
             days=_window_days(days),
             recent_days=recent_days,
             max_key_age_days=max_key_age,
+            password_policy=(
+                None if password_policy is None else api.read_password_policy(password_policy)
+            ),
         )
     _print_report(result, output)
 

@@ -725,6 +725,100 @@ def unusual_findings(
     return found, notes
 
 
+# --- 8. the account password policy ------------------------------------------------------------
+
+# CIS AWS Foundations Benchmark 1.8 and 1.9 (Security Hub IAM.15 and IAM.16); the expiry is CIS
+# 1.2.0's 1.11 (IAM.17), which later versions dropped.
+CIS_MIN_PASSWORD_LENGTH = 14
+CIS_PASSWORD_REUSE_PREVENTION = 24
+CIS_MAX_PASSWORD_AGE_DAYS = 90
+# IAM's own rule when an account has no password policy (the IAM User Guide, "Set an account
+# password policy for IAM users").
+IAM_DEFAULT_MIN_PASSWORD_LENGTH = 8
+
+
+def parse_password_policy(text: str, *, source: str = "the password policy") -> dict[str, Any]:
+    """Return the account password policy in the saved output of
+    ``aws iam get-account-password-policy`` (``{"PasswordPolicy": {…}}``, or the policy itself);
+    ``{}`` means the account has none (``{}`` or ``{"PasswordPolicy": null}``, as a saved
+    ``NoSuchEntity`` answer is written)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{source} is not JSON ({exc.msg} at line {exc.lineno}); save it with "
+            "`aws iam get-account-password-policy > password-policy.json`"
+        ) from None
+    if isinstance(value, dict) and set(value) <= {"PasswordPolicy"}:
+        value = value.get("PasswordPolicy") or {}
+    if not isinstance(value, dict) or any(not isinstance(k, str) for k in value):
+        raise UsageError(
+            f"{source} is not a password policy; save it with "
+            "`aws iam get-account-password-policy > password-policy.json`"
+        )
+    for key in ("MinimumPasswordLength", "PasswordReusePrevention", "MaxPasswordAge"):
+        number = value.get(key)
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+            raise UsageError(f"{source}: {key} is {number!r}, not a whole number")
+    return value
+
+
+def password_policy_findings(policy: Mapping[str, Any]) -> list[Finding]:
+    """Check 8: the account password policy against the CIS values: no policy at all, a
+    minimum length under 14, reuse prevention under 24 passwords, no expiry within 90 days."""
+    if not policy:
+        return [
+            Finding(
+                "NO_PASSWORD_POLICY",
+                MEDIUM,
+                (),
+                "the account has no password policy: IAM then asks for "
+                f"{IAM_DEFAULT_MIN_PASSWORD_LENGTH} characters and prevents no reuse; set one "
+                f"(length {CIS_MIN_PASSWORD_LENGTH}, {CIS_PASSWORD_REUSE_PREVENTION} passwords "
+                "remembered)",
+            )
+        ]
+    found = []
+    length = policy.get("MinimumPasswordLength") or IAM_DEFAULT_MIN_PASSWORD_LENGTH
+    if length < CIS_MIN_PASSWORD_LENGTH:
+        found.append(
+            Finding(
+                "PASSWORD_TOO_SHORT",
+                MEDIUM,
+                (),
+                f"the password policy asks for {length} characters, under the "
+                f"{CIS_MIN_PASSWORD_LENGTH} of CIS 1.8",
+                ({"MinimumPasswordLength": length},),
+            )
+        )
+    reuse = policy.get("PasswordReusePrevention")
+    if reuse is None or reuse < CIS_PASSWORD_REUSE_PREVENTION:
+        said = "prevents no reuse" if reuse is None else f"remembers {reuse} passwords"
+        found.append(
+            Finding(
+                "PASSWORD_REUSE_ALLOWED",
+                MEDIUM,
+                (),
+                f"the password policy {said}, under the {CIS_PASSWORD_REUSE_PREVENTION} of CIS 1.9",
+                ({"PasswordReusePrevention": reuse},),
+            )
+        )
+    age = policy.get("MaxPasswordAge")
+    if policy.get("ExpirePasswords") is False or age is None or age > CIS_MAX_PASSWORD_AGE_DAYS:
+        said = "never expire" if age is None else f"expire after {age} days"
+        found.append(
+            Finding(
+                "PASSWORD_EXPIRY_LONG",
+                LOW,
+                (),
+                f"passwords {said}, past the {CIS_MAX_PASSWORD_AGE_DAYS} days of CIS 1.2.0's "
+                "1.11 (later CIS versions and NIST SP 800-63B no longer ask for expiry)",
+                ({"MaxPasswordAge": age},),
+            )
+        )
+    return found
+
+
 def credential_findings(
     report: list[dict[str, str]] | None, now: datetime, max_key_age_days: int, days: int
 ) -> Checked:
