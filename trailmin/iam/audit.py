@@ -114,8 +114,7 @@ class Audit:
         evidence and notes as text (``trailmin.text.markdown``), whatever the records held."""
         lines = ["# IAM security checklist", ""]
         if self.window is not None:
-            described = self.window.describe()
-            lines += [md.text(described[:1].upper() + described[1:] + "."), ""]
+            lines += [md.text(self.window.sentence()), ""]
         if not self.findings:
             lines.append("No finding.")
         for f in self.findings:

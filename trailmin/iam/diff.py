@@ -389,7 +389,7 @@ class DiffReport:
         text = to_markdown(self.diffs)
         if self.window is not None:
             heading, _, rest = text.partition("\n")
-            text = f"{heading}\n\n{md.text(_sentence(self.window.describe()))}\n{rest}"
+            text = f"{heading}\n\n{md.text(self.window.sentence())}\n{rest}"
         if self.not_in_details:
             text += "\n## Principals with calls but no authorization details\n\n"
             text += "".join(f"- {md.text(p)}\n" for p in self.not_in_details)
@@ -404,11 +404,6 @@ class DiffReport:
         for name in ("principal", "section", "service", "access_level"):
             frame[name] = frame[name].astype("category")
         return frame
-
-
-def _sentence(text: str) -> str:
-    """Return ``text`` (a window's description) as a sentence: capitalized, with a full stop."""
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 # --- Markdown ------------------------------------------------------------------------------------

@@ -178,6 +178,11 @@ class Window:
         )
         return f"{covered}; {self.outside()}"
 
+    def sentence(self) -> str:
+        """Return ``describe()`` as a sentence of a report: capitalized, with a full stop."""
+        described = self.describe()
+        return described[:1].upper() + described[1:] + "."
+
     def outside(self) -> str:
         """Return what fell outside the window, in words."""
         if not self.events_outside:
