@@ -46,6 +46,7 @@ def test_the_commands_are_the_expected_ones():
         "run",
         "services",
         "synth",
+        "trust",
         "usage",
         "verify",
         "version",

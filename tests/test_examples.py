@@ -46,7 +46,7 @@ ACCOUNT = "111122223333"
 BUCKET = "org-trail-bucket"
 SOURCE = f"s3://{BUCKET}/AWSLogs/"
 # The commands that call AWS: each is run below, through the recording proxy.
-AWS_COMMANDS = ("ingest", "run", "diff", "audit", "propose")
+AWS_COMMANDS = ("ingest", "run", "diff", "audit", "trust", "propose")
 # The IAM action that authorizes each S3 operation, from the Service Authorization Reference's
 # table of Amazon S3 actions, which names the API operations of each action
 # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html):
@@ -244,6 +244,7 @@ def recording(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             {
                 "diff": (["diff", "--lake", "lake", "--from-aws", "--format", "json"], {0}),
                 "audit": (["audit", "--lake", "lake", "--from-aws", "--format", "json"], {0}),
+                "trust": (["trust", "--lake", "lake", "--from-aws", "--format", "json"], {0}),
                 "propose": (["propose", "--config", "trailmin.toml"], {0, 3}),
             },
         ]
@@ -294,6 +295,7 @@ def test_each_command_made_the_calls_it_needs(recording):
         ("run", "iam:GetAccountAuthorizationDetails"),
         ("diff", "iam:GetAccountAuthorizationDetails"),
         ("audit", "iam:GetAccountAuthorizationDetails"),
+        ("trust", "iam:GetAccountAuthorizationDetails"),
         ("audit", "iam:GenerateCredentialReport"),
         ("audit", "iam:GetCredentialReport"),
         ("propose", "s3:ListObjectsV2"),

@@ -477,6 +477,10 @@ auth_file = "{root / "auth.json"}"
 [output]
 directory = "{root / "out"}"
 formats = ["json", "terraform", "cloudformation"]
+[generate]
+# The user's own proposal files are what is checked here: with groups, its inline policy would
+# move to a group named from its name (tests/test_groups.py), leaving the user no policy file.
+groups = false
 """
     )
     propose(load_config(root / "t.toml"))

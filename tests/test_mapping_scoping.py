@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import templated_actions
 from trailmin.aws import catalog
-from trailmin.mapping.inferred import error_rules, tag_rules
+from trailmin.mapping.inferred import error_rules, session_rules, tag_rules
 from trailmin.mapping.permissions import Call, Permission, event_permissions, permissions_column
 from trailmin.mapping.resources import (
     _VARIABLE,
@@ -130,6 +130,10 @@ def test_tables_name_actions_and_types_the_catalog_has():
             assert kind in {rt.name for rt in action.resource_types}, (action_name, kind)
     for _, _, _, action_name in error_rules():
         assert catalog.action(action_name) is not None, action_name
+    for _, _, action_name in session_rules():
+        action = catalog.action(action_name)
+        assert action is not None, action_name
+        assert "role" in {rt.name for rt in action.resource_types}, action_name
 
 
 # --- the rules, one table each --------------------------------------------------------------------

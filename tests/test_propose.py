@@ -296,14 +296,16 @@ def test_refused_calls_are_candidates_unless_accepted(tmp_path):
     index = (out / "index.md").read_text()
     assert "Candidate additions" in index
     # Someone else's refused calls with legacy-batch's key: flagged, not offered plainly.
+    candidates = index.split("## Candidate additions", 1)[1].split("\n## ", 1)[0]
     (batch,) = [
-        line for line in index.splitlines() if line.startswith("- [") and "legacy-batch" in line
+        line
+        for line in candidates.splitlines()
+        if line.startswith("- [") and "legacy-batch" in line
     ]
     assert (
         "flags unusual activity for this principal "
         "(DENIED_SPIKE, NEW_NETWORK, NEW_REGION, NEW_SERVICE)" in batch
     )
-    candidates = index.split("## Candidate additions", 1)[1].split("\n## ", 1)[0]
     (ci_line,) = [
         line for line in candidates.splitlines() if line.startswith("- [") and "ci-deploy" in line
     ]
@@ -407,7 +409,9 @@ def test_index_starts_with_what_to_review_first(tmp_path):
         "# Least-privilege proposals\n\n**Made from** the last 90 days up to the newest event "
         "(the default), 2026-07-20 23:39 to 2026-10-18 23:39 UTC: 1,387 events of 12 principals; "
         "no event of the lake fell outside it.\n\nThis is the first run: there is no state of a "
-        "last run to compare with, so every proposal is new (8 principals).\n\n"
+        # 8 users and roles, and 3 groups: devs, and the two users' own policies moved into
+        # groups (IAM.2)
+        "last run to compare with, so every proposal is new (11 principals).\n\n"
         "## Review first\n\n"
     )
     first = index.split("\n## Review first\n", 1)[1].split("\n## Proposals\n", 1)[0].splitlines()
@@ -479,7 +483,9 @@ def test_each_principal_has_its_backtest_figure(tmp_path):
     rows = {
         line.split("](", 1)[0][3:]: line for line in index.splitlines() if line.startswith("| [")
     }
-    assert rows["arn:aws:iam::111122223333:user/legacy-batch"].endswith("| 1 | 0.0% of 30 |")
+    # Its own policies move to a group (IAM.2): the user holds no policy; the group one.
+    assert rows["arn:aws:iam::111122223333:user/legacy-batch"].endswith("| 0 | 0.0% of 30 |")
+    assert rows["arn:aws:iam::111122223333:group/legacy-batch-direct"].endswith("| 1 | n/a |")
     assert rows["arn:aws:iam::111122223333:role/ci-deploy"].endswith(
         "| 1 | 10.0% of 10 **not yet stable** |"
     )
@@ -650,7 +656,15 @@ def test_include_service_roles_shows_the_reserved_roles_and_why_they_get_no_poli
     assert reserved.policies == 0
     assert next(s for s in summary.statuses if s.principal == SSO_READ).policies == 1
     folder = out / folders[RESERVED]
-    assert sorted(p.name for p in folder.iterdir()) == ["diff.json", "diff.md", "proposal.json"]
+    # trust.json: who assumed it; AWS manages its trust policy, so none is proposed
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "diff.json",
+        "diff.md",
+        "proposal.json",
+        "trust.json",
+    ]
+    trusted = json.loads((folder / "trust.json").read_text())
+    assert "AWS manages its trust policy" in trusted["proposal"]["skipped"]
     written = json.loads((folder / "proposal.json").read_text())
     assert (written["target"], written["skipped"], written["policies"]) == (None, why, [])
     assert f"- [{RESERVED}](./{folders[RESERVED]}/): {why}" in (out / "index.md").read_text()
@@ -665,9 +679,12 @@ def test_include_service_roles_shows_the_service_linked_role(tmp_path):
     linked = next(s for s in summary.statuses if s.principal == SERVICE_LINKED)
     assert linked.policies == 0
     assert "service-linked" in linked.skipped
-    # AWS defines its policies: there is nothing to diff, so the folder holds the evidence only.
+    # AWS defines its policies: there is nothing to diff, so the folder holds the evidence and
+    # who assumed it (its service; AWS defines the trust policy too).
     folder = tmp_path / "out" / folders_of(summary)[SERVICE_LINKED]
-    assert sorted(p.name for p in folder.iterdir()) == ["proposal.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["proposal.json", "trust.json"]
+    trusted = json.loads((folder / "trust.json").read_text())
+    assert "service-linked" in trusted["proposal"]["skipped"]
 
 
 @pytest.mark.parametrize(
@@ -703,3 +720,48 @@ def test_which_principals_the_job_proposes_for(tmp_path, arn, kind, by_default, 
     including = load_config(config)
     assert _wanted(arn, kind, default) is by_default
     assert _wanted(arn, kind, including) is with_service_roles
+
+
+def test_each_role_folder_has_its_trust_and_index_lists_the_differences(tmp_path):
+    """Issue 18: the job proposes trust policies beside the permission policies, and index.md
+    lists the roles whose trust policy differs from its use or has a risky shape."""
+    config = tmp_path / "t.toml"
+    config.write_text(SAMPLE_JOB.replace('formats = ["json"]', 'formats = ["json", "terraform"]'))
+    propose(load_config(config))
+    out = tmp_path / "out"
+    ci = out / "111122223333-role-ci-deploy"
+    assert json.loads((ci / "trust-policy.json").read_text())["Statement"] == [
+        {
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                    "token.actions.githubusercontent.com:sub": (
+                        "repo:acme/app-backend:ref:refs/heads/main"
+                    ),
+                }
+            },
+            "Effect": "Allow",
+            "Principal": {
+                "Federated": "arn:aws:iam::111122223333:oidc-provider/"
+                "token.actions.githubusercontent.com"
+            },
+            "Sid": "Trust1",
+        }
+    ]
+    assert "ci_deploy_assume_role_policy = jsonencode(" in (ci / "trust.tf").read_text()
+    trusted = json.loads((ci / "trust.json").read_text())
+    assert [f["code"] for f in trusted["findings"]] == [
+        "TRUST_OIDC_NO_SUBJECT",
+        "TRUST_OIDC_NO_AUDIENCE",
+    ]
+    assert trusted["proposal"]["replay"] == {"assumptions": 1, "refused": []}
+    section = (out / "index.md").read_text().split("## Trust policies\n", 1)[1].split("\n## ")[0]
+    assert [line for line in section.splitlines() if line.startswith("- ")] == [
+        "- `arn:aws:iam::111122223333:role/ci-deploy` (`111122223333-role-ci-deploy/`): 1 entry "
+        "wider than used; high TRUST_OIDC_NO_SUBJECT; medium TRUST_OIDC_NO_AUDIENCE",
+        "- `arn:aws:iam::111122223333:role/old-etl` (`111122223333-role-old-etl/`): 2 principals "
+        "trusted, never used; medium TRUST_THIRD_PARTY_NO_EXTERNAL_ID; high TRUST_ANYONE",
+        "- `arn:aws:iam::111122223333:role/service/app-backend` "
+        "(`111122223333-role-service-app-backend/`): 1 principal trusted, never used",
+    ]

@@ -84,6 +84,10 @@ auth_file = "{auth}"
 [output]
 directory = "{tmp_path / "out"}"
 formats = ["json"]
+[generate]
+# The users' own policies stay theirs: what changed is followed per user, not per group (the
+# groups and the move into them: tests/test_groups.py, tests/test_propose.py).
+groups = false
 """
     )
     return {"root": tmp_path, "config": config, "auth": auth, "out": tmp_path / "out"}

@@ -20,6 +20,7 @@ import typing as _typing
 if _typing.TYPE_CHECKING:
     from trailmin.api import (
         LakeInfo,
+        TrustCheck,
         audit,
         authorization_details,
         backtest,
@@ -27,6 +28,7 @@ if _typing.TYPE_CHECKING:
         credential_report,
         diff,
         generate,
+        group_proposals,
         ingest,
         lake_info,
         mapping_report,
@@ -38,9 +40,11 @@ if _typing.TYPE_CHECKING:
         remap,
         run,
         services,
+        trust,
         usage,
         usage_sql,
         verify,
+        verify_trust,
         window,
         write_proposals,
     )
@@ -64,6 +68,9 @@ if _typing.TYPE_CHECKING:
     )
     from trailmin.iam.diff import (
         DiffReport,
+    )
+    from trailmin.iam.trust import (
+        TrustReport,
     )
     from trailmin.ingestion.pipeline import (
         IngestSummary,
@@ -91,6 +98,9 @@ if _typing.TYPE_CHECKING:
         Policy,
         Proposal,
         Statement,
+    )
+    from trailmin.policy.groups import (
+        GroupProposals,
     )
     from trailmin.policy.replay import (
         Verdict,
@@ -140,6 +150,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "connect": ("trailmin.lake.duck", "connect"),
     "diff": ("trailmin.api", "diff"),
     "generate": ("trailmin.api", "generate"),
+    "group_proposals": ("trailmin.api", "group_proposals"),
+    "GroupProposals": ("trailmin.policy.groups", "GroupProposals"),
     "ingest": ("trailmin.api", "ingest"),
     "lake_info": ("trailmin.api", "lake_info"),
     "mapping_report": ("trailmin.api", "mapping_report"),
@@ -158,6 +170,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "propose": ("trailmin.api", "propose"),
     "run": ("trailmin.api", "run"),
     "usage_sql": ("trailmin.api", "usage_sql"),
+    "trust": ("trailmin.api", "trust"),
+    "verify_trust": ("trailmin.api", "verify_trust"),
+    "TrustReport": ("trailmin.iam.trust", "TrustReport"),
+    "TrustCheck": ("trailmin.api", "TrustCheck"),
     "JobSummary": ("trailmin.job.propose", "Summary"),
 }
 
@@ -173,6 +189,7 @@ __all__ = [
     "Filters",
     "Finding",
     "GenerateOptions",
+    "GroupProposals",
     "IngestSummary",
     "JobSummary",
     "Lake",
@@ -187,6 +204,8 @@ __all__ = [
     "SourceError",
     "Statement",
     "TrailminError",
+    "TrustCheck",
+    "TrustReport",
     "UsageError",
     "Verdict",
     "Window",
@@ -199,6 +218,7 @@ __all__ = [
     "credential_report",
     "diff",
     "generate",
+    "group_proposals",
     "ingest",
     "lake_info",
     "mapping_report",
@@ -211,9 +231,11 @@ __all__ = [
     "remap",
     "run",
     "services",
+    "trust",
     "usage",
     "usage_sql",
     "verify",
+    "verify_trust",
     "window",
     "write_proposals",
 ]

@@ -29,9 +29,12 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from trailmin.errors import NothingMatched, UsageError
 from trailmin.iam import audit as checks
+from trailmin.iam import trust as trust_checks
+from trailmin.iam.access_advisor import AccessAdvisor, read_access_advisor
 from trailmin.iam.audit import Audit, AuditWindow, Checked, Finding
 from trailmin.iam.details import AuthorizationDetails, parse_authorization_details
 from trailmin.iam.diff import DiffReport, diff_report
+from trailmin.iam.trust import TrustReport
 from trailmin.ingestion.pipeline import IngestSummary, Progress, ingest
 from trailmin.lake import maintenance
 from trailmin.lake.duck import connect, query_arrow, query_row, query_rows, reads_lake, to_frame
@@ -46,6 +49,8 @@ from trailmin.policy.catalog_replay import check as check_catalog
 from trailmin.policy.generate import Options as GenerateOptions
 from trailmin.policy.generate import Proposal, Used, refuse_on_mismatch, used_from_frame
 from trailmin.policy.generate import generate as generate_policies
+from trailmin.policy.groups import Group, GroupProposals, propose_groups
+from trailmin.policy.groups import User as GroupMember
 from trailmin.policy.render import render
 from trailmin.policy.replay import COLUMNS as CONTEXT_COLUMNS
 from trailmin.policy.replay import (
@@ -61,6 +66,7 @@ from trailmin.query import audit as audit_sql
 from trailmin.query import backtest as backtest_sql
 from trailmin.query import overview
 from trailmin.query import report as report_sql
+from trailmin.query import trust as trust_sql
 from trailmin.query import verify as verify_sql
 from trailmin.query.sql import (
     DUCKDB,
@@ -75,6 +81,7 @@ from trailmin.query.sql import (
     events_sql,
     filter_values,
     parse_time,
+    principal_matcher,
     principals_sql,
     resolve_filters,
     services_sql,
@@ -105,6 +112,7 @@ __all__ = [
     "credential_report",
     "diff",
     "generate",
+    "group_proposals",
     "ingest",
     "lake_info",
     "mapping_report",
@@ -119,9 +127,11 @@ __all__ = [
     "remap",
     "run",
     "services",
+    "trust",
     "usage",
     "usage_sql",
     "verify",
+    "verify_trust",
     "window",
     "write_proposals",
 ]
@@ -346,6 +356,101 @@ def write_proposals(
         temporary.replace(path)
         written.append(path)
     return written
+
+
+@reads_lake
+def group_proposals(
+    lake: str | Path | Lake,
+    details: AuthorizationDetails,
+    *,
+    options: GenerateOptions | None = None,
+    used: Sequence[Used] | None = None,
+    **filters: Unpack[CallFilters],
+) -> GroupProposals:
+    """Return ``generate``'s proposals with users' permissions kept in their groups: a proposal
+    per group from what its members used of what it grants today, per user only what none of
+    its groups carries, and the users with policies of their own (IAM.2) moved into a group
+    (``trailmin.policy.groups``). ``.proposals`` is what ``write_proposals`` writes.
+
+    ``principals`` selects whose proposals are returned (and their groups); the split is made
+    from the calls of every member of those groups, whoever was asked for. ``used``, when the
+    caller has the usage rows already (the job's), spares reading them again."""
+    frame = usage(
+        lake,
+        start=filters.get("start"),
+        end=filters.get("end"),
+        days=filters.get("days"),
+        accounts=filters.get("accounts"),
+        regions=filters.get("regions"),
+    )
+    resolved: Filters = frame.attrs["filters"]
+    window = (resolved.start, resolved.end) if resolved.start and resolved.end else None
+    members, groups = _group_holdings(details)
+    found = propose_groups(
+        used_from_frame(frame) if used is None else list(used),
+        members,
+        groups,
+        options or GenerateOptions(),
+        window=window,
+        principals=filter_values(filters.get("principals"), "principals"),
+    )
+    return _check_group_proposals(lake, found, resolved)
+
+
+def _group_holdings(details: AuthorizationDetails) -> tuple[list[GroupMember], list[Group]]:
+    """Return the details' users (their groups as ARNs, their own policies) and groups (the
+    policies that come through each). A group's ARN is made from its name and its members'
+    account: the details' users name their groups, not their paths."""
+    members: list[GroupMember] = []
+    policies_of: dict[str, dict[str, Mapping[str, Any] | None]] = {}
+    for arn, held in sorted(details.principals.items()):
+        if held.kind != "user":
+            continue
+        account = arn.split(":user/", 1)[0]
+        for name in held.groups:
+            policies_of.setdefault(f"{account}:group/{name}", {})
+        for policy in held.policies:
+            if policy.via is not None:
+                policies_of.setdefault(f"{account}:group/{policy.via}", {})[policy.name] = (
+                    policy.document
+                )
+        members.append(
+            GroupMember(
+                arn,
+                tuple(f"{account}:group/{name}" for name in held.groups),
+                tuple((p.name, p.document) for p in held.policies if p.via is None),
+            )
+        )
+    groups = [
+        Group(arn, tuple(sorted(policies.items()))) for arn, policies in sorted(policies_of.items())
+    ]
+    return members, groups
+
+
+@reads_lake
+def _check_group_proposals(
+    lake: str | Path | Lake, found: GroupProposals, filters: Filters
+) -> GroupProposals:
+    """Return ``found`` with the catalog replay (``check_proposals``) run on every principal:
+    a user's calls against its own proposal together with its groups'."""
+    others = check_proposals(lake, found.others, filters)
+    wanted = [p.principal for p in found.users if not p.replay_failures]
+    if not wanted:
+        return replace(found, others=tuple(others))
+    with _connection(lake) as db:
+        recorded = recorded_calls(db, replace(filters, principals=tuple(wanted)))
+    documents_of = {p.principal: [d.document() for d in p.policies] for p in found.groups}
+    users = []
+    for proposal in found.users:
+        calls = recorded.get(proposal.principal, ())
+        if proposal.replay_failures or not calls:
+            users.append(proposal)
+            continue
+        documents = [p.document() for p in proposal.policies]
+        for group in found.groups_of.get(proposal.principal, ()):
+            documents += documents_of.get(group, [])
+        users.append(refuse_on_mismatch(proposal, check_catalog(documents, calls)))
+    return replace(found, users=tuple(users), others=tuple(others))
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -695,14 +800,25 @@ def diff(
     scps: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]] | None = None,
     used: Sequence[Used] | None = None,
     proposals: Sequence[Proposal] | None = None,
+    access_advisor: str | Path | Mapping[str, AccessAdvisor] | None = None,
+    with_trust: bool = True,
 ) -> DiffReport:
-    """Return, per user and role, what it holds against what it used in the window.
+    """Return, per user and role, what it holds against what it used in the window, and (unless
+    not ``with_trust``) each role's trust policy against who assumed it (``trust``).
 
     ``scps`` maps an account id to its SCPs, one list of policies per level (root, each OU, the
     account), as ``read_scps`` reads them: an action counts as granted only if every level allows
     it. ``used`` and ``proposals``, when the caller has them already, spare reading the usage
-    again and generating again.
+    again and generating again. ``access_advisor`` is a file mapping user and role ARNs to the
+    saved output of `aws iam get-service-last-accessed-details` (or those reports, read):
+    granted services the window shows unused but Access Advisor saw attempted at or after its
+    start are kept, with the reason (``trailmin.iam.access_advisor``).
     """
+    advisor = (
+        _read_access_advisor(access_advisor)
+        if isinstance(access_advisor, (str, Path))
+        else access_advisor
+    )
     covered = None
     if used is None:
         frame = usage(lake, start=start, end=end, days=days, principals=principals)
@@ -710,7 +826,12 @@ def diff(
         covered = frame.attrs["window"]
     with _connection(lake) as db:
         sources = db.sql(overview.EVENT_SOURCES_SQL).fetchall()
-    return diff_report(
+        regions = [r for (r,) in db.sql(overview.REGIONS_SQL).fetchall()] if advisor else None
+        if advisor and covered is None:
+            # The usage came from the caller: Access Advisor is compared with its window.
+            asked = usage_filters(db, start=start, end=end, days=days, principals=principals)
+            covered = window_of(db, asked)
+    report = diff_report(
         details,
         used,
         generate_policies(used) if proposals is None else proposals,
@@ -718,7 +839,126 @@ def diff(
         principals=filter_values(principals, "principals"),
         scps=scps,
         window=covered,
+        access_advisor=advisor,
+        regions=regions,
     )
+    if with_trust:
+        report.trust = trust(lake, details, start=start, end=end, days=days, principals=principals)
+    return report
+
+
+def _read_access_advisor(path: str | Path) -> dict[str, AccessAdvisor]:
+    """Return the Access Advisor reports in a file, or a UsageError naming it and the fix."""
+    source = Path(path)
+    try:
+        with source.open("rb") as fp:
+            return read_access_advisor(fp, source=str(source))
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}; check the path") from None
+
+
+@reads_lake
+def trust(
+    lake: str | Path | Lake,
+    details: AuthorizationDetails | None = None,
+    **filters: Unpack[CallFilters],
+) -> TrustReport:
+    """Return, per role assumed in the window, who assumed it (principals, accounts, services,
+    identity providers and their subjects), a proposed trust policy that allows exactly them,
+    replay-checked; with ``details``, also today's trust policy of every role they hold, the
+    diff against it and the findings on its shape (``trailmin.iam.trust``). ``principals``
+    select the roles (ARNs or globs), not their callers."""
+    with _connection(lake) as db:
+        chosen = usage_filters(db, **filters)
+        covered = window_of(db, chosen)
+        rows = query_rows(db, trust_sql.assumptions_sql(chosen))
+        ids = trust_checks.unique_ids(rows)
+        known = {
+            row["unique_id"]: row["principal_arn"]
+            for row in (query_rows(db, trust_sql.callers_by_id_sql(ids)) if ids else [])
+        }
+        accounts = {row[0] for row in db.sql(overview.ACCOUNTS_SQL).fetchall() if row[0]}
+    policies: dict[str, Mapping[str, Any] | None] = {}
+    if details is not None:
+        wanted = principal_matcher(filter_values(chosen.principals, "principals"))
+        for holding in details.principals.values():
+            if holding.unique_id:
+                known.setdefault(holding.unique_id, holding.arn)
+            accounts.add(holding.arn.split(":")[4])
+            if holding.kind == "role" and wanted(holding.arn):
+                policies[holding.arn] = holding.trust
+    assumptions = trust_checks.assumptions_of(rows, known)
+    return trust_checks.trust_report(assumptions, policies, known_accounts=accounts, window=covered)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustCheck:
+    """A trust policy replayed against the observed assumptions of a role."""
+
+    role: str
+    policy_file: str
+    assumptions: int  # distinct observed (allowed) assumptions replayed
+    calls: int
+    refusals: tuple[trust_checks.TrustRefusal, ...]
+    window: Window | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Return whether every observed assumption is still allowed."""
+        return not self.refusals
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the check as JSON-ready values."""
+        return {
+            "role": self.role,
+            "policy_file": self.policy_file,
+            "assumptions": self.assumptions,
+            "calls": self.calls,
+            "passed": self.passed,
+            "refused": [r.to_dict() for r in self.refusals],
+            "window": None if self.window is None else self.window.to_dict(),
+        }
+
+
+@reads_lake
+def verify_trust(
+    policy_file: str | Path,
+    lake: str | Path | Lake,
+    role: str,
+    **filters: Unpack[CallFilters],
+) -> TrustCheck:
+    """Replay ``role``'s observed assumptions of the window against the trust policy in
+    ``policy_file`` (a trust policy document, or a ``trust-policy.json`` trailmin wrote) and
+    return those it refuses, each caller once. A role that nobody assumed in the window is a
+    ``NothingMatched`` error naming the roles that were."""
+    document = trust_checks.trust_document(read_json(policy_file), str(policy_file))
+    only: CallFilters = {**filters, "principals": [role]}
+    report = trust(lake, None, **only)
+    item = report.role(role)
+    allowed = [a for a in (item.assumptions if item else ()) if not a.refused]
+    if not allowed:
+        assumed = sorted({r.role for r in trust(lake, None, **filters).roles if r.assumptions})
+        closest = difflib.get_close_matches(role, assumed, n=3, cutoff=0.0)
+        raise NothingMatched(
+            f"{role} was not assumed in the window{_window_words(report.window)}, so there is "
+            "nothing to replay"
+            + (f". Roles assumed in it, closest first: {'; '.join(closest)}" if closest else "")
+        )
+    carried = item.proposal.carried if item is not None else ()
+    return TrustCheck(
+        role,
+        str(policy_file),
+        len(allowed),
+        sum(a.calls for a in allowed),
+        tuple(trust_checks.check_trust(document, allowed, carried=carried)),
+        report.window,
+    )
+
+
+def _window_words(covered: Window | None) -> str:
+    if covered is None or covered.start is None or covered.end is None:
+        return ""
+    return f" ({covered.start:%Y-%m-%d %H:%M} UTC to {covered.end:%Y-%m-%d %H:%M} UTC)"
 
 
 def read_json(path: str | Path) -> Any:
@@ -777,12 +1017,16 @@ def audit(
     """Return the IAM checklist's findings for the lake's last ``days`` days (the window of
     every command: 90 by default, ``"all"`` for every event).
 
-    ``details`` (authorization details) adds unused principals and AWS-managed policies;
+    ``details`` (authorization details) adds unused principals and roles never used, unused
+    policies and empty groups, users' own policies, full-administrator and service-wide grants
+    (with how much of them their holders used in the window), AWS-managed policies and the
+    risky shapes of trust policies (``trailmin.iam.trust.trust_findings``);
     ``credential_report`` (GetCredentialReport's CSV, or the CLI's JSON of it) adds the MFA of
     passwords and root, and old or unused keys, as of ``now`` (default: the present). Unusual
     activity compares each principal's last ``recent_days`` with its events before them.
     ``password_policy`` (``read_password_policy``; ``{}`` for an account without one) adds the
-    password policy against the CIS values.
+    password policy against the CIS values. Each finding names the Security Hub controls and
+    CIS AWS Foundations Benchmark recommendations it answers (``Finding.controls``).
     """
     moment = now or datetime.now(UTC)
     report = (
@@ -797,8 +1041,13 @@ def audit(
         bounds = checks.audit_window(filters, oldest, newest, recent_days)
         checked = [_event_checks(db, bounds.start), _unusual_checks(db, bounds)]
         active = _active(db, bounds.start)
+        accounts = {row[0] for row in db.sql(overview.ACCOUNTS_SQL).fetchall() if row[0]}
     checked.append(checks.credential_findings(report, moment, max_key_age_days, bounds.days))
-    checked.append(_details_checks(lake, details, bounds, oldest, active, report, proposals))
+    if details is not None:
+        checked.append((_trust_findings(details, accounts), []))
+    checked.append(
+        _details_checks(lake, details, bounds, oldest, active, report, proposals, now=moment)
+    )
     if password_policy is None:
         checked.append(
             ([], ["no password policy given: its length, reuse and expiry are not checked"])
@@ -810,12 +1059,28 @@ def audit(
     return Audit(checks.sort_findings(found), notes, window=covered)
 
 
+def _trust_findings(details: AuthorizationDetails, accounts: set[str]) -> list[Finding]:
+    """Return the findings on the shape of every role's trust policy in ``details``: trusting
+    anyone, an OIDC provider without its subject or audience, a third party without an external
+    id (``trailmin.iam.trust.trust_findings``); the lake's and the details' accounts are not
+    third parties."""
+    known = accounts | {h.arn.split(":")[4] for h in details.principals.values()}
+    return [
+        finding
+        for holding in details.principals.values()
+        if holding.kind == "role"
+        for finding in trust_checks.trust_findings(holding.arn, holding.trust, known)
+    ]
+
+
 def _event_checks(db: duckdb.DuckDBPyConnection, start: datetime) -> Checked:
-    """Return the findings of the checks on the window's events (root's own calls, console
-    sign-ins without MFA, long-term keys in use), and a note of the sign-ins not judged."""
+    """Return the findings of the checks on the window's events (root's own calls and its
+    AssumeRoot sessions, console sign-ins without MFA, long-term keys in use, users' credentials
+    used from two places at once), and a note of the sign-ins not judged."""
     found = checks.root_usage(query_rows(db, audit_sql.root_calls_sql(start)))
     found += checks.console_without_mfa(query_rows(db, audit_sql.signins_without_mfa_sql(start)))
     found += checks.long_term_keys(query_rows(db, audit_sql.long_term_keys_sql(start)))
+    found += checks.shared_identities(query_rows(db, audit_sql.shared_sessions_sql(start)))
     (unknown_mfa,) = query_row(db, audit_sql.signins_unknown_mfa_sql(start))
     if not unknown_mfa:
         return found, []
@@ -848,14 +1113,30 @@ def _details_checks(
     active: set[str],
     report: list[dict[str, str]] | None,
     proposals: Sequence[Proposal] | None,
+    *,
+    now: datetime,
 ) -> Checked:
-    """Return the findings of the checks on the authorization details (unused principals,
-    AWS-managed policies), or a note that there are none."""
+    """Return the findings of the checks on the authorization details as of ``now`` (unused
+    principals and roles, policies and groups, users' own policies, broad grants with the
+    actions their holders used in the window, AWS-managed policies), or a note that there are
+    none."""
     if details is None:
         return [], [
-            "no authorization details: unused principals and AWS-managed policies are not checked"
+            "no authorization details: unused principals, policies and groups, users' own "
+            "policies, broad grants and AWS-managed policies are not checked"
         ]
-    found, notes = checks.unused_principal_findings(details, window, oldest, active, report)
+    found, notes = checks.unused_principal_findings(
+        details, window, oldest, active, report, now=now
+    )
+    holders = sorted({p for g in checks.broad_grants(details) for p, _ in g.holders})
+    used = (
+        checks.actions_used(
+            usage(lake, start=window.start, end=window.end, principals=holders).to_dict("records")
+        )
+        if holders
+        else {}
+    )
+    found += checks.details_findings(details, now=now, used=used)
     found += _aws_managed_findings(lake, details, (window.start, window.end), proposals)
     return found, notes
 

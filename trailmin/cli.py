@@ -35,9 +35,10 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from trailmin import api
-from trailmin.errors import TrailminError, UsageError
+from trailmin.errors import NothingMatched, TrailminError, UsageError
+from trailmin.iam.trust import render_trust as trust_files
 from trailmin.ingestion.pipeline import DEFAULT_IN_FLIGHT
-from trailmin.query.sql import Days
+from trailmin.query.sql import CallFilters, Days
 from trailmin.text.wording import counted
 
 EXIT_CLEAN = 0
@@ -1087,6 +1088,15 @@ def diff(
             help='SCPs by account: {"<account>": [[root policies], [OU policies], …]}.',
         ),
     ] = None,
+    access_advisor: Annotated[
+        Path | None,
+        typer.Option(
+            "--access-advisor",
+            help="Access Advisor by principal: "
+            '{"<user or role ARN>": <output of aws iam get-service-last-accessed-details>}. '
+            "Services it saw used in the window are not called unused.",
+        ),
+    ] = None,
     start: StartOption = None,
     end: EndOption = None,
     days: DaysOption = None,
@@ -1119,6 +1129,7 @@ def diff(
             days=_window_days(days),
             principals=principal,
             scps=scps,
+            access_advisor=access_advisor,
         )
     _print_report(report, output)
 
@@ -1152,6 +1163,115 @@ def _print_summary(summary: Any, output: Format) -> None:
             f"removed, {status.scoped:,} scoped, "
             f"{counted(status.candidates, 'candidate addition')})"
         )
+
+
+@app.command()
+def trust(
+    lake: LakeOption,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role", metavar="ARN|GLOB", help="Only this role: an ARN, or a glob (repeatable)."
+        ),
+    ] = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-file",
+            help="Saved `aws iam get-account-authorization-details`: adds today's trust "
+            "policies, the diff against them and the findings on their shape.",
+        ),
+    ] = None,
+    from_aws: Annotated[
+        bool, typer.Option("--from-aws", help="Read IAM (read-only) for today's trust policies.")
+    ] = False,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            help="A trust policy to replay the --role's observed assumptions against "
+            "(exit 1 when it refuses any, naming the callers).",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the proposed trust policies under OUT/trust/."),
+    ] = None,
+    out_format: Annotated[
+        str,
+        typer.Option("--output", help="Files for --out: json, terraform or cloudformation."),
+    ] = "json",
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile for IAM (else boto3's chain).")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="IAM endpoint (for a local test server).")
+    ] = None,
+    output: Annotated[
+        DiffFormat, typer.Option("--format", help="md (Markdown) or json.")
+    ] = DiffFormat.md,
+) -> None:
+    """Show who assumed each role (principals, accounts, services, identity providers and the
+    subjects seen) and propose a trust policy that allows exactly them, replay-checked; with
+    --auth-file or --from-aws, the diff against today's trust policy and its risky shapes."""
+    window: CallFilters = {"start": start, "end": end, "days": _window_days(days)}
+    if check is not None:
+        if not role or len(role) != 1 or any(ch in role[0] for ch in "*?"):
+            raise UsageError("--check replays one role: give its ARN with --role")
+        with _working("replaying the assumptions"):
+            checked = api.verify_trust(check, lake, role[0], **window)
+        if checked.window is not None:
+            _say_window(checked.window)
+        if output is DiffFormat.json:
+            sys.stdout.write(json.dumps(checked.to_dict(), indent=2) + "\n")
+        else:
+            outcome = "all allowed" if checked.passed else f"{len(checked.refusals):,} refused"
+            out.print(
+                f"Replayed {counted(checked.assumptions, 'assumption')} "
+                f"({counted(checked.calls, 'call')}) of {checked.role} against {check}: "
+                f"{outcome}.",
+                markup=False,
+            )
+            for refusal in checked.refusals:
+                out.print(
+                    f"{refusal.decision}: {refusal.who} ({refusal.action}), "
+                    f"{counted(refusal.calls, 'call')}",
+                    markup=False,
+                )
+        if not checked.passed:
+            raise typer.Exit(EXIT_SKIPPED)
+        return
+    details = None
+    if auth_file is not None or from_aws:
+        details = api.authorization_details(
+            auth_file=auth_file, from_aws=from_aws, profile=profile, endpoint_url=endpoint_url
+        )
+    with _working("reading who assumed each role"):
+        report = api.trust(
+            lake, details, principals=role, start=start, end=end, days=_window_days(days)
+        )
+    if role and not report.roles:
+        raise NothingMatched(
+            f"no role matching {', '.join(role)} was assumed in the window"
+            + ("" if details is None else " or is in the authorization details")
+        )
+    if out_dir is not None:
+        if out_format not in ("json", "terraform", "cloudformation"):
+            raise UsageError(f"--output {out_format!r}: use json, terraform or cloudformation")
+        files = trust_files(report, out_format)
+        for relative, text in files.items():
+            target = out_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        proposed = sum(1 for r in report.roles if r.proposal.document is not None)
+        err.print(
+            f"Wrote {counted(proposed, 'trust policy', 'trust policies')} to {out_dir / 'trust'}",
+            markup=False,
+        )
+    _print_report(report, output)
 
 
 @app.command()

@@ -6,7 +6,8 @@ principals concerned and the evidence. The codes:
 
 - ``ROOT_ACCOUNT_USED`` (high): calls made as the root user itself (not by a service for it),
   apart from the tasks only root can do (``ROOT_TASK``, info; ``mapping/data/root_tasks.csv``);
-  ``ROOT_SIGNIN_FAILED`` (medium): failed console sign-ins as root.
+  ``ROOT_SIGNIN_FAILED`` (medium): failed console sign-ins as root. A root session opened with
+  ``sts:AssumeRoot`` (centralized root access) is root use too, named after its caller.
 - ``CONSOLE_SIGNIN_WITHOUT_MFA`` (high for root, medium for a user): a console sign-in with
   ``MFAUsed: No``. ``USER_PASSWORD_WITHOUT_MFA`` (medium): a user with a console password and no
   MFA device, from the credential report; ``ROOT_WITHOUT_MFA`` (high): the root user has none.
@@ -15,11 +16,25 @@ principals concerned and the evidence. The codes:
 - ``ACCESS_KEY_OLD`` (medium) past the age limit, ``ACCESS_KEY_UNUSED`` (low) never used or not in
   the window, ``ROOT_ACCESS_KEY`` (high) an active key of the root user, from the credential
   report.
-- ``UNUSED_PRINCIPAL`` (low): a user or role with no call in the window.
+- ``UNUSED_PRINCIPAL`` (low): a user or role with no call in the window; ``ROLE_NEVER_USED``
+  (low): a role IAM never saw used (no ``RoleLastUsed``) since its creation, a week ago or more,
+  and none in the window either.
 - ``NEW_SERVICE``, ``NEW_REGION``, ``NEW_NETWORK`` (low) and ``DENIED_SPIKE`` (medium): activity
   against the principal's own baseline (its events before the recent days).
 - ``AWS_MANAGED_POLICY_ATTACHED`` (low): an AWS-managed policy where a customer-managed proposal
   exists, with the size of the reduction.
+- ``NO_PASSWORD_POLICY``, ``PASSWORD_TOO_SHORT``, ``PASSWORD_REUSE_ALLOWED`` (medium) and
+  ``PASSWORD_EXPIRY_LONG`` (low): the account password policy against the CIS values.
+- From the authorization details: ``UNUSED_POLICY`` (low), a customer managed policy attached to
+  nothing; ``EMPTY_GROUP`` (low), a group without members; ``USER_INLINE_POLICY`` and
+  ``USER_ATTACHED_POLICY`` (low), a user with policies of its own rather than through groups;
+  ``FULL_ADMIN_POLICY`` (high), ``"Action": "*"`` on ``"Resource": "*"``; ``SERVICE_WIDE_GRANT``
+  (medium), ``"service:*"``; the last two in customer managed and inline policies, with how
+  little of it its holders used in the window.
+- ``POSSIBLY_SHARED_IDENTITY`` (medium): an IAM user's credentials used from two places at once.
+
+Every finding names the AWS Security Hub controls and the CIS AWS Foundations Benchmark
+recommendations it answers (``Finding.controls``), from ``trailmin/data/controls.csv``.
 """
 
 from __future__ import annotations
@@ -31,17 +46,20 @@ import io
 import ipaddress
 import json
 import math
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from trailmin.aws import roles
 from trailmin.errors import UsageError
 from trailmin.iam.details import AuthorizationDetails, iam_time
 from trailmin.mapping.actions import data_file
-from trailmin.policy.expand import expand
+from trailmin.policy.evaluate import statements_of
+from trailmin.policy.expand import actions_matching, expand
 from trailmin.policy.generate import Proposal
 from trailmin.query.sql import Filters, Window
 from trailmin.text import markdown as md
@@ -66,17 +84,124 @@ COMPUTE_MARKERS = ("exec-env/AWS_Lambda", "exec-env/AWS_ECS", "AWS_Lambda_")
 PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )
+# A role never used, younger than this, is not called unused (as a new access key).
+NEW_ROLE_GRACE = NEW_KEY_GRACE
+# A customer managed policy or a group, younger than this, is not called unused or empty.
+NEW_ENTITY_GRACE = NEW_KEY_GRACE
+# IAM reports a role's last use for the trailing 400 days (IAM API reference, RoleLastUsed).
+ROLE_LAST_USED_DAYS = 400
+# The table of the controls each code answers, in trailmin/data/.
+CONTROLS_TABLE = "controls.csv"
+# The CIS AWS Foundations Benchmark versions of the table (their numbering differs), oldest first.
+CIS_VERSIONS = ("v1.2.0", "v1.4.0", "v3.0.0", "v5.0.0")
+# Every code the audit (``trailmin.api.audit``) can emit; the table has a row for each.
+AUDIT_CODES = frozenset(
+    {
+        "ROOT_ACCOUNT_USED",
+        "ROOT_SIGNIN_FAILED",
+        "ROOT_TASK",
+        "CONSOLE_SIGNIN_WITHOUT_MFA",
+        "USER_PASSWORD_WITHOUT_MFA",
+        "ROOT_WITHOUT_MFA",
+        "LONG_TERM_KEY_IN_USE",
+        "ACCESS_KEY_OLD",
+        "ACCESS_KEY_UNUSED",
+        "ROOT_ACCESS_KEY",
+        "UNUSED_PRINCIPAL",
+        "ROLE_NEVER_USED",
+        "NEW_SERVICE",
+        "NEW_REGION",
+        "NEW_NETWORK",
+        "DENIED_SPIKE",
+        "AWS_MANAGED_POLICY_ATTACHED",
+        "NO_PASSWORD_POLICY",
+        "PASSWORD_TOO_SHORT",
+        "PASSWORD_REUSE_ALLOWED",
+        "PASSWORD_EXPIRY_LONG",
+        "UNUSED_POLICY",
+        "EMPTY_GROUP",
+        "USER_INLINE_POLICY",
+        "USER_ATTACHED_POLICY",
+        "FULL_ADMIN_POLICY",
+        "SERVICE_WIDE_GRANT",
+        "POSSIBLY_SHARED_IDENTITY",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A Security Hub control and the CIS AWS Foundations Benchmark recommendations it maps to,
+    by version (``CIS_VERSIONS``), as the source the table names says; either may be missing."""
+
+    security_hub: str  # "IAM.5", or "" for a CIS recommendation Security Hub has no control for
+    cis: tuple[tuple[str, str], ...]  # (version, number): ("v3.0.0", "1.10")
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the control as JSON-ready values."""
+        return {
+            "security_hub": self.security_hub or None,
+            "cis": dict(self.cis),
+            "source": self.source,
+        }
+
+    def label(self) -> str:
+        """Return the control in a few words: ``IAM.5 (CIS v1.4.0 1.10, v3.0.0 1.10)``."""
+        cis = ", ".join(f"{version} {number}" for version, number in self.cis)
+        if not self.security_hub:
+            return f"CIS {cis}"
+        return self.security_hub + (f" (CIS {cis})" if cis else "")
+
+
+@functools.cache
+def controls_table() -> tuple[dict[str, str], ...]:
+    """Return the rows of ``trailmin/data/controls.csv``: a finding code, the case it applies to
+    (``applies_to``: "" for every finding of the code), the Security Hub control, the CIS number
+    of each version, and the source."""
+    text = resources.files("trailmin").joinpath("data", CONTROLS_TABLE).read_text()
+    return tuple(dict(row) for row in csv.DictReader(text.splitlines()))
+
+
+@functools.cache
+def controls_of(code: str, applies_to: str = "") -> tuple[Control, ...]:
+    """Return the controls a finding of ``code`` answers in the case ``applies_to`` (the rows of
+    the table for every case of the code, and those for this one)."""
+    found = []
+    for row in controls_table():
+        if row["code"] != code or row["applies_to"] not in ("", applies_to):
+            continue
+        cis = tuple(
+            (version, row[_cis_column(version)])
+            for version in CIS_VERSIONS
+            if row[_cis_column(version)]
+        )
+        if row["security_hub"] or cis:
+            found.append(Control(row["security_hub"], cis, row["source"]))
+    return tuple(found)
+
+
+def _cis_column(version: str) -> str:
+    return "cis_" + version.replace(".", "_")
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One answer of the checklist: what, how bad, who, and the evidence."""
+    """One answer of the checklist: what, how bad, who, and the evidence. ``applies_to`` says
+    which case of the code it is, where the controls it answers depend on it (``root`` or
+    ``user``, ``customer-managed`` or ``inline``, ``90 days`` unused…)."""
 
     code: str
     severity: str
     principals: tuple[str, ...]
     message: str
     evidence: tuple[Mapping[str, Any], ...] = ()
+    applies_to: str = ""
+
+    @property
+    def controls(self) -> tuple[Control, ...]:
+        """Return the Security Hub controls and CIS recommendations the finding answers."""
+        return controls_of(self.code, self.applies_to)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the finding as JSON-ready values."""
@@ -85,6 +210,7 @@ class Finding:
             "severity": self.severity,
             "principals": list(self.principals),
             "message": self.message,
+            "controls": [c.to_dict() for c in self.controls],
             "evidence": [dict(e) for e in self.evidence],
         }
 
@@ -120,6 +246,9 @@ class Audit:
         for f in self.findings:
             who = ", ".join(md.code(p) for p in f.principals)
             lines.append(f"- **{f.severity}** `{f.code}` {who}: {md.text(f.message)}")
+            if f.controls:
+                labels = "; ".join(c.label() for c in f.controls)
+                lines.append(f"  - controls: {md.text(labels)}")
             lines.extend(f"  - {md.text(_evidence_line(e))}" for e in f.evidence[:EVIDENCE_SHOWN])
             if len(f.evidence) > EVIDENCE_SHOWN:
                 lines.append(f"  - … {len(f.evidence) - EVIDENCE_SHOWN:,} more (see the JSON)")
@@ -174,69 +303,104 @@ def root_tasks() -> dict[tuple[str, str], str]:
     return {(r["event_source"], r["event_name"]): r["only_when"] for r in rows}
 
 
+# Whose root use: the root user, and who opened its sessions with sts:AssumeRoot (none: its own).
+_RootKey = tuple[str, tuple[str, ...]]
+
+
 def root_usage(events: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Check 1: calls as root. ``events``: the root user's own events (principal_arn,
     event_time, event_source, event_name, source_ip, user_agent, event_id, error_code,
-    error_message), without those AWS services made for it (``invokedBy``) or on their own.
+    error_message), without those AWS services made for it (``invokedBy``) or on their own; and,
+    when the call may be one of a session opened with ``sts:AssumeRoot`` (centralized root
+    access), ``assumed_by``: who called AssumeRoot, and ``task_policies``
+    (``trailmin.query.audit.root_calls_sql`` finds them).
 
     A task that needs root only in one case (a bucket policy that denies everyone) counts as
     root use, with the case named: the record cannot tell. A failed sign-in is its own finding.
+    The calls of AssumeRoot sessions are root use as well, in findings of their own that name
+    the callers among their principals: the session's records say only ``Root``.
     """
     needed = root_tasks()
-    used: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    tasks: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    failed: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    cases: dict[str, set[str]] = defaultdict(set)
+    used: dict[_RootKey, list[Mapping[str, Any]]] = defaultdict(list)
+    tasks: dict[_RootKey, list[Mapping[str, Any]]] = defaultdict(list)
+    failed: dict[_RootKey, list[Mapping[str, Any]]] = defaultdict(list)
+    cases: dict[_RootKey, set[str]] = defaultdict(set)
     for event in events:
         key = (event["event_source"], event["event_name"])
-        root = event["principal_arn"]
+        who = (event["principal_arn"], tuple(sorted(event.get("assumed_by") or ())))
         if event["event_name"] == "ConsoleLogin" and (
             event.get("error_code") or event.get("error_message")
         ):
-            failed[root].append(event)
+            failed[who].append(event)
         elif key in needed and not needed[key]:
-            tasks[root].append(event)
+            tasks[who].append(event)
         else:
-            used[root].append(event)
+            used[who].append(event)
             if needed.get(key):
-                cases[root].add(f"{_names([event])} is one only if {needed[key]}")
+                cases[who].add(f"{_names([event])} is one only if {needed[key]}")
     found = []
-    for root, calls in sorted(used.items()):
+    for (root, callers), calls in sorted(used.items()):
+        advice = (
+            "; check with them that each call was meant (a task policy limits what such a "
+            "session may do, not why)"
+            if callers
+            else "; do this work with a role and keep root for the tasks that need it"
+        )
         found.append(
             Finding(
                 "ROOT_ACCOUNT_USED",
                 HIGH,
-                (root,),
+                (root, *callers),
                 f"{_count(len(calls), 'call')} as the root user ({_names(calls)}) from "
-                f"{_addresses(calls)}; do this work with a "
-                "role and keep root for the tasks that need it"
-                + "".join(f" ({case}: check that it was)" for case in sorted(cases[root])),
-                tuple(_evidence(c) for c in calls),
+                f"{_addresses(calls)}{_assumed(callers, calls)}{advice}"
+                + "".join(f" ({case}: check that it was)" for case in sorted(cases[root, callers])),
+                tuple(_root_evidence(c) for c in calls),
             )
         )
-    for root, attempts in sorted(failed.items()):
+    for (root, callers), attempts in sorted(failed.items()):
         found.append(
             Finding(
                 "ROOT_SIGNIN_FAILED",
                 MEDIUM,
-                (root,),
+                (root, *callers),
                 f"{_count(len(attempts), 'failed console sign-in')} as the root user from "
                 f"{_addresses(attempts)}; if it was not "
                 "the account's owner, someone has the root email address: check its MFA",
-                tuple(_evidence(c) for c in attempts),
+                tuple(_root_evidence(c) for c in attempts),
             )
         )
-    for root, calls in sorted(tasks.items()):
+    for (root, callers), calls in sorted(tasks.items()):
         found.append(
             Finding(
                 "ROOT_TASK",
                 INFO,
-                (root,),
+                (root, *callers),
                 f"{_count(len(calls), 'call')} as root for tasks only root can do "
-                f"({_names(calls)})",
-                tuple(_evidence(c) for c in calls),
+                f"({_names(calls)}){_assumed(callers, calls)}",
+                tuple(_root_evidence(c) for c in calls),
             )
         )
+    return found
+
+
+def _assumed(callers: Sequence[str], calls: Sequence[Mapping[str, Any]]) -> str:
+    """Return the words saying who opened the root sessions of ``calls`` with sts:AssumeRoot
+    (and under which task policies), or "" for root's own."""
+    if not callers:
+        return ""
+    policies = sorted(
+        {str(p).rsplit("/", 1)[-1] for c in calls for p in c.get("task_policies") or ()}
+    )
+    return f", in sessions that {' or '.join(callers)} opened with sts:AssumeRoot" + (
+        f" (task policy {', '.join(policies)})" if policies else ""
+    )
+
+
+def _root_evidence(event: Mapping[str, Any]) -> dict[str, Any]:
+    found = _evidence(event)
+    if event.get("assumed_by"):
+        found["assumed_by"] = sorted(event["assumed_by"])
+        found["task_policies"] = sorted(event.get("task_policies") or [])
     return found
 
 
@@ -269,6 +433,7 @@ def console_without_mfa(signins: Sequence[Mapping[str, Any]]) -> list[Finding]:
             + (" as the root user" if kinds[principal] == "Root" else "")
             + "; require an MFA device",
             tuple(_evidence(e) for e in events),
+            applies_to="root" if kinds[principal] == "Root" else "user",
         )
         for principal, events in sorted(by_principal.items())
     ]
@@ -341,6 +506,7 @@ def long_term_keys(calls: Sequence[Mapping[str, Any]]) -> list[Finding]:
                         "last_seen": _iso(row["last_seen"]),
                     },
                 ),
+                applies_to="root" if root else "user",
             )
         )
     return found
@@ -400,6 +566,7 @@ def access_keys(
                         f"{row['user']}'s access key {slot} is {(now - rotated).days} days old "
                         f"(more than {max_age_days}); rotate it, or replace it with a role",
                         (evidence,),
+                        applies_to="over 90 days" if now - rotated > timedelta(days=90) else "",
                     )
                 )
             # A key made in the window had no whole window to be used in: unused only when it
@@ -411,6 +578,7 @@ def access_keys(
             ):
                 continue
             if used is None or used < since:
+                idle = now - (used or rotated or since)
                 found.append(
                     Finding(
                         "ACCESS_KEY_UNUSED",
@@ -426,9 +594,16 @@ def access_keys(
                         )
                         + f" (none in the last {days} days); deactivate it",
                         (evidence,),
+                        applies_to=unused_span(idle.days),
                     )
                 )
     return found
+
+
+def unused_span(days: int) -> str:
+    """Return the case of the controls table an unused credential or user answers: ``90 days``
+    (IAM.8 and IAM.22), ``45 days`` (IAM.22) or "" (neither), after ``days`` days unused."""
+    return "90 days" if days >= 90 else "45 days" if days >= 45 else ""
 
 
 def parse_credential_report(
@@ -468,14 +643,24 @@ def unused_principals(
     active: set[str],
     since: datetime,
     last_used: Mapping[str, datetime | None] | None = None,
+    now: datetime | None = None,
+    days: int = 0,
 ) -> list[Finding]:
     """Check 5: users and roles in the authorization details with no activity since ``since``.
 
-    ``held``: rows of (arn, unique_id, last_used: a role's RoleLastUsed). ``active``: the ARNs and
-    unique IDs (AIDA…, AROA…) the lake shows acting in the window, and the roles it shows being
-    assumed; an ID matches whatever the path. ``last_used``: more last uses by ARN (a user's
-    password or keys, from the credential report). A role only AWS services use leaves no call of
-    its own in the lake, but IAM's RoleLastUsed tells. Service-linked roles are left out.
+    ``held``: rows of (arn, unique_id, last_used: a role's RoleLastUsed, created: its
+    CreateDate). ``active``: the ARNs and unique IDs (AIDA…, AROA…) the lake shows acting in the
+    window, and the roles it shows being assumed; an ID matches whatever the path. ``last_used``:
+    more last uses by ARN (a user's password or keys, from the credential report). A role only
+    AWS services use leaves no call of its own in the lake, but IAM's RoleLastUsed tells.
+    Service-linked roles are left out. ``days``: how long the window judged is.
+
+    Two codes tell two things. ``UNUSED_PRINCIPAL``: nothing in the lake's window, nor any later
+    use IAM knows of; the principal may have been used before. ``ROLE_NEVER_USED``: with ``now``
+    and a role's ``created``, a role that IAM never saw used (no RoleLastUsed, which covers the
+    trailing 400 days) and the lake neither: such a role is reported under this code instead. A
+    role that young (``NEW_ROLE_GRACE``) is not judged at all: it had no time to be used. AWS's
+    own roles (service-linked and under ``/aws-reserved/``) are never ``ROLE_NEVER_USED``.
     """
     found = []
     for row in sorted(held, key=lambda r: str(r["arn"])):
@@ -488,6 +673,18 @@ def unused_principals(
         latest = max((u for u in uses if u is not None), default=None)
         if latest is not None and latest >= since:
             continue
+        role = ":role/" in arn
+        created = row.get("created")
+        if (
+            role
+            and now is not None
+            and created is not None
+            and row.get("last_used") is None
+            and not roles.is_aws_reserved(arn)
+        ):
+            if now - created >= NEW_ROLE_GRACE:
+                found.append(_never_used(arn, created, now, since))
+            continue
         evidence = {"since": _iso(since), "last_used": _iso(latest)}
         if roles.role_path(arn).startswith(roles.IDENTITY_CENTER_PATH):
             advice = (
@@ -496,6 +693,7 @@ def unused_principals(
             )
         else:
             advice = "remove it, or confirm what it is kept for"
+        idle = (now - latest).days if now is not None and latest is not None else days
         found.append(
             Finding(
                 "UNUSED_PRINCIPAL",
@@ -505,9 +703,30 @@ def unused_principals(
                 + (f" (last used {_iso(latest)})" if latest else "")
                 + f"; {advice}",
                 (evidence,),
+                applies_to="role" if role else unused_span(max(idle, days)),
             )
         )
     return found
+
+
+def _never_used(arn: str, created: datetime, now: datetime, since: datetime) -> Finding:
+    """Return the ROLE_NEVER_USED finding of the role ``arn``, made at ``created``."""
+    age = (now - created).days
+    if age <= ROLE_LAST_USED_DAYS:
+        when = f"since it was created {_iso(created)} ({age} days ago)"
+    else:
+        when = (
+            f"in the {ROLE_LAST_USED_DAYS} days IAM tracks (created {_iso(created)}, "
+            f"{age} days ago)"
+        )
+    return Finding(
+        "ROLE_NEVER_USED",
+        LOW,
+        (arn,),
+        f"IAM has no record of the role being used {when}, and the lake shows no use since "
+        f"{_iso(since)}; delete it, or confirm what it is kept for",
+        ({"created": _iso(created), "role_last_used": None, "lake_since": _iso(since)},),
+    )
 
 
 def report_last_used(report: Sequence[Mapping[str, str]]) -> dict[str, datetime]:
@@ -836,10 +1055,13 @@ def unused_principal_findings(
     oldest: datetime,
     active: set[str],
     report: list[dict[str, str]] | None,
+    *,
+    now: datetime | None = None,
 ) -> Checked:
     """Return the unused principals of ``details`` (none of ``active`` in the window, nor used
-    since by IAM's account or the credential ``report``), and a note when the lake, beginning
-    at ``oldest``, covers less than the window."""
+    since by IAM's account or the credential ``report``), the roles never used as of ``now``
+    (``unused_principals``), and a note when the lake, beginning at ``oldest``, covers less than
+    the window."""
     notes = []
     since = max(window.start, oldest)
     if since > window.start:
@@ -849,12 +1071,14 @@ def unused_principal_findings(
         )
     found = unused_principals(
         (
-            {"arn": h.arn, "unique_id": h.unique_id, "last_used": h.last_used}
+            {"arn": h.arn, "unique_id": h.unique_id, "last_used": h.last_used, "created": h.created}
             for h in details.principals.values()
         ),
         active=active,
         since=since,
         last_used=report_last_used(report) if report is not None else None,
+        now=now,
+        days=(window.end - since).days,
     )
     return found, notes
 
@@ -892,6 +1116,543 @@ def aws_managed_findings(
             }
         )
     return aws_managed(rows)
+
+
+# --- 9. policies, groups and users' own policies, from the authorization details ----------------
+
+# The inline policy the SES console gives the SMTP users it creates (ses-smtp-user.<date>):
+# Security Hub exempts those users from IAM.2 (Security Hub user guide, IAM.2's note).
+SES_SMTP_POLICY = "AmazonSesSendingAccess"
+SES_SMTP_USER_PREFIX = "ses-smtp-user."
+# An Action element granting every action of one service: "s3:*" (not "s3:Get*").
+_SERVICE_WIDE = re.compile(r"[A-Za-z0-9-]+:\*")
+# Action elements granting every action: "*", and "*:*" as CIS writes it.
+_EVERY_ACTION = frozenset({"*", "*:*"})
+
+
+def unused_policies(details: AuthorizationDetails, *, now: datetime) -> list[Finding]:
+    """Check 9: customer managed policies attached to no user, group or role, and the
+    permissions boundary of none: IAM's ``AttachmentCount`` and ``PermissionsBoundaryUsageCount``
+    are 0 (or missing) and no entity of the details names the policy. A policy made within
+    ``NEW_ENTITY_GRACE`` of ``now`` is not judged, nor one IAM says cannot be attached."""
+    referenced = _references(details)
+    found = []
+    for arn, policy in sorted(details.policies.items()):
+        if policy.aws_managed or not policy.attachable:
+            continue
+        if policy.created is not None and now - policy.created < NEW_ENTITY_GRACE:
+            continue
+        if policy.attachments or policy.boundary_uses or referenced[arn]:
+            continue
+        found.append(
+            Finding(
+                "UNUSED_POLICY",
+                LOW,
+                (),
+                f"the customer managed policy {policy.name} is attached to no user, group or "
+                "role and is no permissions boundary; delete it if nothing is meant to use it",
+                (
+                    {
+                        "policy": arn,
+                        "created": _iso(policy.created),
+                        "attachments": policy.attachments,
+                        "boundary_uses": policy.boundary_uses,
+                    },
+                ),
+            )
+        )
+    return found
+
+
+def empty_groups(details: AuthorizationDetails, *, now: datetime) -> list[Finding]:
+    """Check 9: groups no user is a member of. A group's entry in the details does not list its
+    members: they are the users whose ``GroupList`` names it, so a group is judged only when
+    the details list the users. A group made within ``NEW_ENTITY_GRACE`` is not judged."""
+    if "UserDetailList" not in details.listed:
+        return []
+    found = []
+    for name, group in sorted(details.groups.items()):
+        if group.members:
+            continue
+        if group.created is not None and now - group.created < NEW_ENTITY_GRACE:
+            continue
+        held = [p.name for p in group.policies]
+        found.append(
+            Finding(
+                "EMPTY_GROUP",
+                LOW,
+                (),
+                f"the group {name} has no members"
+                + (f" (it holds {', '.join(_short(n) for n in held)})" if held else "")
+                + "; delete it, or add the users it is for",
+                ({"group": group.arn or name, "policies": held, "created": _iso(group.created)},),
+            )
+        )
+    return found
+
+
+def user_policies(details: AuthorizationDetails) -> list[Finding]:
+    """Check 9, Security Hub IAM.2 (CIS: IAM users receive permissions only through groups):
+    users with inline policies of their own (``USER_INLINE_POLICY``) or with managed policies
+    attached to them directly (``USER_ATTACHED_POLICY``). The policies their groups give them
+    are not theirs. The SMTP users the SES console creates, with its inline policy, are left out
+    as Security Hub leaves them out."""
+    found = []
+    for arn, holding in sorted(details.principals.items()):
+        if holding.kind != "user":
+            continue
+        inline = [
+            p.name
+            for p in holding.policies
+            if p.kind == "inline"
+            and not (p.name == SES_SMTP_POLICY and holding.name.startswith(SES_SMTP_USER_PREFIX))
+        ]
+        attached = [p.name for p in holding.policies if p.via is None and p.kind in _DIRECT_MANAGED]
+        groups = list(holding.groups)
+        into = (
+            f"a group {holding.name} is in ({', '.join(groups)}), or a new one,"
+            if groups
+            else "a group (the user is in none yet)"
+        )
+        if inline:
+            found.append(
+                Finding(
+                    "USER_INLINE_POLICY",
+                    LOW,
+                    (arn,),
+                    f"{holding.name} has {_policies(len(inline), 'inline')} of its own "
+                    f"({', '.join(inline)}); IAM users should get their permissions only through "
+                    f"groups: move {_them(inline)} to {into} and delete {_them(inline)} from "
+                    "the user",
+                    ({"policies": inline, "groups": groups},),
+                )
+            )
+        if attached:
+            found.append(
+                Finding(
+                    "USER_ATTACHED_POLICY",
+                    LOW,
+                    (arn,),
+                    f"{holding.name} has {_policies(len(attached), 'managed')} attached directly "
+                    f"({', '.join(_short(a) for a in attached)}); IAM users should get their "
+                    f"permissions only through groups: attach {_them(attached)} to {into} and "
+                    f"detach {_them(attached)} from the user",
+                    ({"policies": attached, "groups": groups},),
+                )
+            )
+    return found
+
+
+# Who holds a policy: a user or role ARN, and the group it holds it through (None: its own).
+Holder = tuple[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadGrant:
+    """A policy whose Allow statements grant every action on every resource
+    (``FULL_ADMIN_POLICY``) or every action of a service (``SERVICE_WIDE_GRANT``), and who
+    holds it."""
+
+    code: str
+    policy: str  # a managed policy's ARN, or an inline policy's name
+    kind: str  # "customer-managed" or "inline"
+    owner: str | None  # the user, role or group an inline policy is part of
+    grants: tuple[str, ...]  # "*"; "s3:*"; "NotAction s3:*"
+    statements: tuple[Mapping[str, Any], ...]  # which: index, Sid, condition keys
+    holders: tuple[Holder, ...]
+
+
+def broad_grants(details: AuthorizationDetails) -> list[BroadGrant]:
+    """Return the full-administrator and service-wide grants of the customer managed and
+    inline policies of ``details``, as Security Hub IAM.1 and IAM.21 define them.
+
+    IAM.1 (and CIS "IAM policies that allow full *:* administrative privileges"): an Allow
+    statement with ``"Action": "*"`` over ``"Resource": "*"`` (``*:*`` too). ``NotAction`` is
+    not counted, as the control counts only ``Action``; a ``Condition`` does not spare the
+    statement, as the control does not look at conditions (the evidence names the condition's
+    keys). IAM.21: an Allow statement with ``"Action": "service:*"`` whatever its resources, or
+    ``"NotAction": "service:*"`` (everything but that service); ``ec2:Describe*`` passes. Both
+    controls check customer managed policies only (not AWS managed ones, nor inline ones): the
+    inline policies of users, roles and groups are checked as well here, as their own case
+    (``applies_to`` "inline", which the controls table maps to no control). Both controls leave
+    out the policies used as permissions boundaries: a policy the details show as a boundary
+    and attached to nothing is left out; attached as well, it grants, and is checked.
+    """
+    boundaries = {h.boundary.name for h in details.principals.values() if h.boundary is not None}
+    identity = _references(details, boundaries=False)
+    # (policy, kind, owner, document, holders) of each policy to check.
+    sources: list[tuple[str, str, str | None, Mapping[str, Any] | None, list[Holder]]] = []
+    for arn, managed in sorted(details.managed.items()):
+        if ":iam::aws:policy/" in arn or (arn in boundaries and not identity[arn]):
+            continue
+        holders: list[Holder] = [
+            (h.arn, p.via)
+            for h in details.principals.values()
+            for p in h.policies
+            if p.name == arn and p.kind in ("managed", "group-managed")
+        ]
+        sources.append((arn, "customer-managed", None, managed, holders))
+    sources += [
+        (p.name, "inline", h.arn, p.document, [(h.arn, None)])
+        for h in details.principals.values()
+        for p in h.policies
+        if p.kind == "inline"
+    ]
+    for name, group in sorted(details.groups.items()):
+        for p in group.policies:
+            if p.kind == "group-inline":
+                members: list[Holder] = [(member, name) for member in group.members]
+                sources.append((p.name, "inline", group.arn or name, p.document, members))
+    found = []
+    for policy, kind, owner, document, holders in sources:
+        if document is None:
+            continue
+        full, wide = _broad_statements(document)
+        held = tuple(sorted(set(holders), key=lambda h: (h[0], h[1] or "")))
+        if full:
+            found.append(
+                BroadGrant("FULL_ADMIN_POLICY", policy, kind, owner, ("*",), tuple(full), held)
+            )
+        if wide:
+            grants = tuple(sorted({grant for grant, _ in wide}))
+            where = tuple({id(w): w for _, w in wide}.values())
+            found.append(BroadGrant("SERVICE_WIDE_GRANT", policy, kind, owner, grants, where, held))
+    return sorted(found, key=lambda g: (g.code, g.kind, g.owner or "", g.policy))
+
+
+def _broad_statements(
+    document: Mapping[str, Any],
+) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+    """Return the statements of ``document`` that grant every action on every resource, and
+    the service-wide grants (``s3:*``, ``NotAction s3:*``) with their statements."""
+    full: list[dict[str, Any]] = []
+    wide: list[tuple[str, dict[str, Any]]] = []
+    for index, statement in enumerate(statements_of(document)):
+        if statement.get("Effect") != "Allow":
+            continue
+        condition = statement.get("Condition")
+        where = {
+            "statement": index,
+            "sid": statement.get("Sid"),
+            "condition_keys": sorted(
+                str(key)
+                for keys in (condition.values() if isinstance(condition, Mapping) else ())
+                if isinstance(keys, Mapping)
+                for key in keys
+            ),
+        }
+        actions = _strings(statement.get("Action"))
+        if _EVERY_ACTION & set(actions) and "*" in _strings(statement.get("Resource")):
+            full.append(where)
+            continue
+        wide += [
+            (f"{a.split(':', 1)[0].lower()}:*", where)
+            for a in actions
+            if _SERVICE_WIDE.fullmatch(a)
+        ]
+        wide += [
+            (f"NotAction {a.split(':', 1)[0].lower()}:*", where)
+            for a in _strings(statement.get("NotAction"))
+            if _SERVICE_WIDE.fullmatch(a)
+        ]
+    return full, wide
+
+
+def actions_used(rows: Iterable[Mapping[Any, Any]]) -> dict[str, set[str]]:
+    """Return, by principal, the actions its calls of the window needed and passed
+    authorization for: the usage table's rows (principal, action, authorized)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        if row.get("authorized"):
+            found[str(row["principal"])].add(str(row["action"]))
+    return dict(found)
+
+
+def grant_findings(
+    grants: Sequence[BroadGrant], used: Mapping[str, Set[str]] | None = None
+) -> list[Finding]:
+    """Check 9: a finding per policy of ``broad_grants``, naming its holders and, with ``used``
+    (``actions_used`` of the window), how many of the actions it grants each of them used."""
+    found = []
+    for grant in grants:
+        label = (
+            f"the customer managed policy {_short(grant.policy)}"
+            if grant.kind == "customer-managed"
+            else f"the inline policy {grant.policy} of {_short(grant.owner or '')}"
+        )
+        principals = tuple(sorted({p for p, _ in grant.holders}))
+        holders: list[dict[str, Any]] = []
+        for principal, via in grant.holders:
+            if used is None:
+                holders.append({"principal": principal, "via": via})
+                continue
+            for g in grant.grants:
+                taken = sorted(a for a in used.get(principal, set()) if _covers(g, a))
+                holders.append(
+                    {
+                        "principal": principal,
+                        "via": via,
+                        "grant": g,
+                        "granted": _granted(g),
+                        "used": len(taken),
+                        "actions": taken[:20],
+                    }
+                )
+        where = [{"policy": grant.policy, **w} for w in grant.statements]
+        conditional = any(w["condition_keys"] for w in grant.statements)
+        if grant.code == "FULL_ADMIN_POLICY":
+            what = 'every action on every resource ("Action": "*" over "Resource": "*")'
+            severity = HIGH
+        else:
+            what = f"every action of a service ({', '.join(grant.grants)})"
+            severity = MEDIUM
+        found.append(
+            Finding(
+                grant.code,
+                severity,
+                principals,
+                f"{label} allows {what}"
+                + (
+                    ", under a condition (Security Hub counts it all the same)"
+                    if conditional
+                    else ""
+                )
+                + _held(grant, principals, used)
+                + "; grant the actions its holders use instead (trailmin generate proposes them)",
+                tuple(where + holders),
+                applies_to=grant.kind,
+            )
+        )
+    return found
+
+
+def _held(grant: BroadGrant, principals: Sequence[str], used: Mapping[str, Set[str]] | None) -> str:
+    """Return the words on who holds ``grant`` and how little of it they used."""
+    if not principals:
+        return "; nothing holds it"
+    if used is None:
+        return f"; {_count(len(principals), 'principal')} hold it"
+    taken = {
+        a
+        for p in principals
+        for a in used.get(p, set())
+        if any(_covers(g, a) for g in grant.grants)
+    }
+    granted = sum(_granted(g) for g in grant.grants)
+    return (
+        f"; its {_count(len(principals), 'holder')} used {len(taken):,} of its {granted:,} actions "
+        "in the window"
+    )
+
+
+def _covers(grant: str, action: str) -> bool:
+    """Return whether a broad grant (``*``, ``s3:*``, ``NotAction s3:*``) covers ``action``."""
+    if grant == "*":
+        return True
+    service = action.split(":", 1)[0].lower()
+    if grant.startswith("NotAction "):
+        return service != grant.removeprefix("NotAction ").split(":", 1)[0]
+    return service == grant.split(":", 1)[0]
+
+
+def _granted(grant: str) -> int:
+    """Return how many catalog actions a broad grant covers."""
+    if grant.startswith("NotAction "):
+        return len(actions_matching("*")) - len(actions_matching(grant.removeprefix("NotAction ")))
+    return len(actions_matching(grant))
+
+
+# Kinds of HeldPolicy attached to the principal itself (not through a group).
+_DIRECT_MANAGED = ("managed", "aws-managed")
+
+
+def _references(details: AuthorizationDetails, *, boundaries: bool = True) -> defaultdict[str, int]:
+    """Return how many entities of ``details`` name each managed policy: attached to a user,
+    role or group, and (``boundaries``) as a permissions boundary."""
+    counts: defaultdict[str, int] = defaultdict(int)
+    for holding in details.principals.values():
+        for policy in holding.policies:
+            if policy.via is None and policy.kind in _DIRECT_MANAGED:
+                counts[policy.name] += 1
+        if boundaries and holding.boundary is not None:
+            counts[holding.boundary.name] += 1
+    for group in details.groups.values():
+        for policy in group.policies:
+            if policy.kind in ("group-managed", "group-aws-managed"):
+                counts[policy.name] += 1
+    return counts
+
+
+def _them(items: Sequence[Any]) -> str:
+    return "it" if len(items) == 1 else "them"
+
+
+def _policies(n: int, kind: str) -> str:
+    return f"{n} {kind} " + ("policy" if n == 1 else "policies")
+
+
+def _short(name: str) -> str:
+    """Return a policy's, group's or principal's name without its ARN's prefix and path."""
+    return name.rsplit("/", 1)[-1] if name.startswith("arn:") else name
+
+
+def _strings(value: Any) -> list[str]:
+    """Return a policy element's strings (one string, or a list of them)."""
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if isinstance(v, str)]
+
+
+def details_findings(
+    details: AuthorizationDetails, *, now: datetime, used: Mapping[str, Set[str]] | None = None
+) -> list[Finding]:
+    """Return check 9's findings on ``details`` as of ``now``: unused policies, empty groups,
+    users' own policies, and the broad grants with ``used`` (``actions_used``)."""
+    found = unused_policies(details, now=now)
+    found += empty_groups(details, now=now)
+    found += user_policies(details)
+    found += grant_findings(broad_grants(details), used)
+    return found
+
+
+# --- 10. identities shared between people or places ---------------------------------------------
+
+# User agents of the AWS Management Console's own calls (the first word of the user agent), and
+# what browsers send: a console session, not a program.
+_CONSOLE_AGENTS = ("AWS Internal", "signin.amazonaws.com")
+
+
+def agent_family(agent: str) -> str:
+    """Return what stays the same in the user agents of one client from call to call: a
+    browser's whole user agent; else its first word (``aws-cli/2.15.0``, ``Boto3/1.34.0``):
+    the AWS CLI and SDKs add the command, the OS and the like after it."""
+    return agent if agent.startswith("Mozilla/") else agent.split(" ", 1)[0]
+
+
+def client_kind(agent: str) -> str:
+    """Return ``console`` for the AWS Management Console's calls and a browser's, else
+    ``program``."""
+    family = agent_family(agent)
+    if family.startswith("Mozilla/") or "console" in family.lower() or family in _CONSOLE_AGENTS:
+        return "console"
+    return "program"
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    credential: str
+    network: str
+    version: int
+    agent: str
+    kind: str
+    first: datetime
+    last: datetime
+    calls: int
+    addresses: frozenset[str]
+
+
+def shared_identities(rows: Sequence[Mapping[str, Any]]) -> list[Finding]:
+    """Check 10: IAM users whose credentials are used from two places at once.
+
+    ``rows``: the calls of IAM users, a row per (principal_arn, credential: the access key, slot:
+    the start of a few minutes, source_ip, user_agent) with its first_seen, last_seen and calls
+    (``trailmin.query.audit.shared_sessions_sql``). Within one slot, a *session* is a
+    credential used from one network (``network_of``: the /24 or /48) with one client
+    (``agent_family``). Two sessions are one identity used from two places when all hold:
+
+    - their networks differ, of the same IP version: a laptop calls over IPv4 and IPv6 at once,
+      from two networks that are one place;
+    - their clients differ, and are of the same kind (``client_kind``): a person runs the
+      console in a browser and the CLI from a server or a VPN at once, two networks and two
+      agents that are one person; so console with program is not judged;
+    - they are the same credential (one access key in two places), or both console sessions
+      (two sign-ins of one user): two access keys of one user are the rotation or one person's
+      two machines more often than two people;
+    - their times overlap: one's calls begin before the other's end, both ways; a person who
+      moves from one network to another uses the two one after the other;
+    - each client keeps to its own network in the slot: a client seen from both networks is a
+      machine behind a pool of addresses (a corporate NAT), not two places.
+
+    Addresses that are not IP addresses (AWS services, ``AWS Internal``) are left out.
+    """
+    slots: dict[tuple[str, Any], dict[tuple[str, str, str], list[Mapping[str, Any]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for row in rows:
+        network = network_of(str(row["source_ip"]))
+        if network is None:
+            continue
+        agent = agent_family(str(row["user_agent"]))
+        key = (str(row["credential"]), network, agent)
+        slots[row["principal_arn"], row["slot"]][key].append(row)
+    occurrences: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (principal, slot), grouped in sorted(slots.items(), key=lambda i: (i[0][0], str(i[0][1]))):
+        sessions = [
+            _Session(
+                credential,
+                network,
+                ipaddress.ip_network(network).version,
+                agent,
+                client_kind(agent),
+                min(r["first_seen"] for r in found),
+                max(r["last_seen"] for r in found),
+                sum(int(r["calls"]) for r in found),
+                frozenset(str(r["source_ip"]) for r in found),
+            )
+            for (credential, network, agent), found in grouped.items()
+        ]
+        networks_of: dict[str, set[str]] = defaultdict(set)
+        for s in sessions:
+            networks_of[s.agent].add(s.network)
+        for i, a in enumerate(sessions):
+            for b in sessions[i + 1 :]:
+                if (
+                    a.network != b.network
+                    and a.version == b.version
+                    and a.agent != b.agent
+                    and a.kind == b.kind
+                    and (a.credential == b.credential or a.kind == "console")
+                    and a.first <= b.last
+                    and b.first <= a.last
+                    and networks_of[a.agent] == {a.network}
+                    and networks_of[b.agent] == {b.network}
+                ):
+                    first, second = sorted((a, b), key=lambda s: (s.first, s.network))
+                    occurrences[principal].append(
+                        {
+                            "slot": _iso(slot),
+                            "credentials": sorted({first.credential, second.credential}),
+                            "networks": [first.network, second.network],
+                            "source_ips": sorted(first.addresses | second.addresses),
+                            "user_agents": [first.agent, second.agent],
+                            "from": _iso(max(first.first, second.first)),
+                            "to": _iso(min(first.last, second.last)),
+                            "calls": first.calls + second.calls,
+                        }
+                    )
+    found = []
+    for principal, seen in sorted(occurrences.items()):
+        credentials = sorted({c for o in seen for c in o["credentials"]})
+        networks = sorted({n for o in seen for n in o["networks"]})
+        what = (
+            f"access key {credentials[0]} was"
+            if len(credentials) == 1 and credentials[0].startswith("AKIA")
+            else "console sign-ins were"
+            if not any(c.startswith("AKIA") for c in credentials)
+            else f"access keys {', '.join(credentials)} were"
+        )
+        found.append(
+            Finding(
+                "POSSIBLY_SHARED_IDENTITY",
+                MEDIUM,
+                (principal,),
+                f"{_short(principal)}'s {what} used at the same time from {len(networks)} "
+                f"networks ({', '.join(networks[:4])}) with different clients, "
+                f"{_count(len(seen), 'time')}: one identity for two people or two places; give "
+                "each person their own user (or IAM Identity Center) and each workload a role",
+                tuple(seen),
+            )
+        )
+    return found
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 Pure: ``parse_authorization_details`` takes that call's output (pages merged, as
 ``aws iam get-account-authorization-details`` prints it, or as ``trailmin.iam.fetch`` fetches it)
 and returns, per user and role, the identity policies that apply (its own inline and attached
-managed policies and, for a user, those of its groups) and its permissions boundary. Policy
-documents may come as objects or URL-encoded JSON text (the raw API's form); both are read.
+managed policies and, for a user, those of its groups) and its permissions boundary; and, for the
+checklist (``trailmin.iam.audit``), each group with its members and each managed policy with its
+attachment counts and creation date. Policy documents may come as objects or URL-encoded JSON
+text (the raw API's form); both are read.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Holdings:
     groups: tuple[str, ...] = ()
     unique_id: str = ""  # AIDA… or AROA…: the principal ID in CloudTrail records, path or not
     last_used: datetime | None = None  # a role's RoleLastUsed.LastUsedDate
+    trust: Mapping[str, Any] | None = None  # a role's trust policy (AssumeRolePolicyDocument)
+    created: datetime | None = None  # CreateDate
 
     def documents(self) -> list[Mapping[str, Any]]:
         """Return the identity policy documents (those the details hold)."""
@@ -62,11 +66,45 @@ class Holdings:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """One group of ``GroupDetailList``: its policies, and its members (the users whose
+    ``GroupList`` names it: the group's own entry does not list them)."""
+
+    name: str
+    arn: str
+    policies: tuple[HeldPolicy, ...]
+    members: tuple[str, ...] = ()  # user ARNs
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedPolicy:
+    """One managed policy of ``Policies``: where it is used, as IAM counts it."""
+
+    arn: str
+    name: str
+    attachments: int | None  # AttachmentCount: users, groups and roles it is attached to
+    boundary_uses: int | None  # PermissionsBoundaryUsageCount
+    attachable: bool  # IsAttachable
+    created: datetime | None = None
+
+    @property
+    def aws_managed(self) -> bool:
+        """Return whether AWS owns the policy (arn:…:iam::aws:policy/…)."""
+        return ":iam::aws:policy/" in self.arn
+
+
+@dataclass(frozen=True, slots=True)
 class AuthorizationDetails:
-    """Every user's and role's holdings, by ARN."""
+    """Every user's and role's holdings, by ARN; the groups by name and the managed policies by
+    ARN; and ``listed``, which of the four lists the details hold (a group is empty only when
+    the users were listed)."""
 
     principals: Mapping[str, Holdings] = field(default_factory=dict)
     managed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # ARN -> document
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    policies: Mapping[str, ManagedPolicy] = field(default_factory=dict)
+    listed: frozenset[str] = frozenset()
 
     def holdings(self, arn: str) -> Holdings | None:
         """Return what the user or role ``arn`` holds, or None when the details lack it."""
@@ -100,15 +138,26 @@ def parse_authorization_details(data: Any, source: str = "the details") -> Autho
             "`aws iam get-account-authorization-details > auth.json`"
         )
     managed: dict[str, Mapping[str, Any]] = {}
+    policies: dict[str, ManagedPolicy] = {}
     for policy in _list(data.get("Policies")):
         arn = policy.get("Arn")
         default = policy.get("DefaultVersionId")
+        if isinstance(arn, str) and arn:
+            policies[arn] = ManagedPolicy(
+                arn=arn,
+                name=str(policy.get("PolicyName") or arn.rsplit("/", 1)[-1]),
+                attachments=_count(policy.get("AttachmentCount")),
+                boundary_uses=_count(policy.get("PermissionsBoundaryUsageCount")),
+                attachable=policy.get("IsAttachable") is not False,
+                created=iam_time(policy.get("CreateDate")),
+            )
         for version in _list(policy.get("PolicyVersionList")):
             if version.get("IsDefaultVersion") or version.get("VersionId") == default:
                 document = document_of(version.get("Document"))
                 if arn and document is not None:
                     managed[arn] = document
     groups: dict[str, list[HeldPolicy]] = {}
+    group_entries: dict[str, Mapping[str, Any]] = {}
     for group in _list(data.get("GroupDetailList")):
         name = group.get("GroupName", "")
         held = [
@@ -122,6 +171,7 @@ def parse_authorization_details(data: Any, source: str = "the details") -> Autho
             for p in _list(group.get("AttachedManagedPolicies"))
         ]
         groups[name] = held
+        group_entries[name] = group
     principals: dict[str, Holdings] = {}
     for user in _list(data.get("UserDetailList")):
         held = [
@@ -147,6 +197,7 @@ def parse_authorization_details(data: Any, source: str = "the details") -> Autho
             boundary=_boundary(user, managed),
             groups=member_of,
             unique_id=str(user.get("UserId", "")),
+            created=iam_time(user.get("CreateDate")),
         )
     for role in _list(data.get("RoleDetailList")):
         held = [
@@ -166,8 +217,33 @@ def parse_authorization_details(data: Any, source: str = "the details") -> Autho
             boundary=_boundary(role, managed),
             unique_id=str(role.get("RoleId", "")),
             last_used=iam_time((role.get("RoleLastUsed") or {}).get("LastUsedDate")),
+            trust=document_of(role.get("AssumeRolePolicyDocument")),
+            created=iam_time(role.get("CreateDate")),
         )
-    return AuthorizationDetails(principals, managed)
+    members: dict[str, list[str]] = {name: [] for name in groups}
+    for holding in principals.values():
+        for group_name in holding.groups:
+            members.setdefault(group_name, []).append(holding.arn)
+    return AuthorizationDetails(
+        principals,
+        managed,
+        groups={
+            name: Group(
+                name=name,
+                arn=str(entry.get("Arn", "")),
+                policies=tuple(groups[name]),
+                members=tuple(sorted(members[name])),
+                created=iam_time(entry.get("CreateDate")),
+            )
+            for name, entry in group_entries.items()
+        },
+        policies=policies,
+        listed=frozenset(
+            key
+            for key in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+            if isinstance(data.get(key), list)
+        ),
+    )
 
 
 def iam_time(value: Any) -> datetime | None:
@@ -213,6 +289,11 @@ def _boundary(
     if not isinstance(boundary, Mapping) or not boundary.get("PermissionsBoundaryArn"):
         return None
     return _managed(str(boundary["PermissionsBoundaryArn"]), managed, "boundary")
+
+
+def _count(value: Any) -> int | None:
+    """Return a count of the details (``AttachmentCount``…), or None when it is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _list(value: Any) -> list[Any]:

@@ -13,7 +13,13 @@ proposal generated from them:
   trail may exclude) when the lake holds no such events for the service: their absence says
   nothing (``mapping/data/data_events.csv``);
 - **used but not granted**: a resource policy or another path allowed it, or a bug; always shown;
-- **asked for and refused**.
+- **asked for and refused**;
+- **kept by Access Advisor** (``trailmin.iam.access_advisor``), when its reports are given:
+  granted actions the trail shows unused but Access Advisor saw attempted at or after the window's
+  start (a region or account the lake lacks, data events not logged, a use after the lake's newest
+  event) are not called unused, with the time, region and entity it reports. The reverse, a
+  service the trail shows used that Access Advisor has no record of, makes no claim: its data
+  lags by hours and only the identity policies' services are listed.
 
 Granted is the optimistic expansion (iam-evaluation.md R9): what the policies could ever allow.
 ``diff_report`` makes the diff of every principal asked for, as a ``DiffReport`` that also names
@@ -30,10 +36,13 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from trailmin.aws import catalog, roles
+from trailmin.iam.access_advisor import AccessAdvisor, LastAccess, since, window_bounds
 from trailmin.iam.details import AuthorizationDetails, Holdings
+from trailmin.iam.trust import TrustReport
 from trailmin.mapping.actions import data_file, service_prefix
 from trailmin.policy.evaluate import pattern_matches
 from trailmin.policy.expand import Grant, expand
@@ -57,6 +66,9 @@ class UnusedService:
     granted: int
     unused: tuple[str, ...]  # sorted by access level (riskiest first), then name
     whole: bool  # no action of the service was used
+    # A whole service's last attempt in Access Advisor (before the window, or none at all);
+    # None without a report that lists the service.
+    advisor: LastAccess | None = None
 
     @property
     def top_level(self) -> str:
@@ -85,6 +97,55 @@ class NotGranted:
 
 
 @dataclass(frozen=True, slots=True)
+class Kept:
+    """Granted actions the trail shows unused that Access Advisor saw attempted at or after the
+    window's start: not proposed for removal."""
+
+    service: str
+    actions: tuple[str, ...]  # the unused actions kept, riskiest first
+    seen: LastAccess  # Access Advisor's most recent attempt
+    tracked_action: str | None  # ACTION_LEVEL: the tracked action seen; None: the service
+    after_window: bool  # the attempt is after the window's end
+    window_end: datetime
+    region_in_lake: bool | None  # None: no region reported, or the lake's regions not given
+
+    def reason(self) -> str:
+        """Return why the actions are kept, in words."""
+        what = f"{self.tracked_action} (a tracked action)" if self.tracked_action else "it"
+        said = f"Access Advisor reports an attempt of {what}"
+        if self.seen.when is not None:
+            said += f" on {self.seen.when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        if self.seen.region:
+            said += f" in {self.seen.region}"
+        if self.seen.entity:
+            said += f" by {self.seen.entity}"
+        if self.after_window:
+            # As Window.span shows it: the end is exclusive.
+            last = (self.window_end - timedelta(microseconds=1)).astimezone(UTC)
+            said += f", after the window (which ends {last:%Y-%m-%d %H:%M} UTC)"
+        if self.region_in_lake is False:
+            said += f"; the lake holds no event from {self.seen.region}"
+        elif self.region_in_lake and not self.after_window:
+            said += (
+                f"; the lake holds events from {self.seen.region} but not this call: perhaps data "
+                "events or events the trail leaves out, or another account's trail"
+            )
+        return said
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the kept actions as JSON values."""
+        return {
+            "service": self.service,
+            "actions": list(self.actions),
+            "tracked_action": self.tracked_action,
+            "access_advisor": self.seen.to_dict(),
+            "after_window": self.after_window,
+            "region_in_lake": self.region_in_lake,
+            "reason": self.reason(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Diff:
     """The difference between what a principal holds and what it used."""
 
@@ -100,6 +161,8 @@ class Diff:
     refused: tuple[tuple[str, str, int], ...]  # (action, resource, denied calls)
     missing_documents: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    kept: tuple[Kept, ...] = ()  # unused in the trail, attempted per Access Advisor
+    access_advisor: AccessAdvisor | None = None  # the principal's report, when given
 
     def to_dict(self) -> dict[str, Any]:
         """Return the diff as JSON-ready values."""
@@ -115,9 +178,11 @@ class Diff:
                     "whole_service": u.whole,
                     "granted": u.granted,
                     "unused": [{"action": a, "access_level": access_level(a)} for a in u.unused],
+                    "access_advisor": None if u.advisor is None else u.advisor.to_dict(),
                 }
                 for u in self.unused
             ],
+            "kept_by_access_advisor": [k.to_dict() for k in self.kept],
             "too_broad": [
                 {
                     "action": t.action,
@@ -135,6 +200,9 @@ class Diff:
             "refused": [{"action": a, "resource": r, "denied": n} for a, r, n in self.refused],
             "missing_documents": list(self.missing_documents),
             "notes": list(self.notes),
+            "access_advisor": (
+                None if self.access_advisor is None else self.access_advisor.summary()
+            ),
         }
 
     def to_json(self) -> str:
@@ -162,6 +230,9 @@ class Diff:
         for service in self.unused:
             for action in service.unused:
                 add("unused-service" if service.whole else "unused", action)
+        for kept in self.kept:
+            for action in kept.actions:
+                add("kept-access-advisor", action)
         for broad in self.too_broad:
             add("too-broad", broad.action, resource=" ".join(broad.granted))
         for action in self.unknown:
@@ -209,12 +280,18 @@ def diff(
     data_event_services: frozenset[str] = frozenset(),
     services_seen: frozenset[str] = frozenset(),
     scps: Sequence[Sequence[Mapping[str, Any]]] = (),
+    access_advisor: AccessAdvisor | None = None,
+    window: tuple[datetime, datetime] | None = None,
+    regions_seen: frozenset[str] | None = None,
 ) -> Diff:
     """Return the diff of one principal.
 
     ``data_event_services`` are the services whose data events the lake holds;
     ``services_seen`` those with any event at all (a trail excluding KMS events has none of kms).
     ``scps``: the organization's SCPs over the principal's account, one list per level.
+    ``access_advisor``: the principal's Access Advisor report, compared with ``window`` (start
+    inclusive, end exclusive: ``access_advisor.window_bounds``); ``regions_seen`` are the lake's
+    regions, to say whether an attempt Access Advisor reports is from a region the lake lacks.
     """
     grants = expand(
         [(p.name, p.document) for p in holdings.policies if p.document is not None],
@@ -245,12 +322,28 @@ def diff(
             continue
         unused_by_service[service].append(action)
     used_services = {a.split(":", 1)[0] for a in calls}
+    notes = [
+        f"the details hold no document for {name}: what it grants is not counted"
+        for name in holdings.missing
+    ]
+    kept: tuple[Kept, ...] = ()
+    if access_advisor is not None:
+        if window is None:
+            notes.append("Access Advisor's report is not compared: the window has no event")
+        else:
+            kept = _keep(unused_by_service, used_services, access_advisor, window, regions_seen)
+            notes += _advisor_notes(access_advisor, window)
     unused = [
         UnusedService(
             service,
             granted_by_service[service],
             tuple(sorted(actions, key=_level_key)),
             whole=service not in used_services,
+            advisor=(
+                _service_access(access_advisor, service)
+                if service not in used_services and window is not None
+                else None
+            ),
         )
         for service, actions in unused_by_service.items()
     ]
@@ -275,11 +368,73 @@ def diff(
             )
         ),
         missing_documents=holdings.missing,
-        notes=tuple(
-            f"the details hold no document for {name}: what it grants is not counted"
-            for name in holdings.missing
-        ),
+        notes=tuple(notes),
+        kept=kept,
+        access_advisor=access_advisor,
     )
+
+
+def _service_access(report: AccessAdvisor | None, service: str) -> LastAccess | None:
+    found = report.service(service) if report is not None else None
+    return found.last if found is not None else None
+
+
+def _keep(
+    unused_by_service: dict[str, list[str]],
+    used_services: set[str],
+    report: AccessAdvisor,
+    window: tuple[datetime, datetime],
+    regions_seen: frozenset[str] | None,
+) -> tuple[Kept, ...]:
+    """Take out of ``unused_by_service`` what ``report`` saw attempted at or after the window's
+    start, and return it: a whole service unused in the trail that Access Advisor saw (any
+    action of it may have been the attempt, so all of its unused actions stay), and with
+    ACTION_LEVEL, an unused tracked action of a service partly used."""
+    start, end = window
+
+    def kept(service: str, actions: Sequence[str], seen: LastAccess, tracked: str | None) -> Kept:
+        region_in_lake = (
+            None if regions_seen is None or seen.region is None else seen.region in regions_seen
+        )
+        after = seen.when is not None and seen.when >= end
+        ordered = tuple(sorted(actions, key=_level_key))
+        return Kept(service, ordered, seen, tracked, after, end, region_in_lake)
+
+    found: list[Kept] = []
+    for service in sorted(unused_by_service):
+        record = report.service(service)
+        if record is None:
+            continue
+        actions = unused_by_service[service]
+        if service not in used_services:
+            seen = since(record.last, start)
+            if seen is not None:
+                found.append(kept(service, actions, seen, None))
+                del unused_by_service[service]
+            continue
+        for action in sorted(actions, key=_level_key):
+            seen = since(record.actions.get(action.lower()), start)
+            if seen is not None:
+                found.append(kept(service, [action], seen, action))
+                actions.remove(action)
+        if not actions:
+            del unused_by_service[service]
+    return tuple(found)
+
+
+def _advisor_notes(report: AccessAdvisor, window: tuple[datetime, datetime]) -> list[str]:
+    notes = []
+    if report.created is not None and report.created < window[0]:
+        notes.append(
+            f"Access Advisor's report was made on {report.created.astimezone(UTC):%Y-%m-%d %H:%M} "
+            "UTC, before the window starts: it cannot show use in the window"
+        )
+    if report.truncated:
+        notes.append(
+            "Access Advisor's report is truncated (IsTruncated): services after its last page "
+            "were not compared; save every page (--marker) as a list under the principal's ARN"
+        )
+    return notes
 
 
 def diff_report(
@@ -291,12 +446,16 @@ def diff_report(
     principals: Sequence[str] = (),
     scps: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]] | None = None,
     window: Window | None = None,
+    access_advisor: Mapping[str, AccessAdvisor] | None = None,
+    regions: Sequence[str] | None = None,
 ) -> DiffReport:
     """Return the diff of each user and role of ``details`` that ``principals`` select (all when
     empty; service-linked roles never), and the principals with usage the details lack.
 
     ``event_sources`` are the lake's event sources, each with whether it holds data events;
-    ``scps`` maps an account id to its SCPs, one list of policies per level.
+    ``scps`` maps an account id to its SCPs, one list of policies per level;
+    ``access_advisor`` maps a principal's ARN to its Access Advisor report, compared with
+    ``window``; ``regions`` are the lake's regions.
     """
     by_principal: dict[str, list[Used]] = defaultdict(list)
     for row in used:
@@ -314,6 +473,9 @@ def diff_report(
             data_event_services=data_services,
             services_seen=seen,
             scps=(scps or {}).get(arn.split(":")[4], ()),
+            access_advisor=(access_advisor or {}).get(arn),
+            window=window_bounds(window),
+            regions_seen=None if regions is None else frozenset(regions),
         )
         for arn in sorted(wanted)
     ]
@@ -322,7 +484,8 @@ def diff_report(
         for p in by_principal
         if p not in details.principals and re.match(r"^arn:[^:]+:iam::\d{12}:(user|role)/", p)
     )
-    return DiffReport(diffs, missing, window=window)
+    advisor_missing = sorted(a for a in access_advisor or {} if a not in details.principals)
+    return DiffReport(diffs, missing, window=window, advisor_not_in_details=advisor_missing)
 
 
 def _not_granted(authorized: Sequence[Used], grants: Mapping[str, Grant]) -> tuple[NotGranted, ...]:
@@ -375,6 +538,8 @@ class DiffReport:
     diffs: list[Diff]
     not_in_details: list[str] = field(default_factory=list)
     window: Window | None = None  # the usage compared with
+    advisor_not_in_details: list[str] = field(default_factory=list)  # Access Advisor's keys
+    trust: TrustReport | None = None  # each role's trust policy against who assumed it
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready values."""
@@ -382,6 +547,8 @@ class DiffReport:
             "window": None if self.window is None else self.window.to_dict(),
             "principals": [d.to_dict() for d in self.diffs],
             "not_in_details": self.not_in_details,
+            "access_advisor_not_in_details": self.advisor_not_in_details,
+            "trust": None if self.trust is None else self.trust.to_dict()["roles"],
         }
 
     def to_markdown(self) -> str:
@@ -393,6 +560,12 @@ class DiffReport:
         if self.not_in_details:
             text += "\n## Principals with calls but no authorization details\n\n"
             text += "".join(f"- {md.text(p)}\n" for p in self.not_in_details)
+        if self.advisor_not_in_details:
+            text += "\n## Access Advisor reports of principals the details lack\n\n"
+            text += "Not compared with anything: check the ARNs they are filed under.\n\n"
+            text += "".join(f"- {md.text(p)}\n" for p in self.advisor_not_in_details)
+        if self.trust is not None and self.trust.roles:
+            text += "\n" + self.trust.to_markdown(level=2, window=False)
         return text
 
     def to_frame(self) -> pd.DataFrame:
@@ -430,6 +603,15 @@ def _markdown(item: Diff) -> list[str]:
         f"Used {used:,} of the {item.granted:,} actions granted{share}.",
         "",
     ]
+    if item.access_advisor is not None:
+        report = item.access_advisor
+        made = (
+            f" made {report.created.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            if report.created is not None
+            else ""
+        )
+        level = "action level" if report.granularity == "ACTION_LEVEL" else "service level"
+        lines[-1:] = [f"Compared with Access Advisor's report{made} ({level}).", ""]
     lines.extend(f"> {md.text(note)}" for note in item.notes)
     whole = [u for u in item.unused if u.whole]
     partly = [u for u in item.unused if not u.whole]
@@ -441,7 +623,7 @@ def _markdown(item: Diff) -> list[str]:
         for service in whole:
             lines.append(
                 f"- **{md.text(service.service)}**: {len(service.unused)} actions, "
-                f"{_levels(service)}"
+                f"{_levels(service)}{_advisor_words(service.advisor)}"
             )
         lines.append("")
     if partly:
@@ -451,6 +633,22 @@ def _markdown(item: Diff) -> list[str]:
             lines.append(
                 f"- **{md.text(service.service)}**: {len(service.unused)} of {service.granted} "
                 f"actions unused: {_levels(service, names=True)}"
+            )
+        lines.append("")
+    if item.kept:
+        lines += [
+            "### Unused in the trail, but Access Advisor saw them used",
+            "",
+            "Not proposed for removal. Access Advisor counts every attempt, denied ones too; a "
+            "proposal generated from the trail leaves these out: keep them if you apply it.",
+            "",
+        ]
+        for kept in item.kept:
+            shown = ", ".join(md.text(a) for a in kept.actions[:12])
+            more = f" and {len(kept.actions) - 12} more" if len(kept.actions) > 12 else ""
+            lines.append(
+                f"- **{md.text(kept.service)}** ({counted(len(kept.actions), 'action')}: "
+                f"{shown}{more}): {md.text(kept.reason())}"
             )
         lines.append("")
     if item.too_broad:
@@ -500,6 +698,16 @@ def _markdown(item: Diff) -> list[str]:
             lines.append(f"| {md.cell(action)} | {md.cell(resource)} | {denied:,} |")
         lines.append("")
     return lines
+
+
+def _advisor_words(advisor: LastAccess | None) -> str:
+    if advisor is None:
+        return ""
+    if advisor.when is None:
+        return "; Access Advisor: no attempt in its tracking period"
+    return (
+        f"; Access Advisor: last attempt {advisor.when.astimezone(UTC):%Y-%m-%d}, before the window"
+    )
 
 
 def _levels(service: UnusedService, *, names: bool = False) -> str:

@@ -206,7 +206,7 @@ class _Pass:
     )
 
     def __init__(self, records: list[Record]) -> None:
-        seen: dict[tuple[str | None, ...] | None, int] = {}
+        seen: dict[tuple[Any, ...] | None, int] = {}
         identities: list[UserIdentity | None] = []
         regions: list[str | None] = []  # the partition of an ARN-less user or root comes from it
         # Each record's call as a plain tuple of ``Call``'s fields, in their order: a tuple
@@ -228,7 +228,22 @@ class _Pass:
         add_resources = resources.append
         for r in records:
             ui = r.userIdentity
-            key = (ui.arn, ui.accessKeyId, ui.invokedBy, ui.type, ui.userName) if ui else None
+            # Every field the identity columns read: another account's caller has no ARN, only
+            # its account and ID; a session's MFA and issuer are in its context.
+            key = (
+                (
+                    ui.arn,
+                    ui.accessKeyId,
+                    ui.invokedBy,
+                    ui.type,
+                    ui.userName,
+                    ui.principalId,
+                    ui.accountId,
+                    _context_key(ui.sessionContext),
+                )
+                if ui
+                else None
+            )
             found = seen.get(key)
             if found is None:
                 found = seen[key] = len(identities)
@@ -336,6 +351,17 @@ def _event_times(
                 )
             )
     return parsed, found
+
+
+def _context_key(context: Any) -> tuple[Any, ...] | None:
+    """Return what of a session context the identity columns read: its issuer and its MFA."""
+    if context is None:
+        return None
+    issuer, attributes = context.sessionIssuer, context.attributes
+    return (
+        None if issuer is None else (issuer.arn, issuer.type),
+        None if attributes is None else attributes.mfaAuthenticated,
+    )
 
 
 def _identity_columns(

@@ -5,6 +5,14 @@ Pure: a decoded ``userIdentity`` in, a ``Principal`` out. The rules follow the C
 guide ("CloudTrail userIdentity element") and DESIGN section 2: an assumed-role session is its
 role's; a federated user is the IAM user that called GetFederationToken; an AWS service or another
 account is kept apart from the principals a policy is written for.
+
+Centralized root access (IAM user guide, "Track privileged tasks in AWS CloudTrail"): the
+``sts:AssumeRoot`` call is the caller's (an ``AssumedRole`` or ``IAMUser`` of the management or
+delegated administrator account, whose ``sessionContext`` may say ``assumedRoot: "true"``: still
+the caller's call), and the calls of the session it opens are ``Root`` of the member account,
+whose permissions (cut down by the task policy) they use, with a temporary key. The session's
+records do not name who opened it: ``trailmin.query.audit.root_calls_sql`` pairs them with the
+AssumeRoot call.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@
     max_policies = 10
     action_wildcards = false
     accept_denied = false                        # refused calls: candidates, or in the policy
+    groups = true                                # users' permissions through their groups (IAM.2)
     max_breakage = 0.01                          # backtest figure above which: not yet stable
 
 Relative paths are read from the configuration file's folder.
@@ -65,6 +66,7 @@ SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "max_policies": int,
         "action_wildcards": bool,
         "accept_denied": bool,
+        "groups": bool,
         "max_breakage": (float, int),
     },
 }
@@ -100,6 +102,7 @@ class Config:
     max_policies: int = 10
     action_wildcards: bool = False
     accept_denied: bool = False
+    groups: bool = True  # a proposal per group; users' own policies move into groups (IAM.2)
     max_breakage: float = 0.01
 
     def __post_init__(self) -> None:
@@ -240,6 +243,7 @@ def config_from(data: Mapping[str, Any], base: Path) -> Config:
         max_policies=generate.get("max_policies", 10),
         action_wildcards=generate.get("action_wildcards", False),
         accept_denied=generate.get("accept_denied", False),
+        groups=generate.get("groups", True),
         max_breakage=float(generate.get("max_breakage", 0.01)),
     )
 

@@ -47,6 +47,7 @@ from trailmin.iam.audit import Audit, unusual_by_principal
 from trailmin.iam.details import AuthorizationDetails
 from trailmin.iam.diff import Diff
 from trailmin.iam.diff import to_markdown as diff_markdown
+from trailmin.iam.trust import RoleTrust, TrustReport, render_trust
 from trailmin.job.config import Config
 from trailmin.policy.backtest import Result as BacktestResult
 from trailmin.policy.generate import Options, Proposal, Used, generate, target_of, used_from_frame
@@ -216,12 +217,32 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
     diffs = {}
     if details is not None:
         report = api.diff(
-            config.lake, details, days=config.days, scps=scps, used=used, proposals=proposals
+            config.lake,
+            details,
+            days=config.days,
+            scps=scps,
+            used=used,
+            proposals=proposals,
+            with_trust=False,  # the trust is read below, for logs-only runs too
         )
         diffs = {d.principal: d for d in report.diffs}
         foreign = _other_accounts(details, used)
         if foreign:
             say(f"warning: {foreign}")
+    if details is not None and config.groups:
+        # Users who get their permissions from groups keep getting them from groups: a
+        # proposal per group, and per user what none of its groups carries (IAM.2 moves).
+        grouped = api.group_proposals(
+            config.lake, details, options=options, used=used, days=config.days
+        )
+        members = {p.principal for p in grouped.users}
+        proposals = sorted(
+            [p for p in proposals if p.principal not in members]
+            + [p for p in (*grouped.users, *grouped.groups) if _wanted(p.principal, "", config)],
+            key=lambda p: p.principal,
+        )
+    say("reading who assumed each role")
+    trusts = api.trust(config.lake, details, days=config.days)
     by_principal = {p.principal: p for p in proposals}
     principals = _principals_to_write(proposals, diffs, config)
     say("answering the IAM checklist")
@@ -252,7 +273,12 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         reviews[principal] = review(proposal, unusual.get(principal, ()))
         granted[principal] = granted_by(proposal)
         files = _principal_files(
-            proposal, diffs.get(principal), config, unusual=unusual, window=covered
+            proposal,
+            diffs.get(principal),
+            config,
+            unusual=unusual,
+            window=covered,
+            trust=trusts.role(principal),
         )
         folder = proposal.slug
         folders[folder] = files
@@ -294,8 +320,43 @@ def propose(config: Config, *, on_progress: Callable[[str], None] | None = None)
         granted=granted,
         changes=changes,
         time=time,
+        trust=trust_markdown(trusts, {s.principal: s.folder for s in statuses}),
     )
     return summary
+
+
+def trust_markdown(report: TrustReport, folders: Mapping[str, str]) -> str:
+    """Return index.md's section on who may assume each role: per role whose trust policy
+    differs from its use or has a risky shape, one line, and where its proposal is; nothing when
+    no role was assumed and the details hold none."""
+    if not report.roles:
+        return ""
+    lines = ["## Trust policies", ""]
+    shown = [r for r in report.roles if r.findings or (r.diff is not None and not r.diff.empty)]
+    proposed = sum(1 for r in report.roles if r.proposal.document is not None)
+    lines.append(
+        f"{counted(proposed, 'role')} assumed in the window got a proposed trust policy "
+        "(trust-policy.json in its folder; trust.json says who assumed it)."
+        + ("" if shown else " No trust policy differs from its use.")
+    )
+    if shown:
+        lines.append("")
+    for item in shown:
+        said = []
+        if item.diff is not None:
+            if item.diff.unused:
+                said.append(f"{counted(len(item.diff.unused), 'principal')} trusted, never used")
+            if item.diff.wider:
+                said.append(f"{counted(len(item.diff.wider), 'entry', 'entries')} wider than used")
+            if item.diff.untrusted:
+                said.append(f"{len(item.diff.untrusted):,} used but not trusted")
+            if item.diff.attempts:
+                said.append(f"{counted(len(item.diff.attempts), 'refused attempt')}")
+        said += [f"{f.severity} {f.code}" for f in item.findings]
+        folder = folders.get(item.role)
+        where = f" ({md.code(folder + '/')})" if folder else ""
+        lines.append(f"- {md.code(item.role)}{where}: {md.text('; '.join(said))}")
+    return "\n".join(lines) + "\n"
 
 
 def _current_details(config: Config, say: Callable[[str], None]) -> AuthorizationDetails | None:
@@ -491,7 +552,7 @@ def _newest(lake: Path) -> Any:
 def _wanted(arn: str, kind: str, config: Config) -> bool:
     """Return whether the job proposes for ``arn``: an IAM user or role that the config's
     ``include`` and ``exclude`` globs select, by the one rule of ``queries.Filters``."""
-    if not arn.startswith("arn:") or (":user/" not in arn and ":role/" not in arn):
+    if not arn.startswith("arn:") or not any(k in arn for k in (":user/", ":role/", ":group/")):
         return False
     if not config.include_service_roles and (
         kind == "ServiceLinkedRole" or roles.is_aws_managed(arn)
@@ -503,6 +564,8 @@ def _wanted(arn: str, kind: str, config: Config) -> bool:
 
 
 def _kind_of(arn: str) -> str:
+    if ":group/" in arn:
+        return "Group"
     return "IAMUser" if ":user/" in arn else roles.role_type(arn)
 
 
@@ -513,8 +576,11 @@ def _principal_files(
     *,
     unusual: Mapping[str, Iterable[str]],
     window: Window,
+    trust: RoleTrust | None = None,
 ) -> dict[str, str]:
-    """Return the files of one principal's folder, by name.
+    """Return the files of one principal's folder, by name. A role's folder has its trust too:
+    ``trust.json`` (who assumed it, the diff against today's trust policy, the findings) and the
+    proposed trust policy in each format (``trust-policy.json``, ``trust.tf``, ``trust.yaml``).
 
     proposal.json says how the window was chosen, not its dates and counts: those move with
     every run, and a folder is rewritten only when its proposal changed (index.md says them).
@@ -530,7 +596,22 @@ def _principal_files(
     if diff is not None:
         files["diff.md"] = diff_markdown([diff])
         files["diff.json"] = diff.to_json()
+    if trust is not None:
+        files["trust.json"] = json.dumps(trust.to_dict(), indent=2, sort_keys=True, default=str)
+        files["trust.json"] += "\n"
+        for fmt in config.formats:
+            for path, text in render_trust(TrustReport((trust,)), fmt).items():
+                if path != "trust/index.json":
+                    files[_TRUST_FILES[path.rsplit("/", 1)[1]]] = text
     return files
+
+
+# The proposed trust policy's file in a role's folder, by the name render_trust gives it.
+_TRUST_FILES = {
+    "trust-policy.json": "trust-policy.json",
+    "main.tf": "trust.tf",
+    "template.yaml": "trust.yaml",
+}
 
 
 def _digest(files: dict[str, str]) -> str:
@@ -634,6 +715,7 @@ def _write(
     granted: Mapping[str, Mapping[str, Sequence[str]]],
     changes: Changes,
     time: str | None,
+    trust: str = "",
 ) -> None:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
@@ -667,6 +749,7 @@ def _write(
             window=summary.window,
         )
         + "\n"
+        + (trust + "\n" if trust else "")
         + audit_text.replace("# IAM security checklist", "## IAM security checklist", 1)
     )
     if _put(out / "index.md", index):

@@ -12,6 +12,10 @@ they create. Where the request names it (``name_parameter``: RDS's ``dBInstanceI
 resource is exact; else its id is in the response, not the request, so the resource is every
 resource of the type in the account and Region (``vpc/*``), a pattern.
 
+``data/session_on_assume.csv`` names the assume calls whose parameters need an action of their
+own on the role: session tags (``sts:TagSession``) and a source identity
+(``sts:SetSourceIdentity``).
+
 ``data/error_inferred.csv`` names error codes that show the caller held another permission:
 S3 answers ``NoSuchKey`` only to a caller allowed ``s3:ListBucket``.
 """
@@ -97,9 +101,34 @@ def _tagging(service: str, event_name: str) -> list[_TagRule]:
     return rules.get((service, event_name), []) + rules.get((service, "*"), [])
 
 
+@functools.cache
+def _session_rules() -> dict[tuple[str, str], list[tuple[str, str, str, str]]]:
+    text = resources.files("trailmin.mapping").joinpath("data", "session_on_assume.csv").read_text()
+    rules: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+    for row in csv.DictReader(text.splitlines()):
+        rules.setdefault((row["service"], row["event_name"]), []).append(
+            (row["parameter"], row["action"], row["resource_parameter"], row["provenance"])
+        )
+    return rules
+
+
+def session_rules() -> list[tuple[str, str, str]]:
+    """Return the (service, eventName, action) rows of session_on_assume.csv."""
+    return [
+        (service, name, rule[1])
+        for (service, name), rows in sorted(_session_rules().items())
+        for rule in rows
+    ]
+
+
 def has_inferred(service: str, event_name: str) -> bool:
-    """Return whether calls of this kind can pass a role or tag what they create."""
-    return (service, event_name) in _rules() or bool(_tagging(service, event_name))
+    """Return whether calls of this kind can pass a role, tag what they create or pass session
+    tags or a source identity."""
+    return (
+        (service, event_name) in _rules()
+        or bool(_tagging(service, event_name))
+        or (service, event_name) in _session_rules()
+    )
 
 
 def rule_events() -> list[tuple[str, str]]:
@@ -144,6 +173,16 @@ def infer(service: str, event_name: str, ctx: Context) -> list[Inferred]:
                     name = name.lower()
                 found.append(_tag_on_create(rule.action, rule.kind, rule.provenance, ctx, name))
                 break  # one tag list, one created resource
+    for parameter, action, resource_parameter, provenance in _session_rules().get(
+        (service, event_name), ()
+    ):
+        role = ctx.params.get(resource_parameter) if isinstance(ctx.params, dict) else None
+        if _values(ctx.params, parameter) and isinstance(role, str) and role.startswith("arn:"):
+            found.append(
+                Inferred(
+                    action, (role,), f"{EXACT}; inferred: {parameter} given ({provenance})", ""
+                )
+            )
     return found
 
 

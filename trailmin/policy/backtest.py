@@ -279,7 +279,7 @@ class _Policies:
 
     def __init__(self, proposal: Proposal) -> None:
         documents = _documents(proposal)
-        self.layers = Layers(identity=documents)
+        self.layers = Layers(identity=documents, caller_side_only=True)
         self.actions = [
             a
             for d in documents

@@ -428,7 +428,7 @@ def check(
 ) -> tuple[Mismatch, ...]:
     """Return the calls that the identity policies ``documents`` would refuse on the resources
     the catalog names for them."""
-    layers = Layers(identity=list(documents))
+    layers = Layers(identity=list(documents), caller_side_only=True)
     decided: dict[tuple[str, str], bool] = {}
     simple = _simple_grants(documents)
 

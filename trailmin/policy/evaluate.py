@@ -10,6 +10,7 @@ allowed whatever the unknowns (the replay check of generated policies).
 
     result = evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k"), Layers(identity=[doc]))
     result.decision  # Decision.ALLOW, EXPLICIT_DENY, IMPLICIT_DENY or UNKNOWN
+    evaluate_trust(Request("sts:AssumeRole", role, service="lambda.amazonaws.com"), trust)
 
 Where the spec is silent or loose, this module follows AWS's documentation to the letter (issue
 15); the rules are numbered on from the spec's and cited where they are applied:
@@ -90,6 +91,74 @@ Where the spec is silent or loose, this module follows AWS's documentation to th
 * **R8.10** A service-linked role's session (``assumed-role/AWSServiceRoleFor…``, as CloudTrail
   records it) is exempt from SCPs like the role (Organizations User Guide, SCPs: "SCPs don't
   affect service-linked roles").
+* **R8.11** Service principals ("AWS JSON policy elements: Principal", AWS service principals).
+  "A *service principal* is an identifier for a service"; several go in "an array of multiple
+  service principals as the value of a single ``Service`` element". A request says which service
+  calls with ``service``, as CloudTrail records it (``invokedBy``), and a ``Service`` value names
+  it when it is that name: "You cannot use a wildcard to match part of a principal name or ARN",
+  and a regional form is another name ("When an AWS service in an opt-in Region makes a
+  cross-region request to another Region, the service principal name format is identified as
+  the regionalized version … ``service-name.{region}.amazonaws.com`` … Resource policies or
+  service principal-based allow-lists for cross-Region requests from an opt-in Region to another
+  Region will only be successful if you specify the regionalized service principal name").
+  "The service principal in an IAM policy can't be ``"Service": "*"``": a policy IAM refuses,
+  unknown for a calling service (R1.5). ``"*"`` names a service ("You can use a wildcard (*) to
+  specify all principals", and the page lists "AWS services" among the principals), but
+  ``{"AWS": "*"}`` is documented equal to it only "For anonymous users": unknown for a service.
+  The page does not say whether service names compare with or without case, nor whether a China
+  form (``service.amazonaws.com.cn``) is the same principal as ``service.amazonaws.com``: a value
+  differing from the caller's only so is unknown. Unknown namings are reported as
+  ``("Principal", "Service")``.
+* **R8.12** Federated principals (same page, OIDC and SAML federated principals). An OIDC
+  federated principal "can represent an OIDC IDP in your AWS account, or the 4 built in identity
+  providers": ``{"Federated": "cognito-identity.amazonaws.com"}`` (also ``www.amazon.com``,
+  ``graph.facebook.com``, ``accounts.google.com``) or the provider's ARN
+  ``arn:aws:iam::ACCT:oidc-provider/HOST``; a SAML one is named
+  ``arn:aws:iam::ACCT:saml-provider/NAME``. A request says which provider its caller signed in
+  with in ``federated``, and a ``Federated`` value names the caller when it is that provider. An
+  Allow must name the provider (STS API Reference, AssumeRoleWithWebIdentity: "The role that your
+  application assumes must trust the identity provider that is associated with the identity
+  token. In other words, the identity provider must be specified in the role's trust policy";
+  AssumeRoleWithSAML: "create an IAM role that specifies this SAML provider in its trust
+  policy"), so whether ``"*"`` or ``{"AWS": "*"}`` lets one in is unknown; a Deny with ``"*"``
+  applies to it ("all principals"). The docs do not say whether a provider's ARN compares with or
+  without case, nor whether an IAM OIDC provider's ARN and its bare host name the same provider:
+  unknown, reported as ``("Principal", "Federated")``.
+* **R8.13** What a trust-policy Allow stands in for (R8.7). Same account: "You can do either
+  because the role's trust policy acts as an IAM resource-based policy. When a resource-based
+  policy grants access to a principal in the same account, no additional identity-based policy
+  is required" (STS API Reference, AssumeRole). A federated caller has no AWS identity of its
+  own: "Calling AssumeRoleWithWebIdentity does not require the use of AWS security credentials";
+  "Calling AssumeRoleWithSAML does not require the use of AWS security credentials. The identity
+  of the caller is validated by using keys in the metadata document that is uploaded for the
+  SAML provider entity for your identity provider": an Allow naming its provider stands in for
+  the identity side, as naming the caller directly does. For a service no page was found that
+  says what besides the trust policy decides its call: what the Allow stands in for is unknown
+  (``evaluate`` reports ``("Service", "identity")``), and ``evaluate_trust`` gives the trust
+  policy's own decision.
+* **R8.14** The actions a role's trust policy must allow, whatever the identity policies say:
+  ``sts:AssumeRole*`` (R8.4); ``sts:TagSession`` ("Passing session tags in AWS STS": "This action
+  must be allowed before the user can pass session tags. If your policy includes the first
+  statement without the second statement, the user can't assume the role", of a role trust
+  policy); ``sts:SetSourceIdentity`` ("Monitor and control actions taken with assumed roles":
+  "Trust policies for all roles connected to an identity provider (IdP) must have the
+  ``sts:SetSourceIdentity`` permission. For roles that don't have this permission in the role
+  trust policy, the ``AssumeRole*`` operation will fail", and with role chaining "permissions
+  for ``sts:SetSourceIdentity`` are required in both the permissions policy of the principal who
+  is assuming the role and in the role trust policy of the target role"; the page says nothing
+  narrower for users). ``evaluate_trust`` gives the trust policy's decision alone: naming the
+  caller's account allows at the account's level ("This delegates authority to the account",
+  R8.5), which each ``Match.named`` says. Its conditions are the ordinary ones (R6), keys in any
+  case whatever their prefix (R1.4; "Condition key names are not case-sensitive", IAM User
+  Guide, "IAM JSON policy elements: Condition"): ``sts:ExternalId``,
+  ``token.actions.githubusercontent.com:sub``, ``SAML:aud`` alike.
+* **R8.15** The caller's side alone (``Layers.caller_side_only``). Cross-account, "both the
+  identity and the resource policy" must allow (R8, the spec's cross-account rule); a replay of a
+  principal's identity policies against its recorded calls checks the first of the two: the call
+  to another account's resource passed, so the resource's side allowed it. With
+  ``caller_side_only`` and no ``resource`` layer, the missing resource policy is not counted
+  against a cross-account request; every other layer (boundary, session policy, SCPs, RCPs, the
+  KMS cross-account operations of R8.8) still decides.
 """
 
 from __future__ import annotations
@@ -144,7 +213,11 @@ class Request:
     ``principal`` is the caller's ARN: an IAM user or role, or a session (an assumed-role or
     federated-user ARN). ``session`` is the session's ARN when ``principal`` names the user or
     role that acts through it (R8.5): a resource policy naming the role or the user and one
-    naming the session do not grant alike (R8.7).
+    naming the session do not grant alike (R8.7). ``service`` is the AWS service that calls, as
+    CloudTrail records it in ``invokedBy`` (``lambda.amazonaws.com``, R8.11); ``federated`` the
+    identity provider a web-identity or SAML caller signed in with: an IAM OIDC or SAML
+    provider's ARN, or a built-in provider's name (``accounts.google.com``, R8.12). When either
+    is set, ``principal`` is normally None.
     """
 
     action: str
@@ -154,7 +227,9 @@ class Request:
     unknown_keys: frozenset[str] = frozenset()
     resource_account: str | None = None  # when the ARN does not say (S3)
     management_account: bool = False  # SCPs do not apply to it (R8.2)
-    session: str | None = None  # last, so that positional callers keep working
+    session: str | None = None  # after the others, so that positional callers keep working
+    service: str | None = None  # R8.11
+    federated: str | None = None  # R8.12
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +241,12 @@ class Layers:
     ``scps`` and ``rcps``: one list of policies per level of the organization (root, each OU, the
     account), every level of which must allow. ``resource``: the resource's policy (None: it has
     none, so a cross-account request is refused).
+
+    ``caller_side_only``: decide the caller's side alone (R8.15). A replay of identity policies
+    against calls that happened checks what the caller's account grants; a call to another
+    account's resource happened, so that account's policy allowed it, and it is not what is
+    being checked: with no ``resource`` given, a cross-account request is then not refused for
+    the want of one.
     """
 
     identity: Sequence[Mapping[str, Any]] = ()
@@ -174,18 +255,27 @@ class Layers:
     scps: Sequence[Sequence[Mapping[str, Any]]] = ()
     rcps: Sequence[Sequence[Mapping[str, Any]]] = ()
     resource: Mapping[str, Any] | None = None
+    caller_side_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A statement that applied to the request: where it is and its effect."""
+    """A statement that applied to the request: where it is and its effect.
 
-    layer: str  # identity, boundary, session, scp[i], rcp[i], resource
+    ``named`` says, for a resource or trust policy's statement, how its principal names the
+    caller: ``account`` (its account: that delegates to the account's IAM policies, R8.5),
+    ``entity`` (its role, or the user of a federated session), ``direct`` (itself, or ``*``),
+    ``service`` or ``federated`` (a service or a federated caller, by its name, its provider's
+    or ``*``: R8.11-R8.13).
+    """
+
+    layer: str  # identity, boundary, session, scp[i], rcp[i], resource, trust
     policy: int  # index of the policy in its layer
     statement: int  # index of the statement in its policy
     sid: str | None
     effect: str
     value: Truth  # True: applies; None: applies or not depending on unknowns
+    named: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -827,12 +917,12 @@ def _evaluate_layer(
     return _LayerResult(_or(allows), _or(denies), matches)  # R7.2
 
 
-# --- R8.5-R8.7 principals in resource policies ----------------------------------------------------
+# --- R8.5-R8.7, R8.11-R8.12 principals in resource and trust policies -----------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class _Caller:
-    """Who makes the request, as a resource policy's Principal can name it (R8.5)."""
+    """Who makes the request, as a resource policy's Principal can name it (R8.5, R8.11, R8.12)."""
 
     account: str | None
     partition: str
@@ -842,6 +932,13 @@ class _Caller:
     session: str | None  # the session's ARN (assumed-role or federated-user), when known
     in_session: bool  # a role always acts through a session; a user through GetFederationToken
     root: bool
+    service: str | None = None  # the calling service (R8.11)
+    federated: str | None = None  # the identity provider of a federated caller (R8.12)
+
+    @property
+    def external(self) -> bool:
+        """A service or an identity provider's user: no IAM principal of its own calls."""
+        return self.account is None and (self.service is not None or self.federated is not None)
 
 
 def _caller_of(request: Request, *, session_policy: bool) -> _Caller:
@@ -849,8 +946,9 @@ def _caller_of(request: Request, *, session_policy: bool) -> _Caller:
     arn = request.principal or ""
     parts = arn.split(":", 5)
     session = request.session
+    outside = request.service, request.federated
     if len(parts) < 6 or not parts[4]:
-        return _Caller(None, "aws", None, None, None, session, session is not None, False)
+        return _Caller(None, "aws", None, None, None, session, session is not None, False, *outside)
     partition, service, account, rest = parts[1], parts[2], parts[4], parts[5]
     user = role = role_name = None
     if service == "iam" and rest.startswith("user/"):
@@ -864,10 +962,13 @@ def _caller_of(request: Request, *, session_policy: bool) -> _Caller:
         session = arn
     in_session = role_name is not None or session is not None or session_policy
     root = service == "iam" and rest == "root"
-    return _Caller(account, partition, user, role, role_name, session, in_session, root)
+    return _Caller(account, partition, user, role, role_name, session, in_session, root, *outside)
 
 
 _UNKNOWN_SESSION = ("Principal", "aws:userid")  # the key that carries the session's name
+_UNKNOWN_SERVICE = ("Principal", "Service")  # R8.11
+_UNKNOWN_FEDERATED = ("Principal", "Federated")  # R8.12
+_SERVICE_SIDE = ("Service", "identity")  # R8.13: what a trust Allow stands in for, for a service
 _UNSUPPORTED = ("NotPrincipal", "Allow")
 _NAMES_NOTHING = (False, False, False)
 
@@ -879,25 +980,67 @@ def _reach(
     Deny applies, its Allow is the resource policy's allow: R8.5, R8.6); by its role or user ARN
     or more directly (an Allow stands in for the identity policies in the same account, R8.7);
     directly, by its user or session ARN or ``*`` (it stands in for the boundary and the session
-    policy too, R8.7). ``bounded``: the caller has a permissions boundary (R8.6)."""
+    policy too, R8.7). ``bounded``: the caller has a permissions boundary (R8.6). A federated
+    caller named by its provider is named directly; for a service, what an Allow stands in for
+    is unknown (R8.13)."""
+    anyhow, entity, direct = _names(statement, caller, bounded, unknown)
+    if caller.service is not None and caller.external:
+        stands = _and([anyhow, None])  # R8.13: not documented for a service
+        if stands is None and statement.get("Effect") == "Allow":
+            unknown.add(_SERVICE_SIDE)
+        return anyhow, stands, stands
+    return anyhow, entity, direct
+
+
+def _names(
+    statement: Mapping[str, Any], caller: _Caller, bounded: bool, unknown: set[tuple[str, str]]
+) -> tuple[Truth, Truth, Truth]:
+    """Return ``_reach``'s three values as the statement's principal names them (R8.5, R8.6,
+    R8.11, R8.12)."""
     if "NotPrincipal" in statement:
         return _not_principal(statement, caller, bounded, unknown)
     principal = statement.get("Principal")
     if principal == "*":
-        return True, True, True  # R8.5: everyone; R8.7: directly
+        return _everyone(statement, caller, unknown)
     if not isinstance(principal, Mapping):
         return _NAMES_NOTHING
     found: dict[str, list[Truth]] = {"account": [], "entity": [], "direct": []}
+    maybe: set[tuple[str, str]] = set()  # why a naming is unknown, reported if it matters
     for name in _listed(principal.get("AWS")):
         named = _named(str(name), caller)
         if named is not None:
             found[named[0]].append(named[1])
-    direct = _or(found["direct"])
+            if named[1] is None:
+                maybe.add(_outside_pair(caller) if caller.external else _UNKNOWN_SESSION)
+    services = [_names_service(str(n), caller.service) for n in _listed(principal.get("Service"))]
+    providers = [
+        _names_provider(str(n), caller.federated) for n in _listed(principal.get("Federated"))
+    ]
+    if None in services:
+        maybe.add(_UNKNOWN_SERVICE)
+    if None in providers:
+        maybe.add(_UNKNOWN_FEDERATED)
+    direct = _or([*found["direct"], *services, *providers])
     entity = _or([direct, *found["entity"]])
     anyhow = _or([entity, *found["account"]])
     if None in (direct, entity, anyhow):
-        unknown.add(_UNKNOWN_SESSION)
+        unknown |= maybe
     return anyhow, entity, direct
+
+
+def _everyone(
+    statement: Mapping[str, Any], caller: _Caller, unknown: set[tuple[str, str]]
+) -> tuple[Truth, Truth, Truth]:
+    """Whom ``"Principal": "*"`` names: everyone (R8.5), directly (R8.7), a service too (R8.11);
+    a federated caller is let in only by its provider's name (R8.12)."""
+    if caller.federated is not None and caller.external and statement.get("Effect") != "Deny":
+        unknown.add(_UNKNOWN_FEDERATED)
+        return None, None, None
+    return True, True, True
+
+
+def _outside_pair(caller: _Caller) -> tuple[str, str]:
+    return _UNKNOWN_SERVICE if caller.service is not None else _UNKNOWN_FEDERATED
 
 
 def _named(name: str, caller: _Caller) -> tuple[str, Truth] | None:
@@ -905,7 +1048,9 @@ def _named(name: str, caller: _Caller) -> tuple[str, Truth] | None:
     ("entity", …) for its role or (in a federated session) its user, ("direct", …) for itself;
     None when it does not name it."""
     if name == "*":
-        return "direct", True
+        # R8.11, R8.12: {"AWS": "*"} is "*" for anonymous users; for a service or a federated
+        # caller the docs do not say.
+        return "direct", None if caller.external else True
     account = caller.account
     if account is None:
         return None
@@ -939,17 +1084,72 @@ def _named(name: str, caller: _Caller) -> tuple[str, Truth] | None:
     return None
 
 
+_CHINA = ".amazonaws.com.cn"
+
+
+def _names_service(name: str, service: str | None) -> Truth:
+    """R8.11: whether a Principal ``Service`` value names the calling service: the same name;
+    unknown for ``*`` (a policy IAM refuses) and for a name differing only in case or in the
+    China suffix."""
+    if service is None:
+        return False
+    if name == service:
+        return True
+    if name == "*":
+        return None
+    return None if _service_key(name) == _service_key(service) else False
+
+
+def _service_key(name: str) -> str:
+    name = name.lower()
+    return name.removesuffix(".cn") if name.endswith(_CHINA) else name
+
+
+def _names_provider(name: str, provider: str | None) -> Truth:
+    """R8.12: whether a Principal ``Federated`` value names the caller's identity provider: the
+    same provider; unknown for ``*``, for a name differing only in case, and for an IAM OIDC
+    provider's ARN against its bare host."""
+    if provider is None:
+        return False
+    if name == provider:
+        return True
+    if name == "*" or name.lower() == provider.lower():
+        return None
+    both_arns = name.startswith("arn:") and provider.startswith("arn:")
+    if not both_arns and _provider_host(name) == _provider_host(provider):
+        return None
+    return False
+
+
+def _provider_host(name: str) -> str:
+    _, oidc, host = name.partition(":oidc-provider/")
+    return (host if oidc else name).lower()
+
+
 def _not_principal(
     statement: Mapping[str, Any], caller: _Caller, bounded: bool, unknown: set[tuple[str, str]]
 ) -> tuple[Truth, Truth, Truth]:
     """R8.6: whom a NotPrincipal statement applies to."""
     listed = statement.get("NotPrincipal")
+    names: list[str] = []
+    services: list[str] = []
+    providers: list[str] = []
     if listed == "*":
         names = ["*"]
     elif isinstance(listed, Mapping):
         names = [str(n) for n in _listed(listed.get("AWS"))]
-    else:
-        names = []
+        services = [str(n) for n in _listed(listed.get("Service"))]
+        providers = [str(n) for n in _listed(listed.get("Federated"))]
+    if caller.external:
+        lists = _or(
+            [
+                listed == "*",
+                *(None for name in names if name == "*"),  # R8.11, R8.12: not documented
+                *(_names_service(name, caller.service) for name in services),
+                *(_names_provider(name, caller.federated) for name in providers),
+            ]
+        )
+        return _not_principal_outside(statement, lists, caller, unknown)
     if statement.get("Effect") == "Deny":
         # R8.6: a boundary makes it deny whatever it lists; else all but the spared.
         applies = True if bounded else _not(_spared(names, caller))
@@ -959,6 +1159,22 @@ def _not_principal(
     # R8.6: Allow with NotPrincipal is not supported: it grants nothing to whom it lists, and
     # is unknown for the others.
     if any(_named(name, caller) for name in names):
+        return _NAMES_NOTHING
+    unknown.add(_UNSUPPORTED)
+    return None, None, None
+
+
+def _not_principal_outside(
+    statement: Mapping[str, Any], lists: Truth, caller: _Caller, unknown: set[tuple[str, str]]
+) -> tuple[Truth, Truth, Truth]:
+    """R8.6 for a service or a federated caller, which NotPrincipal ``lists`` (its service or
+    provider, R8.11, R8.12): it has no account, role or session to be listed as well."""
+    if lists is None:
+        unknown.add(_outside_pair(caller))
+    if statement.get("Effect") == "Deny":
+        applies = _not(lists)
+        return applies, applies, applies
+    if lists is True:
         return _NAMES_NOTHING
     unknown.add(_UNSUPPORTED)
     return None, None, None
@@ -1014,9 +1230,10 @@ def _evaluate_resource(
     caller: _Caller,
     *,
     bounded: bool,
+    name: str = "resource",
 ) -> _ResourceResult:
-    """R7.2 for a resource policy: each statement counts as far as its principal names the
-    caller (R8.5-R8.7)."""
+    """R7.2 for a resource policy (``name`` is its layer in the matches): each statement counts
+    as far as its principal names the caller (R8.5-R8.7, R8.11-R8.13)."""
     vars_on = policy.get("Version") == "2012-10-17"  # R1.3
     allows: list[Truth] = []
     denies: list[Truth] = []
@@ -1040,7 +1257,9 @@ def _evaluate_resource(
         anyhow, stands, directly = (_apply_mode(str(effect), _and([r, value]), mode) for r in reach)
         if anyhow is False:
             continue
-        matches.append(Match("resource", 0, s_index, statement.get("Sid"), str(effect), anyhow))
+        sid = statement.get("Sid")
+        named = _level(reach, caller)
+        matches.append(Match(name, 0, s_index, sid, str(effect), anyhow, named))
         if effect == "Deny":
             denies.append(anyhow)
         else:
@@ -1052,7 +1271,28 @@ def _evaluate_resource(
     )
 
 
+def _level(reach: tuple[Truth, Truth, Truth], caller: _Caller) -> str:
+    """How a statement names the caller, for ``Match.named``: the most direct level that surely
+    names it, else the most direct that may."""
+    if caller.external:
+        return "service" if caller.service is not None else "federated"
+    levels = list(zip(("account", "entity", "direct"), reach, strict=True))[::-1]
+    for wanted in (True, None):
+        for level, value in levels:
+            if value is wanted:
+                return level
+    return "account"
+
+
 # --- R8 the decision -----------------------------------------------------------------------------
+
+# R8.4, R8.14: what a role's trust policy must allow whatever the identity policies say
+# (sts:AssumeRole, sts:AssumeRoleWithSAML, sts:AssumeRoleWithWebIdentity by prefix), lowercased.
+_TRUST_ACTIONS = ("sts:assumerole", "sts:tagsession", "sts:setsourceidentity")
+
+
+def _needs_trust(action: str) -> bool:
+    return action.startswith(_TRUST_ACTIONS[0]) or action in _TRUST_ACTIONS[1:]
 
 
 def evaluate(request: Request, layers: Layers, *, mode: Mode = THREE_VALUED) -> Result:
@@ -1101,11 +1341,12 @@ def evaluate(request: Request, layers: Layers, *, mode: Mode = THREE_VALUED) -> 
         if same_account:
             for_identity, for_all = resource.for_identity, resource.for_all
         # Cross-account, the resource's own policy must allow too; a role's trust policy must
-        # allow sts:AssumeRole* whatever the identity policies say (R8.2, R8.4, R8.8).
-        if not same_account or action.startswith("sts:assumerole"):
+        # allow sts:AssumeRole*, sts:TagSession and sts:SetSourceIdentity whatever the identity
+        # policies say (R8.2, R8.4, R8.8, R8.14).
+        if not same_account or _needs_trust(action):
             required.append(resource.layer.allow)
-    elif not same_account:
-        required.append(False)  # cross-account, and the resource has no policy here
+    elif not same_account and not layers.caller_side_only:
+        required.append(False)  # cross-account, and the resource has no policy here (R8.15)
     if layers.boundaries is not None:
         boundary = layer("boundary", layers.boundaries)
         required.append(_or([boundary.allow, for_all]))
@@ -1124,6 +1365,37 @@ def evaluate(request: Request, layers: Layers, *, mode: Mode = THREE_VALUED) -> 
     if action.startswith("kms:") and not same_account and action not in KMS_CROSS_ACCOUNT:
         required.append(False)  # R8.8: not an operation a key allows across accounts
     required.append(_or([identity_allow, for_identity]))
+    return _decision(denies, required, unknown)
+
+
+def evaluate_trust(
+    request: Request, trust_policy: Mapping[str, Any], *, mode: Mode = THREE_VALUED
+) -> Result:
+    """Return the decision of a role's trust policy alone on ``request`` (R8.14).
+
+    ``request`` is an ``sts:AssumeRole*``, ``sts:TagSession`` or ``sts:SetSourceIdentity`` call
+    on the role's ARN, made by an IAM ``principal``, a ``service`` or a ``federated`` caller.
+    ExplicitDeny when a Deny applies; Allow when an Allow names the caller, its account included
+    (each match's ``named`` says how: an account delegates to its IAM policies, which
+    ``evaluate`` checks with the identity layers, R8.5); else ImplicitDeny; Unknown as ``mode``
+    says (R9). A NotPrincipal Deny is read for a caller without a permissions boundary (R8.6:
+    with one it denies whomever it lists; ``evaluate`` knows the boundary).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    unknown: set[tuple[str, str]] = set()
+    caller = _caller_of(request, session_policy=False)
+    trust = _evaluate_resource(
+        trust_policy, request, _context(request), mode, unknown, caller, bounded=False, name="trust"
+    ).layer
+    unknown.discard(_SERVICE_SIDE)  # R8.13: what an Allow stands in for, not the trust's own
+    return _decision([trust], [trust.allow], unknown)
+
+
+def _decision(
+    denies: Sequence[_LayerResult], required: Sequence[Truth], unknown: set[tuple[str, str]]
+) -> Result:
+    """R8.1-R8.3: the decision of the layers whose denies count and the allows required."""
     matches = tuple(m for found in denies for m in found.matches)
     if any(found.deny is True for found in denies):  # R8.1
         deciding = tuple(m for m in matches if m.effect == "Deny" and m.value is True)
@@ -1268,6 +1540,7 @@ def _for_action(layers: Layers, action: str) -> Layers:
         scps=layers.scps,
         rcps=layers.rcps,
         resource=layers.resource,
+        caller_side_only=layers.caller_side_only,
     )
 
 

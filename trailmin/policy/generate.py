@@ -194,6 +194,30 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberUse:
+    """A group member's calls behind a group statement: who needed which permission, how often
+    (calls that passed authorization) and when (first seen, last success when known)."""
+
+    member: str  # the user's ARN
+    action: str
+    resource: str
+    calls: int
+    first_seen: datetime
+    last_seen: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the member's use as JSON-ready values."""
+        return {
+            "member": self.member,
+            "action": self.action,
+            "resource": self.resource,
+            "calls": self.calls,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Why a statement is there: the calls behind it that passed authorization (``first_seen``
     is that of all their calls, refused ones included; ``last_seen`` that of the last success
@@ -205,10 +229,12 @@ class Evidence:
     last_seen: datetime
     inferred: tuple[str, ...]  # actions CloudTrail did not log as calls (iam:PassRole)
     unscoped: tuple[str, ...]  # actions granted on "*" because no resource could be derived
+    # A group's statement: which members made those calls (``trailmin.policy.groups``).
+    members: tuple[MemberUse, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the evidence as JSON-ready values."""
-        return {
+        """Return the evidence as JSON-ready values (``members`` only for a group's)."""
+        found: dict[str, Any] = {
             "sid": self.sid,
             "calls": self.calls,
             "first_seen": _iso(self.first_seen),
@@ -216,6 +242,9 @@ class Evidence:
             "inferred": list(self.inferred),
             "unscoped": list(self.unscoped),
         }
+        if self.members:
+            found["members"] = [m.to_dict() for m in self.members]
+        return found
 
 
 class Widened(StrEnum):
@@ -283,15 +312,17 @@ class TargetKind(StrEnum):
 
     ROLE = "role"
     USER = "user"
+    GROUP = "group"  # an IAM group's managed policies (trailmin.policy.groups)
     PERMISSION_SET = "permission-set"  # an IAM Identity Center permission set's inline policy
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a proposal is applied to: a role's or user's managed policies, or a permission set."""
+    """What a proposal is applied to: a role's, user's or group's managed policies, or a
+    permission set."""
 
     kind: TargetKind
-    name: str  # the role, user or permission set name
+    name: str  # the role, user, group or permission set name
     account: str
     path: str = "/"
 
@@ -381,10 +412,12 @@ _SKIPPED = {
 }
 
 
-# IAM API reference, Role and User: a path is "/" or "/" printable ASCII "/", a name is of
-# [\w+=,.@-]. Matched whole (``$`` would let "role/admin\n" name the real role admin).
+# IAM API reference, Role, User and Group: a path is "/" or "/" printable ASCII "/", a name is
+# of [\w+=,.@-]. Matched whole (``$`` would let "role/admin\n" name the real role admin). A group
+# is never a caller; its proposals come from its members' calls (trailmin.policy.groups).
 _IAM_PRINCIPAL = re.compile(
-    r"arn:aws[a-z-]*:iam::(\d{12}):(role|user)((?:/[\x21-\x7e]*)?/[\w+=,.@-]+)", re.ASCII
+    r"arn:aws[a-z-]*:iam::(\d{12}):(role|user|group)((?:/[\x21-\x7e]*)?/[\w+=,.@-]+)",
+    re.ASCII,
 )
 
 
@@ -436,7 +469,7 @@ def proposal_for(
 ) -> Proposal:
     """Return the proposal for one principal's usage rows."""
     principal, kind = rows[0].principal, rows[0].principal_type
-    refused = _refused(rows)
+    refused = refusals(rows)
     target, reason = target_of(principal, kind)
     if target is None:
         return Proposal(principal, kind, None, refused=refused, skipped=reason)
@@ -491,7 +524,7 @@ def proposal_for(
     # The replay check: every call that passed authorization must be allowed by the documents,
     # whatever the keys CloudTrail does not show (pessimistic, iam-evaluation.md R9).
     pairs = sorted({(catalog.canonical(r.action), r.resource) for r in granted})
-    layers = Layers(identity=[p.document() for p in policies])
+    layers = Layers(identity=[p.document() for p in policies], caller_side_only=True)
     failures = tuple(
         (f.action, f.resource, f.decision.value)
         for f in replay([Request(a, r, principal=principal) for a, r in pairs], layers)
@@ -781,8 +814,9 @@ def _policy_name(prefix: str, target: Target, index: int, count: int) -> str:
     return name if count == 1 else f"{name}-{index}"
 
 
-def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Evidence, ...]:
-    """Return, for each statement, the successful calls it allows."""
+def rows_by_statement(policies: Sequence[Policy], rows: Iterable[Used]) -> dict[str, list[Used]]:
+    """Return the rows each statement of ``policies`` allows, by Sid: a row goes to the first
+    statement, in document order, whose actions and resources cover it (none: in no list)."""
     statements_of: dict[str, list[Statement]] = defaultdict(list)
     order: list[Statement] = []
     for policy in policies:
@@ -791,7 +825,7 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
             for action in statement.actions:
                 statements_of[action].append(statement)
     rows_of: dict[str, list[Used]] = defaultdict(list)
-    for row in granted:
+    for row in rows:
         action = catalog.canonical(row.action)
         candidates = statements_of.get(action) or [
             s for s in order if any(match_action(a, action) for a in s.actions)
@@ -800,6 +834,13 @@ def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Eviden
             if _covered(row, statement.resources):
                 rows_of[statement.sid].append(row)
                 break
+    return rows_of
+
+
+def _evidence(policies: tuple[Policy, ...], granted: list[Used]) -> tuple[Evidence, ...]:
+    """Return, for each statement, the successful calls it allows."""
+    rows_of = rows_by_statement(policies, granted)
+    order = [statement for policy in policies for statement in policy.statements]
     found: list[Evidence] = []
     for statement in order:
         rows = rows_of[statement.sid]
@@ -850,7 +891,8 @@ def policy_resource(row: Used) -> str:
 escape_resource = escape
 
 
-def _refused(rows: Sequence[Used]) -> tuple[DeniedPermission, ...]:
+def refusals(rows: Sequence[Used]) -> tuple[DeniedPermission, ...]:
+    """Return the permissions ``rows`` asked for and were refused, by action and resource."""
     return tuple(
         DeniedPermission(
             catalog.canonical(r.action),

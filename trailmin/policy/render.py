@@ -12,8 +12,11 @@ Layout, one folder per principal (``<account>-<kind>-<name>``)::
     <principal>/<policy>.json       json: one file per policy document
     <principal>/main.tf             terraform: aws_iam_policy + attachment, or the permission
                                     set's inline policy
-    <principal>/template.yaml       cloudformation: AWS::IAM::ManagedPolicy attached to the role
-                                    or user
+    <principal>/template.yaml       cloudformation: AWS::IAM::ManagedPolicy attached to the role,
+                                    user or group
+
+A group's proposal (``trailmin.policy.groups``) has its folder like a principal's
+(``<account>-group-<name>``), its policies attached to the group.
 """
 
 from __future__ import annotations
@@ -122,6 +125,15 @@ def _hcl_document(policy: Policy) -> str:
     return "jsonencode(" + text.replace("\n", "\n  ") + ")"
 
 
+_ATTACHMENTS = {
+    TargetKind.ROLE: "aws_iam_role_policy_attachment",
+    TargetKind.USER: "aws_iam_user_policy_attachment",
+    TargetKind.GROUP: "aws_iam_group_policy_attachment",
+}
+# AWS::IAM::ManagedPolicy's property naming what it is attached to.
+_ATTACHED_TO = {TargetKind.ROLE: "Roles", TargetKind.USER: "Users", TargetKind.GROUP: "Groups"}
+
+
 def terraform(proposal: Proposal) -> str:
     """Return the Terraform configuration of a proposal."""
     target = proposal.target
@@ -153,11 +165,7 @@ def terraform(proposal: Proposal) -> str:
             "",
         ]
         return "\n".join(lines)
-    attachment = (
-        "aws_iam_role_policy_attachment"
-        if target.kind is TargetKind.ROLE
-        else "aws_iam_user_policy_attachment"
-    )
+    attachment = _ATTACHMENTS[target.kind]
     description = _hcl_string(f"Least privilege for {proposal.principal} (trailmin)")
     for policy in proposal.policies:
         name = _identifier(policy.name)
@@ -187,10 +195,10 @@ def _logical_id(text: str) -> str:
 
 
 def cloudformation(proposal: Proposal) -> str:
-    """Return the CloudFormation template (YAML) of a proposal for a role or a user."""
+    """Return the CloudFormation template (YAML) of a proposal for a role, a user or a group."""
     target = proposal.target
     assert target is not None
-    members = "Roles" if target.kind is TargetKind.ROLE else "Users"
+    members = _ATTACHED_TO[target.kind]
     resources = {
         _logical_id(policy.name): {
             "Type": "AWS::IAM::ManagedPolicy",

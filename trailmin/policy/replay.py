@@ -185,7 +185,7 @@ class Verdict:
 
 def verify(principal: str, policies: Sequence[Mapping[str, Any]], calls: Iterable[Call]) -> Verdict:
     """Return which of ``calls`` the identity ``policies`` would refuse (pessimistic, R9)."""
-    layers = Layers(identity=list(policies))
+    layers = Layers(identity=list(policies), caller_side_only=True)
     wanted = condition_keys(policies)
     merged: dict[tuple[str, str, str, tuple[str, ...]], list[Any]] = {}
     total = kinds = 0

@@ -2,7 +2,7 @@
 
 - ``sql``: ``Filters`` (the one principal glob rule) and ``resolve_filters``, the window every
   command reads (``Window``), the usage, principals and services queries;
-- ``audit``, ``verify``, ``backtest``, ``report``: the queries of those uses;
+- ``audit``, ``verify``, ``backtest``, ``report``, ``trust``: the queries of those uses;
 - ``overview``: fixed questions about the whole lake (its time span, principals, accounts).
 
 Pure: writes SQL, runs none (``trailmin.lake.duck`` runs it). May import ``trailmin.mapping`` (the

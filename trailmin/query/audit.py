@@ -9,7 +9,7 @@ baseline before them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from trailmin.query.sql import DUCKDB, denied_condition
 
@@ -19,6 +19,12 @@ _EVIDENCE = (
     "user_agent, event_id, error_code, error_message"
 )
 _MFA_USED = "json_extract_string(additional_event_data, '$.MFAUsed')"
+# The longest session sts:AssumeRoot opens (STS API reference, AssumeRoot: DurationSeconds, 900
+# seconds at most, the default), and the slack allowed around it for clocks.
+ASSUME_ROOT_SECONDS = 900
+ASSUME_ROOT_SLACK = timedelta(seconds=60)
+# The span within which two sessions of one IAM user count as at once (check 10).
+SHARED_SESSION_MINUTES = 10
 
 
 def _in_window(start: datetime) -> str:
@@ -32,12 +38,49 @@ def _in_window(start: datetime) -> str:
 
 def root_calls_sql(start: datetime) -> str:
     """Return the SQL of root's own calls, oldest first: not those a service made for it
-    (invokedBy) or on its own (the filter of the CIS benchmark's root-usage alarm)."""
-    return (
-        f"SELECT {_EVIDENCE} FROM events WHERE principal_type = 'Root' AND {_in_window(start)} "
-        "AND invoked_by IS NULL AND coalesce(event_type, '') <> 'AwsServiceEvent' "
-        "ORDER BY event_time"
+    (invokedBy) or on its own (the filter of the CIS benchmark's root-usage alarm).
+
+    Each call comes with who may have opened its session with ``sts:AssumeRoot`` (centralized
+    root access): ``assumed_by``, the callers, and ``task_policies``. The session's records
+    say only ``Root`` (the IAM user guide, "Track privileged tasks in AWS CloudTrail": the
+    AssumeRoot call is logged with its caller, ``requestParameters.targetPrincipal`` the member
+    account or its root's ARN, ``taskPolicyArn``), and the lake keeps neither the session's
+    ``assumedRoot`` flag nor the access key the call returned: a call is matched to the
+    AssumeRoot calls of its account whose session can hold it, from the call's time to its
+    ``durationSeconds`` (900 at most) after, a minute's slack either side. Never a call made
+    with a long-term (``AKIA``) key: a session's keys are temporary. An AssumeRoot call the
+    lake does not hold (the management account's logs not ingested) leaves its session's calls
+    looking like root's own.
+    """
+    earliest = start - timedelta(seconds=ASSUME_ROOT_SECONDS) - ASSUME_ROOT_SLACK
+    slack = int(ASSUME_ROOT_SLACK.total_seconds())
+    seconds = (
+        "least(coalesce(TRY_CAST(json_extract_string(request_parameters, '$.durationSeconds') "
+        f"AS INTEGER), {ASSUME_ROOT_SECONDS}), {ASSUME_ROOT_SECONDS})"
     )
+    return f"""WITH root AS (
+      SELECT {_EVIDENCE}, principal_account_id, access_key_id FROM events
+      WHERE principal_type = 'Root' AND {_in_window(start)}
+        AND invoked_by IS NULL AND coalesce(event_type, '') <> 'AwsServiceEvent'),
+    assumed AS (
+      SELECT event_time AS issued, principal_arn AS caller, {seconds} AS seconds,
+             json_extract_string(request_parameters, '$.targetPrincipal') AS target,
+             json_extract_string(request_parameters, '$.taskPolicyArn.arn') AS task_policy
+      FROM events WHERE event_name = 'AssumeRoot' AND event_source = 'sts.amazonaws.com'
+        AND error_code IS NULL AND principal_arn IS NOT NULL AND {_in_window(earliest)})
+    SELECT r.principal_arn, r.principal_type, r.event_time, r.event_source, r.event_name,
+           r.source_ip, r.user_agent, r.event_id, r.error_code, r.error_message,
+           list_sort(list_distinct(list(a.caller) FILTER (WHERE a.caller IS NOT NULL)))
+             AS assumed_by,
+           list_sort(list_distinct(list(a.task_policy) FILTER (WHERE a.task_policy IS NOT NULL)))
+             AS task_policies
+    FROM root r LEFT JOIN assumed a
+      ON (a.target = r.principal_account_id OR a.target = r.principal_arn)
+      AND coalesce(r.access_key_id, '') NOT LIKE 'AKIA%'
+      AND r.event_time >= a.issued - INTERVAL {slack} SECOND
+      AND r.event_time <= a.issued + to_seconds(a.seconds + {slack})
+    GROUP BY ALL
+    ORDER BY r.event_time, r.event_id"""
 
 
 def _signins(start: datetime) -> str:
@@ -131,3 +174,29 @@ def active_sql(start: datetime) -> str:
            unnest(list_transform(resources, lambda r: r.arn))
     FROM events WHERE {_in_window(start)} AND event_name LIKE 'AssumeRole%'
       AND error_code IS NULL"""
+
+
+def shared_sessions_sql(start: datetime) -> str:
+    """Return the SQL of what check 10 (``trailmin.iam.audit.shared_identities``) judges: the
+    calls of IAM users a row per (principal_arn, credential: the access key, slot: the start of
+    ``SHARED_SESSION_MINUTES`` minutes, source_ip, user_agent), with first_seen, last_seen and
+    calls; only the users' slots with two addresses or more and two user agents or more, and
+    only calls from IP addresses (not AWS services, not ``AWS Internal``). Cheap: it reads the
+    IAM users' rows of the window's partitions, and what it returns is the few slots where a
+    user was in two places."""
+    return f"""WITH sessions AS (
+      SELECT principal_arn, access_key_id AS credential,
+             time_bucket(INTERVAL '{SHARED_SESSION_MINUTES} minutes', event_time) AS slot,
+             source_ip, user_agent,
+             min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS calls
+      FROM events
+      WHERE principal_type = 'IAMUser' AND {_in_window(start)} AND invoked_by IS NULL
+        AND principal_arn IS NOT NULL AND coalesce(access_key_id, '') <> ''
+        AND user_agent IS NOT NULL
+        AND regexp_full_match(coalesce(source_ip, ''), '[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*')
+      GROUP BY ALL),
+    busy AS (
+      SELECT principal_arn, slot FROM sessions GROUP BY ALL
+      HAVING count(DISTINCT source_ip) > 1 AND count(DISTINCT user_agent) > 1)
+    SELECT s.* FROM sessions s JOIN busy USING (principal_arn, slot)
+    ORDER BY principal_arn, slot, first_seen"""
