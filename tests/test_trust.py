@@ -550,7 +550,9 @@ def test_roles_aws_manages_get_no_proposal() -> None:
             "1234567",
             ("accounts.google.com", "client-1", "1234567"),
         ),
-        (f"{GITHUB}:sts.amazonaws.com:{MAIN}", None, (GITHUB, None, None)),
+        # no userName: the default audience (no colon in it) tells where the subject starts
+        (f"{GITHUB}:sts.amazonaws.com:{MAIN}", None, (GITHUB, "sts.amazonaws.com", MAIN)),
+        (f"{GITHUB}:my-audience:{MAIN}", None, (GITHUB, None, None)),
         (None, None, (None, None, None)),
     ],
 )
@@ -678,3 +680,52 @@ def test_the_cross_account_callers_side_is_proposed_from_its_own_logs(lake: Path
         for resource in trust._listed(statement["Resource"])
     }
     assert ("sts:AssumeRole", PARTNER_READ) in granted
+
+
+def test_services_documented_to_send_the_source_account(lake: Path) -> None:
+    """ecs-tasks.amazonaws.com: AWS documents aws:SourceAccount in its roles' trust policies
+    (data/service_source_conditions.csv); Lambda's pages show none. By default a note says so;
+    with source_account the role's own account is required of ECS alone, and the replay still
+    passes (the rule's key is one the records cannot tell)."""
+    plain = trailmin.trust(lake, days="all").role(APP)
+    assert plain is not None
+    assert any(
+        n.startswith("ecs-tasks.amazonaws.com: AWS documents aws:SourceAccount")
+        for n in plain.proposal.notes
+    )
+    ruled = trailmin.trust(lake, days="all", source_account=True).role(APP)
+    assert ruled is not None
+    assert ruled.proposal.document is not None
+    assert ruled.proposal.document["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Sid": "Trust1",
+        },
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ROLE_ACCOUNT}},
+            "Sid": "Trust2",
+        },
+    ]
+    assert ruled.proposal.refusals == ()
+    assert any("a rule: AWS documents" in n for n in ruled.proposal.notes)
+
+
+def test_the_source_account_table_has_a_source_for_every_row() -> None:
+    import csv
+
+    from tests.conftest import ROOT
+
+    table = ROOT / "trailmin" / "data" / "service_source_conditions.csv"
+    rows = list(csv.DictReader(table.read_text().splitlines()))
+    assert rows
+    for row in rows:
+        assert row["service_principal"].endswith(".amazonaws.com"), row
+        assert row["source_account"] in {"yes", "no", "unknown"}, row
+        assert row["url"].startswith("https://docs.aws.amazon.com/"), row
+        assert row["quote"], row
+    assert "lambda.amazonaws.com" not in trust.source_account_services()

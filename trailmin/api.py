@@ -861,13 +861,17 @@ def _read_access_advisor(path: str | Path) -> dict[str, AccessAdvisor]:
 def trust(
     lake: str | Path | Lake,
     details: AuthorizationDetails | None = None,
+    *,
+    source_account: bool = False,
     **filters: Unpack[CallFilters],
 ) -> TrustReport:
     """Return, per role assumed in the window, who assumed it (principals, accounts, services,
     identity providers and their subjects), a proposed trust policy that allows exactly them,
     replay-checked; with ``details``, also today's trust policy of every role they hold, the
     diff against it and the findings on its shape (``trailmin.iam.trust``). ``principals``
-    select the roles (ARNs or globs), not their callers."""
+    select the roles (ARNs or globs), not their callers. ``source_account``: services that AWS
+    documents to send ``aws:SourceAccount`` are trusted for the role's own account only (a
+    reported rule; CloudTrail does not record the value)."""
     with _connection(lake) as db:
         chosen = usage_filters(db, **filters)
         covered = window_of(db, chosen)
@@ -888,7 +892,14 @@ def trust(
             if holding.kind == "role" and wanted(holding.arn):
                 policies[holding.arn] = holding.trust
     assumptions = trust_checks.assumptions_of(rows, known)
-    return trust_checks.trust_report(assumptions, policies, known_accounts=accounts, window=covered)
+    return trust_checks.trust_report(
+        assumptions,
+        policies,
+        known_accounts=accounts,
+        window=covered,
+        notes=trust_checks.unread(rows),
+        source_account=source_account,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -925,19 +936,23 @@ def verify_trust(
     policy_file: str | Path,
     lake: str | Path | Lake,
     role: str,
+    details: AuthorizationDetails | None = None,
     **filters: Unpack[CallFilters],
 ) -> TrustCheck:
     """Replay ``role``'s observed assumptions of the window against the trust policy in
     ``policy_file`` (a trust policy document, or a ``trust-policy.json`` trailmin wrote) and
-    return those it refuses, each caller once. A role that nobody assumed in the window is a
-    ``NothingMatched`` error naming the roles that were."""
+    return those it refuses, each caller once. A condition on a key the records cannot tell
+    (``SAML:aud``, ``aws:SourceAccount``) counts against the policy and the refusal names the
+    key, unless ``details`` show today's trust policy with that condition alike: it let these
+    very calls in. A role that nobody assumed in the window is a ``NothingMatched`` error naming
+    the roles that were."""
     document = trust_checks.trust_document(read_json(policy_file), str(policy_file))
     only: CallFilters = {**filters, "principals": [role]}
-    report = trust(lake, None, **only)
+    report = trust(lake, details, **only)
     item = report.role(role)
     allowed = [a for a in (item.assumptions if item else ()) if not a.refused]
     if not allowed:
-        assumed = sorted({r.role for r in trust(lake, None, **filters).roles if r.assumptions})
+        assumed = sorted({r.role for r in trust(lake, **filters).roles if r.assumptions})
         closest = difflib.get_close_matches(role, assumed, n=3, cutoff=0.0)
         raise NothingMatched(
             f"{role} was not assumed in the window{_window_words(report.window)}, so there is "

@@ -1201,6 +1201,14 @@ def trust(
         str,
         typer.Option("--output", help="Files for --out: json, terraform or cloudformation."),
     ] = "json",
+    source_account: Annotated[
+        bool,
+        typer.Option(
+            "--source-account",
+            help="Trust services AWS documents to send aws:SourceAccount for the role's own "
+            "account only (CloudTrail does not record it: a reported rule).",
+        ),
+    ] = False,
     start: StartOption = None,
     end: EndOption = None,
     days: DaysOption = None,
@@ -1221,8 +1229,13 @@ def trust(
     if check is not None:
         if not role or len(role) != 1 or any(ch in role[0] for ch in "*?"):
             raise UsageError("--check replays one role: give its ARN with --role")
+        today = None
+        if auth_file is not None or from_aws:
+            today = api.authorization_details(
+                auth_file=auth_file, from_aws=from_aws, profile=profile, endpoint_url=endpoint_url
+            )
         with _working("replaying the assumptions"):
-            checked = api.verify_trust(check, lake, role[0], **window)
+            checked = api.verify_trust(check, lake, role[0], today, **window)
         if checked.window is not None:
             _say_window(checked.window)
         if output is DiffFormat.json:
@@ -1236,9 +1249,10 @@ def trust(
                 markup=False,
             )
             for refusal in checked.refusals:
+                hinge = f" (unknown: {', '.join(refusal.unknown)})" if refusal.unknown else ""
                 out.print(
                     f"{refusal.decision}: {refusal.who} ({refusal.action}), "
-                    f"{counted(refusal.calls, 'call')}",
+                    f"{counted(refusal.calls, 'call')}{hinge}",
                     markup=False,
                 )
         if not checked.passed:
@@ -1251,7 +1265,13 @@ def trust(
         )
     with _working("reading who assumed each role"):
         report = api.trust(
-            lake, details, principals=role, start=start, end=end, days=_window_days(days)
+            lake,
+            details,
+            source_account=source_account,
+            principals=role,
+            start=start,
+            end=end,
+            days=_window_days(days),
         )
     if role and not report.roles:
         raise NothingMatched(

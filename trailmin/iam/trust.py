@@ -35,6 +35,8 @@ the logs cannot show. Roles AWS manages (service-linked, IAM Identity Center) ge
 
 from __future__ import annotations
 
+import csv
+import functools
 import json
 import re
 from collections import defaultdict
@@ -42,6 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from importlib import resources
 from typing import Any
 
 from trailmin.aws import roles
@@ -70,6 +73,8 @@ EXTERNAL_ID = "sts:ExternalId"
 # policy length 2,048 characters, raisable to 4,096).
 TRUST_POLICY_SIZE = 2048
 GITHUB = "token.actions.githubusercontent.com"
+# The audience GitHub Actions and EKS put in their tokens for AWS.
+DEFAULT_AUDIENCE = "sts.amazonaws.com"
 # Condition keys that confine a Principal "*" to some callers (IAM User Guide, "AWS global
 # condition context keys"): who calls, from which account or organization, for which resource.
 CONFINING_KEYS = frozenset(
@@ -86,6 +91,22 @@ CONFINING_KEYS = frozenset(
         "aws:userid",
     )
 )
+SOURCE_ACCOUNT = "aws:SourceAccount"
+
+
+@functools.cache
+def source_account_services() -> dict[str, str]:
+    """Return the service principals whose own documentation shows ``aws:SourceAccount`` in the
+    trust policy of a role they assume (cross-service confused deputy prevention), with the
+    page: ``trailmin/data/service_source_conditions.csv``, a quote per row."""
+    text = resources.files("trailmin").joinpath("data", "service_source_conditions.csv")
+    return {
+        row["service_principal"]: row["url"]
+        for row in csv.DictReader(text.read_text().splitlines())
+        if row["source_account"] == "yes"
+    }
+
+
 # The codes of ``trust_findings`` (their rows in ``trailmin/data/controls.csv``).
 TRUST_CODES = frozenset(
     {
@@ -185,7 +206,7 @@ def assumptions_of(
     kept = [
         assumption
         for row in rows
-        if (assumption := _assumption(row, known)) is not None
+        if isinstance(assumption := _assumption(row, known), Assumption)
         and (
             assumption.role not in logged_by_role
             or row["recipient_account_id"] == _account_of(assumption.role)
@@ -205,6 +226,21 @@ def assumptions_of(
         else:
             merged[key] = assumption
     return sorted(merged.values(), key=_order)
+
+
+def unread(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Return, per reason, how many of ``assumptions_sql``'s calls cannot be read into an
+    assumption (no role anywhere in the record, no caller): said, not passed over."""
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        found = _assumption(row, {})
+        if isinstance(found, str):
+            counts[found] += int(row["calls"])
+    if not counts:
+        return []
+    total = sum(counts.values())
+    reasons = "; ".join(f"{reason} ({calls:,})" for reason, calls in sorted(counts.items()))
+    return [f"{total:,} assume call{'s' if total != 1 else ''} of the window not read: {reasons}"]
 
 
 def _shape(a: Assumption) -> tuple[Any, ...]:
@@ -228,11 +264,12 @@ def _order(a: Assumption) -> tuple[str, ...]:
     return tuple("" if v is None else str(v) for v in _shape(a))
 
 
-def _assumption(row: Mapping[str, Any], known: Mapping[str, str]) -> Assumption | None:
+def _assumption(row: Mapping[str, Any], known: Mapping[str, str]) -> Assumption | str:
+    """Return the assumption a row shows, or why it cannot be read."""
     role = row["role_arn"]
     action = ASSUME_ACTIONS.get(row["event_name"])
     if not role or action is None or ":role/" not in role:
-        return None
+        return "the record names no role (no roleArn, none in the error message)"
     caller_type = row["caller_type"]
     common: dict[str, Any] = {
         "role": role,
@@ -249,12 +286,12 @@ def _assumption(row: Mapping[str, Any], known: Mapping[str, str]) -> Assumption 
     if caller_type == "AWSService":
         service = row["invoked_by"] or row["caller_arn"]
         if not service:
-            return None
+            return "a service's call without invokedBy"
         return Assumption(kind=CallerKind.SERVICE, caller=service, account=None, **common)
     if caller_type == "WebIdentityUser" or action == WEB_IDENTITY:
         provider, audience, subject = web_identity(row["caller_id"], row["user_name"])
         if provider is None:
-            return None
+            return "a web identity without its provider (no principalId)"
         return Assumption(
             kind=CallerKind.WEB_IDENTITY,
             caller=provider,
@@ -266,7 +303,7 @@ def _assumption(row: Mapping[str, Any], known: Mapping[str, str]) -> Assumption 
     if caller_type == "SAMLUser" or action == SAML:
         provider = row["saml_provider"]
         if not provider:
-            return None
+            return "a SAML call without its provider (no principalArn)"
         return Assumption(
             kind=CallerKind.SAML,
             caller=provider,
@@ -281,7 +318,7 @@ def _assumption(row: Mapping[str, Any], known: Mapping[str, str]) -> Assumption 
         if not caller and account:
             caller = f"arn:{_partition(role)}:iam::{account}:root"
         if not caller:
-            return None
+            return "another account's call without its account"
         resolved = caller != f"arn:{_partition(role)}:iam::{account}:root"
         return Assumption(
             kind=CallerKind.AWS,
@@ -291,7 +328,7 @@ def _assumption(row: Mapping[str, Any], known: Mapping[str, str]) -> Assumption 
             **common,
         )
     if not row["caller_arn"]:
-        return None
+        return "no caller in userIdentity"
     return Assumption(kind=CallerKind.AWS, caller=row["caller_arn"], account=account, **common)
 
 
@@ -313,6 +350,11 @@ def web_identity(
         match = re.match(r"(arn:[^:]+:iam::\d{12}:oidc-provider/[^:]+)(?::(.+))?$", head)
         if match is None:
             return None, None, None
+        rest = match.group(2) or ""
+        if subject is None and rest.startswith(DEFAULT_AUDIENCE + ":"):
+            # No userName: the audience GitHub and EKS send (sts.amazonaws.com) has no colon,
+            # so what follows it is the subject.
+            return match.group(1), DEFAULT_AUDIENCE, rest[len(DEFAULT_AUDIENCE) + 1 :] or None
         return match.group(1), match.group(2) if subject else None, subject
     provider, _, audience = head.partition(":")
     return provider or None, (audience or None) if subject else None, subject
@@ -398,6 +440,7 @@ class TrustRefusal:
     decision: str
     calls: int
     subject: str | None = None  # a web identity's or SAML user's subject
+    unknown: tuple[str, ...] = ()  # the condition keys the records cannot tell it hinged on
 
     @property
     def who(self) -> str:
@@ -412,6 +455,7 @@ class TrustRefusal:
             "action": self.action,
             "decision": self.decision,
             "calls": self.calls,
+            "unknown_keys": list(self.unknown),
         }
 
 
@@ -432,7 +476,7 @@ def check_trust(
         if assumption.refused:
             continue
         for request in requests_of(assumption, unobservable(document, assumption)):
-            result = evaluate_trust(request, document, mode=Mode.THREE_VALUED)
+            result = _as_one_of(request, document, assumption)
             if result.decision is Decision.ALLOW:
                 continue
             if result.decision is Decision.UNKNOWN and (
@@ -444,9 +488,31 @@ def check_trust(
             was = refused.get(key)
             calls = assumption.calls + (was.calls if was else 0)
             refused[key] = TrustRefusal(
-                assumption.caller, request.action, str(result.decision), calls, subject
+                assumption.caller,
+                request.action,
+                str(result.decision),
+                calls,
+                subject,
+                tuple(sorted({k for _, k in result.unknown})),
             )
     return [refused[key] for key in sorted(refused)]
+
+
+def _as_one_of(request: Request, document: Mapping[str, Any], assumption: Assumption) -> Any:
+    """Return the trust decision on ``request``; for another account's caller known only by
+    its ID, allowed when the document allows it as one of the users and roles of that account
+    it names (the caller is one of them, which one the record does not say)."""
+    result = evaluate_trust(request, document, mode=Mode.THREE_VALUED)
+    if result.decision is Decision.ALLOW or assumption.resolved:
+        return result
+    for statement in statements_of(document):
+        for kind, value in _entries(statement):
+            if kind == "AWS" and _account_of(value) == assumption.account and ":iam::" in value:
+                named = replace(request, principal=value)
+                other = evaluate_trust(named, document, mode=Mode.THREE_VALUED)
+                if other.decision is Decision.ALLOW:
+                    return other
+    return result
 
 
 # Keys whose absence from a request is known: the caller did not pass them.
@@ -525,11 +591,21 @@ def managed_by_aws(role: str) -> str | None:
 
 
 def propose_trust(
-    role: str, assumptions: Sequence[Assumption], current: Mapping[str, Any] | None = None
+    role: str,
+    assumptions: Sequence[Assumption],
+    current: Mapping[str, Any] | None = None,
+    *,
+    source_account: bool = False,
 ) -> TrustProposal:
     """Return the trust policy that allows exactly the observed (not refused) assumptions of
     ``role``, replay-checked against them. ``current``: today's trust policy, whose conditions
-    on keys the records do not carry are kept (the module docstring)."""
+    on keys the records do not carry are kept (the module docstring).
+
+    A service whose documentation shows ``aws:SourceAccount`` in its roles' trust policies
+    (``source_account_services``) is named in a note; with ``source_account``, its statement
+    requires the role's own account as the source account: a rule, reported, since CloudTrail
+    does not record the source account (a service acting for another account's resource would
+    be refused)."""
     mine = [a for a in assumptions if a.role == role]
     reason = managed_by_aws(role)
     if reason is not None:
@@ -539,14 +615,42 @@ def propose_trust(
         return TrustProposal(
             role, None, skipped="no caller assumed it in the window: nothing to trust"
         )
-    statements: list[dict[str, Any]] = []
     notes: list[str] = []
+    unread = [
+        a
+        for a in allowed
+        if a.kind is CallerKind.WEB_IDENTITY and a.subject is None and _pins_subject(a.caller)
+    ]
+    if unread:
+        return TrustProposal(
+            role,
+            None,
+            skipped=f"{unread[0].caller}: a call's subject is not in its record, and a trust "
+            "policy without its subject would let any identity of the provider in",
+        )
+    statements: list[dict[str, Any]] = []
     carried: set[str] = set()
     for kind, members in _by_kind(allowed).items():
-        for statement in _statements(kind, members, notes):
-            kept = _carry(statement, members, current)
-            carried.update(kept)
-            statements.append(statement)
+        rule = _account if source_account and kind is CallerKind.SERVICE else None
+        statements += _statements(
+            kind, members, current, notes, carried, rule(role) if rule else None
+        )
+    documented = source_account_services()
+    services = sorted({a.caller for a in allowed if a.kind is CallerKind.SERVICE} & set(documented))
+    for service in services:
+        if source_account:
+            notes.append(
+                f"{service}: requires {SOURCE_ACCOUNT} {_account(role)}, the role's own account "
+                f"(a rule: AWS documents that the service sends it, {documented[service]}; "
+                "CloudTrail does not record it)"
+            )
+        elif not any(SOURCE_ACCOUNT.lower() == k.lower() for k in carried):
+            notes.append(
+                f"{service}: AWS documents {SOURCE_ACCOUNT} for its roles' trust policies "
+                f"({documented[service]}); CloudTrail does not record it, so it is not added: "
+                f"StringEquals {SOURCE_ACCOUNT} {_account(role)} would confine it to this account "
+                "(--source-account adds it)"
+            )
     for index, statement in enumerate(statements):
         statement["Sid"] = f"Trust{index + 1}"
     document: dict[str, Any] = {"Version": POLICY_VERSION, "Statement": statements}
@@ -584,13 +688,22 @@ def _by_kind(assumptions: Sequence[Assumption]) -> dict[CallerKind, list[Assumpt
 
 
 def _statements(
-    kind: CallerKind, members: Sequence[Assumption], notes: list[str]
+    kind: CallerKind,
+    members: Sequence[Assumption],
+    current: Mapping[str, Any] | None,
+    notes: list[str],
+    carried: set[str],
+    source_account: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Return the statements that trust ``members``, all of one kind."""
+    """Return the statements that trust ``members``, all of one kind: callers alike in their
+    actions and conditions share one. Each caller's conditions are the values its calls showed
+    and, per statement of ``current`` that lets it in today, that statement's conditions on the
+    other keys (the keys kept are added to ``carried``): a caller let in today by one statement
+    or another gets a statement for each, so that neither condition is lost."""
     by_caller: dict[str, list[Assumption]] = defaultdict(list)
     for a in members:
         by_caller[a.caller].append(a)
-    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    groups: dict[tuple[Any, ...], set[str]] = defaultdict(set)
     for caller, calls in sorted(by_caller.items()):
         actions = {a.action for a in calls}
         if any(a.tagged for a in calls):
@@ -601,29 +714,110 @@ def _statements(
         if kind is CallerKind.AWS:
             given = {a.external_id for a in calls}
             if None not in given:
-                conditions = ((EXTERNAL_ID, tuple(sorted(given))),)  # type: ignore[arg-type]
+                conditions = ((EXTERNAL_ID, tuple(sorted(v for v in given if v))),)
         elif kind is CallerKind.WEB_IDENTITY:
             conditions = _web_conditions(caller, calls, notes)
-        key = (tuple(sorted(actions)), conditions)
-        groups[key].append(caller)
+        elif source_account and caller in source_account_services():
+            conditions = ((SOURCE_ACCOUNT, (source_account,)),)
+            carried.add(SOURCE_ACCOUNT)  # the rule's key: the records cannot tell it
+        ours = {key.lower() for key, _ in conditions}
+        names = _names_for(calls, current)
+        federated = kind in (CallerKind.WEB_IDENTITY, CallerKind.SAML)
+        for kept, extra in _carried_alternatives(calls, current, ours, federated=federated):
+            carried.update(k for _, k, _ in kept)
+            groups[(tuple(sorted(actions | extra)), conditions, kept)].update(names)
     statements = []
-    for (actions, conditions), callers in sorted(groups.items()):
-        principal: Any = callers[0] if len(callers) == 1 else sorted(callers)
-        name = "Federated" if kind in (CallerKind.WEB_IDENTITY, CallerKind.SAML) else str(kind)
+    name = "Federated" if kind in (CallerKind.WEB_IDENTITY, CallerKind.SAML) else str(kind)
+    for (actions, conditions, kept), callers in sorted(groups.items()):
+        listed = sorted(callers)
         statement: dict[str, Any] = {
             "Effect": "Allow",
-            "Principal": {name: principal},
+            "Principal": {name: listed[0] if len(listed) == 1 else listed},
             "Action": actions[0] if len(actions) == 1 else list(actions),
         }
-        if conditions:
-            statement["Condition"] = {
-                "StringEquals": {
-                    key: values[0] if len(values) == 1 else list(values)
-                    for key, values in conditions
-                }
-            }
+        block: dict[str, dict[str, Any]] = {}
+        for ours_key, values in conditions:
+            block.setdefault("StringEquals", {})[ours_key] = (
+                values[0] if len(values) == 1 else list(values)
+            )
+        for operator, kept_key, values in kept:
+            block.setdefault(operator, {})[kept_key] = (
+                values[0] if len(values) == 1 else list(values)
+            )
+        if block:
+            statement["Condition"] = block
         statements.append(statement)
     return statements
+
+
+def _names_for(calls: Sequence[Assumption], current: Mapping[str, Any] | None) -> list[str]:
+    """Return what a statement names for one caller: the caller itself; for another account's
+    caller known only by its ID, the users and roles of that account today's policy trusts
+    (one of them is the caller), else the account."""
+    caller = calls[0]
+    if caller.resolved or current is None or caller.account is None:
+        return [caller.caller]
+    named: set[str] = set()
+    for statement in statements_of(current):
+        if statement.get("Effect") != "Allow" or "NotPrincipal" in statement:
+            continue
+        for kind, value in _entries(statement):
+            if kind == "*" or value == "*":
+                return [caller.caller]
+            if kind != "AWS":
+                continue
+            if value in {caller.account, caller.caller}:
+                return [caller.caller]  # today's policy trusts the whole account
+            if _account_of(value) == caller.account and ":iam::" in value:
+                named.add(value)
+    return sorted(named) or [caller.caller]
+
+
+def _carried_alternatives(
+    calls: Sequence[Assumption],
+    current: Mapping[str, Any] | None,
+    ours: set[str],
+    *,
+    federated: bool,
+) -> list[tuple[tuple[tuple[str, str, tuple[str, ...]], ...], frozenset[str]]]:
+    """Return, per statement of ``current`` (today's policy) that lets one of ``calls`` in, its
+    conditions on keys not in ``ours`` and, for a web identity or SAML session, the
+    ``sts:TagSession`` / ``sts:SetSourceIdentity`` it allows (their tags and source identity come
+    in the token or assertion, which the record does not show). One alternative with no
+    condition when none lets them in, or one does without a condition."""
+    if current is None:
+        return [((), frozenset())]
+    found: dict[tuple[tuple[str, str, tuple[str, ...]], ...], set[str]] = {}
+    for statement in statements_of(current):
+        if statement.get("Effect") != "Allow" or "NotPrincipal" in statement:
+            continue
+        single = {"Version": POLICY_VERSION, "Statement": [statement]}
+        if not any(_lets_in(single, a) for a in calls):
+            continue
+        kept = tuple(sorted(c for c in _flat_conditions(statement) if c[1].lower() not in ours))
+        extra = set()
+        if federated:
+            extra = {
+                action
+                for action in (TAG_SESSION, SET_SOURCE_IDENTITY)
+                if any(match_action(str(p), action) for p in _listed(statement.get("Action")))
+            }
+        found.setdefault(kept, set()).update(extra)
+    if not found:
+        return [((), frozenset())]
+    if () in found:
+        # Today one statement lets them in without a condition: the others add nothing.
+        return [((), frozenset(found[()]))]
+    return [(kept, frozenset(extra)) for kept, extra in sorted(found.items())]
+
+
+def _pins_subject(provider: str) -> bool:
+    """Return whether a proposal pins the provider's subject: an IAM OIDC provider's subject
+    names a workload (a repository and ref, a Kubernetes service account); the built-in
+    providers' (Cognito, Google, Facebook, Amazon) an end user of the application, whom a trust
+    policy does not list (IAM User Guide, "Available keys for AWS web identity federation";
+    Cognito Developer Guide, "Role trust and permissions": the identity pool's ``aud``)."""
+    return ":oidc-provider/" in provider
 
 
 def _web_conditions(
@@ -633,63 +827,21 @@ def _web_conditions(
     values seen, when every call showed them."""
     aud_key, sub_key = web_identity_keys(provider)
     found: list[tuple[str, tuple[str, ...]]] = []
-    for key, values, what in (
-        (aud_key, [a.audience for a in calls], "audience"),
-        (sub_key, [a.subject for a in calls], "subject"),
-    ):
+    wanted = [(aud_key, [a.audience for a in calls], "audience")]
+    if _pins_subject(provider):
+        wanted.append((sub_key, [a.subject for a in calls], "subject"))
+    else:
+        notes.append(
+            f"{provider}: its subjects are the application's end users, not pinned; the "
+            f"audience ({aud_key}) confines it"
+        )
+    for key, values, what in wanted:
         known = sorted({v for v in values if v is not None})
         if len(known) < len(set(values)) or not known:
             notes.append(f"{provider}: a call's {what} is not in its record: no {key} condition")
         else:
             found.append((key, tuple(known)))
     return tuple(found)
-
-
-def _carry(
-    statement: dict[str, Any], members: Sequence[Assumption], current: Mapping[str, Any] | None
-) -> set[str]:
-    """Add to ``statement`` the conditions of ``current`` (today's trust policy) on keys the
-    proposal does not set, where every Allow statement of today's that lets one of the
-    statement's callers in has the same condition (the observed calls met it, whichever
-    statement let them in); return the keys kept. The actions of today's
-    statements that the records cannot show (``sts:TagSession`` and ``sts:SetSourceIdentity``
-    of a web identity or SAML session, whose tags and source identity come in the token or the
-    assertion) are kept too."""
-    if current is None:
-        return set()
-    callers = set(_principal_values(statement))
-    mine = [a for a in members if a.caller in callers]
-    # The statements that let these callers in today, by evaluation: one naming their account
-    # trusts them as much as one naming them.
-    trusting = [
-        s
-        for s in statements_of(current)
-        if s.get("Effect") == "Allow"
-        and "NotPrincipal" not in s
-        and any(_lets_in({"Version": POLICY_VERSION, "Statement": [s]}, a) for a in mine)
-    ]
-    if not trusting:
-        return set()
-    conditions = [_flat_conditions(s) for s in trusting]
-    ours = {key.lower() for _, key, _ in _flat_conditions(statement)}
-    common = set(conditions[0]).intersection(*conditions[1:])
-    kept: set[str] = set()
-    for operator, key, values in sorted(common):
-        if key.lower() in ours:
-            continue
-        block = statement.setdefault("Condition", {}).setdefault(operator, {})
-        block[key] = values[0] if len(values) == 1 else list(values)
-        kept.add(key)
-    federated = "Federated" in statement["Principal"]
-    if federated:
-        granted = _listed(statement["Action"])
-        for extra in (TAG_SESSION, SET_SOURCE_IDENTITY):
-            if extra not in granted and all(
-                any(match_action(str(p), extra) for p in _listed(s.get("Action"))) for s in trusting
-            ):
-                granted.append(extra)
-        statement["Action"] = granted[0] if len(granted) == 1 else sorted(granted)
-    return kept
 
 
 def _principal_values(statement: Mapping[str, Any]) -> list[str]:
@@ -795,6 +947,16 @@ def trust_diff(
                     a.caller if a.kind is not CallerKind.WEB_IDENTITY else f"{a.subject}"
                     for a in allowed
                     if _lets_in(document, a)
+                }
+                | {
+                    # known by its ID only: it may be the user or role this entry names
+                    f"a caller of {a.account} known by its ID {a.unique_id}"
+                    for a in allowed
+                    if not a.resolved
+                    and kind == "AWS"
+                    and _account_of(value) == a.account
+                    and ":iam::" in value
+                    and not value.endswith(":root")
                 }
             )
             entry = TrustedEntry(
@@ -905,12 +1067,7 @@ def trust_findings(
             continue
         conditions = _flat_conditions(statement)
         keys = {key.lower() for _, key, _ in conditions}
-        confined = any(
-            key.lower() in CONFINING_KEYS
-            and not _NEGATED.match(operator)
-            and "*" not in "".join(values)
-            for operator, key, values in conditions
-        )
+        confined = any(_confines(*condition) for condition in conditions)
         where = {"role": role, "statement": index, "sid": statement.get("Sid")}
         for kind, value in _entries(statement):
             if value == "*" and not confined:
@@ -933,16 +1090,24 @@ def trust_findings(
             elif kind == "Federated" and _oidc(value):
                 aud_key, sub_key = web_identity_keys(value)
                 host = provider_host(value)
-                if sub_key.lower() not in keys:
-                    severity = HIGH if host == GITHUB else MEDIUM
+                github = host == GITHUB or host.startswith(GITHUB + "/")  # Enterprise: /<slug>
+                on_sub = [c for c in conditions if c[1].lower() == sub_key.lower()]
+                if not any(_confines_subject(c, github) for c in on_sub):
+                    said = (
+                        f"a {sub_key} condition that confines nothing ("
+                        + "; ".join(_describe(c) for c in on_sub)
+                        + ")"
+                        if on_sub
+                        else f"no {sub_key} condition"
+                    )
                     found.append(
                         Finding(
                             "TRUST_OIDC_NO_SUBJECT",
-                            severity,
+                            HIGH if github else MEDIUM,
                             (role,),
-                            f"the trust policy trusts {host} without a {sub_key} condition: any "
-                            f"identity {host} issues a token to may assume the role"
-                            + (" (any repository on GitHub)" if host == GITHUB else ""),
+                            f"the trust policy trusts {host} with {said}: any identity {host} "
+                            "issues a token to may assume the role"
+                            + (" (any repository on GitHub)" if github else ""),
                             ({**where, "provider": value},),
                         )
                     )
@@ -973,6 +1138,58 @@ def trust_findings(
                         )
                     )
     return found
+
+
+def _positive(operator: str) -> bool:
+    """Return whether a condition operator confines when its key is absent: not a negated one,
+    not ``…IfExists`` ("applies to all condition operators except ...IfExists and Null check":
+    IAM User Guide, "Condition operators") and not ``ForAllValues:`` (true when the request has
+    no value of the key)."""
+    return not (
+        _NEGATED.match(operator)
+        or operator.endswith("IfExists")
+        or operator.startswith("ForAllValues:")
+    )
+
+
+def _confines(operator: str, key: str, values: tuple[str, ...]) -> bool:
+    """Return whether a condition confines a ``Principal: "*"`` to some callers: a positive
+    operator on a confining key (``CONFINING_KEYS``) whose every value fixes its organization,
+    account or principal: ``aws:PrincipalOrgPaths`` as AWS documents it (``o-…/r-…/ou-…/*``),
+    an ARN pattern whose account is given, an ``aws:userid`` pattern whose unique ID is."""
+    name = key.lower()
+    if name not in CONFINING_KEYS or not _positive(operator) or not values:
+        return False
+
+    def fixed(text: str) -> bool:
+        return bool(text) and "*" not in text and "?" not in text
+
+    for value in values:
+        if name in ("aws:principalorgpaths", "aws:sourceorgpaths"):
+            ok = fixed(value.split("/", 1)[0])
+        elif name in ("aws:principalarn", "aws:sourcearn"):
+            parts = value.split(":")
+            ok = len(parts) > 5 and (
+                bool(re.fullmatch(r"\d{12}", parts[4])) or (not parts[4] and fixed(value))
+            )
+        elif name == "aws:userid":
+            ok = fixed(value.split(":", 1)[0])
+        else:
+            ok = fixed(value)
+        if not ok:
+            return False
+    return True
+
+
+def _confines_subject(condition: tuple[str, str, tuple[str, ...]], github: bool) -> bool:
+    """Return whether a condition on an OIDC subject confines it: a positive operator, and every
+    value fixes something: on GitHub, the owner (``repo:<owner>/…``)."""
+    operator, _, values = condition
+    if not _positive(operator) or not values:
+        return False
+    if github:
+        return all(re.match(r"repo:[^*?/:]+/", v) for v in values)
+    return all(v and not v.startswith(("*", "?")) for v in values)
 
 
 def _oidc(value: str) -> bool:
@@ -1141,6 +1358,8 @@ def trust_report(
     *,
     known_accounts: Iterable[str] = (),
     window: Window | None = None,
+    notes: Sequence[str] = (),
+    source_account: bool = False,
 ) -> TrustReport:
     """Return the trust of every role in ``assumptions`` and, when ``trust_policies`` (today's,
     by role ARN, from the details) are given, of every role they hold: never-assumed roles get
@@ -1154,13 +1373,13 @@ def trust_report(
     for role in sorted(set(by_role) | set(policies)):
         mine = by_role.get(role, [])
         current = policies.get(role)
-        proposal = propose_trust(role, mine, current)
+        proposal = propose_trust(role, mine, current, source_account=source_account)
         diff = trust_diff(role, current, mine) if role in policies else None
         if diff is not None and managed_by_aws(role):
             diff = None
         findings = tuple(trust_findings(role, current, accounts))
         found.append(RoleTrust(role, tuple(mine), proposal, current, diff, findings))
-    return TrustReport(tuple(found), window)
+    return TrustReport(tuple(found), window, tuple(notes))
 
 
 # --- files ----------------------------------------------------------------------------------------
@@ -1188,7 +1407,8 @@ def render_trust(report: TrustReport, output: str) -> dict[str, str]:
 
 def _terraform(role: str, document: Mapping[str, Any]) -> str:
     name = re.sub(r"[^A-Za-z0-9_]", "_", roles.role_name(role)).lower()
-    text = json.dumps(document, indent=2, sort_keys=True)
+    # HCL reads ${ and %{ as templates: a policy variable in a condition stays literal.
+    text = json.dumps(document, indent=2, sort_keys=True).replace("${", "$${").replace("%{", "%%{")
     return (
         f"# The trust policy proposed for {role}.\n"
         f'# Set it on the role: resource "aws_iam_role" "{name}" {{ assume_role_policy = '
@@ -1234,6 +1454,10 @@ def _account_of(arn: str | None) -> str | None:
         return None
     parts = arn.split(":", 5)
     return parts[4] if len(parts) > 4 and parts[4] else None
+
+
+def _account(arn: str) -> str:
+    return _account_of(arn) or ""
 
 
 def _partition(arn: str) -> str:
