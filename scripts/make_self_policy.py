@@ -3,7 +3,8 @@
 trailmin makes these calls, all of the Read or List access level: ListObjectsV2 on the trail bucket
 (under the AWSLogs/ prefix) and GetObject on each log file (ingest, run, propose);
 GetAccountAuthorizationDetails (--from-aws, from_aws = true); GenerateCredentialReport and
-GetCredentialReport (audit --from-aws without a saved --credential-report). This script writes the
+GetCredentialReport (audit --from-aws without a saved --credential-report); GetAccountPasswordPolicy
+(audit --from-aws without a saved --password-policy). This script writes the
 CloudTrail records those calls produce (as a trail with S3 data events logs them) for a run over two
 accounts and two regions, ingests them and lets trailmin generate the policy, with prefix
 generalization so that the log files of any day collapse to the logs' path. Tests check that the
@@ -113,6 +114,8 @@ def records() -> list[dict]:
     # audit --from-aws: the credential report, generated then read.
     call(n + 1, "iam.amazonaws.com", "GenerateCredentialReport", {}, [], False)
     call(n + 2, "iam.amazonaws.com", "GetCredentialReport", {}, [], False)
+    # audit --from-aws: the account password policy.
+    call(n + 3, "iam.amazonaws.com", "GetAccountPasswordPolicy", {}, [], False)
     return found
 
 

@@ -458,9 +458,11 @@ def test_moto_provides_the_report_and_the_details(made, moto_server, tmp_path, m
     )
     assert run.returncode == 0, run.stderr
     codes = {
-        (f["code"], f["principals"][0].rsplit(":", 1)[-1])
+        # the password policy's findings are the account's, of no principal
+        (f["code"], (f["principals"] or [""])[0].rsplit(":", 1)[-1])
         for f in json.loads(run.stdout)["findings"]
     }
+    assert ("NO_PASSWORD_POLICY", "") in codes  # --from-aws reads it too: moto's has none
     assert ("USER_PASSWORD_WITHOUT_MFA", "user/erin") in codes
     assert ("UNUSED_PRINCIPAL", "user/erin") in codes
     # erin's key was made a moment ago: not yet "unused".
@@ -469,6 +471,38 @@ def test_moto_provides_the_report_and_the_details(made, moto_server, tmp_path, m
     assert markdown.returncode == 0
     assert "`ROOT_ACCOUNT_USED`" in markdown.stdout
     assert "no credential report" in markdown.stdout
+
+
+def test_the_password_policy_is_read_from_iam(made, moto_server, tmp_path, monkeypatch):
+    """audit --from-aws reads the account password policy (GetAccountPasswordPolicy) from
+    moto's IAM: a weak one is judged against the CIS values; none at all is NO_PASSWORD_POLICY."""
+    fake_aws_env(monkeypatch, tmp_path)
+    reset_moto(moto_server)
+    iam = boto3.session.Session().client("iam", endpoint_url=moto_server, region_name="us-east-1")
+
+    def policy_codes() -> set[str]:
+        run = audit_cli(made, "--from-aws", "--endpoint-url", moto_server, "--format", "json")
+        assert run.returncode == 0, run.stderr
+        found = json.loads(run.stdout)
+        assert not any("password policy" in n for n in found["notes"])  # it was checked
+        return {f["code"] for f in found["findings"]} & {
+            "NO_PASSWORD_POLICY",
+            "PASSWORD_TOO_SHORT",
+            "PASSWORD_REUSE_ALLOWED",
+            "PASSWORD_EXPIRY_LONG",
+        }
+
+    assert policy_codes() == {"NO_PASSWORD_POLICY"}
+    iam.update_account_password_policy(
+        MinimumPasswordLength=8, PasswordReusePrevention=24, MaxPasswordAge=90
+    )
+    assert policy_codes() == {"PASSWORD_TOO_SHORT"}
+    assert trailmin.password_policy(from_aws=True, endpoint_url=moto_server) == {
+        **trailmin.password_policy(from_aws=True, endpoint_url=moto_server),
+        "MinimumPasswordLength": 8,
+        "PasswordReusePrevention": 24,
+        "MaxPasswordAge": 90,
+    }
 
 
 # --- what the review found: cases a security engineer expects ----------------------------------

@@ -298,6 +298,7 @@ def test_each_command_made_the_calls_it_needs(recording):
         ("trust", "iam:GetAccountAuthorizationDetails"),
         ("audit", "iam:GenerateCredentialReport"),
         ("audit", "iam:GetCredentialReport"),
+        ("audit", "iam:GetAccountPasswordPolicy"),
         ("propose", "s3:ListObjectsV2"),
         ("propose", "s3:GetObject"),
         ("propose", "iam:GetAccountAuthorizationDetails"),
@@ -340,6 +341,7 @@ def test_trailmins_own_policy_grants_only_what_is_used_and_only_reads(recording)
     assert {a: access_level(a) for a in granted} == {
         "iam:GenerateCredentialReport": "Read",
         "iam:GetAccountAuthorizationDetails": "Read",
+        "iam:GetAccountPasswordPolicy": "Read",
         "iam:GetCredentialReport": "Read",
         "s3:GetObject": "Read",
         "s3:ListBucket": "List",

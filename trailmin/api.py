@@ -117,6 +117,7 @@ __all__ = [
     "lake_info",
     "mapping_report",
     "parse_time",
+    "password_policy",
     "principals",
     "propose",
     "query_arrow",
@@ -710,6 +711,25 @@ def credential_report(
         from trailmin.iam.fetch import fetch_credential_report
 
         return fetch_credential_report(profile=profile, endpoint_url=endpoint_url)
+    return None
+
+
+def password_policy(
+    *,
+    policy_file: str | Path | None = None,
+    from_aws: bool = False,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+) -> dict[str, Any] | None:
+    """Return the account password policy for ``audit``: from a saved file
+    (``read_password_policy``), else read from IAM (``GetAccountPasswordPolicy``, read-only)
+    with ``from_aws``, else None (not checked). ``{}``: the account has none."""
+    if policy_file is not None:
+        return read_password_policy(policy_file)
+    if from_aws:
+        from trailmin.iam.fetch import fetch_password_policy
+
+        return fetch_password_policy(profile=profile, endpoint_url=endpoint_url)
     return None
 
 

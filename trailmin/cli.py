@@ -1424,8 +1424,11 @@ def audit(
             days=_window_days(days),
             recent_days=recent_days,
             max_key_age_days=max_key_age,
-            password_policy=(
-                None if password_policy is None else api.read_password_policy(password_policy)
+            password_policy=api.password_policy(
+                policy_file=password_policy,
+                from_aws=from_aws,
+                profile=profile,
+                endpoint_url=endpoint_url,
             ),
         )
     _print_report(result, output)

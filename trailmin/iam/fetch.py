@@ -3,7 +3,8 @@
 ``iam:GetAccountAuthorizationDetails``, every page, for users, groups, roles and the managed
 policies they use (AWS-managed ones included, with their documents); and the credential report
 (``GenerateCredentialReport`` builds it, a read-level action, and ``GetCredentialReport`` returns
-it). Credentials come from boto3's standard chain.
+it); and the account password policy (``GetAccountPasswordPolicy``). Credentials come from
+boto3's standard chain.
 """
 
 from __future__ import annotations
@@ -110,3 +111,27 @@ def fetch_credential_report(
             time.sleep(1)
         content = client.get_credential_report()["Content"]
     return content.decode() if isinstance(content, bytes) else str(content)
+
+
+def fetch_password_policy(
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """Return the account password policy (``{}`` when the account has none: IAM answers
+    ``NoSuchEntity``)."""
+    with _reading(
+        "GetAccountPasswordPolicy",
+        "iam:GetAccountPasswordPolicy",
+        "--password-policy with the output of `aws iam get-account-password-policy`",
+        profile,
+    ):
+        client = _client(profile, region, endpoint_url)
+        try:
+            answer = client.get_account_password_policy()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchEntity":
+                return {}
+            raise
+    return dict(answer.get("PasswordPolicy") or {})
