@@ -30,7 +30,8 @@ demo: $(RUNTIME)
 	@echo "The proposals are in demo-proposals/: start with demo-proposals/index.md."
 	@echo "Try: $(BIN)/trailmin usage --lake demo-lake --principal 'arn:aws:iam::*:role/*' --format table"
 	@echo "     $(BIN)/trailmin diff --lake demo-lake --auth-file examples/sample-auth.json"
-	@echo "     $(BIN)/trailmin audit --lake demo-lake --auth-file examples/sample-auth.json --credential-report examples/sample-credential-report.csv"
+	@echo "     $(BIN)/trailmin audit --lake demo-lake --auth-file examples/sample-auth.json --credential-report examples/sample-credential-report.csv --password-policy examples/sample-password-policy.json"
+	@echo "     $(BIN)/trailmin trust --lake demo-lake --auth-file examples/sample-auth.json"
 	@echo "     $(BIN)/python -c \"import trailmin; print(trailmin.Lake('demo-lake').usage().head())\""
 	@echo "     notebooks/explore.ipynb explores the same data with plots."
 

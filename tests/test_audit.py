@@ -347,6 +347,13 @@ def sample_audit(tmp_path_factory):
     return trailmin.audit(lake, details=details, credential_report=report, now=now)
 
 
+def _subject(finding):
+    if finding.principals:
+        return finding.principals[0]
+    evidence = finding.evidence[0]
+    return str(evidence.get("policy") or evidence.get("group") or "")
+
+
 def test_every_finding_occurs_in_the_sample_logs(sample_audit):
     # All but ROOT_WITHOUT_MFA: the sample's root signs in with MFA.
     assert sample_audit.codes() == {
@@ -368,13 +375,22 @@ def test_every_finding_occurs_in_the_sample_logs(sample_audit):
         "USER_INLINE_POLICY",
         "USER_ATTACHED_POLICY",
         "SERVICE_WIDE_GRANT",
-        # the trust policies examples/sample-auth.json plants (issue 18)
+        # what examples/sample-auth.json plants for issue 18: an unattached policy, a group with
+        # no member (holding a full-administrator policy), the trust policies
+        "UNUSED_POLICY",
+        "EMPTY_GROUP",
+        "FULL_ADMIN_POLICY",
         "TRUST_ANYONE",
         "TRUST_OIDC_NO_SUBJECT",
         "TRUST_OIDC_NO_AUDIENCE",
         "TRUST_THIRD_PARTY_NO_EXTERNAL_ID",
     }
-    by = {(f.code, f.principals[0].rsplit(":", 1)[-1]) for f in sample_audit.findings}
+    # A finding on a policy or a group names no principal: its evidence names what it is about.
+    by = {
+        (f.code, _subject(f).rsplit(":", 1)[-1])
+        for f in sample_audit.findings
+        if f.principals or f.evidence
+    }
     # The planted cases, each on the principal it was planted on.
     assert {
         ("ROOT_ACCOUNT_USED", "root"),
@@ -398,6 +414,9 @@ def test_every_finding_occurs_in_the_sample_logs(sample_audit):
         ("SERVICE_WIDE_GRANT", "role/service/app-backend"),  # legacy-admin-bits: iam:*
         ("SERVICE_WIDE_GRANT", "role/old-etl"),  # its inline s3:* on *
         ("SERVICE_WIDE_GRANT", "user/export-job"),  # s3:* on its bucket
+        ("UNUSED_POLICY", "policy/old-etl-s3-2023"),
+        ("EMPTY_GROUP", "group/contractors-2024"),
+        ("FULL_ADMIN_POLICY", "policy/break-glass-admin"),
         ("TRUST_OIDC_NO_SUBJECT", "role/ci-deploy"),  # GitHub, no sub condition: any repository
         ("TRUST_OIDC_NO_AUDIENCE", "role/ci-deploy"),
         ("TRUST_ANYONE", "role/old-etl"),  # {"AWS": "*"}, only an external id

@@ -386,6 +386,7 @@ def test_trailmins_own_policy_is_what_trailmin_generates():
     assert actions == [
         "iam:GenerateCredentialReport",
         "iam:GetAccountAuthorizationDetails",
+        "iam:GetAccountPasswordPolicy",
         "iam:GetCredentialReport",
         "s3:GetObject",
         "s3:ListBucket",
