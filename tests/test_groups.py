@@ -586,3 +586,42 @@ def test_group_proposals_from_a_lake_and_saved_details(tmp_path):
     assert "111122223333-group-bob-direct/main.tf" in names
     assert "111122223333-user-alice/main.tf" in names
     assert "111122223333-user-bob/main.tf" not in names  # all it used moved to bob-direct
+
+
+def test_a_groups_arn_comes_from_its_entry_with_its_path(tmp_path):
+    """A group under a path: its proposal names the ARN GroupDetailList gives, path and all,
+    not one made from its name."""
+    ec2 = {"eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances"}
+    write_delivery(
+        tmp_path / "trail" / "t.json.gz",
+        [make_record(1, **ec2, userIdentity=_identity("alice", "AIDAALICE"))],
+    )
+    lake = tmp_path / "lake"
+    trailmin.ingest([tmp_path / "trail"], lake=lake, workers=1)
+    teams = f"{A}:group/teams/platform/devs"
+    details = parse_authorization_details(
+        {
+            "UserDetailList": [
+                {
+                    "UserName": "alice",
+                    "UserId": "AIDAALICE",
+                    "Arn": user("alice"),
+                    "Path": "/",
+                    "GroupList": ["devs"],
+                }
+            ],
+            "GroupDetailList": [
+                {
+                    "GroupName": "devs",
+                    "Arn": teams,
+                    "Path": "/teams/platform/",
+                    "GroupPolicyList": [
+                        {"PolicyName": "ec2", "PolicyDocument": doc(allow("ec2:Describe*", "*"))}
+                    ],
+                }
+            ],
+        }
+    )
+    found = trailmin.group_proposals(lake, details)
+    assert [g.principal for g in found.groups] == [teams]
+    assert grants(by(found.groups, teams)) == {("ec2:DescribeInstances", "*")}

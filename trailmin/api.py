@@ -400,25 +400,31 @@ def group_proposals(
 
 def _group_holdings(details: AuthorizationDetails) -> tuple[list[GroupMember], list[Group]]:
     """Return the details' users (their groups as ARNs, their own policies) and groups (the
-    policies that come through each). A group's ARN is made from its name and its members'
-    account: the details' users name their groups, not their paths."""
+    policies that come through each). A group's ARN is its entry's in ``GroupDetailList`` (with
+    its path); without one, it is made from its name and its members' account (the users name
+    their groups, not their paths)."""
     members: list[GroupMember] = []
     policies_of: dict[str, dict[str, Mapping[str, Any] | None]] = {}
+
+    def arn_of(account: str, name: str) -> str:
+        entry = details.groups.get(name)
+        return entry.arn if entry is not None and entry.arn else f"{account}:group/{name}"
+
     for arn, held in sorted(details.principals.items()):
         if held.kind != "user":
             continue
         account = arn.split(":user/", 1)[0]
         for name in held.groups:
-            policies_of.setdefault(f"{account}:group/{name}", {})
+            policies_of.setdefault(arn_of(account, name), {})
         for policy in held.policies:
             if policy.via is not None:
-                policies_of.setdefault(f"{account}:group/{policy.via}", {})[policy.name] = (
+                policies_of.setdefault(arn_of(account, policy.via), {})[policy.name] = (
                     policy.document
                 )
         members.append(
             GroupMember(
                 arn,
-                tuple(f"{account}:group/{name}" for name in held.groups),
+                tuple(arn_of(account, name) for name in held.groups),
                 tuple((p.name, p.document) for p in held.policies if p.via is None),
             )
         )
