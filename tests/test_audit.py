@@ -376,7 +376,7 @@ def test_every_finding_occurs_in_the_sample_logs(sample_audit):
         "USER_ATTACHED_POLICY",
         "SERVICE_WIDE_GRANT",
         # what examples/sample-auth.json plants for issue 18: an unattached policy, a group with
-        # no member (holding a full-administrator policy), the trust policies
+        # no member (holding a full-administrator policy), the trust policies, a role never used
         "UNUSED_POLICY",
         "EMPTY_GROUP",
         "FULL_ADMIN_POLICY",
@@ -384,6 +384,9 @@ def test_every_finding_occurs_in_the_sample_logs(sample_audit):
         "TRUST_OIDC_NO_SUBJECT",
         "TRUST_OIDC_NO_AUDIENCE",
         "TRUST_THIRD_PARTY_NO_EXTERNAL_ID",
+        "ROLE_NEVER_USED",
+        # and what sample_logs plants: the leaked key checked while the nightly run uses it
+        "POSSIBLY_SHARED_IDENTITY",
     }
     # A finding on a policy or a group names no principal: its evidence names what it is about.
     by = {
@@ -421,7 +424,16 @@ def test_every_finding_occurs_in_the_sample_logs(sample_audit):
         ("TRUST_OIDC_NO_AUDIENCE", "role/ci-deploy"),
         ("TRUST_ANYONE", "role/old-etl"),  # {"AWS": "*"}, only an external id
         ("TRUST_THIRD_PARTY_NO_EXTERNAL_ID", "role/old-etl"),  # account 999988887777
+        ("ROLE_NEVER_USED", "role/reports-2024"),  # created 2024, no RoleLastUsed, no event
+        ("POSSIBLY_SHARED_IDENTITY", "user/legacy-batch"),
     } <= by
+    # old-etl was used, before the window (its RoleLastUsed): unused, not never used.
+    (unused,) = findings(sample_audit, "UNUSED_PRINCIPAL")
+    assert unused.principals == ("arn:aws:iam::111122223333:role/old-etl",)
+    assert unused.evidence[0]["last_used"] == "2026-03-11T02:10:44Z"
+    (never,) = findings(sample_audit, "ROLE_NEVER_USED")
+    assert never.evidence[0]["created"] == "2024-01-15T11:00:00Z"
+    assert never.evidence[0]["role_last_used"] is None
     # ci-deploy's permissions boundary grants cloudformation:* and more: a boundary grants
     # nothing, and IAM.21 leaves boundaries out.
     assert not [f for f in findings(sample_audit, "SERVICE_WIDE_GRANT") if "ci-" in f.message]
@@ -432,6 +444,14 @@ def test_every_finding_occurs_in_the_sample_logs(sample_audit):
     assert keys["export-job"].severity == "high"  # a user's key inside a Lambda function
     assert keys["legacy-batch"].severity == "medium"
     assert len(keys["legacy-batch"].evidence[0]["source_ips"]) == 2  # the script's and another
+    # On the last day, someone checks legacy-batch's leaked key with the CLI from their own
+    # network while the nightly script calls with it from its server: those two addresses.
+    (shared,) = findings(sample_audit, "POSSIBLY_SHARED_IDENTITY")
+    (occurrence,) = shared.evidence
+    assert occurrence["slot"] == "2026-10-18T01:00:00Z"
+    assert occurrence["user_agents"] == ["Boto3/1.34.0", "aws-cli/2.15.30"]
+    assert occurrence["source_ips"] == sorted(keys["legacy-batch"].evidence[0]["source_ips"])
+    assert occurrence["credentials"] == [keys["legacy-batch"].evidence[0]["access_key_id"]]
     (spike,) = findings(sample_audit, "DENIED_SPIKE")
     assert spike.evidence[0]["recent_denied"] == 7
     assert spike.evidence[0]["baseline_denied"] == 0

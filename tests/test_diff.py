@@ -159,7 +159,7 @@ def test_diff_command_prints_markdown_and_json(sample):
     assert "ci-deploy" not in markdown.stdout
     as_json = run("--auth-file", str(AUTH), "--format", "json")
     assert as_json.returncode == 0
-    assert len(json.loads(as_json.stdout)["principals"]) == 6
+    assert len(json.loads(as_json.stdout)["principals"]) == 8  # with vendor-audit, reports-2024
     neither = run()
     assert neither.returncode == 2
     assert "--auth-file FILE or --from-aws" in neither.stderr

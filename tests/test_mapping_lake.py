@@ -70,7 +70,7 @@ def test_remap_refills_only_files_of_another_mapping(tmp_path):
 
     summary = trailmin.remap(lake)
     assert summary.files == info.files
-    assert summary.rows == 1400
+    assert summary.rows == 1422
     assert summary.mapping_version == mapping_version()
     assert permissions_by_event(lake) == before
     assert trailmin.lake_info(lake).mapping_current
@@ -84,5 +84,5 @@ def test_ingest_without_mapping_then_remap_gives_the_mapped_lake(tmp_path):
     trailmin.ingest([SAMPLE_LOGS], lake=later, workers=1, map_permissions=False)
     assert set(permissions_by_event(later).values()) == {None}
     assert trailmin.lake_info(later).mapping_versions == {"unmapped": 14}
-    assert trailmin.remap(later).rows == 1400
+    assert trailmin.remap(later).rows == 1422
     assert permissions_by_event(later) == permissions_by_event(mapped)

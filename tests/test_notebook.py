@@ -113,15 +113,16 @@ def test_the_notebook_is_stored_without_outputs():
 def test_the_notebook_runs_on_the_sample_logs(monkeypatch):
     run = run_notebook(monkeypatch, None)
     assert_reads_well(run)
-    assert "ingested 1,400 events" in run.printed
+    assert "ingested 1,422 events" in run.printed
     assert (
         "window: the last 90 days up to the newest event (the default), 2026-07-20 23:39 to "
-        "2026-10-18 23:39 UTC: 1,387 events of 12 principals; no event of the lake fell outside it"
+        "2026-10-18 23:39 UTC: 1,409 events of 14 principals; no event of the lake fell outside it"
     ) in run.printed
     assert "counted per 6 hours: 56 points" in run.printed  # 14 days
     assert run.figures["fig_time"]["title"] == "Events per 6 hours by kind of principal"
     top = run.figures["fig_top"]
-    assert top["title"] == "Calls per principal, all 8 principals (orange: people)"
+    # 10: role/vendor-audit and the vendor's account (its AssumeRole calls) among them
+    assert top["title"] == "Calls per principal, all 10 principals (orange: people)"
     assert top["rows"][:3] == ["app-backend", "legacy-batch", "alice"]
     assert "arn:aws:iam::111122223333:role/service/app-backend\nthe busiest workload role" in (
         run.printed
@@ -188,13 +189,15 @@ def test_the_notebook_reads_many_principals_in_several_accounts(monkeypatch, fiv
     assert "counted per hour: 48 points" in run.printed  # 2 days
     assert run.figures["fig_time"]["title"] == "Events per hour by kind of principal"
     top = run.figures["fig_top"]
-    assert top["title"] == "Calls per principal, top 15 of 41 principals (orange: people)"
+    # 47: role/vendor-audit in each account, and the vendor's account
+    assert top["title"] == "Calls per principal, top 15 of 47 principals (orange: people)"
     app_backends = {f"app-backend ({account})" for account in ACCOUNTS}
     assert set(top["rows"][:5]) == app_backends
     assert "user/ci-deploy" in top["rows"]
     heat = run.figures["fig_heat"]
     assert heat["title"] == (
-        "Calls per principal and IAM service:\ntop 15 of 44 principals × top 15 of 21 services"
+        # with the vendor's (vendor-audit in each account, its account's AssumeRole) and config
+        "Calls per principal and IAM service:\ntop 15 of 50 principals × top 15 of 22 services"
     )
     assert set(heat["rows"][:5]) == app_backends
     assert len(heat["columns"]) == 15

@@ -19,11 +19,14 @@ SSO = (
 )
 
 # Every principal of the sample lake and of the sample authorization details, by the part after
-# the account; "AWS Internal" and the service principals carry no account.
+# the account; "AWS Internal" and the service principals carry no account, and the vendor's account
+# (its AssumeRole calls, its caller known by its ID only) is another.
 NAMES = [
     "role/ci-deploy",
     "role/old-etl",
+    "role/reports-2024",
     "role/service/app-backend",
+    "role/vendor-audit",
     SSO,
     "root",
     "user/alice",
@@ -32,6 +35,7 @@ NAMES = [
     "user/legacy-batch",
 ]
 UNIVERSE = [ARN + n for n in NAMES] + [
+    "arn:aws:iam::999988887777:root",
     "AWS Internal",
     "cloudtrail.amazonaws.com",
     "ecs-tasks.amazonaws.com",
@@ -49,7 +53,17 @@ CASES = [
     (("*:user/???",), {"user/bob"}),  # ? is exactly one character
     ((ARN + "user/bob",), {"user/bob"}),
     ((ARN + "user/bo",), set()),  # an exact ARN is not a prefix
-    (("*:role/*",), {"role/ci-deploy", "role/old-etl", "role/service/app-backend", SSO}),
+    (
+        ("*:role/*",),
+        {
+            "role/ci-deploy",
+            "role/old-etl",
+            "role/reports-2024",
+            "role/service/app-backend",
+            "role/vendor-audit",
+            SSO,
+        },
+    ),
     (("*:user/a*", ARN + "role/ci-deploy"), {"user/alice", "role/ci-deploy"}),
 ]
 IDS = [" ".join(patterns) for patterns, _ in CASES]

@@ -38,7 +38,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def synth(out: Path, *, events_per_day: int, events_per_file: int) -> Path:
-    """Return a ``trailmin synth`` trail: two accounts, two days, one region."""
+    """Return a ``trailmin synth`` trail: two accounts, two days, one region; in each account
+    also the vendor's audit on the first day (6 events) and the leaked key's check (1)."""
     accounts = [arg for account in ACCOUNTS for arg in ("--account", account)]
     sizes = ["--events-per-day", str(events_per_day), "--events-per-file", str(events_per_file)]
     trail = ["--days", "2", *sizes, *accounts, "--region", "us-east-1"]
@@ -52,13 +53,13 @@ def synth(out: Path, *, events_per_day: int, events_per_file: int) -> Path:
 
 @pytest.fixture(scope="module")
 def busy_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A trail that keeps two workers busy for a few seconds (40,000 events, about 9 MB)."""
+    """A trail that keeps two workers busy for a few seconds (40,014 events, about 9 MB)."""
     return synth(tmp_path_factory.mktemp("busy"), events_per_day=10_000, events_per_file=250)
 
 
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A trail of 4,000 events in four partitions."""
+    """A trail of 4,014 events in four partitions."""
     return synth(tmp_path_factory.mktemp("small"), events_per_day=1_000, events_per_file=50)
 
 
@@ -92,7 +93,7 @@ def busy_ids(busy_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Cou
     lake = tmp_path_factory.mktemp("busy-clean") / "lake"
     assert trailmin.ingest([busy_corpus], lake=lake, workers=1).clean
     ids = glob_ids(lake)
-    assert sum(ids.values()) == len(ids) == 40_000
+    assert sum(ids.values()) == len(ids) == 40_014
     return ids
 
 
@@ -110,7 +111,7 @@ def fragmented(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def small_ids(fragmented: Path) -> Counter[str]:
     ids = glob_ids(fragmented)
-    assert sum(ids.values()) == len(ids) == 4_000
+    assert sum(ids.values()) == len(ids) == 4_014
     return ids
 
 
@@ -473,7 +474,7 @@ def test_a_compaction_killed_at_a_dangerous_point_leaves_events_exact(
     count = duckdb.sql(
         f"SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{lake}/events/**/*.parquet')"
     ).fetchall()
-    assert count == [(4_000, 4_000)]
+    assert count == [(4_014, 4_014)]
     assert glob_ids(lake) == small_ids
     assert trailmin_ids(lake) == small_ids
 

@@ -408,11 +408,11 @@ def test_index_starts_with_what_to_review_first(tmp_path):
     index = (out / "index.md").read_text()
     assert index.startswith(
         "# Least-privilege proposals\n\n**Made from** the last 90 days up to the newest event "
-        "(the default), 2026-07-20 23:39 to 2026-10-18 23:39 UTC: 1,387 events of 12 principals; "
+        "(the default), 2026-07-20 23:39 to 2026-10-18 23:39 UTC: 1,409 events of 14 principals; "
         "no event of the lake fell outside it.\n\nThis is the first run: there is no state of a "
-        # 8 users and roles, and 3 groups: devs, and the two users' own policies moved into
-        # groups (IAM.2)
-        "last run to compare with, so every proposal is new (11 principals).\n\n"
+        # 10 users and roles (vendor-audit and reports-2024 among them), and 3 groups: devs, and
+        # the two users' own policies moved into groups (IAM.2)
+        "last run to compare with, so every proposal is new (13 principals).\n\n"
         "## Review first\n\n"
     )
     first = index.split("\n## Review first\n", 1)[1].split("\n## Proposals\n", 1)[0].splitlines()
@@ -763,6 +763,12 @@ def test_each_role_folder_has_its_trust_and_index_lists_the_differences(tmp_path
         "wider than used; high TRUST_OIDC_NO_SUBJECT; medium TRUST_OIDC_NO_AUDIENCE",
         "- `arn:aws:iam::111122223333:role/old-etl` (`111122223333-role-old-etl/`): 2 principals "
         "trusted, never used; medium TRUST_THIRD_PARTY_NO_EXTERNAL_ID; high TRUST_ANYONE",
+        # a role never assumed (ROLE_NEVER_USED): its Lambda trust unused
+        "- `arn:aws:iam::111122223333:role/reports-2024` (`111122223333-role-reports-2024/`): "
+        "1 principal trusted, never used",
         "- `arn:aws:iam::111122223333:role/service/app-backend` "
         "(`111122223333-role-service-app-backend/`): 1 principal trusted, never used",
+        # the vendor passes session tags; today's policy allows sts:AssumeRole only
+        "- `arn:aws:iam::111122223333:role/vendor-audit` (`111122223333-role-vendor-audit/`): "
+        "1 used but not trusted",
     ]

@@ -90,23 +90,26 @@ def test_same_seed_writes_the_same_bytes(tmp_path: Path) -> None:
     assert len(a) == first.files + first.digest_files
     assert set(a) != set(c)
     assert log_records(a) != log_records(c)
-    assert other.events == first.events == 400
+    # the day's 400, and the vendor's audit on the first day (vendor.py): 7 more
+    assert other.events == first.events == 400 + 7
 
 
 def test_iter_records_is_ordered_counted_and_unique() -> None:
-    """Records come in time order, exactly days x events_per_day x accounts, IDs unique."""
+    """Records come in time order, exactly days x events_per_day x accounts and those of the
+    episodes outside the budget (Shared.aside), IDs unique."""
     accounts = ("111122223333", "444455556666")
     records = list(
         iter_records(seed=5, start=date(2026, 1, 3), days=2, events_per_day=700, accounts=accounts)
     )
-    assert len(records) == 2 * 700 * 2
+    # per account: the vendor's audit on the first day (7), the leaked key's check on the last (1)
+    assert len(records) == 2 * 700 * 2 + 2 * (7 + 1)
     times = [r["eventTime"] for r in records]
     assert times == sorted(times)
     assert times[0] >= "2026-01-03T00:00:00Z"
     assert times[-1] < "2026-01-05T00:00:00Z"
     assert len({r["eventID"] for r in records}) == len(records)
     per_account = Counter(r["recipientAccountId"] for r in records)
-    assert per_account == {"111122223333": 1400, "444455556666": 1400}
+    assert per_account == {"111122223333": 1408, "444455556666": 1408}
 
 
 def test_written_records_are_iter_records(tmp_path: Path) -> None:
@@ -115,7 +118,7 @@ def test_written_records_are_iter_records(tmp_path: Path) -> None:
     written = log_records(tree(tmp_path))
     options = {k: v for k, v in SMALL.items() if k != "events_per_file"}
     expected = json.loads(msgspec.json.encode(list(iter_records(**options))))
-    assert summary.events == len(written) == 400
+    assert summary.events == len(written) == 400 + 7  # and the vendor's audit
     assert sorted(written, key=lambda r: r["eventID"]) == sorted(
         expected, key=lambda r: r["eventID"]
     )
@@ -211,14 +214,16 @@ def test_committed_sample_is_what_the_script_writes(tmp_path: Path) -> None:
             assert gzip.decompress(data) == gzip.decompress(committed[key]), key
         else:
             assert data == committed[key], key
-    assert (summary.files, summary.digest_files, summary.events) == (443, 674, 1400)
+    # 1,400 and the vendor's audits (3 x 7: the first day, then weekly) and the leaked key's
+    # check (1), in 6 more log files
+    assert (summary.files, summary.digest_files, summary.events) == (449, 674, 1422)
     assert "scripts/make_sample_logs.py" in committed["README.md"].decode()
 
 
 def test_sample_is_small() -> None:
     """The committed sample stays about a thousand small files and well under 2 MB."""
     files = tree(SAMPLE)
-    assert len(files) == 1118
+    assert len(files) == 1124
     assert sum(len(data) for data in files.values()) < 1_500_000
     assert any("/CloudTrail-Digest/" in key for key in files)
 
@@ -227,9 +232,10 @@ def test_sample_shows_every_principal(sample: list[dict[str, Any]]) -> None:
     """Each principal of the cast appears, with the identity shape CloudTrail gives it."""
     types = Counter(r["userIdentity"].get("type") for r in sample)
     assert types == {
-        "AssumedRole": 854,
-        "IAMUser": 387,
+        "AssumedRole": 872,  # the vendor-audit sessions' 18 calls among them
+        "IAMUser": 388,
         "AWSService": 141,
+        "AWSAccount": 3,  # the vendor's AssumeRole, seen from the role's account
         "SAMLUser": 10,
         "Root": 3,
         "WebIdentityUser": 3,
@@ -248,13 +254,14 @@ def test_sample_shows_every_principal(sample: list[dict[str, Any]]) -> None:
         "arn:aws:iam::111122223333:role/service/app-backend": 723,
         sso: 97,
         "arn:aws:iam::111122223333:role/ci-deploy": 34,
+        "arn:aws:iam::111122223333:role/vendor-audit": 18,
     }
     users = Counter(
         r["userIdentity"].get("userName")
         for r in sample
         if r["userIdentity"].get("type") == "IAMUser"
     )
-    assert users == {"legacy-batch": 186, "alice": 101, "bob": 58, "export-job": 42}
+    assert users == {"legacy-batch": 187, "alice": 101, "bob": 58, "export-job": 42}
     batch = next(
         r
         for r in sample
@@ -335,7 +342,7 @@ def test_sample_shows_errors(sample: list[dict[str, Any]]) -> None:
         ("AccessDeniedException", "DescribeOrganization"): 1,
     }
     intruder = [r for r in sample if r["sourceIPAddress"] == "91.123.166.67"]
-    assert len(intruder) == 9
+    assert len(intruder) == 9 + 1  # its check of the key while the nightly run uses it
     assert {r["userIdentity"]["userName"] for r in intruder} == {"legacy-batch"}
     assert {r["eventTime"][:10] for r in intruder} == {"2026-10-18"}
     assert sum("errorCode" in r for r in intruder) == 7
@@ -354,7 +361,7 @@ def test_sample_shows_errors(sample: list[dict[str, Any]]) -> None:
 def test_sample_shows_data_and_service_events(sample: list[dict[str, Any]]) -> None:
     """S3 and DynamoDB data events, AWS service events, calls services make for principals."""
     categories = Counter((r["eventCategory"], r["managementEvent"]) for r in sample)
-    assert categories == {("Data", False): 576, ("Management", True): 824}
+    assert categories == {("Data", False): 576, ("Management", True): 846}
     put = next(
         r
         for r in sample
@@ -391,7 +398,7 @@ def test_sample_shows_data_and_service_events(sample: list[dict[str, Any]]) -> N
     callers = Counter(
         r["userIdentity"]["type"] for r in sample if r["eventName"] == "GetCallerIdentity"
     )
-    assert callers == {"IAMUser": 55, "AssumedRole": 3}
+    assert callers == {"IAMUser": 56, "AssumedRole": 3}  # 56: the leaked key's check too
 
 
 def test_sample_records_global_services_in_us_east_1(sample: list[dict[str, Any]]) -> None:
@@ -430,7 +437,7 @@ def test_mean_record_size_is_realistic() -> None:
     sizes = [len(msgspec.json.encode(r)) for r in records]
     mean = sum(sizes) / len(sizes)
     print(f"mean record size over {len(sizes):,} records: {mean:,.0f} bytes")
-    assert len(sizes) == 20_000
+    assert len(sizes) == 20_000 + 7 + 1  # and the vendor's audit, the leaked key's check
     assert 1_000 < mean < 1_700
 
 
@@ -503,20 +510,22 @@ def test_churn_trail_is_deterministic(tmp_path: Path) -> None:
     second = write_trail(tmp_path / "b", **options)
     assert first == second
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
-    assert first.events == 1600
+    assert first.events == 1600 + 7 + 1  # and the vendor's audit, the leaked key's check
     plain = list(iter_records(**{**CHURN, "days": 2, "events_per_day": 800, "churn": False}))
     assert {issuer(r) for r in plain} == {
         "app-backend",
         "ci-deploy",
         "AWSReservedSSO_AdministratorAccess_54a0d4dd4541d762",
+        "vendor-audit",  # the vendor's audit, outside the budget (Shared.aside)
         None,
     }
 
 
 def test_churn_trail_is_ordered_and_counted(churn: list[dict[str, Any]]) -> None:
-    """A churn trail keeps iter_records' promise: days x events_per_day records, in time order,
-    IDs unique."""
-    assert len(churn) == 30 * 600
+    """A churn trail keeps iter_records' promise: days x events_per_day records (and those of
+    the episodes outside the budget), in time order, IDs unique."""
+    # the vendor's audits on days 0, 3, 10, 17 and 24 (7 calls each), the leaked key's check
+    assert len(churn) == 30 * 600 + 5 * 7 + 1
     times = [r["eventTime"] for r in churn]
     assert times == sorted(times)
     assert times[0] >= "2026-10-05T00:00:00Z"
@@ -700,7 +709,7 @@ def test_churn_events_map_to_catalog_permissions(tmp_path: Path) -> None:
     trailmin.ingest([tmp_path / "trail"], lake=tmp_path / "lake", workers=1)
     report = trailmin.mapping_report(tmp_path / "lake")
     totals = report.totals
-    assert totals["events"] == 1800
+    assert totals["events"] == 1800 + 7 + 1  # and the vendor's audit, the leaked key's check
     assert totals["kinds_unmapped"] == 0
     assert totals["mapped_share"] == 1.0
     kinds = {(row.event_source.split(".")[0], row.event_name) for row in report.rows}
@@ -732,7 +741,7 @@ def test_synth_cli_writes_a_churn_trail(tmp_path: Path) -> None:
         app, ["synth", str(tmp_path / "t"), "--churn", "--days", "1", "--format", "json"]
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["events"] == 2000
+    assert json.loads(result.output)["events"] == 2000 + 7  # and the vendor's first audit
     refused = CliRunner().invoke(
         app, ["synth", str(tmp_path / "u"), "--churn", "--events-per-day", "300"]
     )

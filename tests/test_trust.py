@@ -11,7 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 import trailmin
-from tests.conftest import log_name, make_record, role_session, write_delivery
+from tests.conftest import (
+    ROOT,
+    SAMPLE_LOGS,
+    log_name,
+    make_record,
+    role_session,
+    write_delivery,
+)
 from trailmin.cli import app
 from trailmin.iam import trust
 from trailmin.iam.details import parse_authorization_details
@@ -729,3 +736,66 @@ def test_the_source_account_table_has_a_source_for_every_row() -> None:
         assert row["url"].startswith("https://docs.aws.amazon.com/"), row
         assert row["quote"], row
     assert "lambda.amazonaws.com" not in trust.source_account_services()
+
+
+# ---------------------------------------------------------------------- the committed sample
+
+SAMPLE_VENDOR_ROLE = f"arn:aws:iam::{ROLE_ACCOUNT}:role/vendor-audit"
+SAMPLE_EXTERNAL_ID = "acme-cloudaudit-7Qd2vX"  # what examples/sample-auth.json requires
+
+
+@pytest.fixture(scope="module")
+def sample_trust(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The trust report of sample_logs, with the sample's authorization details."""
+    lake = tmp_path_factory.mktemp("sample") / "lake"
+    trailmin.ingest([SAMPLE_LOGS], lake=lake, workers=1)
+    details = trailmin.authorization_details(auth_file=ROOT / "examples" / "sample-auth.json")
+    return trailmin.trust(lake, details, days="all")
+
+
+def test_the_samples_vendor_gets_its_external_id_and_tag_session(sample_trust: Any) -> None:
+    """The sample's vendor (a third party, no logs of its own) assumes role/vendor-audit each
+    week with an external ID and session tags: the proposal requires the ID, allows
+    sts:TagSession and names the vendor's account, its caller being known by its ID only."""
+    item = sample_trust.role(SAMPLE_VENDOR_ROLE)
+    assert item is not None
+    (seen,) = item.assumptions
+    assert (seen.kind, seen.caller, seen.account, seen.calls) == (
+        trust.CallerKind.AWS,
+        f"arn:aws:iam::{VENDOR}:root",
+        VENDOR,
+        3,  # the first day, then weekly
+    )
+    assert (seen.external_id, seen.tagged, seen.refused) == (SAMPLE_EXTERNAL_ID, True, False)
+    assert seen.unique_id is not None
+    assert seen.unique_id.startswith("AROA")
+    assert not seen.resolved
+    assert item.proposal.document is not None
+    assert item.proposal.document["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {"StringEquals": {"sts:ExternalId": SAMPLE_EXTERNAL_ID}},
+            "Sid": "Trust1",
+        }
+    ]
+    assert any(f"known only by its ID {seen.unique_id}" in n for n in item.proposal.notes)
+    assert item.proposal.refusals == ()
+    assert item.proposal.replayed == 1
+    # Today's policy requires the same external ID: no finding on a third party without one.
+    assert item.current is not None
+    (today,) = item.current["Statement"]
+    assert today["Condition"] == {"StringEquals": {"sts:ExternalId": SAMPLE_EXTERNAL_ID}}
+    assert item.findings == ()
+
+
+def test_the_samples_vendor_tags_are_used_but_not_trusted(sample_trust: Any) -> None:
+    """Today's trust policy of role/vendor-audit allows sts:AssumeRole only: the vendor's calls
+    passed session tags, which also need sts:TagSession, so the diff lists them."""
+    item = sample_trust.role(SAMPLE_VENDOR_ROLE)
+    assert item is not None
+    assert item.diff is not None
+    assert [(r.caller, r.action, r.calls) for r in item.diff.untrusted] == [
+        (f"arn:aws:iam::{VENDOR}:root", "sts:TagSession", 3)
+    ]

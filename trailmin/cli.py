@@ -1503,7 +1503,10 @@ def synth(
     days: Annotated[int, typer.Option(help="Number of days.")] = 5,
     events_per_day: Annotated[
         int | None,
-        typer.Option(help="Events per day and account [default: 300; 2000 with --churn]."),
+        typer.Option(
+            help="Events per day and account [default: 300; 2000 with --churn], plus a vendor's "
+            "weekly audit (7 events)."
+        ),
     ] = None,
     account: Annotated[
         list[str] | None,

@@ -974,13 +974,9 @@ def trust_diff(
             if note is not None:
                 wider.append(replace(entry, note=note))
     # Today's policy did allow these calls: where it hinges on what the records cannot tell,
-    # that is not a difference. A caller known by its account alone may be the role or user a
-    # statement names.
-    untrusted = [
-        refusal
-        for refusal in check_trust(current, allowed, carried=None)
-        if not any(a.caller == refusal.caller and not a.resolved for a in allowed)
-    ]
+    # that is not a difference. A caller known by its account alone is allowed as any user or
+    # role of that account the policy names (check_trust).
+    untrusted = check_trust(current, allowed, carried=None)
     return TrustDiff(role, tuple(unused), tuple(wider), tuple(untrusted), attempts)
 
 

@@ -10,14 +10,17 @@ generator, split by what they write:
 - ``cast``: the organization's principals and resources in each account, and who calls how;
 - a module per workload: ``app`` (app-backend on Lambda and ECS), ``ci`` (GitHub Actions
   deploys), ``console`` (sign-ins, console calls) with ``sso`` (Identity Center) and ``users``
-  (alice, bob, root), ``access_keys`` (legacy-batch, export-job, an intruder), ``services`` (AWS
-  on its own), and ``churn/`` (the workloads whose resources keep changing);
+  (alice, bob, root), ``access_keys`` (legacy-batch, export-job, an intruder), ``vendor`` (a
+  third party's weekly audit through ``role/vendor-audit``), ``services`` (AWS on its own), and
+  ``churn/`` (the workloads whose resources keep changing);
 - ``plan``: each day's episodes, and the records in time order;
 - ``delivery``: the S3 layout, log files and digests.
 
 Everything random in the records comes from one ``random.Random`` (``Shared.rng``), drawn in the
 order the records are built (file names and delivery delays from a second one): moving a draw
-changes every file after it, so a change here is checked against ``sample_logs/``.
+changes every file after it, so a change here is checked against ``sample_logs/``. Episodes added
+later (the vendor's audit, the leaked key's first check) draw from a stream of their own in
+``Shared.aside`` and lie outside the day's budget, so that they add records and change no other.
 
 Imports nothing of trailmin but ``trailmin.errors``; writes files only (``ruff.toml`` here).
 """

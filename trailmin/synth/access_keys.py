@@ -1,5 +1,6 @@
 """IAM users' long-term access keys: ``legacy-batch``'s nightly script, ``export-job``'s Lambda
-function, and someone trying the leaked key of the first."""
+function, and someone trying the leaked key of the first (checking it first while the script
+runs with it)."""
 
 from __future__ import annotations
 
@@ -180,3 +181,11 @@ def ep_intruder(s: Synth, c: Cast, region: str, t: int, n: int) -> None:
             error = (code, denied_message(user_arn, action, resource))
         s.call(t, who, name, request, read_only=True, error=error)
         t += s.rng.randrange(1_500, 9_000)
+
+
+def ep_key_check(s: Synth, c: Cast, region: str, t: int, n: int) -> None:
+    """Emit someone checking legacy-batch's leaked key (who am I) from their own machine, less
+    than a second after the nightly script started with it at ``t``: one key used from two
+    places at once. Added after the rest, on the aside stream (``Shared.aside``)."""
+    with s.aside():
+        ep_intruder(s, c, region, t + s.rng.randrange(200, 700), min(n, 1))

@@ -59,3 +59,8 @@ UA_WORKER = (
     "md/arch#aarch64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy "
     "Botocore/1.35.36"
 )
+# A third party's scanner (the vendor's audit), in Go.
+UA_VENDOR = (
+    "aws-sdk-go-v2/1.30.3 ua/2.0 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 "
+    "api/{service}#1.30.3 cloudaudit-scanner/4.2.1"
+)

@@ -12,6 +12,7 @@ from trailmin.synth.values import Clock, Record, Timed, epoch_ms, resource_entry
 if TYPE_CHECKING:
     from trailmin.synth.app import AppSession
     from trailmin.synth.churn.state import Churn
+    from trailmin.synth.vendor import Vendor
 
 # eventVersion by service: the data planes and newer APIs write 1.09, the rest 1.08.
 _VERSION_109 = frozenset({"s3", "dynamodb", "sqs", "lambda", "cloudformation", "cloudtrail"})
@@ -42,6 +43,8 @@ class Synth(Shared):
         self.sessions: dict[tuple[int, str, str, int], AppSession] = {}
         self.console_templates: dict[tuple[int, str, str], tuple[Record, Record]] = {}
         self.trail_templates: dict[tuple[int, str], Record] = {}
+        # The third party auditing each cast's account (vendor.py), by cast index.
+        self.vendors: dict[int, Vendor] = {}
         self.out: list[Timed] = []
         self.seq = 0
         # The workloads whose resources churn, one per cast, when asked for (trail._new_synth).

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from trailmin.synth.access_keys import ep_batch, ep_export, ep_intruder
+from trailmin.synth.access_keys import ep_batch, ep_export, ep_intruder, ep_key_check
 from trailmin.synth.app import ep_app, ep_cold_start
 from trailmin.synth.cast import Cast
 from trailmin.synth.churn.api_function import ep_api
@@ -24,6 +24,7 @@ from trailmin.synth.services import ep_rotate_key, ep_trail_key
 from trailmin.synth.sso import ep_sso
 from trailmin.synth.users import ep_alice, ep_bob, ep_root
 from trailmin.synth.values import GLOBAL_REGION, MS_DAY, MS_HOUR, Timed
+from trailmin.synth.vendor import ep_vendor_audit
 
 # Hourly weights (UTC): people in a European office, CI runs after their pushes, steady machines.
 _HUMAN_HOURS = (
@@ -160,6 +161,13 @@ def _plan_day(s: Synth, day_index: int) -> list[_Episode]:
         plan.append((t, len(plan), builder, c, region, n))
         budget -= n
 
+    def aside(t: int, builder: _Builder, c: Cast, region: str, n: int) -> None:
+        # An episode added after the rest of the cast: outside the day's budget, and drawing
+        # from the aside stream (Shared.aside), so that the other records stay the same. A trail
+        # of no events stays empty.
+        if s.events_per_day > 0:
+            plan.append((t, len(plan), builder, c, region, n))
+
     def at(cum: list[float]) -> int:
         hour = bisect(cum, rng.random() * cum[-1])
         return day_start + hour * MS_HOUR + int(rng.random() * MS_HOUR)
@@ -176,8 +184,11 @@ def _plan_day(s: Synth, day_index: int) -> list[_Episode]:
         if day_index % 7 == 0:
             add(at(_HUMAN_CUM), _bob_failing, c, c.primary, 6, span=600_000)
         # Nightly jobs (legacy-batch also runs by hand now and then: see _KINDS), and on the
-        # last day someone trying legacy-batch's leaked key.
-        add(day_start + MS_HOUR + rng.randrange(MS_HOUR // 6), ep_batch, c, c.primary, 6)
+        # last day someone trying legacy-batch's leaked key: checking it while the nightly run
+        # uses it, then back later to see what it can list.
+        batch_at = day_start + MS_HOUR + rng.randrange(MS_HOUR // 6)
+        batch_runs = budget > 0
+        add(batch_at, ep_batch, c, c.primary, 6)
         add(
             day_start + 2 * MS_HOUR + rng.randrange(MS_HOUR // 6),
             ep_export,
@@ -188,6 +199,12 @@ def _plan_day(s: Synth, day_index: int) -> list[_Episode]:
         if last_day and s.days > 1:
             t = day_start + 3 * MS_HOUR + rng.randrange(2 * MS_HOUR)
             add(t, ep_intruder, c, c.primary, 9, span=90_000)
+            if batch_runs:
+                aside(batch_at, ep_key_check, c, c.primary, 1)
+        # A vendor's audit, weekly, and on the trail's first day so that a short one shows it.
+        if day_index % 7 == 3 or "vendor-audit" not in c.shown:
+            c.shown.add("vendor-audit")
+            aside(day_start + 6 * MS_HOUR, ep_vendor_audit, c, c.primary, 8)
         # The app's credentials rotate: each time, an AssumeRole by the service and a secret read.
         for (runtime, region), phase in c.app_phase.items():
             if runtime == "ecs" and region != c.primary:

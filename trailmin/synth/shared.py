@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -15,6 +17,9 @@ _BASE32HEX = bytes(b"0123456789ABCDEFGHIJKLMNOPQRSTUV"[b & 31] for b in range(25
 # Byte maps that set a random UUID's version (4) and variant (RFC 4122) bits.
 _UUID_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))
 _UUID_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
+
+# What the random stream is: the generator and the pools of IDs cut from it (see Shared.aside).
+_STREAM = ("rng", "hex_pool", "hex_at", "b64_pool", "b64_at", "uuids", "b32_pool", "b32_at")
 
 # Services whose endpoint has no region in its name.
 _GLOBAL_HOSTS = {
@@ -32,7 +37,9 @@ class Shared:
     """One random stream, and values made from it or kept once to be shared between records.
 
     Everything random in a trail's records comes from ``rng``, in the order the records are
-    built: a change in what draws from it, or when, changes every record after it.
+    built: a change in what draws from it, or when, changes every record after it. Episodes
+    added to the cast later draw from a stream of their own instead (``aside``): adding them
+    adds records and changes none of the others.
     """
 
     def __init__(self, seed: int, *, raw: bool) -> None:
@@ -50,6 +57,44 @@ class Shared:
         # encodes them once, not once per record); iter_records keeps plain dicts.
         self.raw = raw
         self.raw_cache: dict[int, tuple[Record, msgspec.Raw]] = {}
+        # The aside stream and its pools, swapped in by ``aside``; seeded by name from ``seed``.
+        self._other: dict[str, Any] = {
+            "rng": random.Random(f"trailmin.synth.aside:{seed}"),
+            "hex_pool": "",
+            "hex_at": 0,
+            "b64_pool": "",
+            "b64_at": 0,
+            "uuids": [],
+            "b32_pool": "",
+            "b32_at": 0,
+        }
+        self._aside = False
+
+    @contextmanager
+    def aside(self) -> Iterator[None]:
+        """Return a context in which every draw is from the aside stream (its own generator
+        and ID pools, seeded from the main seed by name).
+
+        What is built inside draws nothing from the main stream, so the records built outside
+        are the same whether or not the block runs. Nested blocks stay on the aside stream.
+        """
+        if self._aside:
+            yield
+            return
+        self._swap()
+        self._aside = True
+        try:
+            yield
+        finally:
+            self._aside = False
+            self._swap()
+
+    def _swap(self) -> None:
+        other = self._other
+        for name in _STREAM:
+            mine = getattr(self, name)
+            setattr(self, name, other[name])
+            other[name] = mine
 
     def hex(self, length: int) -> str:
         """Return ``length`` random lowercase hex digits."""

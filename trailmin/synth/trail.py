@@ -12,8 +12,11 @@
 - the IAM users ``alice`` (console, MFA), ``bob`` (console, no MFA, a failed sign-in),
   ``legacy-batch`` (a long-term access key used by a nightly script on an EC2 instance; on the
   last day, someone else tries the key from their own machine: who am I, then what can it list,
-  most of it refused, in a region the script never uses) and ``export-job`` (a user's access key
-  used by a Lambda function, instead of its execution role);
+  most of it refused, in a region the script never uses, after checking the key while the script
+  ran with it) and ``export-job`` (a user's access key used by a Lambda function, instead of its
+  execution role);
+- ``role/vendor-audit``, assumed every week by a third party's account (``999988887777``, no logs
+  of its own) with an external ID and session tags, for a few read-only calls;
 - the root user, rarely; AWS services acting on their own (``AwsServiceEvent``) or for a principal
   (``AWSService`` identities, ``invokedBy``).
 
@@ -21,7 +24,11 @@
 files about every five minutes per account and region, and hourly digest files.
 
 Deterministic: everything random comes from ``random.Random`` seeded with ``seed``; no clock, no
-``uuid4``, no time in gzip headers. The same arguments give byte-identical files.
+``uuid4``, no time in gzip headers. The same arguments give byte-identical files. Episodes added
+after the rest (the vendor's audit, the leaked key's first check) draw from a stream of their own
+seeded from ``seed`` (``Shared.aside``) and lie outside ``events_per_day``: they add their few
+records (the audit's 7 a week per account with two regions, the check's one) and leave the others
+as they were.
 
 Records share nested values (identities, TLS details, constant request parameters) so that corpora
 of millions of events are quick to make: treat them as read-only, copy before changing one.
@@ -147,7 +154,8 @@ def iter_records(
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1"),
     churn: bool = False,
 ) -> Iterator[Record]:
-    """Yield ``days * events_per_day * len(accounts)`` CloudTrail records in time order.
+    """Yield ``days * events_per_day * len(accounts)`` CloudTrail records in time order, and the
+    few of the episodes added later (see the module docstring).
 
     The same arguments give the same records. ``events_per_day`` is per account. The first region
     is where the organization mostly works; global services are recorded in us-east-1, as
