@@ -660,3 +660,18 @@ def test_a_service_linked_role_gets_no_diff_section(tmp_path):
     assert [p["principal"] for p in report["principals"]] == [WORKERS]
     # It is in the details: not listed as a caller the details lack either.
     assert report["not_in_details"] == []
+
+
+def test_the_samples_access_advisor_keeps_what_another_region_used(sample):
+    """examples/sample-access-advisor.json: Access Advisor saw old-etl use S3 in us-west-2,
+    a region the sample's trail does not cover; the diff keeps S3 and says why, and Glue,
+    never attempted, makes no claim."""
+    details = trailmin.authorization_details(auth_file=AUTH)
+    found = trailmin.diff(
+        sample, details, access_advisor=ROOT / "examples" / "sample-access-advisor.json"
+    ).to_dict()
+    old = by_principal(found, "old-etl")
+    assert [k["service"] for k in old["kept_by_access_advisor"]] == ["s3"]
+    assert "s3" not in {u["service"] for u in old["unused"] if u["whole_service"]}
+    (kept,) = old["kept_by_access_advisor"]
+    assert kept["access_advisor"]["region"] == "us-west-2"
