@@ -575,6 +575,11 @@ def test_files_for_each_output(lake: Path, tmp_path: Path) -> None:
     assert item is not None
     json_files = trust.render_trust(report, "json")
     assert json.loads(json_files[f"trust/{item.slug}/trust-policy.json"]) == item.proposal.document
+    # a role's trust folder is named as its permission proposal's: path and all
+    app_role = report.role(APP)
+    assert app_role is not None
+    assert app_role.slug == "111122223333-role-service-app"
+    assert f"trust/{app_role.slug}/trust-policy.json" in json_files
     assert json.loads(json_files["trust/index.json"])["roles"][0]["role"] == ADMIN
     tf = trust.render_trust(report, "terraform")[f"trust/{item.slug}/main.tf"]
     assert "ci_deploy_assume_role_policy = jsonencode(" in tf

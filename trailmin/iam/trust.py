@@ -58,7 +58,7 @@ from trailmin.policy.evaluate import (
     match_action,
     statements_of,
 )
-from trailmin.policy.generate import POLICY_VERSION, policy_size
+from trailmin.policy.generate import POLICY_VERSION, Proposal, policy_size
 from trailmin.query.sql import Window
 from trailmin.query.trust import ASSUME_ACTIONS
 from trailmin.text import markdown as md
@@ -1213,10 +1213,9 @@ class RoleTrust:
 
     @property
     def slug(self) -> str:
-        """Return a file-system-safe name for the role (account and name)."""
-        account = _account_of(self.role) or "role"
-        name = re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", roles.role_name(self.role))
-        return f"{account}-role-{name}".strip(".") or "role"
+        """Return a file-system-safe name for the role: its proposal folder's
+        (``Proposal.slug``: account, path and name)."""
+        return Proposal(self.role, "Role", None).slug
 
     def to_dict(self) -> dict[str, Any]:
         """Return the role's trust as JSON-ready values."""
