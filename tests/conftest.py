@@ -85,6 +85,21 @@ def make_record(n: int, **overrides: Any) -> dict[str, Any]:
     return base
 
 
+def sts_record(
+    n: int, name: str, identity: dict[str, Any], params: Any, **extra: Any
+) -> dict[str, Any]:
+    """Return a record numbered ``n`` of the STS call ``name`` (AssumeRole, …) by ``identity``."""
+    return make_record(
+        n,
+        userIdentity=identity,
+        eventSource="sts.amazonaws.com",
+        eventName=name,
+        requestParameters=params,
+        readOnly=True,
+        **extra,
+    )
+
+
 def role_session(arn: str, role_id: str, **extra: Any) -> dict[str, Any]:
     """Return the userIdentity of a session of the role ``arn``."""
     name, account = arn.rsplit("/", 1)[1], arn.split(":")[4]

@@ -17,6 +17,7 @@ from tests.conftest import (
     log_name,
     make_record,
     role_session,
+    sts_record,
     write_delivery,
 )
 from trailmin.cli import app
@@ -41,21 +42,9 @@ MAIN = "repo:acme/app:ref:refs/heads/main"
 PROD = "repo:acme/app:environment:prod"
 
 
-def _sts(n: int, name: str, identity: dict[str, Any], params: Any, **extra: Any) -> dict:
-    return make_record(
-        n,
-        userIdentity=identity,
-        eventSource="sts.amazonaws.com",
-        eventName=name,
-        requestParameters=params,
-        readOnly=True,
-        **extra,
-    )
-
-
 def _service(n: int, service: str, role: str) -> dict:
     identity = {"type": "AWSService", "invokedBy": service}
-    return _sts(n, "AssumeRole", identity, {"roleArn": role, "roleSessionName": f"s{n}"})
+    return sts_record(n, "AssumeRole", identity, {"roleArn": role, "roleSessionName": f"s{n}"})
 
 
 def _github(n: int, subject: str) -> dict:
@@ -66,7 +55,7 @@ def _github(n: int, subject: str) -> dict:
         "identityProvider": GITHUB,
     }
     params = {"roleArn": CI, "roleSessionName": "GitHubActions", "durationSeconds": 3600}
-    return _sts(n, "AssumeRoleWithWebIdentity", identity, params)
+    return sts_record(n, "AssumeRoleWithWebIdentity", identity, params)
 
 
 def _saml(n: int, person: str) -> dict:
@@ -77,7 +66,7 @@ def _saml(n: int, person: str) -> dict:
         "identityProvider": "Ab1CdE2fGh3IjK4lMn5OpQ6rSt8=",
     }
     params = {"roleArn": OKTA_ROLE, "roleSessionName": person, "principalArn": OKTA}
-    return _sts(n, "AssumeRoleWithSAML", identity, params)
+    return sts_record(n, "AssumeRoleWithSAML", identity, params)
 
 
 def records() -> dict[str, list[dict]]:
@@ -93,12 +82,12 @@ def records() -> dict[str, list[dict]]:
         "accountId": PARTNER,
     }
     mine += [
-        _sts(n, "AssumeRole", across, {"roleArn": PARTNER_READ, "roleSessionName": "nightly"})
+        sts_record(n, "AssumeRole", across, {"roleArn": PARTNER_READ, "roleSessionName": "nightly"})
         for n in (11, 12)
     ]
     vendor = {"type": "AWSAccount", "principalId": "AROAVENDOR00000001:scan", "accountId": VENDOR}
     mine.append(
-        _sts(
+        sts_record(
             13,
             "AssumeRole",
             vendor,
@@ -106,7 +95,7 @@ def records() -> dict[str, list[dict]]:
         )
     )
     mine.append(
-        _sts(
+        sts_record(
             14,
             "AssumeRole",
             make_record(0)["userIdentity"],  # alice
@@ -125,7 +114,7 @@ def records() -> dict[str, list[dict]]:
         "principalId": "AIDABOB",
     }
     mine.append(
-        _sts(
+        sts_record(
             15,
             "AssumeRole",
             bob,
@@ -138,7 +127,7 @@ def records() -> dict[str, list[dict]]:
     # The reporter's own account logs the same calls with its ARN, and its other calls.
     reporter = role_session(REPORTER, "AROAREPORTER0000001")
     theirs = [
-        _sts(
+        sts_record(
             n,
             "AssumeRole",
             reporter,

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import trailmin
-from tests.conftest import log_name, make_record, role_session, write_delivery
+from tests.conftest import log_name, make_record, role_session, sts_record, write_delivery
+from tests.test_trust import _saml
 from trailmin.iam import trust
 from trailmin.iam.details import parse_authorization_details
 
@@ -39,33 +40,11 @@ MAIN = "repo:acme/app:ref:refs/heads/main"
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _sts(n: int, name: str, identity: dict[str, Any], params: Any, **extra: Any) -> dict:
-    return make_record(
-        n,
-        userIdentity=identity,
-        eventSource="sts.amazonaws.com",
-        eventName=name,
-        requestParameters=params,
-        **extra,
-    )
-
-
-def _saml(n: int, person: str) -> dict:
-    identity = {
-        "type": "SAMLUser",
-        "principalId": f"Ab1CdE2fGh3IjK4lMn5OpQ6rSt8=:{person}",
-        "userName": person,
-        "identityProvider": "Ab1CdE2fGh3IjK4lMn5OpQ6rSt8=",
-    }
-    params = {"roleArn": OKTA_ROLE, "roleSessionName": person, "principalArn": OKTA}
-    return _sts(n, "AssumeRoleWithSAML", identity, params)
-
-
 def _web(n: int, role: str, principal_id: str, user_name: str | None) -> dict:
     identity: dict[str, Any] = {"type": "WebIdentityUser", "principalId": principal_id}
     if user_name is not None:
         identity["userName"] = user_name
-    return _sts(
+    return sts_record(
         n, "AssumeRoleWithWebIdentity", identity, {"roleArn": role, "roleSessionName": f"w{n}"}
     )
 
@@ -370,7 +349,11 @@ def test_a_chained_session_with_a_source_identity_keeps_set_source_identity(
     caller["sessionContext"]["sourceIdentity"] = "alice"
     lake = _lake(
         tmp_path,
-        {ACCOUNT: [_sts(1, "AssumeRole", caller, {"roleArn": ADMIN, "roleSessionName": "x"})]},
+        {
+            ACCOUNT: [
+                sts_record(1, "AssumeRole", caller, {"roleArn": ADMIN, "roleSessionName": "x"})
+            ]
+        },
     )
     item = trailmin.trust(lake, days="all").role(ADMIN)
     assert item is not None
@@ -394,7 +377,7 @@ def test_github_enterprise_issuer_without_sub_is_high() -> None:
 
 
 def test_assume_records_not_read_are_said(tmp_path: Path) -> None:
-    broken_web = _sts(
+    broken_web = sts_record(
         2,
         "AssumeRoleWithWebIdentity",
         {"type": "WebIdentityUser"},
@@ -402,7 +385,7 @@ def test_assume_records_not_read_are_said(tmp_path: Path) -> None:
         errorCode="InvalidIdentityToken",
         errorMessage="No OpenIDConnect provider found in your account",
     )
-    no_role = _sts(
+    no_role = sts_record(
         3,
         "AssumeRole",
         make_record(0)["userIdentity"],
@@ -410,7 +393,7 @@ def test_assume_records_not_read_are_said(tmp_path: Path) -> None:
         errorCode="ValidationError",
         errorMessage="1 validation error detected",
     )
-    ok = _sts(1, "AssumeRole", make_record(0)["userIdentity"], {"roleArn": ADMIN})
+    ok = sts_record(1, "AssumeRole", make_record(0)["userIdentity"], {"roleArn": ADMIN})
     lake = _lake(tmp_path, {ACCOUNT: [ok, broken_web, no_role]})
     report = trailmin.trust(lake, days="all")
     read = sum(a.calls for r in report.roles for a in r.assumptions)
@@ -425,7 +408,7 @@ def test_assume_root_is_not_a_role_assumption(tmp_path: Path) -> None:
     """sts:AssumeRoot (centralized root access) targets a member account, not a role: it is
     not read as a trust row and does not break the report."""
     caller = role_session(f"arn:aws:iam::{ACCOUNT}:role/secops", "AROASECOPS000000001")
-    record = _sts(
+    record = sts_record(
         1,
         "AssumeRoot",
         caller,
@@ -436,7 +419,7 @@ def test_assume_root_is_not_a_role_assumption(tmp_path: Path) -> None:
             },
         },
     )
-    ok = _sts(2, "AssumeRole", make_record(0)["userIdentity"], {"roleArn": ADMIN})
+    ok = sts_record(2, "AssumeRole", make_record(0)["userIdentity"], {"roleArn": ADMIN})
     lake = _lake(tmp_path, {ACCOUNT: [record, ok]})
     report = trailmin.trust(lake, days="all")
     assert [(r.role, [a.caller for a in r.assumptions]) for r in report.roles] == [(ADMIN, [ALICE])]
@@ -494,7 +477,7 @@ def test_a_cross_account_call_in_the_callers_logs_only_is_counted_once_by_its_ar
     target = f"arn:aws:iam::{ACCOUNT}:role/partner-read"
     caller = role_session(reporter, "AROAREPORTER0000001")
     records = [
-        _sts(n, "AssumeRole", caller, {"roleArn": target}, recipientAccountId=PARTNER)
+        sts_record(n, "AssumeRole", caller, {"roleArn": target}, recipientAccountId=PARTNER)
         for n in (1, 2)
     ]
     lake = _lake(tmp_path, {PARTNER: records})
@@ -510,7 +493,7 @@ def test_role_chaining_names_the_calling_role_with_its_path(tmp_path: Path) -> N
     drops the path; the issuer ARN keeps it), which allows all its sessions."""
     hop = f"arn:aws:iam::{ACCOUNT}:role/team/hop"
     caller = role_session(hop, "AROAHOP000000000001")
-    lake = _lake(tmp_path, {ACCOUNT: [_sts(1, "AssumeRole", caller, {"roleArn": ADMIN})]})
+    lake = _lake(tmp_path, {ACCOUNT: [sts_record(1, "AssumeRole", caller, {"roleArn": ADMIN})]})
     item = trailmin.trust(lake, days="all").role(ADMIN)
     assert item is not None
     assert item.proposal.document is not None
@@ -520,8 +503,8 @@ def test_role_chaining_names_the_calling_role_with_its_path(tmp_path: Path) -> N
 
 def test_a_refused_attempts_external_id_is_never_printed(tmp_path: Path) -> None:
     vendor = {"type": "AWSAccount", "principalId": "AROAVENDOR00000001:scan", "accountId": VENDOR}
-    ok = _sts(1, "AssumeRole", vendor, {"roleArn": VENDOR_ROLE, "externalId": "ext-right"})
-    wrong = _sts(
+    ok = sts_record(1, "AssumeRole", vendor, {"roleArn": VENDOR_ROLE, "externalId": "ext-right"})
+    wrong = sts_record(
         2,
         "AssumeRole",
         vendor,

@@ -1066,6 +1066,16 @@ class DiffFormat(StrEnum):
     json = "json"
 
 
+# The options of the commands that read IAM and print a report (diff, trust, audit).
+IamProfileOption = Annotated[
+    str | None, typer.Option("--profile", help="AWS profile for IAM (else boto3's chain).")
+]
+IamEndpointOption = Annotated[
+    str | None, typer.Option("--endpoint-url", help="IAM endpoint (for a local test server).")
+]
+ReportFormatOption = Annotated[DiffFormat, typer.Option("--format", help="md (Markdown) or json.")]
+
+
 @app.command()
 def diff(
     lake: LakeOption,
@@ -1100,15 +1110,9 @@ def diff(
     start: StartOption = None,
     end: EndOption = None,
     days: DaysOption = None,
-    profile: Annotated[
-        str | None, typer.Option("--profile", help="AWS profile for IAM (else boto3's chain).")
-    ] = None,
-    endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="IAM endpoint (for a local test server).")
-    ] = None,
-    output: Annotated[
-        DiffFormat, typer.Option("--format", help="md (Markdown) or json.")
-    ] = DiffFormat.md,
+    profile: IamProfileOption = None,
+    endpoint_url: IamEndpointOption = None,
+    output: ReportFormatOption = DiffFormat.md,
 ) -> None:
     """Show, per user and role, what it holds against what it used: granted but unused, granted
     too broadly, usage unknown, used but not granted, and what it was refused."""
@@ -1212,15 +1216,9 @@ def trust(
     start: StartOption = None,
     end: EndOption = None,
     days: DaysOption = None,
-    profile: Annotated[
-        str | None, typer.Option("--profile", help="AWS profile for IAM (else boto3's chain).")
-    ] = None,
-    endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="IAM endpoint (for a local test server).")
-    ] = None,
-    output: Annotated[
-        DiffFormat, typer.Option("--format", help="md (Markdown) or json.")
-    ] = DiffFormat.md,
+    profile: IamProfileOption = None,
+    endpoint_url: IamEndpointOption = None,
+    output: ReportFormatOption = DiffFormat.md,
 ) -> None:
     """Show who assumed each role (principals, accounts, services, identity providers and the
     subjects seen) and propose a trust policy that allows exactly them, replay-checked; with
@@ -1393,15 +1391,9 @@ def audit(
     max_key_age: Annotated[
         int, typer.Option("--max-key-age", help="Access keys older than this many days.")
     ] = 90,
-    profile: Annotated[
-        str | None, typer.Option("--profile", help="AWS profile for IAM (else boto3's chain).")
-    ] = None,
-    endpoint_url: Annotated[
-        str | None, typer.Option("--endpoint-url", help="IAM endpoint (for a local test server).")
-    ] = None,
-    output: Annotated[
-        DiffFormat, typer.Option("--format", help="md (Markdown) or json.")
-    ] = DiffFormat.md,
+    profile: IamProfileOption = None,
+    endpoint_url: IamEndpointOption = None,
+    output: ReportFormatOption = DiffFormat.md,
 ) -> None:
     """Answer the IAM security checklist: root use, sign-ins without MFA, long-term keys, old and
     unused keys, unused principals, unusual activity, AWS-managed policies."""
