@@ -23,6 +23,7 @@ from tests.conftest import (
 from trailmin.cli import app
 from trailmin.iam import trust
 from trailmin.iam.details import parse_authorization_details
+from trailmin.policy.evaluate import as_list
 
 ROLE_ACCOUNT = "111122223333"
 PARTNER = "444455556666"  # an account of the organization, its logs in the lake too
@@ -677,8 +678,8 @@ def test_the_cross_account_callers_side_is_proposed_from_its_own_logs(lake: Path
         (action, resource)
         for policy in proposal.policies
         for statement in policy.document()["Statement"]
-        for action in trust._listed(statement["Action"])
-        for resource in trust._listed(statement["Resource"])
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
     }
     assert ("sts:AssumeRole", PARTNER_READ) in granted
 

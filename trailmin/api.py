@@ -917,13 +917,13 @@ def trust(
             accounts.add(holding.arn.split(":")[4])
             if holding.kind == "role" and wanted(holding.arn):
                 policies[holding.arn] = holding.trust
-    assumptions = trust_checks.assumptions_of(rows, known)
+    assumptions, unread = trust_checks.assumptions_of(rows, known)
     return trust_checks.trust_report(
         assumptions,
         policies,
         known_accounts=accounts,
         window=covered,
-        notes=trust_checks.unread(rows),
+        notes=unread,
         source_account=source_account,
     )
 

@@ -36,3 +36,17 @@ def template_forms(template: str) -> tuple[str, ...]:
     """Return the ARN template and the other forms an ARN of its type takes (a Lambda
     function's qualified ARN)."""
     return (template, *_VARIANTS.get(template, ()))
+
+
+def account_of(arn: str | None) -> str | None:
+    """Return an ARN's account (its fifth field), or None when it has none (an S3 ARN, a
+    service principal, no ARN at all)."""
+    if not arn or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) > 4 and parts[4] else None
+
+
+def partition_of(arn: str) -> str:
+    """Return an ARN's partition (``aws``, ``aws-cn``, …); ``aws`` for anything else."""
+    return arn.split(":", 2)[1] if arn.startswith("arn:") and arn.count(":") >= 2 else "aws"

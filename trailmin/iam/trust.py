@@ -48,12 +48,14 @@ from importlib import resources
 from typing import Any
 
 from trailmin.aws import roles
+from trailmin.aws.arns import account_of, partition_of
 from trailmin.errors import UsageError
 from trailmin.iam.audit import HIGH, MEDIUM, Finding
 from trailmin.policy.evaluate import (
     Decision,
     Mode,
     Request,
+    as_list,
     evaluate_trust,
     match_action,
     statements_of,
@@ -192,55 +194,49 @@ def unique_ids(rows: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def assumptions_of(
     rows: Iterable[Mapping[str, Any]], arns_by_id: Mapping[str, str] | None = None
-) -> list[Assumption]:
+) -> tuple[list[Assumption], list[str]]:
     """Return the assumptions in ``assumptions_sql``'s rows, another account's callers resolved
-    by ``arns_by_id`` (unique ID to ARN). A call logged in both accounts (the caller's and the
-    role's) is counted once: when the role's account logs calls of a role, only those count."""
+    by ``arns_by_id`` (unique ID to ARN), and a note of the calls that cannot be read into one
+    (no role anywhere in the record, no caller), said rather than passed over. A call logged in
+    both accounts (the caller's and the role's) is counted once: when the role's account logs
+    calls of a role, only those count."""
     known = arns_by_id or {}
-    rows = list(rows)
+    read = [(row, _assumption(row, known)) for row in rows]
     logged_by_role = {
         row["role_arn"]
-        for row in rows
-        if row["role_arn"] and row["recipient_account_id"] == _account_of(row["role_arn"])
+        for row, _ in read
+        if row["role_arn"] and row["recipient_account_id"] == account_of(row["role_arn"])
     }
-    kept = [
-        assumption
-        for row in rows
-        if isinstance(assumption := _assumption(row, known), Assumption)
-        and (
-            assumption.role not in logged_by_role
-            or row["recipient_account_id"] == _account_of(assumption.role)
-        )
-    ]
     merged: dict[tuple[Any, ...], Assumption] = {}
-    for assumption in kept:
+    unread: dict[str, int] = defaultdict(int)
+    for row, assumption in read:
+        if isinstance(assumption, str):
+            unread[assumption] += int(row["calls"])
+            continue
+        if assumption.role in logged_by_role and row["recipient_account_id"] != account_of(
+            assumption.role
+        ):
+            continue  # the caller's copy of a call its role's account logs too
         key = _shape(assumption)
-        if key in merged:
-            was = merged[key]
-            merged[key] = replace(
+        was = merged.get(key)
+        merged[key] = (
+            assumption
+            if was is None
+            else replace(
                 was,
                 calls=was.calls + assumption.calls,
                 first_seen=min(was.first_seen, assumption.first_seen),
                 last_seen=max(was.last_seen, assumption.last_seen),
             )
-        else:
-            merged[key] = assumption
-    return sorted(merged.values(), key=_order)
-
-
-def unread(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Return, per reason, how many of ``assumptions_sql``'s calls cannot be read into an
-    assumption (no role anywhere in the record, no caller): said, not passed over."""
-    counts: dict[str, int] = defaultdict(int)
-    for row in rows:
-        found = _assumption(row, {})
-        if isinstance(found, str):
-            counts[found] += int(row["calls"])
-    if not counts:
-        return []
-    total = sum(counts.values())
-    reasons = "; ".join(f"{reason} ({calls:,})" for reason, calls in sorted(counts.items()))
-    return [f"{total:,} assume call{'s' if total != 1 else ''} of the window not read: {reasons}"]
+        )
+    notes = []
+    if unread:
+        total = sum(unread.values())
+        reasons = "; ".join(f"{reason} ({calls:,})" for reason, calls in sorted(unread.items()))
+        notes.append(
+            f"{total:,} assume call{'s' if total != 1 else ''} of the window not read: {reasons}"
+        )
+    return sorted(merged.values(), key=_order), notes
 
 
 def _shape(a: Assumption) -> tuple[Any, ...]:
@@ -295,7 +291,7 @@ def _assumption(row: Mapping[str, Any], known: Mapping[str, str]) -> Assumption 
         return Assumption(
             kind=CallerKind.WEB_IDENTITY,
             caller=provider,
-            account=_account_of(provider),
+            account=account_of(provider),
             audience=audience,
             subject=subject,
             **common,
@@ -307,19 +303,19 @@ def _assumption(row: Mapping[str, Any], known: Mapping[str, str]) -> Assumption 
         return Assumption(
             kind=CallerKind.SAML,
             caller=provider,
-            account=_account_of(provider),
+            account=account_of(provider),
             subject=row["user_name"],
             **common,
         )
-    account = row["caller_account"] or _account_of(row["caller_arn"])
+    account = row["caller_account"] or account_of(row["caller_arn"])
     if caller_type == "AWSAccount":
         unique = _unique_id(row["caller_id"])
         caller = known.get(unique or "") or row["caller_arn"]
         if not caller and account:
-            caller = f"arn:{_partition(role)}:iam::{account}:root"
+            caller = f"arn:{partition_of(role)}:iam::{account}:root"
         if not caller:
             return "another account's call without its account"
-        resolved = caller != f"arn:{_partition(role)}:iam::{account}:root"
+        resolved = caller != f"arn:{partition_of(role)}:iam::{account}:root"
         return Assumption(
             kind=CallerKind.AWS,
             caller=caller,
@@ -507,7 +503,7 @@ def _as_one_of(request: Request, document: Mapping[str, Any], assumption: Assump
         return result
     for statement in statements_of(document):
         for kind, value in _entries(statement):
-            if kind == "AWS" and _account_of(value) == assumption.account and ":iam::" in value:
+            if kind == "AWS" and account_of(value) == assumption.account and ":iam::" in value:
                 named = replace(request, principal=value)
                 other = evaluate_trust(named, document, mode=Mode.THREE_VALUED)
                 if other.decision is Decision.ALLOW:
@@ -768,7 +764,7 @@ def _names_for(calls: Sequence[Assumption], current: Mapping[str, Any] | None) -
                 continue
             if value in {caller.account, caller.caller}:
                 return [caller.caller]  # today's policy trusts the whole account
-            if _account_of(value) == caller.account and ":iam::" in value:
+            if account_of(value) == caller.account and ":iam::" in value:
                 named.add(value)
     return sorted(named) or [caller.caller]
 
@@ -800,7 +796,7 @@ def _carried_alternatives(
             extra = {
                 action
                 for action in (TAG_SESSION, SET_SOURCE_IDENTITY)
-                if any(match_action(str(p), action) for p in _listed(statement.get("Action")))
+                if any(match_action(str(p), action) for p in as_list(statement.get("Action")))
             }
         found.setdefault(kept, set()).update(extra)
     if not found:
@@ -850,7 +846,7 @@ def _principal_values(statement: Mapping[str, Any]) -> list[str]:
         return ["*"]
     if not isinstance(principal, Mapping):
         return []
-    return [str(v) for values in principal.values() for v in _listed(values)]
+    return [str(v) for values in principal.values() for v in as_list(values)]
 
 
 def _flat_conditions(statement: Mapping[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -862,7 +858,7 @@ def _flat_conditions(statement: Mapping[str, Any]) -> list[tuple[str, str, tuple
         if not isinstance(block, Mapping):
             continue
         for key, values in block.items():
-            found.append((str(operator), str(key), tuple(str(v) for v in _listed(values))))
+            found.append((str(operator), str(key), tuple(str(v) for v in as_list(values))))
     return found
 
 
@@ -954,7 +950,7 @@ def trust_diff(
                     for a in allowed
                     if not a.resolved
                     and kind == "AWS"
-                    and _account_of(value) == a.account
+                    and account_of(value) == a.account
                     and ":iam::" in value
                     and not value.endswith(":root")
                 }
@@ -986,7 +982,7 @@ def _entries(statement: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [("*", "*")]
     if not isinstance(principal, Mapping):
         return []
-    return [(str(kind), str(v)) for kind, values in principal.items() for v in _listed(values)]
+    return [(str(kind), str(v)) for kind, values in principal.items() for v in as_list(values)]
 
 
 def _lets_in(document: Mapping[str, Any], assumption: Assumption) -> bool:
@@ -1056,7 +1052,7 @@ def trust_findings(
     ``sts:ExternalId``."""
     if document is None or managed_by_aws(role):
         return []
-    mine = set(known_accounts) | {_account_of(role) or ""}
+    mine = set(known_accounts) | {account_of(role) or ""}
     found: list[Finding] = []
     for index, statement in enumerate(statements_of(document)):
         if statement.get("Effect") != "Allow" or "NotPrincipal" in statement:
@@ -1120,7 +1116,7 @@ def trust_findings(
                         )
                     )
             elif kind == "AWS" and value != "*":
-                account = value if re.fullmatch(r"\d{12}", value) else _account_of(value)
+                account = value if re.fullmatch(r"\d{12}", value) else account_of(value)
                 if account and account not in mine and EXTERNAL_ID.lower() not in keys:
                     found.append(
                         Finding(
@@ -1438,25 +1434,8 @@ def _dump(value: Any) -> str:
 # --- small helpers --------------------------------------------------------------------------------
 
 
-def _listed(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _account_of(arn: str | None) -> str | None:
-    if not arn or not arn.startswith("arn:"):
-        return None
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) > 4 and parts[4] else None
-
-
 def _account(arn: str) -> str:
-    return _account_of(arn) or ""
-
-
-def _partition(arn: str) -> str:
-    return arn.split(":", 2)[1] if arn.startswith("arn:") else "aws"
+    return account_of(arn) or ""
 
 
 def _unique_id(principal_id: str | None) -> str | None:

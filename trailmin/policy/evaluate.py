@@ -176,6 +176,7 @@ from enum import StrEnum
 from typing import Any
 
 from trailmin.aws import roles
+from trailmin.aws.arns import account_of
 
 Truth = bool | None  # None: unknown
 
@@ -785,7 +786,8 @@ def _condition(
 # --- R7 statements and policies ------------------------------------------------------------------
 
 
-def _listed(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """R1.1: a policy element's values, whether one value or a list (none: empty)."""
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
@@ -814,10 +816,10 @@ def statement_value(
     ):
         return None  # R1.2: exactly one of each; a malformed statement is unknown (R1.5)
     if "Action" in statement:
-        actions = any(match_action(str(p), request.action) for p in _listed(statement["Action"]))
+        actions = any(match_action(str(p), request.action) for p in as_list(statement["Action"]))
     elif "NotAction" in statement:
         actions = not any(
-            match_action(str(p), request.action) for p in _listed(statement["NotAction"])
+            match_action(str(p), request.action) for p in as_list(statement["NotAction"])
         )
     else:
         return None  # R1.2: exactly one of Action/NotAction; a malformed statement is unknown
@@ -842,7 +844,7 @@ def _any_resource(
 ) -> Truth:
     """R3.8: whether some pattern matches. A long list is looked up, not scanned: its plain
     ARNs (no wildcard, no variable) go in a set keyed as R3.5-6 compare them."""
-    listed = [str(p) for p in _listed(patterns)]
+    listed = [str(p) for p in as_list(patterns)]
     if len(listed) > 8:
         exact, others = _resource_index(tuple(listed))
         if resource != "*" and _exact_key(resource) in exact:
@@ -1006,15 +1008,15 @@ def _names(
         return _NAMES_NOTHING
     found: dict[str, list[Truth]] = {"account": [], "entity": [], "direct": []}
     maybe: set[tuple[str, str]] = set()  # why a naming is unknown, reported if it matters
-    for name in _listed(principal.get("AWS")):
+    for name in as_list(principal.get("AWS")):
         named = _named(str(name), caller)
         if named is not None:
             found[named[0]].append(named[1])
             if named[1] is None:
                 maybe.add(_outside_pair(caller) if caller.external else _UNKNOWN_SESSION)
-    services = [_names_service(str(n), caller.service) for n in _listed(principal.get("Service"))]
+    services = [_names_service(str(n), caller.service) for n in as_list(principal.get("Service"))]
     providers = [
-        _names_provider(str(n), caller.federated) for n in _listed(principal.get("Federated"))
+        _names_provider(str(n), caller.federated) for n in as_list(principal.get("Federated"))
     ]
     if None in services:
         maybe.add(_UNKNOWN_SERVICE)
@@ -1137,9 +1139,9 @@ def _not_principal(
     if listed == "*":
         names = ["*"]
     elif isinstance(listed, Mapping):
-        names = [str(n) for n in _listed(listed.get("AWS"))]
-        services = [str(n) for n in _listed(listed.get("Service"))]
-        providers = [str(n) for n in _listed(listed.get("Federated"))]
+        names = [str(n) for n in as_list(listed.get("AWS"))]
+        services = [str(n) for n in as_list(listed.get("Service"))]
+        providers = [str(n) for n in as_list(listed.get("Federated"))]
     if caller.external:
         lists = _or(
             [
@@ -1205,13 +1207,6 @@ def _spared(names: list[str], caller: _Caller) -> Truth:
             return _or([k[1] for k in kinds if k is not None and k[0] == "direct"])
         return caller.user in listed
     return None
-
-
-def _account_of(arn: str | None) -> str | None:
-    if not arn:
-        return None
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) >= 5 and parts[4] else None
 
 
 @dataclass(slots=True)
@@ -1413,7 +1408,7 @@ def _key_policy_enables_account(
 ) -> Truth:
     """Whether a key policy allows the request to its account's root principal, the statement
     that lets IAM policies of the account grant access to the key (R8.4); three-valued."""
-    account = request.resource_account or _account_of(request.resource)
+    account = request.resource_account or account_of(request.resource)
     if policy is None or account is None:
         return True
     partition = _partition_of(request.resource) or _partition_of(request.principal) or "aws"
@@ -1440,7 +1435,7 @@ def _names_account(statement: Mapping[str, Any], account: str, partition: str) -
         return False
     if not isinstance(principal, Mapping):
         return False
-    names = {str(v) for v in _listed(principal.get("AWS"))}
+    names = {str(v) for v in as_list(principal.get("AWS"))}
     return bool(names & {account, f"arn:{partition}:iam::{account}:root"})
 
 
@@ -1490,8 +1485,8 @@ def _partition_of(arn: str | None) -> str | None:
 
 
 def _same_account(request: Request) -> bool:
-    principal = _account_of(request.principal)
-    resource = request.resource_account or _account_of(request.resource)
+    principal = account_of(request.principal)
+    resource = request.resource_account or account_of(request.resource)
     return principal is None or resource is None or principal == resource
 
 
@@ -1546,7 +1541,7 @@ def _for_action(layers: Layers, action: str) -> Layers:
 
 def _may_apply(statement: Mapping[str, Any], action: str) -> bool:
     if "Action" in statement:
-        return any(match_action(str(p), action) for p in _listed(statement["Action"]))
+        return any(match_action(str(p), action) for p in as_list(statement["Action"]))
     if "NotAction" in statement:
-        return not any(match_action(str(p), action) for p in _listed(statement["NotAction"]))
+        return not any(match_action(str(p), action) for p in as_list(statement["NotAction"]))
     return True
